@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Globalization;
+using R1Orleans.Backend;
+using R1Orleans.Conformance;
+
+namespace R1Orleans.Client;
+
+/// <summary>`r1 golden DIR...`: checks golden case directories (or a directory of them) and exits non-zero on any failure.</summary>
+public static class GoldenCommand
+{
+    public static Command Create()
+    {
+        var dirs = new Argument<string[]>("case-dir")
+        {
+            Description = "A golden case directory (config.json, safetensors, golden.safetensors), or a directory of them",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
+        var command = new Command("golden", "Check the engine against outputs Hugging Face transformers computed") { dirs, threads };
+        command.SetAction(parse => Run(parse.GetValue(dirs)!, parse.GetValue(threads)));
+        return command;
+    }
+
+    public static int Run(IEnumerable<string> dirs, int? threads)
+    {
+        var cases = new List<string>();
+        foreach (string d in dirs)
+        {
+            if (!Directory.Exists(d))
+            {
+                Console.Error.WriteLine($"error: {d} does not exist");
+                return 2;
+            }
+
+            if (GoldenCase.IsModelCase(d))
+            {
+                cases.Add(d);
+            }
+            else
+            {
+                var inner = Directory.GetDirectories(d).Where(GoldenCase.IsModelCase).Order(StringComparer.Ordinal).ToList();
+                if (inner.Count == 0)
+                {
+                    Console.Error.WriteLine($"error: {d} is not a golden model case (needs config.json and {GoldenCase.FileName}) and holds none");
+                    return 2;
+                }
+
+                cases.AddRange(inner);
+            }
+        }
+
+        var backend = new CpuBackend(threads);
+        bool allPassed = true;
+        var table = new List<string[]>();
+        foreach (string dir in cases)
+        {
+            try
+            {
+                GoldenReport report = GoldenChecker.Check(dir, backend, msg => Console.Error.WriteLine($"  {msg}"));
+                foreach (GoldenPromptResult p in report.Prompts)
+                {
+                    table.Add(
+                    [
+                        report.Case, $"{p.Prompt} ({p.Tokens} tok)", Fmt(p.LogitRelError), $"{p.RoutingMismatches}/{p.RoutedDecisions}",
+                        Fmt(p.RoutingWeightError), $"{p.GreedyMismatches}/{p.GreedyTokens}", p.MtpRelError is double m ? Fmt(m) : "-",
+                        p.Passed ? "pass" : "FAIL",
+                    ]);
+                }
+
+                allPassed &= report.Passed;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or Checkpoint.CheckpointFormatException or Checkpoint.ConfigException)
+            {
+                table.Add([Path.GetFileName(dir), "-", "-", "-", "-", "-", "-", "ERROR"]);
+                Console.Error.WriteLine($"error: {dir}: {e.Message}");
+                allPassed = false;
+            }
+        }
+
+        TextTable.Write(Console.Out, ["case", "prompt", "logit rel err", "routing mism.", "weight err", "greedy mism.", "MTP rel err", "result"], table);
+        Console.WriteLine(allPassed ? $"all {cases.Count} cases pass (tolerance: logits {GoldenTolerance.Logits:0e0}, weights {GoldenTolerance.RoutingWeight:0e0}, routing and greedy exact)" : "FAILED");
+        return allPassed ? 0 : 1;
+    }
+
+    private static string Fmt(double v) => v.ToString("0.00e+0", CultureInfo.InvariantCulture);
+}

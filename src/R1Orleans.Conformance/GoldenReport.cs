@@ -1,0 +1,38 @@
+namespace R1Orleans.Conformance;
+
+/// <summary>The tolerances of BRIEF §2: a correct float32 engine meets them on every case.</summary>
+public static class GoldenTolerance
+{
+    /// <summary>max|a − b| / max|b| over a prompt's logits.</summary>
+    public const double Logits = 1e-4;
+
+    /// <summary>Absolute error of a combine weight.</summary>
+    public const double RoutingWeight = 1e-4;
+
+    public const double MtpLogits = 1e-4;
+}
+
+/// <summary>One prompt's comparison against the reference.</summary>
+public sealed record GoldenPromptResult(
+    int Prompt,
+    int Tokens,
+    double LogitRelError,
+    int RoutedDecisions,
+    int RoutingMismatches,
+    double RoutingWeightError,
+    int GreedyTokens,
+    int GreedyMismatches,
+    double? MtpRelError)
+{
+    public bool Passed =>
+        LogitRelError <= GoldenTolerance.Logits
+        && RoutingMismatches == 0
+        && RoutingWeightError <= GoldenTolerance.RoutingWeight
+        && GreedyMismatches == 0
+        && (MtpRelError is null || MtpRelError <= GoldenTolerance.MtpLogits);
+}
+
+public sealed record GoldenReport(string Case, IReadOnlyList<GoldenPromptResult> Prompts, TimeSpan Elapsed)
+{
+    public bool Passed => Prompts.Count > 0 && Prompts.All(p => p.Passed);
+}

@@ -1,0 +1,56 @@
+using R1Orleans.Backend;
+using R1Orleans.Checkpoint;
+using R1Orleans.Model;
+using R1Orleans.Transport;
+
+namespace R1Orleans.Engine;
+
+/// <summary>
+/// A checkpoint loaded for single-process serving: the model, every routed expert in one shard, and the in-process
+/// exchange between them. Owns the open checkpoint files.
+/// </summary>
+public sealed class LoadedModel : IDisposable
+{
+    private LoadedModel(CheckpointReader reader, DeepseekV3Model model, ExpertShard experts, InProcessExpertExchange exchange)
+    {
+        Reader = reader;
+        Model = model;
+        Experts = experts;
+        Exchange = exchange;
+    }
+
+    public CheckpointReader Reader { get; }
+
+    public DeepseekV3Model Model { get; }
+
+    public ExpertShard Experts { get; }
+
+    public InProcessExpertExchange Exchange { get; }
+
+    public ModelConfig Config => Model.Config;
+
+    public static LoadedModel Load(string directory, IComputeBackend backend, bool withMtp = true, Action<string>? progress = null)
+    {
+        CheckpointReader reader = CheckpointReader.Open(directory);
+        try
+        {
+            bool mtp = withMtp && reader.HasMtp;
+            progress?.Invoke("routed experts");
+            ExpertShard shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (_, _) => true, mtp);
+            var exchange = new InProcessExpertExchange(backend, shard, reader.Config.NRoutedExperts);
+            DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, exchange, mtp, progress);
+            return new LoadedModel(reader, model, shard, exchange);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A latent cache sized for maxTokens positions in total, for every cache layer of this model.</summary>
+    public PagedLatentCache NewCache(int maxTokens, int blockSize = 16) =>
+        new(Model.CacheLayers, Config.LatentCacheDim, blockSize, (maxTokens + blockSize - 1) / blockSize);
+
+    public void Dispose() => Reader.Dispose();
+}

@@ -1,0 +1,18 @@
+namespace R1Orleans.Model;
+
+/// <summary>
+/// The gate's decision for n tokens: TopkIds[t * K + k] is token t's k-th expert (by descending choice score) and
+/// TopkWeights the matching combine weight (normalized and scaled by routed_scaling_factor).
+/// </summary>
+public sealed record ExpertRouting(int Tokens, int K, int[] TopkIds, float[] TopkWeights)
+{
+    public ReadOnlySpan<int> Ids(int token) => TopkIds.AsSpan(token * K, K);
+
+    public ReadOnlySpan<float> Weights(int token) => TopkWeights.AsSpan(token * K, K);
+}
+
+/// <summary>Receives each MoE layer's routing for a batch.</summary>
+public interface IRoutingObserver
+{
+    void OnRouted(int layer, ForwardBatch batch, ExpertRouting routing);
+}

@@ -1,0 +1,63 @@
+namespace R1Orleans.Model;
+
+/// <summary>
+/// One sequence's part of a flat batch: rows [Start, Start + Length) are its new tokens, at positions
+/// FirstPosition.. (positions below FirstPosition are already in its cache).
+/// </summary>
+public sealed record SequenceSlice(int Start, int Length, int FirstPosition, ILatentSequenceCache Cache)
+{
+    public int ContextLength => FirstPosition + Length;
+}
+
+/// <summary>
+/// Per-step metadata for a batch of sequences of different lengths, flattened to rows (vLLM's varlen layout).
+/// Everything but attention works on all rows at once; attention runs per sequence against its own cache.
+/// </summary>
+public sealed class ForwardBatch
+{
+    public required int[] Tokens { get; init; }
+
+    public required IReadOnlyList<SequenceSlice> Sequences { get; init; }
+
+    public AttentionMode Attention { get; init; } = AttentionMode.Auto;
+
+    /// <summary>Sees every MoE layer's routing decision (golden checks, expert load statistics).</summary>
+    public IRoutingObserver? RoutingObserver { get; init; }
+
+    public int Rows => Tokens.Length;
+
+    /// <summary>The position of every row.</summary>
+    public int[] Positions()
+    {
+        var p = new int[Rows];
+        foreach (SequenceSlice s in Sequences)
+        {
+            for (int i = 0; i < s.Length; i++)
+            {
+                p[s.Start + i] = s.FirstPosition + i;
+            }
+        }
+
+        return p;
+    }
+
+    /// <summary>Checks that slices tile the rows exactly, so a bad batch fails here and not inside a kernel.</summary>
+    public void Validate()
+    {
+        int next = 0;
+        foreach (SequenceSlice s in Sequences)
+        {
+            if (s.Start != next || s.Length <= 0 || s.FirstPosition < 0)
+            {
+                throw new ArgumentException($"batch slices must tile the rows in order with positive lengths; slice at {s.Start} (length {s.Length}) follows row {next}");
+            }
+
+            next += s.Length;
+        }
+
+        if (next != Rows)
+        {
+            throw new ArgumentException($"batch slices cover {next} rows, the batch has {Rows} tokens");
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using R1Orleans.Backend;
+using R1Orleans.Checkpoint;
+
+namespace R1Orleans.Model;
+
+/// <summary>
+/// Multi-head latent attention (DeepSeek-V2/V3). q = q_b(RMSNorm(q_a(x))) (or q_proj(x)), per head [nope | rope];
+/// kv_a_proj_with_mqa(x) = [c | k_rope]; the cache keeps RMSNorm(c) and rotated k_rope (576 floats per token for V3).
+/// Naive: k_nope, v = kv_b(c). Absorbed: q_nope·W_UK against c, then W_UV after softmax.
+/// </summary>
+public sealed class MultiHeadLatentAttention
+{
+    private readonly IComputeBackend _backend;
+    private readonly int _layer;
+    private readonly int _heads;
+    private readonly int _nope;
+    private readonly int _rope;
+    private readonly int _v;
+    private readonly int _kvRank;
+    private readonly Matrix? _qA;
+    private readonly RmsNorm? _qANorm;
+    private readonly Matrix _qB;
+    private readonly Matrix _kvA;
+    private readonly RmsNorm _kvANorm;
+    private readonly Matrix _kvB;
+    private readonly Matrix _o;
+    private readonly YarnRope _yarn;
+
+    // Absorbed weights per head: W_UKᵀ [kv_lora, nope] (q_nope → latent) and W_UV [v, kv_lora] (latent → v).
+    private readonly Matrix[] _wUkT;
+    private readonly Matrix[] _wUv;
+
+    public MultiHeadLatentAttention(ModelConfig c, int layer, WeightLoader w, IComputeBackend backend, YarnRope rope)
+    {
+        _backend = backend;
+        _layer = layer;
+        _heads = c.NumAttentionHeads;
+        _nope = c.QkNopeHeadDim;
+        _rope = c.QkRopeHeadDim;
+        _v = c.VHeadDim;
+        _kvRank = c.KvLoraRank;
+        _yarn = rope;
+        float eps = (float)c.RmsNormEps;
+        if (c.QLoraRank is not null)
+        {
+            _qA = w.Matrix(TensorNames.Attn(layer, "q_a_proj"));
+            _qANorm = new RmsNorm(w.Vector(TensorNames.Attn(layer, "q_a_layernorm")), eps);
+            _qB = w.Matrix(TensorNames.Attn(layer, "q_b_proj"));
+        }
+        else
+        {
+            _qB = w.Matrix(TensorNames.Attn(layer, "q_proj"));
+        }
+
+        _kvA = w.Matrix(TensorNames.Attn(layer, "kv_a_proj_with_mqa"));
+        _kvANorm = new RmsNorm(w.Vector(TensorNames.Attn(layer, "kv_a_layernorm")), eps);
+        _kvB = w.Matrix(TensorNames.Attn(layer, "kv_b_proj"));
+        _o = w.Matrix(TensorNames.Attn(layer, "o_proj"));
+
+        _wUkT = new Matrix[_heads];
+        _wUv = new Matrix[_heads];
+        for (int h = 0; h < _heads; h++)
+        {
+            int row = h * (_nope + _v);
+            _wUkT[h] = _kvB.SliceRows(row, _nope).Transpose();
+            _wUv[h] = _kvB.SliceRows(row + _nope, _v);
+        }
+    }
+
+    public int EntryDim => _kvRank + _rope;
+
+    /// <summary>x [rows, hidden] → attention output [rows, hidden]; writes this layer's cache entries for the new tokens.</summary>
+    public float[] Forward(ReadOnlySpan<float> x, ForwardBatch batch, int[] positions)
+    {
+        int n = batch.Rows;
+        int qWidth = _heads * (_nope + _rope);
+
+        // [n, heads, nope + rope]
+        float[] q = new float[n * qWidth];
+        if (_qA is not null)
+        {
+            float[] qa = new float[n * _qA.Rows];
+            _backend.Linear(x, n, _qA, qa);
+            _qANorm!.Forward(_backend, qa, n, qa);
+            _backend.Linear(qa, n, _qB, q);
+        }
+        else
+        {
+            _backend.Linear(x, n, _qB, q);
+        }
+
+        // [n, kv_lora + rope] → cache entries [RMSNorm(c) | rope(k_rope)]
+        float[] entries = new float[n * EntryDim];
+        _backend.Linear(x, n, _kvA, entries);
+        Span<float> cos = stackalloc float[_rope / 2];
+        Span<float> sin = stackalloc float[_rope / 2];
+        for (int t = 0; t < n; t++)
+        {
+            Span<float> e = entries.AsSpan(t * EntryDim, EntryDim);
+            _kvANorm.Forward(_backend, e[.._kvRank], 1, e[.._kvRank]);
+            _yarn.CosSin(positions[t], cos, sin);
+            YarnRope.Rotate(e[_kvRank..], cos, sin);
+            for (int h = 0; h < _heads; h++)
+            {
+                YarnRope.Rotate(q.AsSpan((t * qWidth) + (h * (_nope + _rope)) + _nope, _rope), cos, sin);
+            }
+        }
+
+        foreach (SequenceSlice s in batch.Sequences)
+        {
+            for (int i = 0; i < s.Length; i++)
+            {
+                s.Cache.Write(_layer, s.FirstPosition + i, entries.AsSpan((s.Start + i) * EntryDim, EntryDim));
+            }
+        }
+
+        float[] attn = new float[n * _heads * _v];
+        float[]? qAbsorbed = null;
+        foreach (SequenceSlice s in batch.Sequences)
+        {
+            bool absorbed = batch.Attention == AttentionMode.Absorbed || (batch.Attention == AttentionMode.Auto && s.Length == 1);
+            if (absorbed)
+            {
+                qAbsorbed ??= AbsorbQueries(q, n);
+                AttendAbsorbed(s, qAbsorbed, attn);
+            }
+            else
+            {
+                AttendNaive(s, q, attn);
+            }
+        }
+
+        float[] output = new float[n * _o.Rows];
+        _backend.Linear(attn, n, _o, output);
+        return output;
+    }
+
+    private void AttendNaive(SequenceSlice s, float[] q, float[] attn)
+    {
+        int ctx = s.ContextLength;
+        float[] latent = new float[ctx * EntryDim];
+        s.Cache.Gather(_layer, ctx, latent);
+        float[] c = new float[ctx * _kvRank];
+        for (int u = 0; u < ctx; u++)
+        {
+            latent.AsSpan(u * EntryDim, _kvRank).CopyTo(c.AsSpan(u * _kvRank, _kvRank));
+        }
+
+        // [ctx, heads, nope + v]
+        float[] kv = new float[ctx * _kvB.Rows];
+        _backend.Linear(c, ctx, _kvB, kv);
+        int qWidth = _heads * (_nope + _rope);
+        _backend.Attention(new AttentionProblem
+        {
+            Q = q.AsSpan(s.Start * qWidth, s.Length * qWidth),
+            KeyValue = kv,
+            KeyRope = latent,
+            KeyRopeStride = EntryDim,
+            KeyRopeOffset = _kvRank,
+            Output = attn.AsSpan(s.Start * _heads * _v, s.Length * _heads * _v),
+            Queries = s.Length,
+            Keys = ctx,
+            FirstQueryPosition = s.FirstPosition,
+            Heads = _heads,
+            NopeDim = _nope,
+            RopeDim = _rope,
+            VDim = _v,
+            Scale = _yarn.SoftmaxScale,
+        });
+    }
+
+    /// <summary>Per head: [q_nope · W_UK (kv_lora) | rotated q_rope (rope)] for every row.</summary>
+    private float[] AbsorbQueries(float[] q, int n)
+    {
+        int qWidth = _heads * (_nope + _rope);
+        float[] qa = new float[n * _heads * EntryDim];
+        float[] qn = new float[n * _nope];
+        float[] proj = new float[n * _kvRank];
+        for (int h = 0; h < _heads; h++)
+        {
+            for (int t = 0; t < n; t++)
+            {
+                q.AsSpan((t * qWidth) + (h * (_nope + _rope)), _nope).CopyTo(qn.AsSpan(t * _nope, _nope));
+            }
+
+            _backend.Linear(qn, n, _wUkT[h], proj);
+            for (int t = 0; t < n; t++)
+            {
+                Span<float> dst = qa.AsSpan(((t * _heads) + h) * EntryDim, EntryDim);
+                proj.AsSpan(t * _kvRank, _kvRank).CopyTo(dst);
+                q.AsSpan((t * qWidth) + (h * (_nope + _rope)) + _nope, _rope).CopyTo(dst[_kvRank..]);
+            }
+        }
+
+        return qa;
+    }
+
+    private void AttendAbsorbed(SequenceSlice s, float[] qAbsorbed, float[] attn)
+    {
+        int ctx = s.ContextLength;
+        float[] latent = new float[ctx * EntryDim];
+        s.Cache.Gather(_layer, ctx, latent);
+        float[] oLatent = new float[s.Length * _heads * _kvRank];
+        _backend.LatentAttention(new LatentAttentionProblem
+        {
+            Q = qAbsorbed.AsSpan(s.Start * _heads * EntryDim, s.Length * _heads * EntryDim),
+            Latent = latent,
+            Output = oLatent,
+            Queries = s.Length,
+            Keys = ctx,
+            FirstQueryPosition = s.FirstPosition,
+            Heads = _heads,
+            LatentDim = _kvRank,
+            RopeDim = _rope,
+            Scale = _yarn.SoftmaxScale,
+        });
+
+        float[] lat = new float[s.Length * _kvRank];
+        float[] vh = new float[s.Length * _v];
+        for (int h = 0; h < _heads; h++)
+        {
+            for (int i = 0; i < s.Length; i++)
+            {
+                oLatent.AsSpan(((i * _heads) + h) * _kvRank, _kvRank).CopyTo(lat.AsSpan(i * _kvRank, _kvRank));
+            }
+
+            _backend.Linear(lat, s.Length, _wUv[h], vh);
+            for (int i = 0; i < s.Length; i++)
+            {
+                vh.AsSpan(i * _v, _v).CopyTo(attn.AsSpan((((s.Start + i) * _heads) + h) * _v, _v));
+            }
+        }
+    }
+}

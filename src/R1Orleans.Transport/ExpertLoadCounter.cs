@@ -1,0 +1,27 @@
+using System.Collections.Concurrent;
+
+namespace R1Orleans.Transport;
+
+/// <summary>Thread-safe count of tokens dispatched to each (layer, expert).</summary>
+public sealed class ExpertLoadCounter
+{
+    private readonly ConcurrentDictionary<(int Layer, int Expert), long> _tokens = new();
+
+    public void Add(int layer, int expert, long tokens) => _tokens.AddOrUpdate((layer, expert), tokens, (_, v) => v + tokens);
+
+    public long Tokens(int layer, int expert) => _tokens.TryGetValue((layer, expert), out long v) ? v : 0;
+
+    /// <summary>max / mean tokens over the experts of a layer (1 is perfectly balanced).</summary>
+    public double Imbalance(int layer, int experts)
+    {
+        long max = 0, sum = 0;
+        for (int e = 0; e < experts; e++)
+        {
+            long v = Tokens(layer, e);
+            max = Math.Max(max, v);
+            sum += v;
+        }
+
+        return sum == 0 ? 1.0 : max / ((double)sum / experts);
+    }
+}
