@@ -1,9 +1,114 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using R1Orleans.Backend;
+using R1Orleans.Checkpoint;
+using R1Orleans.Client.Benchmarks;
+using R1Orleans.Engine;
 
 namespace R1Orleans.Client;
 
-/// <summary>Placeholder removed below.</summary>
+/// <summary>
+/// `r1 bench-engine`: CPU prefill and decode tokens/s of checkpoints (golden cases, a synthetic config), each against the
+/// memory-bandwidth and matrix-rate ceilings measured in the same run.
+/// </summary>
 public static class EngineBenchCommand
 {
-    public static Command Create() => new("bench-engine", "CPU engine prefill/decode benchmark");
+    public static Command Create()
+    {
+        var models = new Option<string[]>("--model") { Description = "Checkpoint directory to benchmark (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var synthetic = new Option<string[]>("--synthetic") { Description = "Synthetic config to generate and benchmark: tiny or medium (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var prompt = new Option<int>("--prompt-tokens") { Description = "Prefill length", DefaultValueFactory = _ => 128 };
+        var context = new Option<int>("--context") { Description = "Context length before decode", DefaultValueFactory = _ => 64 };
+        var steps = new Option<int>("--steps") { Description = "Decode steps timed", DefaultValueFactory = _ => 16 };
+        var batches = new Option<int[]>("--batch") { Description = "Decode batch sizes", DefaultValueFactory = _ => [1, 8], AllowMultipleArgumentsPerToken = true };
+        var repeats = new Option<int>("--repeats") { Description = "Prefill repeats (median)", DefaultValueFactory = _ => 3 };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
+        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
+        var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
+        {
+            models, synthetic, prompt, context, steps, batches, repeats, threads, json,
+        };
+        command.SetAction(p => Run(
+            p.GetValue(models) ?? [], p.GetValue(synthetic) ?? [], p.GetValue(prompt), p.GetValue(context), p.GetValue(steps),
+            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json)
+    {
+        var dirs = models.Select(m => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Dir: m)).ToList();
+        foreach (string s in synthetic)
+        {
+            dirs.Add(("synthetic-" + s, EnsureSynthetic(s)));
+        }
+
+        if (dirs.Count == 0)
+        {
+            Console.Error.WriteLine("error: give --model DIR or --synthetic tiny|medium");
+            return 2;
+        }
+
+        Console.Error.WriteLine($"measuring ceilings with {threads} threads...");
+        HardwareCeiling ceiling = HardwareCeiling.Measure(threads);
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {threads} threads; read bandwidth {ceiling.ReadBytesPerSecond / 1e9:0.0} GB/s, matrix rate {ceiling.FlopsPerSecond / 1e9:0.0} GFLOP/s (medians)");
+        var prefillRows = new List<string[]>();
+        var decodeRows = new List<string[]>();
+        var results = new List<object>();
+        var backend = new CpuBackend(threads);
+        foreach ((string name, string dir) in dirs)
+        {
+            Console.Error.WriteLine($"{name}: loading {dir}");
+            using LoadedModel model = LoadedModel.Load(dir, backend, withMtp: false);
+            var bench = new EngineBenchmark(model, ceiling);
+            int p = Math.Min(prompt, model.Config.MaxPositionEmbeddings);
+            PrefillResult pr = bench.Prefill(p, repeats);
+            prefillRows.Add([name, p.ToString(CultureInfo.InvariantCulture), F(pr.Seconds * 1e3, "0.0"), F(pr.TokensPerSecond, "0"), F(pr.FloorSeconds * 1e3, "0.00"), F(pr.OfCeiling * 100, "0.0") + "%"]);
+            results.Add(new { model = name, kind = "prefill", tokens = p, seconds = pr.Seconds, tokens_per_second = pr.TokensPerSecond, floor_seconds = pr.FloorSeconds });
+            foreach (int b in batches)
+            {
+                int ctx = Math.Min(context, model.Config.MaxPositionEmbeddings - steps - 1);
+                DecodeResult dr = bench.Decode(b, ctx, steps);
+                decodeRows.Add([name, b.ToString(CultureInfo.InvariantCulture), ctx.ToString(CultureInfo.InvariantCulture), F(dr.SecondsPerStep * 1e3, "0.00"), F(dr.TokensPerSecond, "0.0"), F(dr.BytesPerStep / 1e6, "0.0"), F(dr.FloorSecondsPerStep * 1e3, "0.00"), F(dr.OfCeiling * 100, "0.0") + "%"]);
+                results.Add(new { model = name, kind = "decode", batch = b, context = ctx, seconds_per_step = dr.SecondsPerStep, tokens_per_second = dr.TokensPerSecond, bytes_per_step = dr.BytesPerStep, floor_seconds_per_step = dr.FloorSecondsPerStep });
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("prefill (naive MLA, one prompt, logits of the last row; ceiling = FLOPs / matrix rate)");
+        TextTable.Write(Console.Out, ["model", "tokens", "ms", "tok/s", "floor ms", "of ceiling"], prefillRows);
+        Console.WriteLine();
+        Console.WriteLine("decode (absorbed MLA through the paged cache; ceiling = bytes read / bandwidth)");
+        TextTable.Write(Console.Out, ["model", "batch", "context", "ms/step", "tok/s", "MB/step", "floor ms", "of ceiling"], decodeRows);
+        if (json is not null)
+        {
+            File.WriteAllText(json, JsonSerializer.Serialize(new { ceiling = new { read_bytes_per_second = ceiling.ReadBytesPerSecond, flops_per_second = ceiling.FlopsPerSecond, threads }, results }, new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        return 0;
+    }
+
+    /// <summary>Writes the synthetic checkpoint once into the user cache and reuses it.</summary>
+    private static string EnsureSynthetic(string name)
+    {
+        ModelConfig config = name switch
+        {
+            "tiny" => SyntheticCheckpoint.TinyConfig(),
+            "medium" => SyntheticCheckpoint.MediumConfig(),
+            _ => throw new ArgumentException($"unknown synthetic config '{name}' (tiny or medium)"),
+        };
+        string root = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "r1orleans", "synthetic", name);
+        string done = Path.Combine(root, ".complete");
+        if (!File.Exists(done))
+        {
+            Console.Error.WriteLine($"writing synthetic '{name}' checkpoint to {root} (once)...");
+            Directory.CreateDirectory(root);
+            SyntheticCheckpoint.Write(root, config, new SyntheticCheckpointOptions(Seed: 1, Shards: 2));
+            File.WriteAllText(done, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+        }
+
+        return root;
+    }
+
+    private static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
 }

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using R1Orleans.Engine;
+using R1Orleans.Model;
+
+namespace R1Orleans.Client.Benchmarks;
+
+public sealed record PrefillResult(int Tokens, double Seconds, double TokensPerSecond, double FloorSeconds)
+{
+    public double OfCeiling => FloorSeconds / Seconds;
+}
+
+public sealed record DecodeResult(int Batch, int Context, int Steps, double SecondsPerStep, double TokensPerSecond, double BytesPerStep, double FloorSecondsPerStep)
+{
+    public double OfCeiling => FloorSecondsPerStep / SecondsPerStep;
+}
+
+/// <summary>
+/// Prefill and decode throughput of the single-process CPU engine on one loaded model, each against the ceiling
+/// measured in the same run: prefill FLOPs / matrix rate, decode bytes read / memory bandwidth. Medians of repeats.
+/// </summary>
+public sealed class EngineBenchmark(LoadedModel model, HardwareCeiling ceiling, int seed = 7)
+{
+    private readonly ModelCost _cost = new(model.Config);
+
+    public PrefillResult Prefill(int tokens, int repeats)
+    {
+        int[] prompt = RandomTokens(tokens, 0);
+        PagedLatentCache cache = model.NewCache(tokens + 16);
+        var times = new List<double>();
+        for (int r = 0; r < repeats + 1; r++)
+        {
+            PagedSequenceCache seq = cache.NewSequence();
+            seq.Reserve(tokens);
+            ForwardBatch batch = BatchBuilder.Prefill([prompt], [seq], mode: AttentionMode.Naive);
+            var sw = Stopwatch.StartNew();
+            model.Model.Forward(batch, ModelOutput.LastRows(batch));
+            sw.Stop();
+            seq.Free();
+            if (r > 0)
+            {
+                times.Add(sw.Elapsed.TotalSeconds);
+            }
+        }
+
+        double t = HardwareCeiling.Median(times);
+        return new PrefillResult(tokens, t, tokens / t, _cost.PrefillFlops(tokens) / ceiling.FlopsPerSecond);
+    }
+
+    public DecodeResult Decode(int batchSize, int context, int steps)
+    {
+        PagedLatentCache cache = model.NewCache(batchSize * (context + steps + 16));
+        var prompts = Enumerable.Range(0, batchSize).Select(i => RandomTokens(context, i + 1)).ToList();
+        var seqs = prompts.Select(_ => cache.NewSequence()).ToArray();
+        foreach (PagedSequenceCache s in seqs)
+        {
+            s.Reserve(context + steps);
+        }
+
+        ForwardBatch prefill = BatchBuilder.Prefill(prompts, seqs);
+        ModelOutput output = model.Model.Forward(prefill, ModelOutput.LastRows(prefill));
+        int[] lengths = prompts.Select(p => p.Length).ToArray();
+        var touch = new ExpertTouchCounter();
+        var times = new List<double>();
+        double bytes = 0;
+        for (int step = 0; step < steps; step++)
+        {
+            int[] next = Enumerable.Range(0, batchSize).Select(i => GreedyGenerator.Argmax(output.LogitsOf(i))).ToArray();
+            ForwardBatch decode = BatchBuilder.Decode(next, lengths, seqs, touch);
+            touch.Reset();
+            var sw = Stopwatch.StartNew();
+            output = model.Model.Forward(decode, ModelOutput.LastRows(decode));
+            sw.Stop();
+            times.Add(sw.Elapsed.TotalSeconds);
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                lengths[i]++;
+            }
+
+            bytes += _cost.DecodeWeightBytes(touch.DistinctExperts) + _cost.DecodeCacheBytes(lengths);
+        }
+
+        foreach (PagedSequenceCache s in seqs)
+        {
+            s.Free();
+        }
+
+        double perStep = HardwareCeiling.Median(times);
+        double bytesPerStep = bytes / steps;
+        return new DecodeResult(batchSize, context, steps, perStep, batchSize / perStep, bytesPerStep, bytesPerStep / ceiling.ReadBytesPerSecond);
+    }
+
+    private int[] RandomTokens(int count, int stream)
+    {
+        var rng = new Random(seed + (stream * 7919));
+        return Enumerable.Range(0, count).Select(_ => rng.Next(model.Config.VocabSize)).ToArray();
+    }
+}

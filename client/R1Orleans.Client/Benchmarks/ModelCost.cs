@@ -1,0 +1,64 @@
+using R1Orleans.Checkpoint;
+using R1Orleans.Model;
+
+namespace R1Orleans.Client.Benchmarks;
+
+/// <summary>
+/// Bytes and FLOPs of one forward step as the CPU engine executes it (float32 weights in memory, FP8 already
+/// dequantized at load), the numerators of the ceiling ratios.
+/// </summary>
+public sealed class ModelCost(ModelConfig c)
+{
+    private const int FloatBytes = sizeof(float);
+
+    /// <summary>Parameters of one layer's attention projections.</summary>
+    public long AttentionParams
+    {
+        get
+        {
+            long h = c.HiddenSize, heads = c.NumAttentionHeads;
+            long q = c.QLoraRank is int r ? (r * h) + (heads * c.QkHeadDim * r) : heads * c.QkHeadDim * h;
+            return q + ((long)c.LatentCacheDim * h) + (heads * (c.QkNopeHeadDim + c.VHeadDim) * c.KvLoraRank) + (h * heads * c.VHeadDim);
+        }
+    }
+
+    public long ExpertParams => 3L * c.MoeIntermediateSize * c.HiddenSize;
+
+    /// <summary>Parameters every token touches in a layer, routed experts excluded.</summary>
+    public long LayerStaticParams(int layer) => AttentionParams + (c.IsMoeLayer(layer)
+        ? ((long)c.NRoutedExperts * c.HiddenSize) + (c.NSharedExperts * ExpertParams)
+        : 3L * c.IntermediateSize * c.HiddenSize);
+
+    public long HeadParams => (long)c.VocabSize * c.HiddenSize;
+
+    /// <summary>Weight bytes one decode step reads: every static weight once, each distinct routed expert once, the head.</summary>
+    public long DecodeWeightBytes(long distinctExpertsAllLayers) =>
+        FloatBytes * ((Enumerable.Range(0, c.NumHiddenLayers).Sum(LayerStaticParams)) + (distinctExpertsAllLayers * ExpertParams) + HeadParams);
+
+    /// <summary>Latent cache bytes one decode step reads for sequences with these context lengths.</summary>
+    public long DecodeCacheBytes(IEnumerable<int> contexts) => FloatBytes * (long)c.NumHiddenLayers * c.LatentCacheDim * contexts.Sum(x => (long)x);
+
+    /// <summary>FLOPs of a naive-MLA prefill of one prompt of t tokens with logits for the last row only.</summary>
+    public double PrefillFlops(int t)
+    {
+        double perToken = 0;
+        double attention = 0;
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+        {
+            perToken += LayerStaticParams(l) + (c.IsMoeLayer(l) ? (double)c.NumExpertsPerTok * ExpertParams : 0);
+            attention += (double)c.NumAttentionHeads * t * (t + 1) / 2 * (c.QkHeadDim + c.VHeadDim);
+        }
+
+        return (2 * perToken * t) + (2 * attention) + (2.0 * HeadParams);
+    }
+}
+
+/// <summary>Counts distinct routed experts per MoE layer per step (the experts whose weights a step reads).</summary>
+public sealed class ExpertTouchCounter : IRoutingObserver
+{
+    public long DistinctExperts { get; private set; }
+
+    public void OnRouted(int layer, ForwardBatch batch, ExpertRouting routing) => DistinctExperts += routing.TopkIds.Distinct().Count();
+
+    public void Reset() => DistinctExperts = 0;
+}
