@@ -33,21 +33,13 @@ public sealed unsafe class CpuBackend : IComputeBackend
         {
             nint ax = (nint)px, ay = (nint)py, aw = (nint)pw;
             long work = (long)n * rows * cols;
-            int chunks = work < ParallelThreshold ? 1 : Math.Min(rows, _threads * 4);
-            int per = (rows + chunks - 1) / chunks;
+            int chunks = work < ParallelThreshold ? 1 : Math.Min((rows + 3) / 4, _threads * 4);
+            int per = (((rows + chunks - 1) / chunks) + 3) & ~3; // whole 4-row tiles per chunk
             void Run(int c)
             {
                 int j0 = c * per;
                 int j1 = Math.Min(rows, j0 + per);
-                float* bx = (float*)ax, by = (float*)ay, bw = (float*)aw;
-                for (int j = j0; j < j1; j++)
-                {
-                    var wr = new ReadOnlySpan<float>(bw + ((long)j * cols), cols);
-                    for (int i = 0; i < n; i++)
-                    {
-                        by[((long)i * rows) + j] = TensorPrimitives.Dot(new ReadOnlySpan<float>(bx + ((long)i * cols), cols), wr);
-                    }
-                }
+                DotKernels.Rows((float*)ax, n, (float*)aw, cols, j0, j1, (float*)ay, rows);
             }
 
             if (chunks == 1)

@@ -230,9 +230,21 @@ public sealed class CheckpointReader : IDisposable
         ElementConversion.ToFloat32(file.Path, info, bytes, dst);
         if (info.DType == DType.F8_E4M3)
         {
+            // The schema check at open guarantees this for the model's tensors; other tensors are checked here.
+            if (Config.Quantization is not Fp8Quantization q || info.Shape.Length != 2)
+            {
+                throw new CheckpointFormatException(file.Path, name, $"F8_E4M3 tensor of shape {info.ShapeText} needs a 2-D shape and an fp8 quantization_config");
+            }
+
             string scaleName = Checkpoint.TensorNames.ScaleOf(name);
             float[] scale = ReadWeight(scaleName);
-            Fp8BlockDequantizer.ApplyScales(dst, (int)info.Shape[0], (int)info.Shape[1], scale, Config.Quantization!);
+            long expected = (long)((info.Shape[0] + q.BlockRows - 1) / q.BlockRows) * ((info.Shape[1] + q.BlockCols - 1) / q.BlockCols);
+            if (scale.Length != expected)
+            {
+                throw new CheckpointFormatException(file.Path, scaleName, $"has {scale.Length} block scales, {name} of shape {info.ShapeText} needs {expected}");
+            }
+
+            Fp8BlockDequantizer.ApplyScales(dst, (int)info.Shape[0], (int)info.Shape[1], scale, q);
         }
 
         return dst;

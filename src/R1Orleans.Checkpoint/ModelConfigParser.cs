@@ -28,6 +28,19 @@ public static class ModelConfigParser
 
     public static ModelConfig Parse(string json)
     {
+        try
+        {
+            return ParseDocument(json);
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonDocument checks strings lazily: a lone surrogate escape surfaces only when the value is read.
+            throw new ConfigException("(file)", $"holds a string that is not valid UTF-16: {e.Message}");
+        }
+    }
+
+    private static ModelConfig ParseDocument(string json)
+    {
         JsonDocument doc;
         try
         {
@@ -273,6 +286,11 @@ public static class ModelConfigParser
             || !b[0].TryGetInt32(out int br) || !b[1].TryGetInt32(out int bc) || br <= 0 || bc <= 0)
         {
             throw new ConfigException("quantization_config.weight_block_size", "expected an array of two positive integers, such as [128, 128]");
+        }
+
+        if (br != 128 || bc != 128)
+        {
+            throw new ConfigException("quantization_config.weight_block_size", $"[{br}, {bc}] is not supported; expected [128, 128]");
         }
 
         return new Fp8Quantization(fmt, br, bc);

@@ -49,6 +49,19 @@ public static class SafetensorsHeader
     /// <summary>Parses the header JSON and validates every entry against a data section of <paramref name="dataLength"/> bytes.</summary>
     public static IReadOnlyList<TensorInfo> Parse(string file, ReadOnlySpan<byte> json, long dataLength)
     {
+        try
+        {
+            return ParseDocument(file, json, dataLength);
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonDocument checks strings lazily: invalid UTF-8 or a lone surrogate escape surfaces only when a name or value is read.
+            throw new CheckpointFormatException(file, null, $"header holds a string that is not valid UTF-8 or UTF-16: {e.Message}", e);
+        }
+    }
+
+    private static IReadOnlyList<TensorInfo> ParseDocument(string file, ReadOnlySpan<byte> json, long dataLength)
+    {
         JsonDocument doc;
         try
         {

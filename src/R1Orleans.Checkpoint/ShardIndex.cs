@@ -10,6 +10,19 @@ public static class ShardIndex
 
     public static IReadOnlyDictionary<string, string> Load(string path)
     {
+        try
+        {
+            return LoadDocument(path);
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonDocument checks strings lazily: invalid UTF-8 or a lone surrogate escape surfaces only when a name or value is read.
+            throw new CheckpointFormatException(path, null, $"index holds a string that is not valid UTF-8 or UTF-16: {e.Message}", e);
+        }
+    }
+
+    private static IReadOnlyDictionary<string, string> LoadDocument(string path)
+    {
         long length = new FileInfo(path).Length;
         if (length > MaxIndexBytes)
         {

@@ -1,0 +1,145 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace R1Orleans.Backend;
+
+/// <summary>
+/// Register-tiled dot products for Linear: up to 2 activation rows × 4 weight rows per pass, so each loaded weight
+/// vector feeds two FMAs and each activation vector four. Every (activation row, weight row) pair has exactly one
+/// accumulator filled in the same order by every tile shape, so a row's result is bit-identical whether it was
+/// paired with another row or not (batching never changes a token's output).
+/// </summary>
+internal static unsafe class DotKernels
+{
+    private static readonly int s_width = Vector<float>.Count;
+
+    /// <summary>y[i * yStride + j] = x_i · w_j for i in [0, n), j in [j0, j1).</summary>
+    public static void Rows(float* x, int n, float* w, int cols, int j0, int j1, float* y, int yStride)
+    {
+        // Weight rows in panels of about 128 KiB that stay in L2 while every activation row passes over them.
+        int panel = Math.Max(4, (32768 / Math.Max(1, cols)) & ~3);
+        for (int p = j0; p < j1; p += panel)
+        {
+            Panel(x, n, w, cols, p, Math.Min(j1, p + panel), y, yStride);
+        }
+    }
+
+    private static void Panel(float* x, int n, float* w, int cols, int j0, int j1, float* y, int yStride)
+    {
+        int i = 0;
+        for (; i + 1 < n; i += 2)
+        {
+            float* x0 = x + ((long)i * cols);
+            float* x1 = x0 + cols;
+            int j = j0;
+            for (; j + 3 < j1; j += 4)
+            {
+                Tile2x4(x0, x1, w + ((long)j * cols), cols, y + ((long)i * yStride) + j, yStride);
+            }
+
+            for (; j < j1; j++)
+            {
+                float* wr = w + ((long)j * cols);
+                y[((long)i * yStride) + j] = Dot(x0, wr, cols);
+                y[((long)(i + 1) * yStride) + j] = Dot(x1, wr, cols);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            float* x0 = x + ((long)i * cols);
+            int j = j0;
+            for (; j + 3 < j1; j += 4)
+            {
+                Tile1x4(x0, w + ((long)j * cols), cols, y + ((long)i * yStride) + j);
+            }
+
+            for (; j < j1; j++)
+            {
+                y[((long)i * yStride) + j] = Dot(x0, w + ((long)j * cols), cols);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Load(float* p) => Unsafe.ReadUnaligned<Vector<float>>(p);
+
+    private static float Dot(float* x, float* w, int cols)
+    {
+        Vector<float> a = Vector<float>.Zero;
+        int k = 0;
+        for (; k + s_width <= cols; k += s_width)
+        {
+            a = Vector.FusedMultiplyAdd(Load(x + k), Load(w + k), a);
+        }
+
+        return Finish(a, x, w, k, cols);
+    }
+
+    private static void Tile1x4(float* x0, float* w, int cols, float* y)
+    {
+        float* w1 = w + cols, w2 = w1 + cols, w3 = w2 + cols;
+        Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int k = 0;
+        for (; k + s_width <= cols; k += s_width)
+        {
+            Vector<float> v = Load(x0 + k);
+            a0 = Vector.FusedMultiplyAdd(v, Load(w + k), a0);
+            a1 = Vector.FusedMultiplyAdd(v, Load(w1 + k), a1);
+            a2 = Vector.FusedMultiplyAdd(v, Load(w2 + k), a2);
+            a3 = Vector.FusedMultiplyAdd(v, Load(w3 + k), a3);
+        }
+
+        y[0] = Finish(a0, x0, w, k, cols);
+        y[1] = Finish(a1, x0, w1, k, cols);
+        y[2] = Finish(a2, x0, w2, k, cols);
+        y[3] = Finish(a3, x0, w3, k, cols);
+    }
+
+    private static void Tile2x4(float* x0, float* x1, float* w, int cols, float* y, int yStride)
+    {
+        float* w1 = w + cols, w2 = w1 + cols, w3 = w2 + cols;
+        Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        int k = 0;
+        for (; k + s_width <= cols; k += s_width)
+        {
+            Vector<float> u = Load(x0 + k);
+            Vector<float> v = Load(x1 + k);
+            Vector<float> c0 = Load(w + k);
+            Vector<float> c1 = Load(w1 + k);
+            Vector<float> c2 = Load(w2 + k);
+            Vector<float> c3 = Load(w3 + k);
+            a0 = Vector.FusedMultiplyAdd(u, c0, a0);
+            a1 = Vector.FusedMultiplyAdd(u, c1, a1);
+            a2 = Vector.FusedMultiplyAdd(u, c2, a2);
+            a3 = Vector.FusedMultiplyAdd(u, c3, a3);
+            b0 = Vector.FusedMultiplyAdd(v, c0, b0);
+            b1 = Vector.FusedMultiplyAdd(v, c1, b1);
+            b2 = Vector.FusedMultiplyAdd(v, c2, b2);
+            b3 = Vector.FusedMultiplyAdd(v, c3, b3);
+        }
+
+        y[0] = Finish(a0, x0, w, k, cols);
+        y[1] = Finish(a1, x0, w1, k, cols);
+        y[2] = Finish(a2, x0, w2, k, cols);
+        y[3] = Finish(a3, x0, w3, k, cols);
+        y[yStride] = Finish(b0, x1, w, k, cols);
+        y[yStride + 1] = Finish(b1, x1, w1, k, cols);
+        y[yStride + 2] = Finish(b2, x1, w2, k, cols);
+        y[yStride + 3] = Finish(b3, x1, w3, k, cols);
+    }
+
+    /// <summary>Horizontal sum of the accumulator, then the scalar tail, in one fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish(Vector<float> acc, float* x, float* w, int k, int cols)
+    {
+        float s = Vector.Sum(acc);
+        for (; k < cols; k++)
+        {
+            s = MathF.FusedMultiplyAdd(x[k], w[k], s);
+        }
+
+        return s;
+    }
+}
