@@ -4,6 +4,7 @@ namespace R1Orleans.Engine;
 public sealed class BlockAllocator
 {
     private readonly Stack<int> _free;
+    private readonly bool[] _allocated;
     private readonly object _gate = new();
 
     public BlockAllocator(int blocks)
@@ -11,6 +12,7 @@ public sealed class BlockAllocator
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocks);
         Capacity = blocks;
         _free = new Stack<int>(Enumerable.Range(0, blocks).Reverse());
+        _allocated = new bool[blocks];
     }
 
     public int Capacity { get; }
@@ -40,30 +42,39 @@ public sealed class BlockAllocator
 
             for (int i = 0; i < count; i++)
             {
-                into.Add(_free.Pop());
+                int b = _free.Pop();
+                _allocated[b] = true;
+                into.Add(b);
             }
 
             return true;
         }
     }
 
+    /// <summary>Returns blocks to the pool. Every id is checked first (exists, allocated, not repeated), so a bad call changes nothing.</summary>
     public void Free(IEnumerable<int> blocks)
     {
+        int[] ids = blocks.ToArray();
         lock (_gate)
         {
-            foreach (int b in blocks)
+            var seen = new HashSet<int>();
+            foreach (int b in ids)
             {
                 if ((uint)b >= (uint)Capacity)
                 {
                     throw new ArgumentOutOfRangeException(nameof(blocks), $"block {b} does not exist (capacity {Capacity})");
                 }
 
-                _free.Push(b);
+                if (!_allocated[b] || !seen.Add(b))
+                {
+                    throw new InvalidOperationException($"block {b} was freed twice");
+                }
             }
 
-            if (_free.Count > Capacity)
+            foreach (int b in ids)
             {
-                throw new InvalidOperationException("a block was freed twice");
+                _allocated[b] = false;
+                _free.Push(b);
             }
         }
     }

@@ -7,6 +7,16 @@ namespace R1Orleans.Model;
 public sealed record SequenceSlice(int Start, int Length, int FirstPosition, ILatentSequenceCache Cache)
 {
     public int ContextLength => FirstPosition + Length;
+
+    /// <summary>Naive for prefill chunks, absorbed for decode and verification; Auto: absorbed for single tokens.</summary>
+    public AttentionMode Mode { get; init; } = AttentionMode.Auto;
+
+    /// <summary>The attention this slice runs with, given the batch-wide override.</summary>
+    public bool UsesAbsorbed(AttentionMode batchMode)
+    {
+        AttentionMode m = batchMode != AttentionMode.Auto ? batchMode : Mode;
+        return m == AttentionMode.Absorbed || (m == AttentionMode.Auto && Length == 1);
+    }
 }
 
 /// <summary>

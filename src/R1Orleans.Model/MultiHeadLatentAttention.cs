@@ -118,8 +118,7 @@ public sealed class MultiHeadLatentAttention
         float[]? qAbsorbed = null;
         foreach (SequenceSlice s in batch.Sequences)
         {
-            bool absorbed = batch.Attention == AttentionMode.Absorbed || (batch.Attention == AttentionMode.Auto && s.Length == 1);
-            if (absorbed)
+            if (s.UsesAbsorbed(batch.Attention))
             {
                 qAbsorbed ??= AbsorbQueries(q, n);
                 AttendAbsorbed(s, qAbsorbed, attn);

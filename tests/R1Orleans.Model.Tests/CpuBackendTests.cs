@@ -1,0 +1,307 @@
+using CsCheck;
+using R1Orleans.Backend;
+
+namespace R1Orleans.Model.Tests;
+
+public sealed class CpuBackendTests
+{
+    // Four threads even on a two-core machine, so calls above the parallel threshold really split into chunks.
+    private static readonly CpuBackend s_backend = new(threads: 4);
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(1, 5, 3)]
+    [InlineData(3, 7, 5)]
+    [InlineData(1, 300, 128)] // 38,400 multiply-adds: above the parallel threshold with n = 1
+    [InlineData(17, 129, 33)] // above the threshold, rows not a multiple of the chunk count
+    [InlineData(2, 1, 20_000)] // one output row, long dot product
+    public void Linear_matches_a_naive_triple_loop(int n, int rows, int cols)
+    {
+        CheckLinear(n, rows, cols, seed: (n * 1000) + rows + cols);
+    }
+
+    [Fact]
+    public void Linear_matches_a_naive_triple_loop_for_random_shapes()
+    {
+        Gen.Select(Gen.Int[1, 9], Gen.Int[1, 200], Gen.Int[1, 160], Gen.Int)
+            .Sample((n, rows, cols, seed) => CheckLinear(n, rows, cols, seed), iter: 150);
+    }
+
+    private static void CheckLinear(int n, int rows, int cols, int seed)
+    {
+        float[] x = TestData.Floats(seed, n * cols);
+        Matrix w = TestData.Matrix(seed + 1, rows, cols);
+
+        // y is longer than needed: the values past n × rows must stay untouched.
+        float[] y = new float[(n * rows) + 3];
+        Array.Fill(y, float.NaN);
+        s_backend.Linear(x, n, w, y);
+
+        double[] expected = Reference.Linear(x, n, w);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            // Error bound of a float32 dot product of cols terms of magnitude ≤ 1.
+            double tolerance = 1e-6 * cols;
+            if (!(Math.Abs(y[i] - expected[i]) <= tolerance))
+            {
+                Assert.Fail($"[{n}, {cols}] x [{rows}, {cols}]ᵀ: y[{i}] = {y[i]}, expected {expected[i]}");
+            }
+        }
+
+        Assert.All(y[(n * rows)..], v => Assert.True(float.IsNaN(v)));
+    }
+
+    [Fact]
+    public void Linear_rejects_outputs_that_are_too_short()
+    {
+        Matrix w = TestData.Matrix(1, 4, 3);
+        Assert.Throws<ArgumentException>(() => s_backend.Linear(new float[6], 2, w, new float[7]));
+        Assert.Throws<ArgumentException>(() => s_backend.Linear(new float[5], 2, w, new float[8]));
+    }
+
+    [Fact]
+    public void RmsNorm_of_a_hand_example()
+    {
+        // mean(x²) = (9 + 16) / 2 = 12.5
+        float[] y = new float[2];
+        s_backend.RmsNorm([3f, 4f], 1, [1f, 2f], 0f, y);
+        TestData.AssertClose(y, [3 / Math.Sqrt(12.5), 8 / Math.Sqrt(12.5)], 1e-6);
+    }
+
+    [Fact]
+    public void RmsNorm_normalizes_each_row_on_its_own_and_adds_eps_inside_the_root()
+    {
+        // Row 0: mean(x²) = 1, eps 1 → x / √2. Row 1: mean(x²) = (36 + 64) / 2 = 50 → x / √51.
+        float[] y = new float[4];
+        s_backend.RmsNorm([1f, -1f, 6f, 8f], 2, [1f, 1f], 1f, y);
+        TestData.AssertClose(y, [1 / Math.Sqrt(2), -1 / Math.Sqrt(2), 6 / Math.Sqrt(51), 8 / Math.Sqrt(51)], 1e-6);
+    }
+
+    [Fact]
+    public void SiluMul_of_hand_values()
+    {
+        // silu(g) = g · sigmoid(g): silu(0) = 0, silu(1) = 0.7310586, silu(−1) = −0.2689414, silu(2) = 1.7615942.
+        float[] gate = [0f, 1f, -1f, 2f];
+        float[] up = [5f, 2f, 3f, -1f];
+        float[] y = new float[4];
+        s_backend.SiluMul(gate, up, y);
+        TestData.AssertClose(y, [0, 2 * 0.7310585786, 3 * -0.2689414214, -1.7615941560], 1e-6);
+    }
+
+    [Fact]
+    public void SiluMul_is_right_when_the_output_aliases_gate_or_up()
+    {
+        float[] gate = TestData.Floats(3, 100, 4f);
+        float[] up = TestData.Floats(4, 100, 4f);
+        float[] expected = new float[100];
+        s_backend.SiluMul(gate, up, expected);
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(gate[i] / (1 + Math.Exp(-gate[i])) * up[i], expected[i], 1e-5);
+        }
+
+        float[] intoGate = (float[])gate.Clone();
+        s_backend.SiluMul(intoGate, up, intoGate);
+        Assert.Equal(expected, intoGate);
+
+        float[] intoUp = (float[])up.Clone();
+        s_backend.SiluMul(gate, intoUp, intoUp);
+        Assert.Equal(expected, intoUp);
+    }
+
+    [Fact]
+    public void Attention_with_one_head_matches_a_hand_computed_softmax()
+    {
+        // nope 2, rope 1, v 2; two keys, two queries at positions 0 and 1; scale 0.5.
+        // Query 0 sees key 0 only → v0. Query 1: scores 0.5·(q·k0) = 0 and 0.5·(ln 3 + ln 3) = ln 3
+        // → softmax [1/4, 3/4] → 1/4·[4, 0] + 3/4·[0, 8] = [1, 6].
+        float ln3 = MathF.Log(3);
+        float[] q = [7f, -2f, 5f, /* query 1 */ 1f, 0f, 1f];
+        float[] kv = [0f, 0f, 4f, 0f, /* key 1 */ ln3, 0f, 0f, 8f];
+
+        // The rope key sits at offset 1 of rows of 3 (a padded layout), as in the latent cache.
+        float[] keyRope = [99f, 0f, 99f, 99f, ln3, 99f];
+        float[] output = new float[4];
+        s_backend.Attention(new AttentionProblem
+        {
+            Q = q,
+            KeyValue = kv,
+            KeyRope = keyRope,
+            KeyRopeStride = 3,
+            KeyRopeOffset = 1,
+            Output = output,
+            Queries = 2,
+            Keys = 2,
+            FirstQueryPosition = 0,
+            Heads = 1,
+            NopeDim = 2,
+            RopeDim = 1,
+            VDim = 2,
+            Scale = 0.5f,
+        });
+        TestData.AssertClose(output, [4, 0, 1, 6], 1e-6);
+    }
+
+    [Theory]
+    [InlineData(1, 5, 0, 7)]
+    [InlineData(3, 9, 0, 9)]
+    [InlineData(4, 3, 6, 9)] // a decode-like chunk: queries at positions 6..8 against 9 cached keys
+    [InlineData(16, 40, 0, 40)] // above the parallel threshold: heads run in parallel
+    public void Attention_matches_a_naive_reference(int heads, int queries, int first, int keys)
+    {
+        const int nope = 8, rope = 4, vd = 6, krStride = 7, krOffset = 2;
+        float[] q = TestData.Floats(10, queries * heads * (nope + rope));
+        float[] kv = TestData.Floats(11, keys * heads * (nope + vd));
+        float[] kr = TestData.Floats(12, keys * krStride);
+        float[] output = new float[queries * heads * vd];
+        s_backend.Attention(Problem(q, kv, kr, krStride, krOffset, output, queries, keys, first, heads, nope, rope, vd, 0.3f));
+        double[] expected = Reference.Attention(q, kv, kr, krStride, krOffset, queries, first, heads, nope, rope, vd, 0.3);
+        TestData.AssertClose(output, expected, 1e-5);
+    }
+
+    [Fact]
+    public void Attention_is_causal_a_later_key_never_changes_an_earlier_query()
+    {
+        const int heads = 2, nope = 4, rope = 2, vd = 3, keys = 6;
+        float[] q = TestData.Floats(20, keys * heads * (nope + rope));
+        float[] kv = TestData.Floats(21, keys * heads * (nope + vd));
+        float[] kr = TestData.Floats(22, keys * rope);
+        float[] before = new float[keys * heads * vd];
+        s_backend.Attention(Problem(q, kv, kr, rope, 0, before, keys, keys, 0, heads, nope, rope, vd, 1f));
+
+        // Change everything about the last key (its k_nope, v and rope key).
+        for (int j = 0; j < heads * (nope + vd); j++)
+        {
+            kv[((keys - 1) * heads * (nope + vd)) + j] += 10f;
+        }
+
+        kr[(keys - 1) * rope] -= 10f;
+        float[] after = new float[keys * heads * vd];
+        s_backend.Attention(Problem(q, kv, kr, rope, 0, after, keys, keys, 0, heads, nope, rope, vd, 1f));
+
+        int earlier = (keys - 1) * heads * vd;
+        Assert.Equal(before[..earlier], after[..earlier]);
+        Assert.NotEqual(before[earlier..], after[earlier..]);
+    }
+
+    [Fact]
+    public void Attention_of_the_last_query_alone_equals_its_row_of_the_full_prefill()
+    {
+        const int heads = 3, nope = 4, rope = 2, vd = 3, keys = 5;
+        float[] q = TestData.Floats(30, keys * heads * (nope + rope));
+        float[] kv = TestData.Floats(31, keys * heads * (nope + vd));
+        float[] kr = TestData.Floats(32, keys * rope);
+        float[] full = new float[keys * heads * vd];
+        s_backend.Attention(Problem(q, kv, kr, rope, 0, full, keys, keys, 0, heads, nope, rope, vd, 1f));
+
+        float[] last = new float[heads * vd];
+        int qWidth = heads * (nope + rope);
+        s_backend.Attention(Problem(q[((keys - 1) * qWidth)..], kv, kr, rope, 0, last, 1, keys, keys - 1, heads, nope, rope, vd, 1f));
+        Assert.Equal(full[((keys - 1) * heads * vd)..], last);
+    }
+
+    [Fact]
+    public void Attention_rejects_queries_past_the_keys()
+    {
+        float[] q = new float[2 * 3];
+        float[] kv = new float[2 * 4];
+        float[] kr = new float[2];
+        float[] output = new float[2 * 2];
+        Assert.Throws<ArgumentException>(() => s_backend.Attention(Problem(q, kv, kr, 1, 0, output, 2, 2, 1, 1, 2, 1, 2, 1f)));
+    }
+
+    [Theory]
+    [InlineData(1, 4, 0, 4)]
+    [InlineData(4, 1, 8, 9)]
+    [InlineData(16, 24, 0, 24)] // above the parallel threshold
+    public void LatentAttention_matches_a_naive_reference(int heads, int queries, int first, int keys)
+    {
+        const int latent = 12, rope = 4;
+        float[] q = TestData.Floats(40, queries * heads * (latent + rope));
+        float[] lat = TestData.Floats(41, keys * (latent + rope));
+        float[] output = new float[queries * heads * latent];
+        s_backend.LatentAttention(LatentProblem(q, lat, output, queries, keys, first, heads, latent, rope, 0.25f));
+        double[] expected = Reference.LatentAttention(q, lat, queries, first, heads, latent, rope, 0.25);
+        TestData.AssertClose(output, expected, 1e-5);
+    }
+
+    [Fact]
+    public void LatentAttention_equals_Attention_when_keys_and_values_are_the_latent_itself()
+    {
+        // With k_nope = v = c for every head (kv_b = [I; I] per head), naive attention over [c | k_rope] is absorbed
+        // attention over the latent.
+        const int heads = 3, latent = 8, rope = 4, keys = 6, width = latent + rope;
+        float[] q = TestData.Floats(50, keys * heads * width);
+        float[] lat = TestData.Floats(51, keys * width);
+        float[] kv = new float[keys * heads * 2 * latent];
+        for (int u = 0; u < keys; u++)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                lat.AsSpan(u * width, latent).CopyTo(kv.AsSpan(((u * heads) + h) * 2 * latent, latent));
+                lat.AsSpan(u * width, latent).CopyTo(kv.AsSpan((((u * heads) + h) * 2 * latent) + latent, latent));
+            }
+        }
+
+        float[] naive = new float[keys * heads * latent];
+        s_backend.Attention(Problem(q, kv, lat, width, latent, naive, keys, keys, 0, heads, latent, rope, latent, 0.2f));
+        float[] absorbed = new float[keys * heads * latent];
+        s_backend.LatentAttention(LatentProblem(q, lat, absorbed, keys, keys, 0, heads, latent, rope, 0.2f));
+        Assert.True(TestData.RelativeMaxError(absorbed, naive) <= 1e-6, $"relative error {TestData.RelativeMaxError(absorbed, naive)}");
+    }
+
+    [Fact]
+    public void LatentAttention_is_causal_a_later_key_never_changes_an_earlier_query()
+    {
+        const int heads = 2, latent = 6, rope = 2, keys = 5, width = latent + rope;
+        float[] q = TestData.Floats(60, keys * heads * width);
+        float[] lat = TestData.Floats(61, keys * width);
+        float[] before = new float[keys * heads * latent];
+        s_backend.LatentAttention(LatentProblem(q, lat, before, keys, keys, 0, heads, latent, rope, 1f));
+        for (int j = 0; j < width; j++)
+        {
+            lat[((keys - 1) * width) + j] += 5f;
+        }
+
+        float[] after = new float[keys * heads * latent];
+        s_backend.LatentAttention(LatentProblem(q, lat, after, keys, keys, 0, heads, latent, rope, 1f));
+        int earlier = (keys - 1) * heads * latent;
+        Assert.Equal(before[..earlier], after[..earlier]);
+        Assert.NotEqual(before[earlier..], after[earlier..]);
+    }
+
+    private static AttentionProblem Problem(
+        float[] q, float[] kv, float[] kr, int krStride, int krOffset, float[] output,
+        int queries, int keys, int first, int heads, int nope, int rope, int vd, float scale) => new()
+        {
+            Q = q,
+            KeyValue = kv,
+            KeyRope = kr,
+            KeyRopeStride = krStride,
+            KeyRopeOffset = krOffset,
+            Output = output,
+            Queries = queries,
+            Keys = keys,
+            FirstQueryPosition = first,
+            Heads = heads,
+            NopeDim = nope,
+            RopeDim = rope,
+            VDim = vd,
+            Scale = scale,
+        };
+
+    private static LatentAttentionProblem LatentProblem(
+        float[] q, float[] latent, float[] output, int queries, int keys, int first, int heads, int latentDim, int rope, float scale) => new()
+        {
+            Q = q,
+            Latent = latent,
+            Output = output,
+            Queries = queries,
+            Keys = keys,
+            FirstQueryPosition = first,
+            Heads = heads,
+            LatentDim = latentDim,
+            RopeDim = rope,
+            Scale = scale,
+        };
+}
