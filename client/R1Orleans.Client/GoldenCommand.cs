@@ -16,12 +16,14 @@ public static class GoldenCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
-        var command = new Command("golden", "Check the engine against outputs Hugging Face transformers computed") { dirs, threads };
-        command.SetAction(parse => Run(parse.GetValue(dirs)!, parse.GetValue(threads)));
+        var speculative = new Option<string?>("--speculative") { Description = "Run the greedy check with speculative decoding: mtp" };
+        speculative.AcceptOnlyFromAmong("mtp");
+        var command = new Command("golden", "Check the engine against outputs Hugging Face transformers computed") { dirs, threads, speculative };
+        command.SetAction(parse => Run(parse.GetValue(dirs)!, parse.GetValue(threads), parse.GetValue(speculative) == "mtp"));
         return command;
     }
 
-    public static int Run(IEnumerable<string> dirs, int? threads)
+    public static int Run(IEnumerable<string> dirs, int? threads, bool speculativeMtp = false)
     {
         var cases = new List<string>();
         foreach (string d in dirs)
@@ -56,7 +58,12 @@ public static class GoldenCommand
         {
             try
             {
-                GoldenReport report = GoldenChecker.Check(dir, backend, msg => Console.Error.WriteLine($"  {msg}"));
+                GoldenReport report = GoldenChecker.Check(dir, backend, msg => Console.Error.WriteLine($"  {msg}"), speculativeMtp);
+                if (report.MtpAcceptanceRate is double rate)
+                {
+                    Console.WriteLine($"{report.Case}: MTP acceptance rate {rate:P1}");
+                }
+
                 foreach (GoldenPromptResult p in report.Prompts)
                 {
                     table.Add(

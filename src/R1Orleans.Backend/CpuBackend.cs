@@ -20,6 +20,8 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     public string Name => $"cpu({_threads} threads)";
 
+    public int Threads => _threads;
+
     public void Linear(ReadOnlySpan<float> x, int n, Matrix w, Span<float> y)
     {
         int rows = w.Rows;

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using R1Orleans.Backend;
+using System.Threading.Channels;
 using R1Orleans.Engine;
+using R1Orleans.Engine.Sampling;
+using R1Orleans.Engine.Scheduling;
 using R1Orleans.Model;
 
 namespace R1Orleans.Conformance;
@@ -13,7 +16,7 @@ namespace R1Orleans.Conformance;
 /// </summary>
 public static class GoldenChecker
 {
-    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null)
+    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null, bool speculativeMtp = false)
     {
         var clock = Stopwatch.StartNew();
         GoldenCase golden = GoldenCase.Load(directory);
@@ -64,9 +67,24 @@ public static class GoldenChecker
             c.Free();
         }
 
-        // (3) greedy through the cache
-        progress?.Invoke($"{golden.Name}: greedy decode of {maxGreedy} tokens");
-        IReadOnlyList<int[]> greedy = new GreedyGenerator(model, cache).Generate(prompts.Select(p => p.Tokens).ToList(), maxGreedy);
+        // (3) greedy through the cache: plainly, or through the serving engine with MTP drafts verified each step
+        IReadOnlyList<int[]> greedy;
+        double? acceptance = null;
+        if (speculativeMtp)
+        {
+            if (model.Mtp is null)
+            {
+                throw new InvalidOperationException($"{golden.Name}: --speculative mtp needs a checkpoint with an MTP layer");
+            }
+
+            progress?.Invoke($"{golden.Name}: greedy decode of {maxGreedy} tokens with MTP speculative decoding");
+            (greedy, acceptance) = SpeculativeGreedy(model, cache, prompts, maxGreedy);
+        }
+        else
+        {
+            progress?.Invoke($"{golden.Name}: greedy decode of {maxGreedy} tokens");
+            greedy = new GreedyGenerator(model, cache).Generate(prompts.Select(p => p.Tokens).ToList(), maxGreedy);
+        }
 
         var results = new List<GoldenPromptResult>();
         for (int i = 0; i < prompts.Count; i++)
@@ -87,7 +105,45 @@ public static class GoldenChecker
             results.Add(new GoldenPromptResult(p.Index, p.Tokens.Length, logitErr, decisions, mismatches, weightErr, p.Greedy.Length, greedyMismatches, mtpErr));
         }
 
-        return new GoldenReport(golden.Name, results, clock.Elapsed);
+        return new GoldenReport(golden.Name, results, clock.Elapsed) { MtpAcceptanceRate = acceptance };
+    }
+
+    private static (IReadOnlyList<int[]> Tokens, double Acceptance) SpeculativeGreedy(DeepseekV3Model model, PagedLatentCache cache, IReadOnlyList<GoldenPrompt> prompts, int maxGreedy)
+    {
+        var core = new EngineCore(model, cache, new SchedulerConfig { SpeculativeMtp = true });
+        var streams = new List<Channel<GenerationEvent>>();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var ch = Channel.CreateUnbounded<GenerationEvent>();
+            streams.Add(ch);
+            core.Submit(new GenerationRequest($"golden-{i}", prompts[i].Tokens, SamplingParams.Greedy(maxGreedy) with { IgnoreEos = true }), ch.Writer);
+        }
+
+        while (core.Step())
+        {
+        }
+
+        var tokens = new List<int[]>();
+        foreach (Channel<GenerationEvent> ch in streams)
+        {
+            var list = new List<int>();
+            while (ch.Reader.TryRead(out GenerationEvent? e))
+            {
+                if (e.Error is not null)
+                {
+                    throw new InvalidOperationException(e.Error);
+                }
+
+                if (e.Token >= 0)
+                {
+                    list.Add(e.Token);
+                }
+            }
+
+            tokens.Add([.. list]);
+        }
+
+        return (tokens, core.Stats.AcceptanceRate);
     }
 
     /// <summary>max|a − b| / max|b|.</summary>

@@ -34,5 +34,8 @@ public sealed record GoldenPromptResult(
 
 public sealed record GoldenReport(string Case, IReadOnlyList<GoldenPromptResult> Prompts, TimeSpan Elapsed)
 {
+    /// <summary>Accepted / drafted MTP tokens when the greedy check ran with speculative decoding.</summary>
+    public double? MtpAcceptanceRate { get; init; }
+
     public bool Passed => Prompts.Count > 0 && Prompts.All(p => p.Passed);
 }

@@ -115,18 +115,22 @@ public sealed class MultiHeadLatentAttention
         }
 
         float[] attn = new float[n * _heads * _v];
-        float[]? qAbsorbed = null;
+        var absorbedRows = new List<int>();
         foreach (SequenceSlice s in batch.Sequences)
         {
             if (s.UsesAbsorbed(batch.Attention))
             {
-                qAbsorbed ??= AbsorbQueries(q, n);
-                AttendAbsorbed(s, qAbsorbed, attn);
+                absorbedRows.AddRange(Enumerable.Range(s.Start, s.Length));
             }
             else
             {
                 AttendNaive(s, q, attn);
             }
+        }
+
+        if (absorbedRows.Count > 0)
+        {
+            AttendAbsorbed(batch, q, absorbedRows, attn);
         }
 
         float[] output = new float[n * _o.Rows];
@@ -168,65 +172,82 @@ public sealed class MultiHeadLatentAttention
         });
     }
 
-    /// <summary>Per head: [q_nope · W_UK (kv_lora) | rotated q_rope (rope)] for every row.</summary>
-    private float[] AbsorbQueries(float[] q, int n)
+    /// <summary>Per head: [q_nope · W_UK (kv_lora) | rotated q_rope (rope)] for the given rows, in their order.</summary>
+    private float[] AbsorbQueries(float[] q, List<int> rows)
     {
+        int m = rows.Count;
         int qWidth = _heads * (_nope + _rope);
-        float[] qa = new float[n * _heads * EntryDim];
-        float[] qn = new float[n * _nope];
-        float[] proj = new float[n * _kvRank];
+        float[] qa = new float[m * _heads * EntryDim];
+        float[] qn = new float[m * _nope];
+        float[] proj = new float[m * _kvRank];
         for (int h = 0; h < _heads; h++)
         {
-            for (int t = 0; t < n; t++)
+            for (int i = 0; i < m; i++)
             {
-                q.AsSpan((t * qWidth) + (h * (_nope + _rope)), _nope).CopyTo(qn.AsSpan(t * _nope, _nope));
+                q.AsSpan((rows[i] * qWidth) + (h * (_nope + _rope)), _nope).CopyTo(qn.AsSpan(i * _nope, _nope));
             }
 
-            _backend.Linear(qn, n, _wUkT[h], proj);
-            for (int t = 0; t < n; t++)
+            _backend.Linear(qn, m, _wUkT[h], proj);
+            for (int i = 0; i < m; i++)
             {
-                Span<float> dst = qa.AsSpan(((t * _heads) + h) * EntryDim, EntryDim);
-                proj.AsSpan(t * _kvRank, _kvRank).CopyTo(dst);
-                q.AsSpan((t * qWidth) + (h * (_nope + _rope)) + _nope, _rope).CopyTo(dst[_kvRank..]);
+                Span<float> dst = qa.AsSpan(((i * _heads) + h) * EntryDim, EntryDim);
+                proj.AsSpan(i * _kvRank, _kvRank).CopyTo(dst);
+                q.AsSpan((rows[i] * qWidth) + (h * (_nope + _rope)) + _nope, _rope).CopyTo(dst[_kvRank..]);
             }
         }
 
         return qa;
     }
 
-    private void AttendAbsorbed(SequenceSlice s, float[] qAbsorbed, float[] attn)
+    /// <summary>
+    /// Absorbed attention for every absorbed slice: attention over each sequence's cached latents, then W_UV applied
+    /// once per head to all absorbed rows together (each head's W_UV is read once per step, not once per sequence).
+    /// </summary>
+    private void AttendAbsorbed(ForwardBatch batch, float[] q, List<int> rows, float[] attn)
     {
-        int ctx = s.ContextLength;
-        float[] latent = new float[ctx * EntryDim];
-        s.Cache.Gather(_layer, ctx, latent);
-        float[] oLatent = new float[s.Length * _heads * _kvRank];
-        _backend.LatentAttention(new LatentAttentionProblem
+        int m = rows.Count;
+        float[] qa = AbsorbQueries(q, rows);
+        float[] oLatent = new float[m * _heads * _kvRank];
+        int offset = 0;
+        foreach (SequenceSlice s in batch.Sequences)
         {
-            Q = qAbsorbed.AsSpan(s.Start * _heads * EntryDim, s.Length * _heads * EntryDim),
-            Latent = latent,
-            Output = oLatent,
-            Queries = s.Length,
-            Keys = ctx,
-            FirstQueryPosition = s.FirstPosition,
-            Heads = _heads,
-            LatentDim = _kvRank,
-            RopeDim = _rope,
-            Scale = _yarn.SoftmaxScale,
-        });
+            if (!s.UsesAbsorbed(batch.Attention))
+            {
+                continue;
+            }
 
-        float[] lat = new float[s.Length * _kvRank];
-        float[] vh = new float[s.Length * _v];
+            int ctx = s.ContextLength;
+            float[] latent = new float[ctx * EntryDim];
+            s.Cache.Gather(_layer, ctx, latent);
+            _backend.LatentAttention(new LatentAttentionProblem
+            {
+                Q = qa.AsSpan(offset * _heads * EntryDim, s.Length * _heads * EntryDim),
+                Latent = latent,
+                Output = oLatent.AsSpan(offset * _heads * _kvRank, s.Length * _heads * _kvRank),
+                Queries = s.Length,
+                Keys = ctx,
+                FirstQueryPosition = s.FirstPosition,
+                Heads = _heads,
+                LatentDim = _kvRank,
+                RopeDim = _rope,
+                Scale = _yarn.SoftmaxScale,
+            });
+            offset += s.Length;
+        }
+
+        float[] lat = new float[m * _kvRank];
+        float[] vh = new float[m * _v];
         for (int h = 0; h < _heads; h++)
         {
-            for (int i = 0; i < s.Length; i++)
+            for (int i = 0; i < m; i++)
             {
                 oLatent.AsSpan(((i * _heads) + h) * _kvRank, _kvRank).CopyTo(lat.AsSpan(i * _kvRank, _kvRank));
             }
 
-            _backend.Linear(lat, s.Length, _wUv[h], vh);
-            for (int i = 0; i < s.Length; i++)
+            _backend.Linear(lat, m, _wUv[h], vh);
+            for (int i = 0; i < m; i++)
             {
-                vh.AsSpan(i * _v, _v).CopyTo(attn.AsSpan((((s.Start + i) * _heads) + h) * _v, _v));
+                vh.AsSpan(i * _v, _v).CopyTo(attn.AsSpan(((rows[i] * _heads) + h) * _v, _v));
             }
         }
     }

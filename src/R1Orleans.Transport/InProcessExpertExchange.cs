@@ -14,12 +14,18 @@ public sealed class InProcessExpertExchange : IExpertExchange
     private readonly IComputeBackend _backend;
     private readonly ExpertShard _shard;
     private readonly int _experts;
+    private readonly int _parallelism;
 
-    public InProcessExpertExchange(IComputeBackend backend, ExpertShard shard, int routedExperts)
+    /// <summary>
+    /// backend runs each expert; with parallelism above 1, that many experts run at once (give a single-threaded
+    /// backend then, so the parallelism is across experts, not inside each small matrix).
+    /// </summary>
+    public InProcessExpertExchange(IComputeBackend backend, ExpertShard shard, int routedExperts, int parallelism = 1)
     {
         _backend = backend;
         _shard = shard;
         _experts = routedExperts;
+        _parallelism = Math.Max(1, parallelism);
     }
 
     /// <summary>Tokens dispatched per (layer, expert) since creation: the load statistics the balancer reads.</summary>
@@ -36,20 +42,17 @@ public sealed class InProcessExpertExchange : IExpertExchange
 
         DispatchLayout layout = DispatchLayout.Build(routing, _experts);
         float[] expertOut = new float[n * routing.K * hidden];
-        for (int e = 0; e < _experts; e++)
+        int[] active = Enumerable.Range(0, _experts).Where(e => layout.TokensFor(e) > 0).ToArray();
+        float[] source = x.ToArray();
+        void RunExpert(int e)
         {
             int count = layout.TokensFor(e);
-            if (count == 0)
-            {
-                continue;
-            }
-
             FeedForward expert = _shard.Get(layer, e);
             int first = layout.ExpertOffsets[e];
             float[] input = new float[count * hidden];
             for (int i = 0; i < count; i++)
             {
-                x.Slice(layout.SourceToken[first + i] * hidden, hidden).CopyTo(input.AsSpan(i * hidden, hidden));
+                source.AsSpan(layout.SourceToken[first + i] * hidden, hidden).CopyTo(input.AsSpan(i * hidden, hidden));
             }
 
             float[] output = new float[count * hidden];
@@ -61,6 +64,18 @@ public sealed class InProcessExpertExchange : IExpertExchange
             }
 
             Load.Add(layer, e, count);
+        }
+
+        if (_parallelism > 1 && active.Length > 1)
+        {
+            Parallel.ForEach(active, new ParallelOptions { MaxDegreeOfParallelism = _parallelism }, RunExpert);
+        }
+        else
+        {
+            foreach (int e in active)
+            {
+                RunExpert(e);
+            }
         }
 
         y.Clear();

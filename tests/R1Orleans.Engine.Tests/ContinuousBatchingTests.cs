@@ -159,3 +159,36 @@ public sealed class ContinuousBatchingTests(ITestOutputHelper output)
         Assert.False(h.Core.HasWork);
     }
 }
+
+public sealed class MtpDraftTests
+{
+    [Fact]
+    public void Draft_equals_the_mtp_head_run_over_the_whole_sequence_from_scratch()
+    {
+        using var h = new EngineHarness("small-fp8-sharded-mtp", new SchedulerConfig { SpeculativeMtp = true, MaxNumBatchedTokens = 16 });
+        int[] prompt = h.Golden.Prompts[1].Tokens;
+        h.Submit("d", prompt, SamplingParams.Greedy(8) with { IgnoreEos = true });
+        var produced = new List<int>();
+        int? draft = null;
+        while (produced.Count < 4 && h.Core.Step())
+        {
+            produced.AddRange(h.Events("d").Where(e => e.Token >= 0).Select(e => e.Token));
+            draft = h.Core.DraftOf("d");
+        }
+
+        Assert.NotNull(draft);
+
+        // Reference: prefill prompt + output in one pass, then the MTP head over every position (h_i with token i+1).
+        int[] all = [.. prompt, .. produced];
+        Model.DeepseekV3Model model = h.Model.Model;
+        PagedLatentCache cache = h.Model.NewCache(256);
+        PagedSequenceCache seq = cache.NewSequence();
+        seq.Reserve(all.Length);
+        Model.ForwardBatch main = BatchBuilder.Prefill([all], [seq], mode: Model.AttentionMode.Naive);
+        Model.ModelOutput hidden = model.Forward(main);
+        Model.ForwardBatch mtp = BatchBuilder.Prefill([all[1..]], [seq], mode: Model.AttentionMode.Naive);
+        int rows = all.Length - 1;
+        Model.ModelOutput draftLogits = model.Mtp!.Forward(mtp, hidden.Hidden.AsSpan(0, rows * hidden.HiddenSize), [rows - 1]);
+        Assert.Equal(Sampler.Argmax(draftLogits.LogitsOf(0)), draft);
+    }
+}

@@ -9,7 +9,8 @@ public sealed record PrefillResult(int Tokens, double Seconds, double TokensPerS
     public double OfCeiling => FloorSeconds / Seconds;
 }
 
-public sealed record DecodeResult(int Batch, int Context, int Steps, double SecondsPerStep, double TokensPerSecond, double BytesPerStep, double FloorSecondsPerStep)
+/// <summary>FloorSecondsPerStep = max(bytes / bandwidth, FLOPs / matrix rate): decode turns compute-bound as the batch grows.</summary>
+public sealed record DecodeResult(int Batch, int Context, int Steps, double SecondsPerStep, double TokensPerSecond, double BytesPerStep, double FlopsPerStep, double FloorSecondsPerStep)
 {
     public double OfCeiling => FloorSecondsPerStep / SecondsPerStep;
 }
@@ -62,6 +63,7 @@ public sealed class EngineBenchmark(LoadedModel model, HardwareCeiling ceiling, 
         var touch = new ExpertTouchCounter();
         var times = new List<double>();
         double bytes = 0;
+        double flops = 0;
         for (int step = 0; step < steps; step++)
         {
             int[] next = Enumerable.Range(0, batchSize).Select(i => GreedyGenerator.Argmax(output.LogitsOf(i))).ToArray();
@@ -77,6 +79,7 @@ public sealed class EngineBenchmark(LoadedModel model, HardwareCeiling ceiling, 
             }
 
             bytes += _cost.DecodeWeightBytes(touch.DistinctExperts) + _cost.DecodeCacheBytes(lengths);
+            flops += _cost.DecodeFlops(lengths);
         }
 
         foreach (PagedSequenceCache s in seqs)
@@ -86,7 +89,9 @@ public sealed class EngineBenchmark(LoadedModel model, HardwareCeiling ceiling, 
 
         double perStep = HardwareCeiling.Median(times);
         double bytesPerStep = bytes / steps;
-        return new DecodeResult(batchSize, context, steps, perStep, batchSize / perStep, bytesPerStep, bytesPerStep / ceiling.ReadBytesPerSecond);
+        double flopsPerStep = flops / steps;
+        double floor = Math.Max(bytesPerStep / ceiling.ReadBytesPerSecond, flopsPerStep / ceiling.FlopsPerSecond);
+        return new DecodeResult(batchSize, context, steps, perStep, batchSize / perStep, bytesPerStep, flopsPerStep, floor);
     }
 
     private int[] RandomTokens(int count, int stream)

@@ -38,6 +38,20 @@ public sealed class ModelCost(ModelConfig c)
     /// <summary>Latent cache bytes one decode step reads for sequences with these context lengths.</summary>
     public long DecodeCacheBytes(IEnumerable<int> contexts) => FloatBytes * (long)c.NumHiddenLayers * c.LatentCacheDim * contexts.Sum(x => (long)x);
 
+    /// <summary>FLOPs of one absorbed decode step for sequences with these context lengths (one new token each).</summary>
+    public double DecodeFlops(IReadOnlyCollection<int> contexts)
+    {
+        double perToken = HeadParams;
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+        {
+            perToken += LayerStaticParams(l) + (c.IsMoeLayer(l) ? (double)c.NumExpertsPerTok * ExpertParams : 0);
+        }
+
+        // Absorbed attention per layer and head: scores over [c | k_rope], then the weighted sum of c.
+        double attention = (double)c.NumHiddenLayers * c.NumAttentionHeads * ((2.0 * c.LatentCacheDim) + (2.0 * c.KvLoraRank)) * contexts.Sum(x => (double)x);
+        return (2 * perToken * contexts.Count) + attention;
+    }
+
     /// <summary>FLOPs of a naive-MLA prefill of one prompt of t tokens with logits for the last row only.</summary>
     public double PrefillFlops(int t)
     {

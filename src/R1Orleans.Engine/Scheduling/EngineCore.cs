@@ -95,6 +95,9 @@ public sealed class EngineCore
         }
     }
 
+    /// <summary>The MTP draft a running request will verify in its next step (diagnostics and tests).</summary>
+    public int? DraftOf(string requestId) => _byId.TryGetValue(requestId, out SequenceState? s) ? s.Draft : null;
+
     /// <summary>The serializable state of a live request (failover: another engine re-prefills it and continues).</summary>
     public RequestState? Snapshot(string requestId) => _byId.TryGetValue(requestId, out SequenceState? s) ? s.Snapshot() : null;
 
