@@ -25,17 +25,18 @@ public static class EngineBenchCommand
         var repeats = new Option<int>("--repeats") { Description = "Prefill repeats (median)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
+        var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
         var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
         {
-            models, synthetic, prompt, context, steps, batches, repeats, threads, json,
+            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving,
         };
         command.SetAction(p => Run(
             p.GetValue(models) ?? [], p.GetValue(synthetic) ?? [], p.GetValue(prompt), p.GetValue(context), p.GetValue(steps),
-            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json)));
+            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving)));
         return command;
     }
 
-    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json)
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving)
     {
         var dirs = models.Select(m => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Dir: m)).ToList();
         foreach (string s in synthetic)
@@ -54,12 +55,13 @@ public static class EngineBenchCommand
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {threads} threads; read bandwidth {ceiling.ReadBytesPerSecond / 1e9:0.0} GB/s, matrix rate {ceiling.FlopsPerSecond / 1e9:0.0} GFLOP/s (medians)");
         var prefillRows = new List<string[]>();
         var decodeRows = new List<string[]>();
+        var servingRows = new List<string[]>();
         var results = new List<object>();
         var backend = new CpuBackend(threads);
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");
-            using LoadedModel model = LoadedModel.Load(dir, backend, withMtp: false);
+            using LoadedModel model = LoadedModel.Load(dir, backend, withMtp: serving);
             var bench = new EngineBenchmark(model, ceiling);
             int p = Math.Min(prompt, model.Config.MaxPositionEmbeddings);
             PrefillResult pr = bench.Prefill(p, repeats);
@@ -70,6 +72,16 @@ public static class EngineBenchCommand
                 int ctx = Math.Min(context, model.Config.MaxPositionEmbeddings - steps - 1);
                 DecodeResult dr = bench.Decode(b, ctx, steps);
                 decodeRows.Add([name, b.ToString(CultureInfo.InvariantCulture), ctx.ToString(CultureInfo.InvariantCulture), F(dr.SecondsPerStep * 1e3, "0.00"), F(dr.TokensPerSecond, "0.0"), F(dr.BytesPerStep / 1e6, "0.0"), F(dr.FlopsPerStep / 1e9, "0.00"), F(dr.FloorSecondsPerStep * 1e3, "0.00"), F(dr.OfCeiling * 100, "0.0") + "%"]);
+                if (serving)
+                {
+                    foreach (bool mtp in model.Model.Mtp is null ? [false] : new[] { false, true })
+                    {
+                        ServingResult sr = bench.ServingDecode(b, ctx, steps, mtp);
+                        servingRows.Add([name, b.ToString(CultureInfo.InvariantCulture), mtp ? "mtp" : "-", sr.Tokens.ToString(CultureInfo.InvariantCulture), sr.Steps.ToString(CultureInfo.InvariantCulture), F(sr.TokensPerSecond, "0.0"), mtp ? F(sr.AcceptanceRate * 100, "0.0") + "%" : "-"]);
+                        results.Add(new { model = name, kind = "serving-decode", batch = b, mtp, tokens = sr.Tokens, steps = sr.Steps, seconds = sr.Seconds, tokens_per_second = sr.TokensPerSecond, acceptance = sr.AcceptanceRate });
+                    }
+                }
+
                 results.Add(new { model = name, kind = "decode", batch = b, context = ctx, seconds_per_step = dr.SecondsPerStep, tokens_per_second = dr.TokensPerSecond, bytes_per_step = dr.BytesPerStep, flops_per_step = dr.FlopsPerStep, floor_seconds_per_step = dr.FloorSecondsPerStep });
             }
         }
@@ -80,6 +92,13 @@ public static class EngineBenchCommand
         Console.WriteLine();
         Console.WriteLine("decode (absorbed MLA through the paged cache; ceiling = max(bytes read / bandwidth, FLOPs / matrix rate))");
         TextTable.Write(Console.Out, ["model", "batch", "context", "ms/step", "tok/s", "MB/step", "GFLOP/step", "floor ms", "of ceiling"], decodeRows);
+        if (servingRows.Count > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("serving decode (engine core: scheduler + sampler, greedy, prefill excluded; MTP drafts verified each step)");
+            TextTable.Write(Console.Out, ["model", "batch", "spec", "tokens", "steps", "tok/s", "acceptance"], servingRows);
+        }
+
         if (json is not null)
         {
             File.WriteAllText(json, JsonSerializer.Serialize(new { ceiling = new { read_bytes_per_second = ceiling.ReadBytesPerSecond, flops_per_second = ceiling.FlopsPerSecond, threads }, results }, new JsonSerializerOptions { WriteIndented = true }));

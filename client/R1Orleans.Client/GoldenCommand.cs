@@ -34,16 +34,16 @@ public static class GoldenCommand
                 return 2;
             }
 
-            if (GoldenCase.IsModelCase(d))
+            if (GoldenCase.IsModelCase(d) || GoldenTokenizerChecker.IsTokenizerCase(d))
             {
                 cases.Add(d);
             }
             else
             {
-                var inner = Directory.GetDirectories(d).Where(GoldenCase.IsModelCase).Order(StringComparer.Ordinal).ToList();
+                var inner = Directory.GetDirectories(d).Where(x => GoldenCase.IsModelCase(x) || GoldenTokenizerChecker.IsTokenizerCase(x)).Order(StringComparer.Ordinal).ToList();
                 if (inner.Count == 0)
                 {
-                    Console.Error.WriteLine($"error: {d} is not a golden model case (needs config.json and {GoldenCase.FileName}) and holds none");
+                    Console.Error.WriteLine($"error: {d} is neither a golden model case (config.json and {GoldenCase.FileName}) nor a tokenizer case (tokenizer.json and golden.json), and holds none");
                     return 2;
                 }
 
@@ -54,7 +54,29 @@ public static class GoldenCommand
         var backend = new CpuBackend(threads);
         bool allPassed = true;
         var table = new List<string[]>();
-        foreach (string dir in cases)
+        var tokenizerTable = new List<string[]>();
+        foreach (string dir in cases.Where(GoldenTokenizerChecker.IsTokenizerCase))
+        {
+            try
+            {
+                GoldenTokenizerReport r = GoldenTokenizerChecker.Check(dir);
+                tokenizerTable.Add([r.Case, r.Probes.ToString(CultureInfo.InvariantCulture), r.Chats.ToString(CultureInfo.InvariantCulture), r.Mismatches.Count.ToString(CultureInfo.InvariantCulture), r.Passed ? "pass" : "FAIL"]);
+                foreach (string m in r.Mismatches.Take(20))
+                {
+                    Console.Error.WriteLine($"  {r.Case}: {m}");
+                }
+
+                allPassed &= r.Passed;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException or System.Text.Json.JsonException or Text.Chat.TemplateException)
+            {
+                tokenizerTable.Add([Path.GetFileName(dir), "-", "-", "-", "ERROR"]);
+                Console.Error.WriteLine($"error: {dir}: {e.Message}");
+                allPassed = false;
+            }
+        }
+
+        foreach (string dir in cases.Where(GoldenCase.IsModelCase))
         {
             try
             {
@@ -82,6 +104,12 @@ public static class GoldenCommand
                 Console.Error.WriteLine($"error: {dir}: {e.Message}");
                 allPassed = false;
             }
+        }
+
+        if (tokenizerTable.Count > 0)
+        {
+            TextTable.Write(Console.Out, ["tokenizer case", "probes", "chats", "mismatches", "result"], tokenizerTable);
+            Console.WriteLine();
         }
 
         TextTable.Write(Console.Out, ["case", "prompt", "logit rel err", "routing mism.", "weight err", "greedy mism.", "MTP rel err", "result"], table);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using R1Orleans.Engine;
+using R1Orleans.Engine.Sampling;
+using R1Orleans.Engine.Scheduling;
 using R1Orleans.Model;
 
 namespace R1Orleans.Client.Benchmarks;
@@ -8,6 +10,8 @@ public sealed record PrefillResult(int Tokens, double Seconds, double TokensPerS
 {
     public double OfCeiling => FloorSeconds / Seconds;
 }
+
+public sealed record ServingResult(int Batch, bool Mtp, long Tokens, long Steps, double Seconds, double TokensPerSecond, double AcceptanceRate);
 
 /// <summary>FloorSecondsPerStep = max(bytes / bandwidth, FLOPs / matrix rate): decode turns compute-bound as the batch grows.</summary>
 public sealed record DecodeResult(int Batch, int Context, int Steps, double SecondsPerStep, double TokensPerSecond, double BytesPerStep, double FlopsPerStep, double FloorSecondsPerStep)
@@ -92,6 +96,38 @@ public sealed class EngineBenchmark(LoadedModel model, HardwareCeiling ceiling, 
         double flopsPerStep = flops / steps;
         double floor = Math.Max(bytesPerStep / ceiling.ReadBytesPerSecond, flopsPerStep / ceiling.FlopsPerSecond);
         return new DecodeResult(batchSize, context, steps, perStep, batchSize / perStep, bytesPerStep, flopsPerStep, floor);
+    }
+
+    /// <summary>
+    /// Decode throughput through the serving engine core (scheduler, sampler, optional MTP drafts): batch greedy
+    /// requests decode together; the clock starts once every request has its first token (prefill excluded).
+    /// </summary>
+    public ServingResult ServingDecode(int batchSize, int context, int tokens, bool mtp)
+    {
+        PagedLatentCache cache = model.NewCache(batchSize * (context + tokens + 32));
+        var core = new EngineCore(model.Model, cache, new SchedulerConfig { SpeculativeMtp = mtp, MaxNumSeqs = Math.Max(64, batchSize), MaxNumBatchedTokens = Math.Max(256, batchSize * 2) });
+        var channels = new List<System.Threading.Channels.Channel<GenerationEvent>>();
+        for (int i = 0; i < batchSize; i++)
+        {
+            var ch = System.Threading.Channels.Channel.CreateUnbounded<GenerationEvent>();
+            channels.Add(ch);
+            core.Submit(new GenerationRequest($"b{i}", RandomTokens(context, 100 + i), SamplingParams.Greedy(tokens) with { IgnoreEos = true }), ch.Writer);
+        }
+
+        while (core.Stats.GeneratedTokens < batchSize && core.Step())
+        {
+        }
+
+        long startTokens = core.Stats.GeneratedTokens;
+        long startSteps = core.Stats.Steps;
+        var sw = Stopwatch.StartNew();
+        while (core.Step())
+        {
+        }
+
+        sw.Stop();
+        long generated = core.Stats.GeneratedTokens - startTokens;
+        return new ServingResult(batchSize, mtp, generated, core.Stats.Steps - startSteps, sw.Elapsed.TotalSeconds, generated / sw.Elapsed.TotalSeconds, core.Stats.AcceptanceRate);
     }
 
     private int[] RandomTokens(int count, int stream)

@@ -1,0 +1,159 @@
+using System.Runtime.CompilerServices;
+using R1Orleans.Backend;
+using R1Orleans.Checkpoint;
+using R1Orleans.Engine.Sampling;
+using R1Orleans.Engine.Scheduling;
+using R1Orleans.Text.Chat;
+using R1Orleans.Text.Reasoning;
+using R1Orleans.Text.Tokenization;
+
+namespace R1Orleans.Engine.Api;
+
+/// <summary>Sizes of an engine: scheduler limits and the KV cache.</summary>
+public sealed record InferenceEngineOptions
+{
+    public SchedulerConfig Scheduler { get; init; } = new();
+
+    /// <summary>Positions the latent cache holds across all sequences.</summary>
+    public int KvCacheTokens { get; init; } = 65_536;
+
+    public int KvBlockSize { get; init; } = 16;
+
+    public int? Threads { get; init; }
+}
+
+/// <summary>
+/// The embeddable single-process engine: a checkpoint directory (config.json, safetensors, tokenizer.json,
+/// tokenizer_config.json) in, async token streams out. Submit text, chat messages or tokens with sampling
+/// parameters; cancel through the CancellationToken.
+/// </summary>
+public sealed class InferenceEngine : IAsyncDisposable
+{
+    private readonly LoadedModel _model;
+    private readonly EngineLoop _loop;
+    private long _ids;
+
+    private InferenceEngine(string directory, LoadedModel model, R1Tokenizer tokenizer, ChatTemplate? template, EngineLoop loop)
+    {
+        Directory = directory;
+        _model = model;
+        Tokenizer = tokenizer;
+        Template = template;
+        _loop = loop;
+    }
+
+    public string Directory { get; }
+
+    public ModelConfig Config => _model.Config;
+
+    public R1Tokenizer Tokenizer { get; }
+
+    public ChatTemplate? Template { get; }
+
+    public EngineCore Core => _loop.Core;
+
+    public EngineStats Stats => _loop.Core.Stats;
+
+    public PagedLatentCache Cache { get; private init; } = null!;
+
+    /// <summary>Why chat requests cannot be served, when the checkpoint has no usable chat template.</summary>
+    public string? TemplateProblem { get; private init; }
+
+    public static InferenceEngine Load(string directory, InferenceEngineOptions? options = null, Action<string>? progress = null)
+    {
+        options ??= new InferenceEngineOptions();
+        string tokenizerPath = Path.Combine(directory, "tokenizer.json");
+        if (!File.Exists(tokenizerPath))
+        {
+            throw new FileNotFoundException($"{directory} has no tokenizer.json", tokenizerPath);
+        }
+
+        progress?.Invoke("tokenizer");
+        R1Tokenizer tokenizer = R1Tokenizer.Load(tokenizerPath);
+        string configPath = Path.Combine(directory, "tokenizer_config.json");
+        string? templateProblem = "there is no tokenizer_config.json";
+        ChatTemplate? template = File.Exists(configPath) ? TryTemplate(configPath, out templateProblem) : null;
+        LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), withMtp: true, progress);
+        try
+        {
+            if (tokenizer.VocabSize > model.Config.VocabSize)
+            {
+                throw new ConfigException("vocab_size", $"{model.Config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens");
+            }
+
+            PagedLatentCache cache = model.NewCache(options.KvCacheTokens, options.KvBlockSize);
+            var core = new EngineCore(model.Model, cache, options.Scheduler, new TokenizerTextStreams(tokenizer), tokenizer.EosId ?? model.Config.EosTokenId);
+            return new InferenceEngine(directory, model, tokenizer, template, new EngineLoop(core)) { Cache = cache, TemplateProblem = templateProblem };
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The prompt's token ids and, for chat, whether the rendered prompt opened a think block.</summary>
+    public (int[] Tokens, bool OpensThink) Encode(PromptInput input)
+    {
+        if (input.Tokens is int[] t)
+        {
+            return (t, false);
+        }
+
+        if (input.Text is string text)
+        {
+            return ([.. Tokenizer.Encode(text, addSpecialTokens: true)], false);
+        }
+
+        if (Template is null)
+        {
+            throw new InvalidOperationException($"{Directory} cannot serve chat: {TemplateProblem}");
+        }
+
+        string rendered = Template.Render(input.Messages!, addGenerationPrompt: true, input.Tools);
+
+        // The template writes the BOS itself; encode without the post-processor's.
+        return ([.. Tokenizer.Encode(rendered, addSpecialTokens: false)], ReasoningSplitter.PromptOpensThink(rendered));
+    }
+
+    /// <summary>Streams a request's events; invalid input throws before anything runs.</summary>
+    public async IAsyncEnumerable<TextEvent> GenerateAsync(PromptInput input, SamplingParams sampling, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        (int[] tokens, bool opensThink) = Encode(input);
+        bool split = input.Messages is not null;
+        var splitter = new ReasoningSplitter(opensThink);
+        string id = $"req-{Interlocked.Increment(ref _ids)}";
+        await foreach (GenerationEvent e in _loop.Generate(new GenerationRequest(id, tokens, sampling), cancellation).ConfigureAwait(false))
+        {
+            ReasoningDelta d = split ? splitter.Push(e.Text) : new ReasoningDelta("", e.Text);
+            if (e.Finish is not null && split)
+            {
+                ReasoningDelta tail = splitter.Flush();
+                d = new ReasoningDelta(d.Reasoning + tail.Reasoning, d.Content + tail.Content);
+            }
+
+            yield return new TextEvent(e.Token, e.Text, d.Reasoning, d.Content, e.Logprob, e.TopLogprobs, e.Finish, e.Usage, e.Error);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _loop.DisposeAsync().ConfigureAwait(false);
+        _model.Dispose();
+    }
+
+    /// <summary>A missing or broken chat template leaves completions working; chat requests then fail with its reason.</summary>
+    private static ChatTemplate? TryTemplate(string configPath, out string? problem)
+    {
+        try
+        {
+            problem = null;
+            return ChatTemplate.FromTokenizerConfig(configPath);
+        }
+        catch (TemplateException e)
+        {
+            problem = e.Message;
+            return null;
+        }
+    }
+}
