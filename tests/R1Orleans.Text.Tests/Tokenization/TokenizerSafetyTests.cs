@@ -79,14 +79,18 @@ public class TokenizerSafetyTests
         Assert.Equal(text, V3.Decode(ids));
     }
 
+    // Indexed: xunit cannot tell strings of lone surrogates apart in test ids, and would skip all but one.
+    private static readonly string[] s_loneSurrogates = ["\uD800", "\uDC00", "a\uD83Db", "x\uDE80y\uD83D", "\uDE80\uD83D"];
+
     [Theory]
-    [InlineData("\uD800")]
-    [InlineData("\uDC00")]
-    [InlineData("a\uD83Db")]
-    [InlineData("x\uDE80y\uD83D")]
-    [InlineData("\uDE80\uD83D")]
-    public void LoneSurrogatesEncodeAsReplacementCharacter(string text)
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void LoneSurrogatesEncodeAsReplacementCharacter(int index)
     {
+        string text = s_loneSurrogates[index];
         string replaced = new(text.Select(c => char.IsSurrogate(c) ? '\uFFFD' : c).ToArray());
         foreach (string caseName in TokenizerGoldenCases.Names)
         {
