@@ -192,3 +192,53 @@ public sealed class MtpDraftTests
         Assert.Equal(Sampler.Argmax(draftLogits.LogitsOf(0)), draft);
     }
 }
+
+public sealed class RequestStateTests
+{
+    [Fact]
+    public void A_request_resumed_from_its_serialized_state_on_a_fresh_engine_continues_with_the_same_tokens()
+    {
+        var sampling = new SamplingParams { Temperature = 0.9f, TopP = 0.95f, Seed = 31, MaxTokens = 14, IgnoreEos = true, PresencePenalty = 0.3f };
+        int[] uninterrupted;
+        using (var h = new EngineHarness("tiny-bf16-yarn", new SchedulerConfig()))
+        {
+            h.Submit("r", h.Golden.Prompts[1].Tokens, sampling);
+            h.RunToCompletion();
+            uninterrupted = h.Tokens("r");
+        }
+
+        string json;
+        int[] before;
+        using (var h = new EngineHarness("tiny-bf16-yarn", new SchedulerConfig()))
+        {
+            h.Submit("r", h.Golden.Prompts[1].Tokens, sampling);
+            for (int i = 0; i < 6; i++)
+            {
+                h.Core.Step();
+            }
+
+            RequestState state = h.Core.Snapshot("r")!;
+            json = System.Text.Json.JsonSerializer.Serialize(state);
+            before = h.Tokens("r");
+            Assert.Equal(state.OutputTokens, before);
+        }
+
+        Assert.InRange(before.Length, 1, 13);
+        RequestState restored = System.Text.Json.JsonSerializer.Deserialize<RequestState>(json)!;
+        using var survivor = new EngineHarness("tiny-bf16-yarn", new SchedulerConfig { MaxNumBatchedTokens = 8 });
+        var ch = System.Threading.Channels.Channel.CreateUnbounded<GenerationEvent>();
+        survivor.Core.Resume(restored, ch.Writer);
+        survivor.RunToCompletion();
+        var after = new List<int>();
+        while (ch.Reader.TryRead(out GenerationEvent? e))
+        {
+            if (e.Token >= 0)
+            {
+                after.Add(e.Token);
+            }
+        }
+
+        int[] resumed = [.. before, .. after];
+        Assert.Equal(uninterrupted, resumed);
+    }
+}

@@ -86,6 +86,28 @@ public sealed class EngineCore
         _incoming.Enqueue(seq);
     }
 
+    /// <summary>
+    /// Continues a request from its serialized state (failover: the silo that ran it is gone). The prompt and the tokens
+    /// generated so far are prefilled again and sampling resumes at the same RNG position, so the output continues
+    /// exactly as it would have. Only new tokens are streamed.
+    /// </summary>
+    public void Resume(RequestState state, ChannelWriter<GenerationEvent> sink)
+    {
+        var request = new GenerationRequest(state.Id, state.PromptTokens, state.Sampling with { Seed = state.Seed });
+        Submit(request, sink);
+        SequenceState seq = _byId[state.Id];
+        foreach (int t in state.OutputTokens)
+        {
+            seq.Output.Add(t);
+            seq.History.Add(t);
+            string piece = seq.Text?.Push(t) ?? "";
+            if (seq.Sampling.Stop.Count > 0)
+            {
+                seq.Stops.Push(piece);
+            }
+        }
+    }
+
     /// <summary>Asks a request to stop (thread-safe); the next step frees its blocks and ends its stream with Abort.</summary>
     public void Cancel(string requestId)
     {
