@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace R1Orleans.Backend;
 
@@ -11,7 +12,12 @@ namespace R1Orleans.Backend;
 /// </summary>
 internal static unsafe class DotKernels
 {
+    private const int Width512 = 16;
+
     private static readonly int s_width = Vector<float>.Count;
+
+    /// <summary>512-bit vectors where the CPU runs them natively (fixed per machine, so results stay deterministic).</summary>
+    private static readonly bool s_use512 = Vector512.IsHardwareAccelerated;
 
     /// <summary>y[i * yStride + j] = x_i · w_j for i in [0, n), j in [j0, j1).</summary>
     public static void Rows(float* x, int n, float* w, int cols, int j0, int j1, float* y, int yStride)
@@ -34,14 +40,21 @@ internal static unsafe class DotKernels
             int j = j0;
             for (; j + 3 < j1; j += 4)
             {
-                Tile2x4(x0, x1, w + ((long)j * cols), cols, y + ((long)i * yStride) + j, yStride);
+                if (s_use512)
+                {
+                    Tile2x4_512(x0, x1, w + ((long)j * cols), cols, y + ((long)i * yStride) + j, yStride);
+                }
+                else
+                {
+                    Tile2x4(x0, x1, w + ((long)j * cols), cols, y + ((long)i * yStride) + j, yStride);
+                }
             }
 
             for (; j < j1; j++)
             {
                 float* wr = w + ((long)j * cols);
-                y[((long)i * yStride) + j] = Dot(x0, wr, cols);
-                y[((long)(i + 1) * yStride) + j] = Dot(x1, wr, cols);
+                y[((long)i * yStride) + j] = s_use512 ? Dot512(x0, wr, cols) : Dot(x0, wr, cols);
+                y[((long)(i + 1) * yStride) + j] = s_use512 ? Dot512(x1, wr, cols) : Dot(x1, wr, cols);
             }
         }
 
@@ -51,12 +64,19 @@ internal static unsafe class DotKernels
             int j = j0;
             for (; j + 3 < j1; j += 4)
             {
-                Tile1x4(x0, w + ((long)j * cols), cols, y + ((long)i * yStride) + j);
+                if (s_use512)
+                {
+                    Tile1x4_512(x0, w + ((long)j * cols), cols, y + ((long)i * yStride) + j);
+                }
+                else
+                {
+                    Tile1x4(x0, w + ((long)j * cols), cols, y + ((long)i * yStride) + j);
+                }
             }
 
             for (; j < j1; j++)
             {
-                y[((long)i * yStride) + j] = Dot(x0, w + ((long)j * cols), cols);
+                y[((long)i * yStride) + j] = s_use512 ? Dot512(x0, w + ((long)j * cols), cols) : Dot(x0, w + ((long)j * cols), cols);
             }
         }
     }
@@ -128,6 +148,87 @@ internal static unsafe class DotKernels
         y[yStride + 1] = Finish(b1, x1, w1, k, cols);
         y[yStride + 2] = Finish(b2, x1, w2, k, cols);
         y[yStride + 3] = Finish(b3, x1, w3, k, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load512(float* p) => Vector512.Load(p);
+
+    private static float Dot512(float* x, float* w, int cols)
+    {
+        Vector512<float> a = Vector512<float>.Zero;
+        int k = 0;
+        for (; k + Width512 <= cols; k += Width512)
+        {
+            a = Vector512.FusedMultiplyAdd(Load512(x + k), Load512(w + k), a);
+        }
+
+        return Finish512(a, x, w, k, cols);
+    }
+
+    private static void Tile1x4_512(float* x0, float* w, int cols, float* y)
+    {
+        float* w1 = w + cols, w2 = w1 + cols, w3 = w2 + cols;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int k = 0;
+        for (; k + Width512 <= cols; k += Width512)
+        {
+            Vector512<float> v = Load512(x0 + k);
+            a0 = Vector512.FusedMultiplyAdd(v, Load512(w + k), a0);
+            a1 = Vector512.FusedMultiplyAdd(v, Load512(w1 + k), a1);
+            a2 = Vector512.FusedMultiplyAdd(v, Load512(w2 + k), a2);
+            a3 = Vector512.FusedMultiplyAdd(v, Load512(w3 + k), a3);
+        }
+
+        y[0] = Finish512(a0, x0, w, k, cols);
+        y[1] = Finish512(a1, x0, w1, k, cols);
+        y[2] = Finish512(a2, x0, w2, k, cols);
+        y[3] = Finish512(a3, x0, w3, k, cols);
+    }
+
+    private static void Tile2x4_512(float* x0, float* x1, float* w, int cols, float* y, int yStride)
+    {
+        float* w1 = w + cols, w2 = w1 + cols, w3 = w2 + cols;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        int k = 0;
+        for (; k + Width512 <= cols; k += Width512)
+        {
+            Vector512<float> u = Load512(x0 + k);
+            Vector512<float> v = Load512(x1 + k);
+            Vector512<float> c0 = Load512(w + k);
+            Vector512<float> c1 = Load512(w1 + k);
+            Vector512<float> c2 = Load512(w2 + k);
+            Vector512<float> c3 = Load512(w3 + k);
+            a0 = Vector512.FusedMultiplyAdd(u, c0, a0);
+            a1 = Vector512.FusedMultiplyAdd(u, c1, a1);
+            a2 = Vector512.FusedMultiplyAdd(u, c2, a2);
+            a3 = Vector512.FusedMultiplyAdd(u, c3, a3);
+            b0 = Vector512.FusedMultiplyAdd(v, c0, b0);
+            b1 = Vector512.FusedMultiplyAdd(v, c1, b1);
+            b2 = Vector512.FusedMultiplyAdd(v, c2, b2);
+            b3 = Vector512.FusedMultiplyAdd(v, c3, b3);
+        }
+
+        y[0] = Finish512(a0, x0, w, k, cols);
+        y[1] = Finish512(a1, x0, w1, k, cols);
+        y[2] = Finish512(a2, x0, w2, k, cols);
+        y[3] = Finish512(a3, x0, w3, k, cols);
+        y[yStride] = Finish512(b0, x1, w, k, cols);
+        y[yStride + 1] = Finish512(b1, x1, w1, k, cols);
+        y[yStride + 2] = Finish512(b2, x1, w2, k, cols);
+        y[yStride + 3] = Finish512(b3, x1, w3, k, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish512(Vector512<float> acc, float* x, float* w, int k, int cols)
+    {
+        float s = Vector512.Sum(acc);
+        for (; k < cols; k++)
+        {
+            s = MathF.FusedMultiplyAdd(x[k], w[k], s);
+        }
+
+        return s;
     }
 
     /// <summary>Horizontal sum of the accumulator, then the scalar tail, in one fixed order.</summary>
