@@ -11,6 +11,10 @@ public sealed unsafe class CpuBackend : IComputeBackend
     /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 15;
 
+    /// <summary>Attention of one sequence goes parallel over heads only above this many multiply-adds: a decode step's
+    /// attention for one sequence is far cheaper than a Parallel.For round trip.</summary>
+    private const long AttentionParallelThreshold = 1 << 21;
+
     private readonly int _threads;
 
     public CpuBackend(int? threads = null)
@@ -161,7 +165,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     private void RunHeads(int heads, long work, Action<int> head)
     {
-        if (work < ParallelThreshold || heads == 1)
+        if (work < AttentionParallelThreshold || heads == 1)
         {
             for (int h = 0; h < heads; h++)
             {
