@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using R1Orleans.Engine.Api;
+
+namespace R1Orleans.Gateway;
+
+/// <summary>The request handlers of the OpenAI-compatible API, /health and /metrics.</summary>
+internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> options, GatewayMetrics metrics, ILogger<GatewayEndpoints> logger)
+{
+    private GatewayOptions Options => options.Value;
+
+    public Task ChatCompletionsAsync(HttpContext http) => GenerateAsync(http, chat: true);
+
+    public Task CompletionsAsync(HttpContext http) => GenerateAsync(http, chat: false);
+
+    public Task ModelsAsync(HttpContext http)
+    {
+        (InferenceEngine engine, ServedModelInfo info) = RequireReady();
+        return WriteJsonAsync(http, StatusCodes.Status200OK, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            WriteModel(w, engine, info);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    public Task ModelAsync(HttpContext http)
+    {
+        (InferenceEngine engine, ServedModelInfo info) = RequireReady();
+        string id = http.Request.RouteValues["id"] as string ?? "";
+        CheckModel(id, info);
+        return WriteJsonAsync(http, StatusCodes.Status200OK, w => WriteModel(w, engine, info));
+    }
+
+    public Task HealthAsync(HttpContext http)
+    {
+        if (host.TryGet(out _, out ServedModelInfo? info))
+        {
+            return WriteJsonAsync(http, StatusCodes.Status200OK, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("status", "ok");
+                w.WriteString("model", info.Id);
+                w.WriteEndObject();
+            });
+        }
+
+        http.Response.Headers.RetryAfter = Options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return WriteJsonAsync(http, StatusCodes.Status503ServiceUnavailable, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("status", "loading");
+            w.WriteString("detail", host.LoadingStatus);
+            w.WriteEndObject();
+        });
+    }
+
+    public async Task MetricsAsync(HttpContext http)
+    {
+        byte[] text = Encoding.UTF8.GetBytes(metrics.Render(host));
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        http.Response.ContentLength = text.Length;
+        await http.Response.Body.WriteAsync(text, http.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task GenerateAsync(HttpContext http, bool chat)
+    {
+        long start = Stopwatch.GetTimestamp();
+        (InferenceEngine engine, ServedModelInfo info) = RequireReady();
+        GatewayOptions o = Options;
+        using JsonDocument body = await RequestBody.ReadJsonAsync(http, o.MaxBodyBytes).ConfigureAwait(false);
+        GenerationSpec spec;
+        try
+        {
+            spec = chat ? OpenAiRequests.ParseChat(body.RootElement) : OpenAiRequests.ParseCompletion(body.RootElement);
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonElement.GetString on an escaped lone surrogate ("\ud800"): valid JSON, not valid text.
+            throw OpenAiErrorException.BadRequest("the request holds a string that is not valid Unicode (an unpaired surrogate)", null, "invalid_json");
+        }
+        if (spec.Model is string model)
+        {
+            CheckModel(model, info);
+        }
+
+        GenerationPlan plan = GenerationPlanner.Plan(engine, o, spec);
+        ResponseFormat format = chat ? new ChatFormat(engine.Tokenizer) : new CompletionFormat(engine.Tokenizer);
+        using var run = new GenerationRun(engine, plan, metrics, start, http.RequestAborted);
+        await new GenerationResponder(http, format, spec, plan, info, o, logger).RespondAsync(run).ConfigureAwait(false);
+    }
+
+    private (InferenceEngine, ServedModelInfo) RequireReady()
+    {
+        if (host.TryGet(out InferenceEngine? engine, out ServedModelInfo? info))
+        {
+            return (engine, info);
+        }
+
+        throw new OpenAiErrorException(503, OpenAiErrorException.ServerErrorType, $"the model is not ready yet ({host.LoadingStatus}); retry later", null, "model_not_ready")
+        {
+            RetryAfterSeconds = Options.RetryAfterSeconds,
+        };
+    }
+
+    private static void CheckModel(string model, ServedModelInfo info)
+    {
+        if (!string.Equals(model, info.Id, StringComparison.Ordinal))
+        {
+            throw new OpenAiErrorException(404, OpenAiErrorException.InvalidRequestType, $"The model `{model}` does not exist. This server serves `{info.Id}`.", "model", "model_not_found");
+        }
+    }
+
+    private static void WriteModel(Utf8JsonWriter w, InferenceEngine engine, ServedModelInfo info)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", info.Id);
+        w.WriteString("object", "model");
+        w.WriteNumber("created", info.Created.ToUnixTimeSeconds());
+        w.WriteString("owned_by", info.OwnedBy);
+        w.WriteString("description", info.Description);
+        w.WriteNumber("max_model_len", engine.Core.MaxModelLen);
+        w.WriteEndObject();
+    }
+
+    internal static async Task WriteJsonAsync(HttpContext http, int status, Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            write(w);
+        }
+
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        http.Response.ContentLength = buffer.WrittenCount;
+        await http.Response.Body.WriteAsync(buffer.WrittenMemory, http.RequestAborted).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace R1Orleans.Gateway;
+
+/// <summary>Wires the gateway into an ASP.NET Core application (the silo, or a test's Kestrel on 127.0.0.1:0).</summary>
+public static class GatewayExtensions
+{
+    /// <summary>
+    /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/> (singletons) and <see cref="GatewayOptions"/> bound
+    /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup.
+    /// </summary>
+    public static IServiceCollection AddR1Gateway(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.TryAddSingleton<ModelHost>();
+        services.TryAddSingleton<GatewayMetrics>();
+        services.TryAddSingleton<GatewayEndpoints>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
+        services.AddOptions<GatewayOptions>()
+            .Bind(configuration.GetSection(GatewayOptions.SectionName))
+            .ValidateOnStart();
+        return services;
+    }
+
+    /// <summary>
+    /// Adds the gateway's middleware (error envelopes, API keys on /v1/*) and maps POST /v1/chat/completions,
+    /// POST /v1/completions, GET /v1/models, GET /v1/models/{id}, GET /health and GET /metrics.
+    /// </summary>
+    public static WebApplication MapR1Gateway(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseMiddleware<GatewayErrorMiddleware>();
+        app.UseMiddleware<ApiKeyMiddleware>();
+        GatewayEndpoints endpoints = app.Services.GetRequiredService<GatewayEndpoints>();
+        app.MapPost("/v1/chat/completions", (RequestDelegate)endpoints.ChatCompletionsAsync);
+        app.MapPost("/v1/completions", (RequestDelegate)endpoints.CompletionsAsync);
+        app.MapGet("/v1/models", (RequestDelegate)endpoints.ModelsAsync);
+        app.MapGet("/v1/models/{**id}", (RequestDelegate)endpoints.ModelAsync);
+        app.MapGet("/health", (RequestDelegate)endpoints.HealthAsync);
+        app.MapGet("/metrics", (RequestDelegate)endpoints.MetricsAsync);
+        return app;
+    }
+}

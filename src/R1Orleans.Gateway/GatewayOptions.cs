@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Options;
+
+namespace R1Orleans.Gateway;
+
+/// <summary>The gateway's settings, bound from the configuration section "Gateway".</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>Largest request body accepted (413 beyond it).</summary>
+    public long MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Accepted bearer keys for /v1/*; empty: no authentication.</summary>
+    public string[] ApiKeys { get; set; } = [];
+
+    /// <summary>Requests allowed to wait in the engine's queue; a request that would exceed it gets 429.</summary>
+    public int MaxWaiting { get; set; } = 1024;
+
+    /// <summary>max_tokens when a request gives none (lowered to what the context leaves).</summary>
+    public int DefaultMaxTokens { get; set; } = 256;
+
+    /// <summary>The Retry-After header of 429 and 503 answers.</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
+}
+
+/// <summary>Rejects unusable gateway settings at startup, naming the setting.</summary>
+public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = new List<string>();
+        if (options.MaxBodyBytes < 1024)
+        {
+            problems.Add($"Gateway:MaxBodyBytes must be at least 1024, got {options.MaxBodyBytes}");
+        }
+
+        if (options.MaxWaiting < 1)
+        {
+            problems.Add($"Gateway:MaxWaiting must be at least 1, got {options.MaxWaiting}");
+        }
+
+        if (options.DefaultMaxTokens < 1)
+        {
+            problems.Add($"Gateway:DefaultMaxTokens must be at least 1, got {options.DefaultMaxTokens}");
+        }
+
+        if (options.RetryAfterSeconds < 0)
+        {
+            problems.Add($"Gateway:RetryAfterSeconds must not be negative, got {options.RetryAfterSeconds}");
+        }
+
+        if (options.ApiKeys is null)
+        {
+            problems.Add("Gateway:ApiKeys must not be null");
+        }
+        else
+        {
+            for (int i = 0; i < options.ApiKeys.Length; i++)
+            {
+                string? key = options.ApiKeys[i];
+                if (string.IsNullOrWhiteSpace(key) || key.Any(char.IsWhiteSpace))
+                {
+                    problems.Add($"Gateway:ApiKeys:{i} must be a non-empty key without whitespace");
+                }
+            }
+        }
+
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}
