@@ -1,0 +1,113 @@
+using Microsoft.Extensions.Options;
+
+namespace R1Orleans.Silo;
+
+/// <summary>What the silo serves and how big its engine is (configuration section "Model").</summary>
+public sealed class ModelOptions
+{
+    public const string Section = "Model";
+
+    /// <summary>A Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json, tokenizer_config.json); empty serves the built-in model.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>The model id clients use; default: the built-in model's name, or the checkpoint directory's name.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Where the built-in model is generated and cached; default <c>R1ORLEANS_CACHE_DIR</c>, <c>$XDG_CACHE_HOME/r1orleans</c> or <c>~/.cache/r1orleans</c>.</summary>
+    public string? CacheDirectory { get; set; }
+
+    /// <summary>Positions the latent KV cache holds across all sequences.</summary>
+    public int KvCacheTokens { get; set; } = 65_536;
+
+    /// <summary>Sequences running at once.</summary>
+    public int MaxNumSeqs { get; set; } = 64;
+
+    /// <summary>Tokens one engine step may process (decode tokens plus prefill chunks).</summary>
+    public int MaxNumBatchedTokens { get; set; } = 256;
+
+    /// <summary>Draft a token per step with the MTP layer and verify it in the next (greedy requests; lossless).</summary>
+    public bool SpeculativeMtp { get; set; }
+
+    /// <summary>CPU threads for the math; empty uses every core.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>True when no checkpoint is given and the built-in random model is served.</summary>
+    public bool IsBuiltIn => string.IsNullOrWhiteSpace(Path);
+}
+
+/// <summary>Checks <see cref="ModelOptions"/> at start-up; every message names the setting and how to change it.</summary>
+public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ModelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        if (!options.IsBuiltIn)
+        {
+            errors.AddRange(CheckpointProblems(options.Path!));
+        }
+
+        if (options.Name is not null && string.IsNullOrWhiteSpace(options.Name))
+        {
+            errors.Add("Model:Name (--served-model-name) must not be blank");
+        }
+
+        Range(errors, "Model:KvCacheTokens (--kv-cache-tokens)", options.KvCacheTokens, 16, 1 << 30);
+        Range(errors, "Model:MaxNumSeqs (--max-num-seqs)", options.MaxNumSeqs, 1, 65_536);
+        Range(errors, "Model:MaxNumBatchedTokens (--max-num-batched-tokens)", options.MaxNumBatchedTokens, 1, 1 << 20);
+        if (options.Threads is int threads)
+        {
+            Range(errors, "Model:Threads (--threads)", threads, 1, 4096);
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>What is wrong with a checkpoint directory, judged from its file names only (the reader checks the contents).</summary>
+    public static IEnumerable<string> CheckpointProblems(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(full))
+        {
+            yield return File.Exists(full)
+                ? $"Model:Path (--model) '{path}' is a file; expected a checkpoint directory"
+                : $"Model:Path (--model) '{path}' does not exist; expected a checkpoint directory (config.json, *.safetensors, tokenizer.json, tokenizer_config.json)";
+            yield break;
+        }
+
+        foreach (string required in new[] { "config.json", "tokenizer.json" })
+        {
+            if (!File.Exists(System.IO.Path.Combine(full, required)))
+            {
+                yield return $"Model:Path (--model) '{path}' has no {required}";
+            }
+        }
+
+        if (!File.Exists(System.IO.Path.Combine(full, "model.safetensors")) && !File.Exists(System.IO.Path.Combine(full, "model.safetensors.index.json")))
+        {
+            yield return $"Model:Path (--model) '{path}' has neither model.safetensors nor model.safetensors.index.json";
+        }
+    }
+
+    private static void Range(List<string> errors, string setting, int value, int min, int max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add($"{setting} is {value}; it must be between {min} and {max}");
+        }
+    }
+}
+
+/// <summary>The single silo's Orleans settings (configuration section "Orleans"): localhost clustering.</summary>
+public sealed class SiloOptions
+{
+    public const string Section = "Orleans";
+
+    public int SiloPort { get; set; } = 11_111;
+
+    public int GatewayPort { get; set; } = 30_000;
+
+    public string ClusterId { get; set; } = "r1orleans";
+
+    public string ServiceId { get; set; } = "r1orleans";
+}

@@ -1,0 +1,3 @@
+using R1Orleans.Silo;
+
+return await SiloHost.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,172 @@
+using Microsoft.Extensions.Options;
+using R1Orleans.Gateway;
+using R1Orleans.Grains;
+
+namespace R1Orleans.Silo;
+
+/// <summary>
+/// Builds and runs r1-silo: one Orleans silo (localhost clustering) co-hosted with ASP.NET Core, the OpenAI-compatible
+/// gateway on http://127.0.0.1:8000 unless <c>--urls</c> (or <c>urls</c> in any configuration source) says otherwise,
+/// and a background service that loads the model (<c>--model DIR</c>, or the built-in random model) so that /health
+/// answers 503 until it is ready.
+/// </summary>
+/// <remarks>
+/// Configuration, lowest priority first: appsettings.json, appsettings.{Environment}.json, environment variables
+/// (plain, and prefixed R1ORLEANS_, e.g. <c>R1ORLEANS_Model__Path</c>), the command line (<c>--Model:Path DIR</c>,
+/// or the short switches in <see cref="SwitchMappings"/>).
+/// </remarks>
+public static class SiloHost
+{
+    public const string DefaultUrl = "http://127.0.0.1:8000";
+
+    public const string EnvironmentPrefix = "R1ORLEANS_";
+
+    /// <summary>Short command-line switches and the configuration keys they set.</summary>
+    public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["--model"] = "Model:Path",
+        ["--served-model-name"] = "Model:Name",
+        ["--cache-dir"] = "Model:CacheDirectory",
+        ["--kv-cache-tokens"] = "Model:KvCacheTokens",
+        ["--max-num-seqs"] = "Model:MaxNumSeqs",
+        ["--max-num-batched-tokens"] = "Model:MaxNumBatchedTokens",
+        ["--speculative-mtp"] = "Model:SpeculativeMtp",
+        ["--threads"] = "Model:Threads",
+        ["--silo-port"] = "Orleans:SiloPort",
+        ["--gateway-port"] = "Orleans:GatewayPort",
+    };
+
+    /// <summary>Switches that may be given without a value (meaning true).</summary>
+    private static readonly string[] s_flags = ["--speculative-mtp"];
+
+    public const string Usage = """
+        r1-silo: serves a DeepSeek-V3/R1-architecture model over an OpenAI-compatible HTTP API, on one Orleans silo.
+
+        Usage: r1-silo [options]
+
+          --model DIR                   a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json,
+                                        tokenizer_config.json); without it, a small built-in model with RANDOM weights
+          --served-model-name NAME      the model id clients send (default: the built-in name or the directory name)
+          --urls URL[;URL]              where HTTP listens (default http://127.0.0.1:8000)
+          --cache-dir DIR               where the built-in model is generated (default ~/.cache/r1orleans)
+          --kv-cache-tokens N           positions the KV cache holds across sequences (default 65536)
+          --max-num-seqs N              sequences running at once (default 64)
+          --max-num-batched-tokens N    tokens per engine step (default 256)
+          --speculative-mtp [true|false] draft with the MTP layer, verify next step (greedy requests)
+          --threads N                   CPU threads for the math (default: all cores)
+          --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000)
+
+        Any setting can also be given as --Section:Key VALUE, as an environment variable R1ORLEANS_Section__Key, or in
+        appsettings.json (sections Model, Gateway, Orleans).
+        """;
+
+    /// <summary>Builds the application without starting it; <paramref name="configure"/> may adjust the builder (tests).</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        string[] normalized = NormalizeFlags(args);
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = normalized,
+            ApplicationName = typeof(SiloHost).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+
+        // R1ORLEANS_ variables and the short switches; the command line stays the highest priority.
+        builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
+        builder.Configuration.AddCommandLine(normalized, SwitchMappings.ToDictionary());
+
+        if (string.IsNullOrWhiteSpace(builder.Configuration[WebHostDefaults.ServerUrlsKey])
+            && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        builder.Services.AddOptions<ModelOptions>().Bind(builder.Configuration.GetSection(ModelOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
+        builder.Services.AddOptions<SiloOptions>().Bind(builder.Configuration.GetSection(SiloOptions.Section));
+
+        var silo = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        builder.UseOrleans(s => s.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort, primarySiloEndpoint: null, silo.ServiceId, silo.ClusterId));
+
+        builder.Services.AddR1Gateway(builder.Configuration);
+        builder.Services.AddSingleton<ModelLoaderService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelLoaderService>());
+
+        configure?.Invoke(builder);
+
+        WebApplication app = builder.Build();
+        app.MapR1Gateway();
+
+        // The control plane's view: which silos serve which models (from IModelRegistryGrain).
+        app.MapGet("/cluster/models", async (IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey).List().ConfigureAwait(false)));
+        return app;
+    }
+
+    /// <summary>Runs until stopped; returns the process exit code (2: bad settings; 1: the model failed to load).</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Any(a => a is "--help" or "-h" or "-?"))
+        {
+            Console.Out.WriteLine(Usage);
+            return 0;
+        }
+
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
+        {
+            await Console.Error.WriteLineAsync($"r1-silo: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        ModelLoaderService loader = app.Services.GetRequiredService<ModelLoaderService>();
+        try
+        {
+            // Settings are checked again at start (ValidateOnStart); checking here first gives a clean message
+            // instead of the host's start-up failure log.
+            _ = app.Services.GetRequiredService<IOptions<ModelOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+
+            // RunAsync disposes the application when it stops.
+            await app.RunAsync().ConfigureAwait(false);
+        }
+        catch (OptionsValidationException e)
+        {
+            await Console.Error.WriteLineAsync("r1-silo: invalid settings:").ConfigureAwait(false);
+            foreach (string failure in e.Failures)
+            {
+                await Console.Error.WriteLineAsync($"  {failure}").ConfigureAwait(false);
+            }
+
+            await Console.Error.WriteLineAsync("Run r1-silo --help for the options.").ConfigureAwait(false);
+            return 2;
+        }
+        catch (OperationCanceledException) when (loader.Failed)
+        {
+            return 1;
+        }
+
+        return loader.Failed ? 1 : 0;
+    }
+
+    /// <summary>A flag given without a value (<c>--speculative-mtp</c> last or before another switch) becomes <c>--speculative-mtp=true</c>.</summary>
+    internal static string[] NormalizeFlags(string[] args)
+    {
+        var result = new List<string>(args.Length);
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            bool isFlag = s_flags.Contains(a, StringComparer.Ordinal);
+            bool hasValue = i + 1 < args.Length && !args[i + 1].StartsWith('-');
+            result.Add(isFlag && !hasValue ? a + "=true" : a);
+        }
+
+        return [.. result];
+    }
+}
