@@ -208,22 +208,29 @@ public sealed class MultiHeadLatentAttention
         int m = rows.Count;
         float[] qa = AbsorbQueries(q, rows);
         float[] oLatent = new float[m * _heads * _kvRank];
+        var work = new List<(SequenceSlice Slice, int Offset)>();
         int offset = 0;
         foreach (SequenceSlice s in batch.Sequences)
         {
-            if (!s.UsesAbsorbed(batch.Attention))
+            if (s.UsesAbsorbed(batch.Attention))
             {
-                continue;
+                work.Add((s, offset));
+                offset += s.Length;
             }
+        }
 
+        // Sequences attend independently: run them side by side (each decode-sized problem stays on one thread).
+        void Attend(int i)
+        {
+            (SequenceSlice s, int at) = work[i];
             int ctx = s.ContextLength;
             float[] latent = new float[ctx * EntryDim];
             s.Cache.Gather(_layer, ctx, latent);
             _backend.LatentAttention(new LatentAttentionProblem
             {
-                Q = qa.AsSpan(offset * _heads * EntryDim, s.Length * _heads * EntryDim),
+                Q = qa.AsSpan(at * _heads * EntryDim, s.Length * _heads * EntryDim),
                 Latent = latent,
-                Output = oLatent.AsSpan(offset * _heads * _kvRank, s.Length * _heads * _kvRank),
+                Output = oLatent.AsSpan(at * _heads * _kvRank, s.Length * _heads * _kvRank),
                 Queries = s.Length,
                 Keys = ctx,
                 FirstQueryPosition = s.FirstPosition,
@@ -232,7 +239,15 @@ public sealed class MultiHeadLatentAttention
                 RopeDim = _rope,
                 Scale = _yarn.SoftmaxScale,
             });
-            offset += s.Length;
+        }
+
+        if (work.Count > 1)
+        {
+            Parallel.For(0, work.Count, Attend);
+        }
+        else if (work.Count == 1)
+        {
+            Attend(0);
         }
 
         float[] lat = new float[m * _kvRank];
