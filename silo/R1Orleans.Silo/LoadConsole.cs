@@ -72,8 +72,8 @@ internal static partial class LoadConsole
         status(s);
     }
 
-    /// <summary>The start-up banner: the model (and that its weights are random when it is the built-in), the URL, an example curl.</summary>
-    public static void PrintBanner(ServedModelRecord record, IReadOnlyList<string> addresses)
+    /// <summary>The start-up banner: the model and what it is (and that its weights are random when it is the random built-in), the URL, an example curl.</summary>
+    public static void PrintBanner(ServedModelRecord record, string description, IReadOnlyList<string> addresses)
     {
         string url = ClientUrl(addresses.Count > 0 ? addresses[0] : SiloHost.DefaultUrl);
         ModelConfigSummary c = record.Config;
@@ -81,7 +81,7 @@ internal static partial class LoadConsole
             CultureInfo.InvariantCulture,
             $"{c.Layers} layers, hidden {c.HiddenSize}, {c.RoutedExperts} routed experts ({c.ExpertsPerToken} per token), vocab {c.VocabSize}, context {c.ContextLength}{(c.Fp8 ? ", FP8" : "")}{(c.Mtp ? ", MTP" : "")}");
         string curl = $"curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-            + $"    -d '{{\"model\":\"{record.ModelId}\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"max_tokens\":8}}'";
+            + $"    -d '{{\"model\":\"{record.ModelId}\",\"messages\":[{{\"role\":\"user\",\"content\":\"What is 47 + 385?\"}}],\"max_tokens\":200}}'";
 
         if (Interactive)
         {
@@ -89,7 +89,11 @@ internal static partial class LoadConsole
             grid.AddRow("[bold]model[/]", $"[bold]{Markup.Escape(record.ModelId)}[/]");
             if (record.RandomWeights)
             {
-                grid.AddRow("", "[yellow bold]RANDOM WEIGHTS: the output is noise.[/] [yellow]The built-in model exists to exercise the pipeline; serve a real checkpoint with --model DIR.[/]");
+                grid.AddRow("", "[yellow bold]RANDOM WEIGHTS: the output is noise.[/] [yellow]The random built-in model exists to exercise the pipeline; serve a real checkpoint with --model DIR, or the trained r1orleans-tiny without --model.[/]");
+            }
+            else
+            {
+                grid.AddRow("", Markup.Escape(description));
             }
 
             grid.AddRow("", Markup.Escape(record.Directory));
@@ -110,8 +114,12 @@ internal static partial class LoadConsole
             .AppendLine(CultureInfo.InvariantCulture, $"  model     {record.ModelId}");
         if (record.RandomWeights)
         {
-            text.AppendLine("            RANDOM WEIGHTS: the output is noise. The built-in model exists to exercise the pipeline;")
-                .AppendLine("            serve a real checkpoint with --model DIR.");
+            text.AppendLine("            RANDOM WEIGHTS: the output is noise. The random built-in model exists to exercise the pipeline;")
+                .AppendLine("            serve a real checkpoint with --model DIR, or the trained r1orleans-tiny without --model.");
+        }
+        else
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"            {description}");
         }
 
         text.AppendLine(CultureInfo.InvariantCulture, $"            {record.Directory}")

@@ -63,9 +63,7 @@ public sealed partial class ModelLoaderService(
             modelHost.SetReady(engine, new ServedModelInfo(
                 record.ModelId,
                 "r1orleans",
-                record.RandomWeights
-                    ? "built-in random-weight model: output is noise (for exercising the pipeline)"
-                    : $"checkpoint {record.Directory}",
+                Describe(options, record),
                 CreatedAt(record.Directory)));
             _record = record;
             await RegisterAsync(record).ConfigureAwait(false);
@@ -75,7 +73,7 @@ public sealed partial class ModelLoaderService(
             await WhenStarted(stoppingToken).ConfigureAwait(false);
             if (!stoppingToken.IsCancellationRequested)
             {
-                LoadConsole.PrintBanner(record, Addresses());
+                LoadConsole.PrintBanner(record, Describe(options, record), Addresses());
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -135,10 +133,10 @@ public sealed partial class ModelLoaderService(
         }
         else
         {
-            directory = Path.GetFullPath(options.Path!);
+            directory = options.CheckpointDirectory!;
         }
 
-        string id = options.Name ?? (options.IsBuiltIn ? BuiltIn.Name : Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)));
+        string id = options.Name ?? (options.IsBuiltIn ? BuiltIn.Name : options.IsShipped ? ModelOptions.ShippedModelName : Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)));
         LogLoading(logger, id, directory);
         var tracker = new LoadTracker(LoadPlan.FromCheckpoint(directory));
         var engineOptions = new InferenceEngineOptions
@@ -200,6 +198,14 @@ public sealed partial class ModelLoaderService(
         string config = Path.Combine(directory, "config.json");
         return File.Exists(config) ? new DateTimeOffset(File.GetLastWriteTimeUtc(config), TimeSpan.Zero) : DateTimeOffset.UtcNow;
     }
+
+    /// <summary>What the served model is, for /v1/models and the start-up banner.</summary>
+    internal static string Describe(ModelOptions options, ServedModelRecord record) =>
+        record.RandomWeights
+            ? "built-in RANDOM-weight model: output is noise (for exercising the pipeline and large synthetic configurations)"
+            : options.IsShipped
+                ? ModelOptions.ShippedModelDescription
+                : $"checkpoint {record.Directory}";
 
     private static bool IsCheckpointProblem(Exception e) =>
         e is ConfigException or CheckpointFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or NotSupportedException;

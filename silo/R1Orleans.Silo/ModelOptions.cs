@@ -7,7 +7,21 @@ public sealed class ModelOptions
 {
     public const string Section = "Model";
 
-    /// <summary>A Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json, tokenizer_config.json); empty serves the built-in model.</summary>
+    /// <summary><see cref="Path"/>'s value that serves the random-weight generator's model (tests, large synthetic configurations).</summary>
+    public const string RandomBuiltIn = "builtin-random";
+
+    /// <summary>The id of the model the silo serves by default: the trained checkpoint shipped in the repository.</summary>
+    public const string ShippedModelName = "r1orleans-tiny";
+
+    /// <summary>What the shipped model is (in /v1/models and the start-up banner).</summary>
+    public const string ShippedModelDescription =
+        "r1orleans-tiny: a tiny (8.3M-parameter) DeepSeek-V3-architecture model (MLA, noaux_tc MoE, MTP, FP8) trained in this repository (training/) for arithmetic and step-by-step reasoning demos; see docs/MODEL.md";
+
+    /// <summary>
+    /// A Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json, tokenizer_config.json); empty serves
+    /// the shipped trained model (<see cref="ShippedModelDirectory"/>); <see cref="RandomBuiltIn"/> serves the built-in
+    /// random-weight model.
+    /// </summary>
     public string? Path { get; set; }
 
     /// <summary>The model id clients use; default: the built-in model's name, or the checkpoint directory's name.</summary>
@@ -31,8 +45,17 @@ public sealed class ModelOptions
     /// <summary>CPU threads for the math; empty uses every core.</summary>
     public int? Threads { get; set; }
 
-    /// <summary>True when no checkpoint is given and the built-in random model is served.</summary>
-    public bool IsBuiltIn => string.IsNullOrWhiteSpace(Path);
+    /// <summary>True when <see cref="Path"/> is <see cref="RandomBuiltIn"/>: the built-in random-weight model is generated and served.</summary>
+    public bool IsBuiltIn => string.Equals(Path?.Trim(), RandomBuiltIn, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>True when no checkpoint is given: the shipped trained model is served.</summary>
+    public bool IsShipped => string.IsNullOrWhiteSpace(Path);
+
+    /// <summary>The shipped trained model's directory, copied beside the silo's binaries (models/r1orleans-tiny).</summary>
+    public static string ShippedModelDirectory => System.IO.Path.Combine(AppContext.BaseDirectory, "models", ShippedModelName);
+
+    /// <summary>The checkpoint directory to serve (null for the random built-in model, which is generated at load).</summary>
+    public string? CheckpointDirectory => IsBuiltIn ? null : IsShipped ? ShippedModelDirectory : System.IO.Path.GetFullPath(Path!);
 }
 
 /// <summary>Checks <see cref="ModelOptions"/> at start-up; every message names the setting and how to change it.</summary>
@@ -42,9 +65,9 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
-        if (!options.IsBuiltIn)
+        if (options.CheckpointDirectory is { } checkpoint)
         {
-            errors.AddRange(CheckpointProblems(options.Path!));
+            errors.AddRange(CheckpointProblems(checkpoint));
         }
 
         if (options.Name is not null && string.IsNullOrWhiteSpace(options.Name))

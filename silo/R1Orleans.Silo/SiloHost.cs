@@ -7,7 +7,8 @@ namespace R1Orleans.Silo;
 /// <summary>
 /// Builds and runs r1-silo: one Orleans silo (localhost clustering) co-hosted with ASP.NET Core, the OpenAI-compatible
 /// gateway on http://127.0.0.1:8000 unless <c>--urls</c> (or <c>urls</c> in any configuration source) says otherwise,
-/// and a background service that loads the model (<c>--model DIR</c>, or the built-in random model) so that /health
+/// and a background service that loads the model (<c>--model DIR</c>; without it the shipped trained r1orleans-tiny;
+/// <c>--model builtin-random</c> the generated random-weight model) so that /health
 /// answers 503 until it is ready.
 /// </summary>
 /// <remarks>
@@ -45,10 +46,13 @@ public static class SiloHost
         Usage: r1-silo [options]
 
           --model DIR                   a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json,
-                                        tokenizer_config.json); without it, a small built-in model with RANDOM weights
-          --served-model-name NAME      the model id clients send (default: the built-in name or the directory name)
+                                        tokenizer_config.json); without it, r1orleans-tiny, the tiny DeepSeek-V3-architecture
+                                        model trained in this repository (models/r1orleans-tiny); `--model builtin-random`
+                                        serves a generated model with RANDOM weights (pipeline tests)
+          --served-model-name NAME      the model id clients send (default: r1orleans-tiny, r1orleans-builtin-random or
+                                        the directory name)
           --urls URL[;URL]              where HTTP listens (default http://127.0.0.1:8000)
-          --cache-dir DIR               where the built-in model is generated (default ~/.cache/r1orleans)
+          --cache-dir DIR               where the random built-in model is generated (default ~/.cache/r1orleans)
           --kv-cache-tokens N           positions the KV cache holds across sequences (default 65536)
           --max-num-seqs N              sequences running at once (default 64)
           --max-num-batched-tokens N    tokens per engine step (default 256)

@@ -10,14 +10,17 @@ using R1Orleans.Silo;
 
 namespace R1Orleans.BuiltInModel.Tests;
 
-/// <summary>The silo's host, started in-process on free ports with a temporary cache directory.</summary>
+/// <summary>
+/// The silo's host, started in-process on free ports with a temporary cache directory. The default (trained) model is
+/// tested by R1Orleans.ModelAccuracy.Tests; here the random-weight built-in (<c>--model builtin-random</c>).
+/// </summary>
 public sealed class SiloTests
 {
     [Fact]
-    public async Task Silo_serves_the_built_in_model_over_the_openai_api()
+    public async Task Silo_serves_the_random_built_in_model_over_the_openai_api()
     {
         string cache = Directory.CreateTempSubdirectory("r1-silo-cache-").FullName;
-        WebApplication app = SiloHost.Build(Args(cache));
+        WebApplication app = SiloHost.Build([.. Args(cache), "--model", ModelOptions.RandomBuiltIn]);
         try
         {
             await app.StartAsync();

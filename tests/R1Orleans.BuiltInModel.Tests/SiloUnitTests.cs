@@ -11,6 +11,7 @@ public sealed class SiloUnitTests
     {
         var validator = new ModelOptionsValidator();
         Assert.True(validator.Validate(null, new ModelOptions()).Succeeded);
+        Assert.True(validator.Validate(null, new ModelOptions { Path = ModelOptions.RandomBuiltIn }).Succeeded);
 
         string missing = Path.Combine(Path.GetTempPath(), $"r1-missing-{Guid.NewGuid():N}");
         var result = validator.Validate(null, new ModelOptions { Path = missing, KvCacheTokens = 0, MaxNumSeqs = 0, Threads = 0 });
@@ -33,6 +34,23 @@ public sealed class SiloUnitTests
         {
             Directory.Delete(empty);
         }
+    }
+
+    [Fact]
+    public void Without_a_model_the_shipped_trained_checkpoint_is_served_and_builtin_random_selects_the_generator()
+    {
+        var shipped = new ModelOptions();
+        Assert.True(shipped.IsShipped);
+        Assert.False(shipped.IsBuiltIn);
+        Assert.Equal(ModelOptions.ShippedModelDirectory, shipped.CheckpointDirectory);
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "models", "r1orleans-tiny"), shipped.CheckpointDirectory);
+        Assert.Empty(ModelOptionsValidator.CheckpointProblems(shipped.CheckpointDirectory!));
+        Assert.True(File.Exists(Path.Combine(shipped.CheckpointDirectory!, "model.safetensors.index.json")));
+
+        var random = new ModelOptions { Path = ModelOptions.RandomBuiltIn };
+        Assert.True(random.IsBuiltIn);
+        Assert.False(random.IsShipped);
+        Assert.Null(random.CheckpointDirectory);
     }
 
     [Fact]
