@@ -143,6 +143,7 @@ public sealed partial class ModelLoaderService(
         {
             KvCacheTokens = options.KvCacheTokens,
             Threads = options.Threads,
+            UseCorrectionBias = options.GateBias,
             Scheduler = new SchedulerConfig
             {
                 MaxNumSeqs = options.MaxNumSeqs,

@@ -45,6 +45,12 @@ public sealed class ModelOptions
     /// <summary>CPU threads for the math; empty uses every core.</summary>
     public int? Threads { get; set; }
 
+    /// <summary>
+    /// False routes without the checkpoint's e_score_correction_bias (an ablation that shows what auxiliary-loss-free
+    /// balancing bought: compare the expert load in /metrics). Default true, as the model was trained.
+    /// </summary>
+    public bool GateBias { get; set; } = true;
+
     /// <summary>True when <see cref="Path"/> is <see cref="RandomBuiltIn"/>: the built-in random-weight model is generated and served.</summary>
     public bool IsBuiltIn => string.Equals(Path?.Trim(), RandomBuiltIn, StringComparison.OrdinalIgnoreCase);
 

@@ -33,6 +33,7 @@ public static class SiloHost
         ["--max-num-batched-tokens"] = "Model:MaxNumBatchedTokens",
         ["--speculative-mtp"] = "Model:SpeculativeMtp",
         ["--threads"] = "Model:Threads",
+        ["--gate-bias"] = "Model:GateBias",
         ["--silo-port"] = "Orleans:SiloPort",
         ["--gateway-port"] = "Orleans:GatewayPort",
     };
@@ -58,6 +59,8 @@ public static class SiloHost
           --max-num-batched-tokens N    tokens per engine step (default 256)
           --speculative-mtp [true|false] draft with the MTP layer, verify next step (greedy requests)
           --threads N                   CPU threads for the math (default: all cores)
+          --gate-bias true|false        route with the checkpoint's e_score_correction_bias (default true; false is an
+                                        ablation: compare r1orleans:expert_load_imbalance in /metrics)
           --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000)
 
         Any setting can also be given as --Section:Key VALUE, as an environment variable R1ORLEANS_Section__Key, or in

@@ -94,10 +94,37 @@ public sealed class GatewayMetrics
         Counter(w, "spec_decode_num_accepted_tokens_total", "Number of accepted draft tokens.", [(label, stats?.AcceptedDraftTokens ?? 0)]);
         Gauge(w, "spec_decode_draft_acceptance_rate", "Accepted over drafted tokens since start.", label, stats?.AcceptanceRate ?? 0);
 
+        if (engine is not null)
+        {
+            WriteExpertLoad(w, engine, label);
+        }
+
         _ttft.Write(w, "time_to_first_token_seconds", "Histogram of time to first token in seconds.", label);
         _itl.Write(w, "inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", label);
         _e2e.Write(w, "e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.", label);
         return w.ToString();
+    }
+
+    /// <summary>Per (layer, expert) routed-token counters and each MoE layer's max/mean: what a load balancer reads.</summary>
+    private static void WriteExpertLoad(StringBuilder w, InferenceEngine engine, string label)
+    {
+        int experts = engine.Config.NRoutedExperts;
+        var series = new List<(string, long)>();
+        foreach (int layer in engine.MoeLayers)
+        {
+            for (int e = 0; e < experts; e++)
+            {
+                series.Add(($"{label},layer=\"{layer}\",expert=\"{e}\"", engine.ExpertLoad.Tokens(layer, e)));
+            }
+        }
+
+        Counter(w, "expert_tokens_total", "Tokens routed to each routed expert of each MoE layer (MTP drafts included).", [.. series]);
+        Header(w, "expert_load_imbalance", "Max over mean of expert_tokens_total per MoE layer since start (1 is perfectly balanced).", "gauge");
+        foreach (int layer in engine.MoeLayers)
+        {
+            w.Append(Prefix).Append("expert_load_imbalance{").Append(label).Append(",layer=\"").Append(layer.ToString(CultureInfo.InvariantCulture))
+                .Append("\"} ").Append(Format(engine.ExpertLoad.Imbalance(layer, experts))).Append('\n');
+        }
     }
 
     private static long Read(ref long v) => Interlocked.Read(ref v);

@@ -35,6 +35,19 @@ public sealed class DeepseekV3Model
 
     public IReadOnlyList<DecoderBlock> Blocks => _blocks;
 
+    /// <summary>Every MoE layer's gate, the MTP layer's included, in layer order.</summary>
+    public IEnumerable<(int Layer, NoauxTcGate Gate)> Gates =>
+        _blocks.Append(Mtp?.Block).OfType<DecoderBlock>().Where(b => b.Moe is not null).Select(b => (b.Layer, b.Moe!.Gate));
+
+    /// <summary>Routes every MoE layer with (true) or without (false) the checkpoint's e_score_correction_bias.</summary>
+    public void UseCorrectionBias(bool use)
+    {
+        foreach ((_, NoauxTcGate gate) in Gates)
+        {
+            gate.UseCorrectionBias = use;
+        }
+    }
+
     /// <summary>
     /// Builds the model from a checkpoint. Routed experts are not loaded here: the exchange reaches whoever holds them.
     /// progress, if given, is called with each tensor group as it loads.

@@ -39,6 +39,9 @@ public sealed class MtpLayer
     /// <summary>The layer index of the MTP block, also its latent cache layer.</summary>
     public int Layer { get; }
 
+    /// <summary>The MTP layer's own transformer block (MLA and MoE).</summary>
+    public DecoderBlock Block => _block;
+
     /// <summary>
     /// batch.Tokens are the next tokens t+1 at the positions of the hidden states they pair with;
     /// previousHidden [rows, hidden] are the main model's normed hidden states h_t for the same rows.

@@ -43,6 +43,12 @@ public sealed class NoauxTcGate
     /// <summary>The frozen checkpoint bias (the load balancer reads it; it never changes it in place).</summary>
     public ReadOnlySpan<float> Bias => _bias;
 
+    /// <summary>
+    /// False routes as if e_score_correction_bias were zero (an ablation: how balanced routing is without the bias
+    /// trained by auxiliary-loss-free balancing). Set before serving; the checkpoint's values stay as they are.
+    /// </summary>
+    public bool UseCorrectionBias { get; set; } = true;
+
     public ExpertRouting Route(IComputeBackend backend, ReadOnlySpan<float> x, int n)
     {
         float[] scores = new float[n * _experts];
@@ -59,7 +65,7 @@ public sealed class NoauxTcGate
             ReadOnlySpan<float> s = scores.AsSpan(t * _experts, _experts);
             for (int e = 0; e < _experts; e++)
             {
-                choice[e] = s[e] + _bias[e];
+                choice[e] = UseCorrectionBias ? s[e] + _bias[e] : s[e];
             }
 
             SelectGroups(choice, perGroup, groupScore, groupKept);

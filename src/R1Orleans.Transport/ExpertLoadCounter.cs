@@ -11,7 +11,7 @@ public sealed class ExpertLoadCounter
 
     public long Tokens(int layer, int expert) => _tokens.TryGetValue((layer, expert), out long v) ? v : 0;
 
-    /// <summary>max / mean tokens over the experts of a layer (1 is perfectly balanced).</summary>
+    /// <summary>max / mean tokens over the experts of a layer (1 is perfectly balanced; NaN before any token was routed there).</summary>
     public double Imbalance(int layer, int experts)
     {
         long max = 0, sum = 0;
@@ -22,6 +22,6 @@ public sealed class ExpertLoadCounter
             sum += v;
         }
 
-        return sum == 0 ? 1.0 : max / ((double)sum / experts);
+        return sum == 0 ? double.NaN : max / ((double)sum / experts);
     }
 }

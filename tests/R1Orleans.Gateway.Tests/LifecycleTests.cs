@@ -315,6 +315,41 @@ public sealed partial class LifecycleTests(GatewayFixture fx)
         Assert.Contains(setting, e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Metrics_count_k_routed_tokens_per_token_in_every_moe_layer_and_report_max_over_mean()
+    {
+        JsonObject body = Api.CompletionBody("route these tokens", 4);
+        body["ignore_eos"] = true;
+        (HttpResponseMessage r, _) = await Api.PostAsync(fx.Server, "/v1/completions", body);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        string text = await MetricsAsync(fx.Server);
+        var perLayer = text.Split('\n')
+            .Where(l => l.StartsWith("r1orleans:expert_tokens_total{", StringComparison.Ordinal))
+            .Select(l => (Layer: LabelValue(l, "layer"), Tokens: (long)double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)))
+            .GroupBy(s => s.Layer)
+            .ToList();
+        Assert.NotEmpty(perLayer);
+        InferenceEngine engine = fx.Engine;
+        int k = engine.Config.NumExpertsPerTok;
+        foreach (IGrouping<string, (string Layer, long Tokens)> layer in perLayer)
+        {
+            long[] tokens = [.. layer.Select(s => s.Tokens)];
+            Assert.Equal(engine.Config.NRoutedExperts, tokens.Length);
+            long sum = tokens.Sum();
+            Assert.True(sum > 0, $"layer {layer.Key} routed no tokens");
+            Assert.Equal(0, sum % k);
+            double imbalance = tokens.Max() / ((double)sum / tokens.Length);
+            string gauge = text.Split('\n').Single(l => l.StartsWith("r1orleans:expert_load_imbalance{", StringComparison.Ordinal) && LabelValue(l, "layer") == layer.Key);
+            Assert.Equal(imbalance, double.Parse(gauge[(gauge.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture), 9);
+        }
+    }
+
+    private static string LabelValue(string line, string label)
+    {
+        int start = line.IndexOf($"{label}=\"", StringComparison.Ordinal) + label.Length + 2;
+        return line[start..line.IndexOf('"', start)];
+    }
+
     private static async Task<string> MetricsAsync(GatewayServer server) => await server.Http.GetStringAsync("/metrics");
 
     /// <summary>The value of the one series of <paramref name="name"/> whose labels contain <paramref name="label"/>.</summary>

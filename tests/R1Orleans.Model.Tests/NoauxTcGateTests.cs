@@ -67,6 +67,25 @@ public sealed class NoauxTcGateTests
     }
 
     [Fact]
+    public void Switching_the_correction_bias_off_routes_by_raw_score_and_keeps_the_checkpoint_bias()
+    {
+        ModelConfig c = Config(4, 1, 1, 2);
+        float[] bias = [0f, 0f, 0f, 0.85f];
+        var gate = new NoauxTcGate(c, Identity(4), bias);
+        float[] x = Logits(0.9, 0.8, 0.7, 0.1);
+        Assert.Equal([3, 0], gate.Route(s_backend, x, 1).Ids(0).ToArray());
+
+        gate.UseCorrectionBias = false;
+        ExpertRouting unbiased = gate.Route(s_backend, x, 1);
+        Assert.Equal([0, 1], unbiased.Ids(0).ToArray());
+        TestData.AssertClose(unbiased.Weights(0), [0.9 / 1.7 * 2.5, 0.8 / 1.7 * 2.5], 1e-6);
+        Assert.Equal(0.85f, gate.Bias[3]);
+
+        gate.UseCorrectionBias = true;
+        Assert.Equal([3, 0], gate.Route(s_backend, x, 1).Ids(0).ToArray());
+    }
+
+    [Fact]
     public void Ids_are_ordered_by_choice_score_with_bias_not_by_raw_score()
     {
         // Choice [0.8, 0.6, 0.7]: order 0, 2, 1; weights follow the ids.

@@ -6,6 +6,7 @@ using R1Orleans.Engine.Scheduling;
 using R1Orleans.Text.Chat;
 using R1Orleans.Text.Reasoning;
 using R1Orleans.Text.Tokenization;
+using R1Orleans.Transport;
 
 namespace R1Orleans.Engine.Api;
 
@@ -20,6 +21,9 @@ public sealed record InferenceEngineOptions
     public int KvBlockSize { get; init; } = 16;
 
     public int? Threads { get; init; }
+
+    /// <summary>False routes every MoE layer without e_score_correction_bias (ablation; see NoauxTcGate.UseCorrectionBias).</summary>
+    public bool UseCorrectionBias { get; init; } = true;
 }
 
 /// <summary>
@@ -54,6 +58,12 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     public EngineStats Stats => _loop.Core.Stats;
 
+    /// <summary>Tokens routed to each (layer, routed expert) since load, MTP drafts included.</summary>
+    public ExpertLoadCounter ExpertLoad => _model.Exchange.Load;
+
+    /// <summary>The MoE layers (the MTP layer's included, when loaded), in order.</summary>
+    public IReadOnlyList<int> MoeLayers { get; private init; } = [];
+
     public PagedLatentCache Cache { get; private init; } = null!;
 
     /// <summary>Why chat requests cannot be served, when the checkpoint has no usable chat template.</summary>
@@ -76,6 +86,7 @@ public sealed class InferenceEngine : IAsyncDisposable
         LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), withMtp: true, progress);
         try
         {
+            model.Model.UseCorrectionBias(options.UseCorrectionBias);
             if (tokenizer.VocabSize > model.Config.VocabSize)
             {
                 throw new ConfigException("vocab_size", $"{model.Config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens");
@@ -83,7 +94,7 @@ public sealed class InferenceEngine : IAsyncDisposable
 
             PagedLatentCache cache = model.NewCache(options.KvCacheTokens, options.KvBlockSize);
             var core = new EngineCore(model.Model, cache, options.Scheduler, new TokenizerTextStreams(tokenizer), tokenizer.EosId ?? model.Config.EosTokenId);
-            return new InferenceEngine(directory, model, tokenizer, template, new EngineLoop(core)) { Cache = cache, TemplateProblem = templateProblem };
+            return new InferenceEngine(directory, model, tokenizer, template, new EngineLoop(core)) { Cache = cache, TemplateProblem = templateProblem, MoeLayers = [.. model.Model.Gates.Select(g => g.Layer)] };
         }
         catch
         {
