@@ -312,7 +312,7 @@ public sealed class EngineCore
 
         Stats.Steps++;
         Stats.BatchedTokens += tokens.Count;
-        var mtpRows = new List<(SequenceState Seq, int Row, int Position, int Valid)>();
+        var mtpRows = new List<(SequenceState Seq, int Row, int Position, int Valid, bool Decode)>();
         for (int i = 0; i < plan.Count; i++)
         {
             (SequenceState s, int count, bool decode) = plan[i];
@@ -325,7 +325,7 @@ public sealed class EngineCore
                     Accept(s, output.LogitsOf(firstLogit[i]));
                 }
 
-                mtpRows.Add((s, slices[i].Start, position, count));
+                mtpRows.Add((s, slices[i].Start, position, count, false));
                 continue;
             }
 
@@ -346,7 +346,7 @@ public sealed class EngineCore
                 }
             }
 
-            mtpRows.Add((s, slices[i].Start, position, valid));
+            mtpRows.Add((s, slices[i].Start, position, valid, true));
         }
 
         if (_config.SpeculativeMtp)
@@ -359,7 +359,7 @@ public sealed class EngineCore
     /// Runs the MTP layer over the rows just computed (pairing each position's hidden state with the next token) so its
     /// own cache stays complete, and keeps a draft for every sequence that is now decoding.
     /// </summary>
-    private void Draft(ModelOutput main, List<(SequenceState Seq, int Row, int Position, int Valid)> rows)
+    private void Draft(ModelOutput main, List<(SequenceState Seq, int Row, int Position, int Valid, bool Decode)> rows)
     {
         if (rows.Count == 0)
         {
@@ -371,7 +371,7 @@ public sealed class EngineCore
         var slices = new List<SequenceSlice>();
         var hidden = new List<float>();
         var wanted = new List<int>();
-        foreach ((SequenceState s, int row, int position, int valid) in rows)
+        foreach ((SequenceState s, int row, int position, int valid, bool decode) in rows)
         {
             int start = tokens.Count;
             for (int j = 0; j < valid; j++)
@@ -380,7 +380,9 @@ public sealed class EngineCore
             }
 
             hidden.AddRange(main.Hidden.AsSpan(row * h, valid * h).ToArray());
-            slices.Add(new SequenceSlice(start, valid, position, s.Cache) { Mode = valid == 1 ? AttentionMode.Absorbed : AttentionMode.Naive });
+            // Decode rows (one token, or two after an accepted draft) attend through the latent cache as the main model's
+            // decode does; prefill chunks expand it.
+            slices.Add(new SequenceSlice(start, valid, position, s.Cache) { Mode = decode ? AttentionMode.Absorbed : AttentionMode.Naive });
             wanted.Add(start + valid - 1);
         }
 
