@@ -134,7 +134,7 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
     internal static async Task WriteJsonAsync(HttpContext http, int status, Action<Utf8JsonWriter> write)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, ResponseJson.Options))
         {
             write(w);
         }

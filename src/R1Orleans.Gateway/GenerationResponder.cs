@@ -151,7 +151,7 @@ internal sealed partial class GenerationResponder
     private async Task WriteResponseAsync(CancellationToken aborted)
     {
         _buffer.Clear();
-        using (var w = new Utf8JsonWriter(_buffer))
+        using (var w = new Utf8JsonWriter(_buffer, ResponseJson.Options))
         {
             StartEnvelope(w, _format.Object);
             foreach (ChoiceState c in _choices)
@@ -274,7 +274,7 @@ internal sealed partial class GenerationResponder
     {
         _buffer.Clear();
         _buffer.Write(s_data);
-        using (var w = new Utf8JsonWriter(_buffer))
+        using (var w = new Utf8JsonWriter(_buffer, ResponseJson.Options))
         {
             StartEnvelope(w, _format.ChunkObject);
             choice?.Invoke(w);
@@ -290,7 +290,7 @@ internal sealed partial class GenerationResponder
     {
         _buffer.Clear();
         _buffer.Write(s_data);
-        using (var w = new Utf8JsonWriter(_buffer))
+        using (var w = new Utf8JsonWriter(_buffer, ResponseJson.Options))
         {
             error.WriteEnvelope(w);
         }

@@ -96,6 +96,18 @@ public sealed class ErrorTests(GatewayFixture fx)
     }
 
     [Fact]
+    public async Task Response_json_escapes_only_what_json_requires()
+    {
+        JsonObject body = Api.ChatBody("hi", 2);
+        body["model"] = "gpt+4<o>&'\"x";
+        using var content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await fx.Server.Http.PostAsync(Chat, content);
+        string raw = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("The model `gpt+4<o>&'\\\"x` does not exist", raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Unknown_model_is_404_model_not_found()
     {
         JsonObject body = Api.ChatBody("hi", 2);

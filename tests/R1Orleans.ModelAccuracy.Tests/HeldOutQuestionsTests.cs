@@ -84,12 +84,47 @@ public sealed class HeldOutQuestionsTests(ITestOutputHelper output)
             Assert.True(right >= 18, $"{right}/{answers.Length} held-out additions right; at least 18 expected");
             Assert.All(answers, a => Assert.DoesNotContain("<think>", a.Content, StringComparison.Ordinal));
             Assert.Contains(answers, a => a.Reasoning.Contains(a.Q.Key.Split(':')[1], StringComparison.Ordinal));
+
+            await ReadmeQuestionStreamsReasoningThenTheAnswerAsync(chat);
         }
         finally
         {
             await app.StopAsync();
             await app.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// The README's example: "What is 47 + 385?" streamed through the stock OpenAI client. Every reasoning delta
+    /// (<c>delta.reasoning_content</c>, read through the client's Patch, as Microsoft.Extensions.AI.OpenAI reads it)
+    /// arrives before the first content delta, and the content is the right sum.
+    /// </summary>
+    private async Task ReadmeQuestionStreamsReasoningThenTheAnswerAsync(ChatClient chat)
+    {
+        var reasoning = new System.Text.StringBuilder();
+        var content = new System.Text.StringBuilder();
+        int reasoningAfterContent = 0;
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 300 };
+        await foreach (StreamingChatCompletionUpdate u in chat.CompleteChatStreamingAsync([new UserChatMessage("What is 47 + 385?")], options))
+        {
+#pragma warning disable SCME0001 // JsonPatch is marked experimental
+            if (u.Patch.TryGetValue("$.choices[0].delta.reasoning_content"u8, out string? r) && !string.IsNullOrEmpty(r))
+#pragma warning restore SCME0001
+            {
+                reasoningAfterContent += content.Length > 0 ? 1 : 0;
+                reasoning.Append(r);
+            }
+
+            foreach (ChatMessageContentPart part in u.ContentUpdate)
+            {
+                content.Append(part.Text);
+            }
+        }
+
+        output.WriteLine($"What is 47 + 385? -> reasoning {reasoning.Length} chars, content {content.ToString().Trim()}");
+        Assert.Contains("432", reasoning.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, reasoningAfterContent);
+        Assert.Equal("47 + 385 = 432.", content.ToString().Trim());
     }
 
     private static int FreePort()
