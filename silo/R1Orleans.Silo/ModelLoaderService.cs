@@ -156,6 +156,10 @@ public sealed partial class ModelLoaderService(
             () => InferenceEngine.Load(directory, engineOptions, tracker.OnStage));
         LoadSnapshot done = tracker.Snapshot();
         LogLoaded(logger, id, Units.Bytes(done.TotalBytes), done.TotalTensors, done.Elapsed.TotalSeconds, Units.Bytes((long)done.BytesPerSecond), done.TensorsPerSecond);
+        if (engine.Core.KvCacheLimit < engine.Config.MaxPositionEmbeddings)
+        {
+            LogContextCapped(logger, engine.Core.MaxModelLen, engine.Config.MaxPositionEmbeddings, options.KvCacheTokens);
+        }
 
         ModelConfig c = engine.Config;
         var record = new ServedModelRecord(
@@ -226,6 +230,9 @@ public sealed partial class ModelLoaderService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "loaded {ModelId}: {Bytes} in {Tensors} tensors in {Seconds:0.00} s ({Rate}/s, {TensorRate:0} tensors/s)")]
     private static partial void LogLoaded(ILogger logger, string modelId, string bytes, int tensors, double seconds, string rate, double tensorRate);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "requests are limited to {MaxModelLen} tokens (prompt + output), less than the model's {MaxPositions} positions: the KV cache holds {KvCacheTokens} (raise --kv-cache-tokens)")]
+    private static partial void LogContextCapped(ILogger logger, int maxModelLen, int maxPositions, int kvCacheTokens);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "the model failed to load: {Reason}; the silo stops")]
     private static partial void LogLoadFailed(ILogger logger, string reason, Exception? exception);

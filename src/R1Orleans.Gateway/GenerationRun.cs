@@ -8,7 +8,7 @@ using R1Orleans.Text.Chat;
 namespace R1Orleans.Gateway;
 
 /// <summary>What the engine is asked for: its input, the prompt's length, and one sampling per choice (n of them).</summary>
-internal sealed record GenerationPlan(PromptInput EngineInput, int PromptTokens, SamplingParams[] Samplings);
+internal sealed record GenerationPlan(EncodedPrompt Prompt, int PromptTokens, SamplingParams[] Samplings);
 
 /// <summary>One event of one choice, or the exception that ended that choice's stream.</summary>
 internal readonly record struct ChoiceEvent(int Index, TextEvent? Event, Exception? Exception);
@@ -22,10 +22,10 @@ internal static class GenerationPlanner
     /// </summary>
     public static GenerationPlan Plan(InferenceEngine engine, GatewayOptions options, GenerationSpec spec)
     {
-        int[] tokens;
+        EncodedPrompt prompt;
         try
         {
-            tokens = engine.Encode(spec.Input).Tokens;
+            prompt = engine.Encode(spec.Input);
         }
         catch (TemplateException e)
         {
@@ -37,6 +37,7 @@ internal static class GenerationPlanner
             throw OpenAiErrorException.BadRequest($"{e.Message}; use /v1/completions", "messages", "chat_not_supported");
         }
 
+        int[] tokens = prompt.Tokens;
         if (tokens.Length == 0)
         {
             throw OpenAiErrorException.BadRequest("the prompt is empty", spec.PromptParam, "invalid_value");
@@ -87,9 +88,8 @@ internal static class GenerationPlanner
             };
         }
 
-        // Completions need no reasoning split: hand the engine the tokens, so the prompt is encoded once.
-        PromptInput input = spec.Chat ? spec.Input : PromptInput.FromTokens(tokens);
-        return new GenerationPlan(input, tokens.Length, samplings);
+        // The engine gets the prompt as encoded here: encoded (and chat-rendered) once per request.
+        return new GenerationPlan(prompt, tokens.Length, samplings);
     }
 
     /// <summary>An exception from submitting to the engine, as the error a client gets (null: unexpected, a 500).</summary>
@@ -157,7 +157,7 @@ internal sealed class GenerationRun : IDisposable
         Usage usage = new(plan.PromptTokens, 0);
         try
         {
-            await foreach (TextEvent e in engine.GenerateAsync(plan.EngineInput, plan.Samplings[index], _cts.Token).ConfigureAwait(false))
+            await foreach (TextEvent e in engine.GenerateAsync(plan.Prompt, plan.Samplings[index], _cts.Token).ConfigureAwait(false))
             {
                 usage = e.Usage;
                 long now = Stopwatch.GetTimestamp();

@@ -150,6 +150,25 @@ public sealed class ContinuousBatchingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_request_longer_than_the_whole_kv_cache_is_refused_at_submission_not_failed_mid_stream()
+    {
+        // 8 blocks of 16 positions: the longest sequence is 127 (its last step reserves one more slot).
+        using var h = new EngineHarness("tiny-bf16-yarn", new SchedulerConfig(), kvTokens: 128);
+        Assert.Equal(127, h.Core.MaxModelLen);
+        Assert.Equal(127, h.Core.KvCacheLimit);
+        Assert.Throws<ContextLengthExceededException>(() => h.Submit("long", new int[100], SamplingParams.Greedy(28)));
+        Assert.False(h.Core.HasWork);
+
+        // The longest request that fits runs to its length limit without an error.
+        h.Submit("fits", new int[100], SamplingParams.Greedy(27) with { IgnoreEos = true });
+        h.RunToCompletion();
+        GenerationEvent last = h.Events("fits")[^1];
+        Assert.Equal(FinishReason.Length, last.Finish);
+        Assert.Equal(27, last.Usage.CompletionTokens);
+        Assert.Equal(0, h.Cache.Allocator.UsedBlocks);
+    }
+
+    [Fact]
     public void Invalid_requests_are_rejected_before_queueing()
     {
         using var h = new EngineHarness("tiny-bf16-yarn", new SchedulerConfig { MaxModelLen = 64 });

@@ -132,29 +132,60 @@ public sealed partial class LifecycleTests(GatewayFixture fx)
     }
 
     [Fact]
-    public async Task An_engine_error_after_the_stream_began_is_an_error_event_then_done()
+    public async Task A_stream_the_engine_ends_after_it_began_is_an_error_event_then_done()
     {
-        // 64 KV positions: the request fits at first, then outgrows the whole cache and the engine fails it.
-        await using InferenceEngine small = fx.LoadEngine(new InferenceEngineOptions { KvCacheTokens = 64, KvBlockSize = 16 });
-        await using GatewayServer server = await GatewayServer.StartAsync(small);
+        await using InferenceEngine own = fx.LoadEngine(GatewayFixture.EngineOptions);
+        await using GatewayServer server = await GatewayServer.StartAsync(own);
         JsonObject body = Api.ChatBody("Hi", 200, stream: true);
         body["ignore_eos"] = true;
+
+        // The server ends the request (as a shutdown or an operator would) once a few tokens have streamed.
+        Task abort = Task.Run(async () =>
+        {
+            while (own.Stats.GeneratedTokens < 5)
+            {
+                await Task.Delay(1);
+            }
+
+            own.Core.Cancel("req-1");
+        });
         (HttpResponseMessage response, List<string> events) = await Api.StreamAsync(server, "/v1/chat/completions", body);
+        await abort;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("[DONE]", events[^1]);
         Assert.True(events.Count > 5, "tokens streamed before the failure");
         (string message, string type, _, _) = Api.Error(JsonDocument.Parse(events[^2]).RootElement);
         Assert.Equal("server_error", type);
-        Assert.Contains("KV blocks", message, StringComparison.Ordinal);
+        Assert.Contains("aborted by the server", message, StringComparison.Ordinal);
         Assert.All(events.SkipLast(2), e => Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("finish_reason").ValueKind));
+        Assert.True(await fx.KvCacheEmptiesAsync(own));
+    }
 
-        // Not streaming, the same failure is a 500 envelope.
-        body["stream"] = false;
-        (response, JsonElement json) = await Api.PostAsync(server, "/v1/chat/completions", body);
-        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
-        Assert.Contains("KV blocks", Api.Error(json).Message, StringComparison.Ordinal);
-        Assert.True(await fx.KvCacheEmptiesAsync(small));
+    [Fact]
+    public async Task A_request_longer_than_the_whole_kv_cache_is_a_400_before_anything_streams()
+    {
+        // 64 KV positions: no sequence longer than 63 can ever run, so the request is refused up front.
+        await using InferenceEngine small = fx.LoadEngine(new InferenceEngineOptions { KvCacheTokens = 64, KvBlockSize = 16 });
+        await using GatewayServer server = await GatewayServer.StartAsync(small);
+        foreach (bool stream in new[] { true, false })
+        {
+            JsonObject body = Api.ChatBody("Hi", 200, stream);
+            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, "/v1/chat/completions", body);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            (string message, _, string? param, string? code) = Api.Error(json);
+            Assert.Equal(("messages", "context_length_exceeded"), (param, code));
+            Assert.Contains("maximum context length is 63 tokens", message, StringComparison.Ordinal);
+        }
+
+        // Without max_tokens the default shrinks to what is left, and the request runs to its length limit.
+        JsonObject fits = Api.ChatBody("Hi", 0);
+        fits.Remove("max_tokens");
+        fits["ignore_eos"] = true;
+        (HttpResponseMessage ok, JsonElement done) = await Api.PostAsync(server, "/v1/chat/completions", fits);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.Equal("length", done.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(63, done.GetProperty("usage").GetProperty("total_tokens").GetInt32());
     }
 
     [Fact]

@@ -103,17 +103,18 @@ public sealed class InferenceEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>The prompt's token ids and, for chat, whether the rendered prompt opened a think block.</summary>
-    public (int[] Tokens, bool OpensThink) Encode(PromptInput input)
+    /// <summary>Encodes a prompt: chat messages through the template (the template writes the BOS), text with the BOS.</summary>
+    public EncodedPrompt Encode(PromptInput input)
     {
+        ArgumentNullException.ThrowIfNull(input);
         if (input.Tokens is int[] t)
         {
-            return (t, false);
+            return new EncodedPrompt(t, false, false);
         }
 
         if (input.Text is string text)
         {
-            return ([.. Tokenizer.Encode(text, addSpecialTokens: true)], false);
+            return new EncodedPrompt([.. Tokenizer.Encode(text, addSpecialTokens: true)], false, false);
         }
 
         if (Template is null)
@@ -124,17 +125,21 @@ public sealed class InferenceEngine : IAsyncDisposable
         string rendered = Template.Render(input.Messages!, addGenerationPrompt: true, input.Tools);
 
         // The template writes the BOS itself; encode without the post-processor's.
-        return ([.. Tokenizer.Encode(rendered, addSpecialTokens: false)], ReasoningSplitter.PromptOpensThink(rendered));
+        return new EncodedPrompt([.. Tokenizer.Encode(rendered, addSpecialTokens: false)], ReasoningSplitter.PromptOpensThink(rendered), true);
     }
 
     /// <summary>Streams a request's events; invalid input throws before anything runs.</summary>
-    public async IAsyncEnumerable<TextEvent> GenerateAsync(PromptInput input, SamplingParams sampling, [EnumeratorCancellation] CancellationToken cancellation = default)
+    public IAsyncEnumerable<TextEvent> GenerateAsync(PromptInput input, SamplingParams sampling, CancellationToken cancellation = default) =>
+        GenerateAsync(Encode(input), sampling, cancellation);
+
+    /// <summary>Streams the events of an already encoded prompt (the gateway encodes once to validate, then submits).</summary>
+    public async IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        (int[] tokens, bool opensThink) = Encode(input);
-        bool split = input.Messages is not null;
-        var splitter = new ReasoningSplitter(opensThink);
+        ArgumentNullException.ThrowIfNull(prompt);
+        bool split = prompt.SplitsReasoning;
+        var splitter = new ReasoningSplitter(prompt.OpensThink);
         string id = $"req-{Interlocked.Increment(ref _ids)}";
-        await foreach (GenerationEvent e in _loop.Generate(new GenerationRequest(id, tokens, sampling), cancellation).ConfigureAwait(false))
+        await foreach (GenerationEvent e in _loop.Generate(new GenerationRequest(id, prompt.Tokens, sampling), cancellation).ConfigureAwait(false))
         {
             ReasoningDelta d = split ? splitter.Push(e.Text) : new ReasoningDelta("", e.Text);
             if (e.Finish is not null && split)

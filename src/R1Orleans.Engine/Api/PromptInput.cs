@@ -24,3 +24,9 @@ public sealed record PromptInput
 
     public static PromptInput FromTokens(int[] tokens) => new() { Tokens = tokens };
 }
+
+/// <summary>
+/// A prompt after encoding: its token ids, whether the rendered chat prompt opened a think block (so the output starts
+/// as reasoning), and whether the output is split into reasoning and content (chat requests).
+/// </summary>
+public sealed record EncodedPrompt(int[] Tokens, bool OpensThink, bool SplitsReasoning);

@@ -34,6 +34,16 @@ public sealed class EngineCore
         _text = text;
         _eos = eosTokenId;
         _maxModelLen = config.MaxModelLen > 0 ? Math.Min(config.MaxModelLen, model.Config.MaxPositionEmbeddings) : model.Config.MaxPositionEmbeddings;
+
+        // A sequence can never outgrow the whole cache: one that would (its last step reserves a slot past its length)
+        // is refused at submission as too long, not failed halfway through its stream.
+        KvCacheLimit = (cache.Allocator.Capacity * cache.BlockSize) - 1;
+        if (KvCacheLimit < 1)
+        {
+            throw new ArgumentException($"the KV cache holds {cache.Allocator.Capacity} blocks of {cache.BlockSize} positions: too small for any request");
+        }
+
+        _maxModelLen = Math.Min(_maxModelLen, KvCacheLimit);
         if (config.SpeculativeMtp && model.Mtp is null)
         {
             throw new ArgumentException("MTP speculative decoding needs a checkpoint with an MTP layer (num_nextn_predict_layers = 1)");
@@ -42,7 +52,11 @@ public sealed class EngineCore
 
     public EngineStats Stats { get; } = new();
 
+    /// <summary>The longest sequence (prompt + output) served: the configured limit, max_position_embeddings and what the whole KV cache holds, whichever is least.</summary>
     public int MaxModelLen => _maxModelLen;
+
+    /// <summary>The longest sequence the whole KV cache can hold.</summary>
+    public int KvCacheLimit { get; }
 
     public int Running => _running.Count;
 
