@@ -34,6 +34,7 @@ public static class SiloHost
         ["--speculative-mtp"] = "Model:SpeculativeMtp",
         ["--threads"] = "Model:Threads",
         ["--gate-bias"] = "Model:GateBias",
+        ["--generation-config"] = "Gateway:GenerationConfig",
         ["--silo-port"] = "Orleans:SiloPort",
         ["--gateway-port"] = "Orleans:GatewayPort",
     };
@@ -59,6 +60,8 @@ public static class SiloHost
           --max-num-batched-tokens N    tokens per engine step (default 256)
           --speculative-mtp [true|false] draft with the MTP layer, verify next step (greedy requests)
           --threads N                   CPU threads for the math (default: all cores)
+          --generation-config auto|none sampling defaults for parameters a request leaves out: the checkpoint's
+                                        generation_config.json, then OpenAI's (auto, default), or OpenAI's only
           --gate-bias true|false        route with the checkpoint's e_score_correction_bias (default true; false is an
                                         ablation: compare r1orleans:expert_load_imbalance in /metrics)
           --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000)

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using R1Orleans.Engine.Api;
+using R1Orleans.Engine.Sampling;
 
 namespace R1Orleans.Gateway;
 
@@ -80,7 +81,8 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
         GenerationSpec spec;
         try
         {
-            spec = chat ? OpenAiRequests.ParseChat(body.RootElement) : OpenAiRequests.ParseCompletion(body.RootElement);
+            SamplingDefaults defaults = o.UsesGenerationConfig ? engine.SamplingDefaults : SamplingDefaults.None;
+            spec = chat ? OpenAiRequests.ParseChat(body.RootElement, defaults) : OpenAiRequests.ParseCompletion(body.RootElement, defaults);
         }
         catch (InvalidOperationException)
         {

@@ -21,6 +21,15 @@ public sealed class GatewayOptions
 
     /// <summary>The Retry-After header of 429 and 503 answers.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
+
+    /// <summary>
+    /// Where sampling parameters a request leaves out come from: "auto" (the default, as vLLM) takes the checkpoint's
+    /// generation_config.json first; "none" uses OpenAI's defaults only (temperature 1, top_p 1).
+    /// </summary>
+    public string GenerationConfig { get; set; } = "auto";
+
+    /// <summary>True when the checkpoint's generation_config.json supplies sampling defaults.</summary>
+    public bool UsesGenerationConfig => string.Equals(GenerationConfig, "auto", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>Rejects unusable gateway settings at startup, naming the setting.</summary>
@@ -48,6 +57,12 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.RetryAfterSeconds < 0)
         {
             problems.Add($"Gateway:RetryAfterSeconds must not be negative, got {options.RetryAfterSeconds}");
+        }
+
+        if (!string.Equals(options.GenerationConfig, "auto", StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(options.GenerationConfig, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            problems.Add($"Gateway:GenerationConfig must be auto or none, got '{options.GenerationConfig}'");
         }
 
         if (options.ApiKeys is null)

@@ -39,7 +39,7 @@ internal static class OpenAiRequests
 
     private static readonly HashSet<string> s_roles = ["system", "developer", "user", "assistant", "tool"];
 
-    public static GenerationSpec ParseChat(JsonElement root)
+    public static GenerationSpec ParseChat(JsonElement root, SamplingDefaults? defaults = null)
     {
         var f = new JsonFields(root, "");
         JsonElement messages = f.Array("messages") ?? throw OpenAiErrorException.Missing("messages");
@@ -74,7 +74,7 @@ internal static class OpenAiRequests
             throw OpenAiErrorException.BadRequest("'top_logprobs' needs 'logprobs' to be true", "top_logprobs", "invalid_value");
         }
 
-        GenerationSpec spec = Common(f, chat: true);
+        GenerationSpec spec = Common(f, chat: true, defaults ?? SamplingDefaults.None);
         return spec with
         {
             Input = PromptInput.FromMessages(list, tools),
@@ -82,7 +82,7 @@ internal static class OpenAiRequests
         };
     }
 
-    public static GenerationSpec ParseCompletion(JsonElement root)
+    public static GenerationSpec ParseCompletion(JsonElement root, SamplingDefaults? defaults = null)
     {
         var f = new JsonFields(root, "");
         if (!f.TryGet("prompt", out JsonElement prompt))
@@ -102,7 +102,7 @@ internal static class OpenAiRequests
         }
 
         int? logprobs = f.Int("logprobs", 0, SamplingParams.MaxTopLogprobs);
-        GenerationSpec spec = Common(f, chat: false) with { Input = input, PromptParam = "prompt" };
+        GenerationSpec spec = Common(f, chat: false, defaults ?? SamplingDefaults.None) with { Input = input, PromptParam = "prompt" };
         if (f.Int("best_of", 1, MaxChoices) is int bestOf && bestOf != spec.N)
         {
             throw OpenAiErrorException.Unsupported("best_of", "best_of must equal n (no server-side ranking)");
@@ -111,12 +111,15 @@ internal static class OpenAiRequests
         return spec with { Sampling = spec.Sampling with { Logprobs = logprobs is not null, TopLogprobs = logprobs ?? 0 } };
     }
 
-    /// <summary>The fields both endpoints share: sampling, n, stop, seed, max tokens, streaming, model.</summary>
-    private static GenerationSpec Common(JsonFields f, bool chat)
+    /// <summary>
+    /// The fields both endpoints share: sampling, n, stop, seed, max tokens, streaming, model. A sampling parameter the
+    /// request leaves out takes the checkpoint's default (generation_config.json), then OpenAI's.
+    /// </summary>
+    private static GenerationSpec Common(JsonFields f, bool chat, SamplingDefaults defaults)
     {
         int n = f.Int("n", 1, MaxChoices) ?? 1;
         (int? maxTokens, string maxParam) = MaxTokens(f);
-        int topK = f.Int("top_k", -1, int.MaxValue) ?? 0;
+        int topK = f.Int("top_k", -1, int.MaxValue) ?? defaults.TopK ?? 0;
         long? seed = f.Integer("seed");
         bool stream = f.Bool("stream") ?? false;
         bool includeUsage = stream && (f.Object("stream_options")?.Bool("include_usage") ?? false);
@@ -127,13 +130,13 @@ internal static class OpenAiRequests
 
         var sampling = new SamplingParams
         {
-            Temperature = f.Float("temperature", 0, 2) ?? 1f,
-            TopP = f.Float("top_p", 0, 1, minExclusive: true) ?? 1f,
+            Temperature = f.Float("temperature", 0, 2) ?? defaults.Temperature ?? 1f,
+            TopP = f.Float("top_p", 0, 1, minExclusive: true) ?? defaults.TopP ?? 1f,
             TopK = Math.Max(topK, 0),
-            MinP = f.Float("min_p", 0, 1) ?? 0f,
+            MinP = f.Float("min_p", 0, 1) ?? defaults.MinP ?? 0f,
             PresencePenalty = f.Float("presence_penalty", -2, 2) ?? 0f,
             FrequencyPenalty = f.Float("frequency_penalty", -2, 2) ?? 0f,
-            RepetitionPenalty = f.Float("repetition_penalty", 0, 10, minExclusive: true) ?? 1f,
+            RepetitionPenalty = f.Float("repetition_penalty", 0, 10, minExclusive: true) ?? defaults.RepetitionPenalty ?? 1f,
             Seed = seed is long s ? unchecked((ulong)s) : null,
             Stop = Stop(f),
             IgnoreEos = f.Bool("ignore_eos") ?? false,

@@ -58,6 +58,9 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     public EngineStats Stats => _loop.Core.Stats;
 
+    /// <summary>The checkpoint's recommended sampling (generation_config.json); <see cref="SamplingDefaults.None"/> without one.</summary>
+    public SamplingDefaults SamplingDefaults { get; private init; } = SamplingDefaults.None;
+
     /// <summary>Tokens routed to each (layer, routed expert) since load, MTP drafts included.</summary>
     public ExpertLoadCounter ExpertLoad => _model.Exchange.Load;
 
@@ -83,6 +86,7 @@ public sealed class InferenceEngine : IAsyncDisposable
         string configPath = Path.Combine(directory, "tokenizer_config.json");
         string? templateProblem = "there is no tokenizer_config.json";
         ChatTemplate? template = File.Exists(configPath) ? TryTemplate(configPath, out templateProblem) : null;
+        SamplingDefaults defaults = SamplingDefaults.Load(directory);
         LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), withMtp: true, progress);
         try
         {
@@ -94,7 +98,7 @@ public sealed class InferenceEngine : IAsyncDisposable
 
             PagedLatentCache cache = model.NewCache(options.KvCacheTokens, options.KvBlockSize);
             var core = new EngineCore(model.Model, cache, options.Scheduler, new TokenizerTextStreams(tokenizer), tokenizer.EosId ?? model.Config.EosTokenId);
-            return new InferenceEngine(directory, model, tokenizer, template, new EngineLoop(core)) { Cache = cache, TemplateProblem = templateProblem, MoeLayers = [.. model.Model.Gates.Select(g => g.Layer)] };
+            return new InferenceEngine(directory, model, tokenizer, template, new EngineLoop(core)) { Cache = cache, TemplateProblem = templateProblem, MoeLayers = [.. model.Model.Gates.Select(g => g.Layer)], SamplingDefaults = defaults };
         }
         catch
         {
