@@ -126,40 +126,112 @@ public sealed unsafe class CpuBackend : IComputeBackend
         }
     }
 
+    /// <summary>
+    /// Absorbed MLA is multi-query attention: every head attends over the same latent rows. So per query the scores of
+    /// all heads are one small GEMM against the latents (each latent row read once for all heads, not once per head),
+    /// softmax per head, and the weighted sum another (<see cref="WeightedSumKernels"/>). Large problems split the heads
+    /// into blocks across threads; a head's arithmetic is the same whatever the split.
+    /// </summary>
     public void LatentAttention(in LatentAttentionProblem p)
     {
         int width = p.LatentDim + p.RopeDim;
         CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
+        bool paged = !p.BlockTable.IsEmpty;
+        CheckLatents(p, width, paged);
         fixed (float* pq = p.Q, pl = p.Latent, po = p.Output)
+        fixed (int* pt = p.BlockTable)
         {
-            nint aq = (nint)pq, al = (nint)pl, ao = (nint)po;
+            nint aq = (nint)pq, al = (nint)pl, ao = (nint)po, at = (nint)pt;
+            int bs = p.BlockSize;
             int queries = p.Queries, keys = p.Keys, first = p.FirstQueryPosition, heads = p.Heads, latent = p.LatentDim;
             float scale = p.Scale;
-            void Head(int h)
+            long work = (long)queries * keys * heads * (width + latent);
+            int blocks = work < AttentionParallelThreshold ? 1 : Math.Min(_threads, (heads + 3) / 4);
+            int perBlock = (((heads + blocks - 1) / blocks) + 3) & ~3;
+            void Block(int b)
             {
-                float* q = (float*)aq, lat = (float*)al, o = (float*)ao;
-                var scores = new float[keys];
-                for (int i = 0; i < queries; i++)
+                int h0 = b * perBlock;
+                int rows = Math.Min(heads, h0 + perBlock) - h0;
+                if (rows <= 0)
                 {
-                    int count = first + i + 1;
-                    var qh = new ReadOnlySpan<float>(q + ((((long)i * heads) + h) * width), width);
-                    for (int u = 0; u < count; u++)
-                    {
-                        scores[u] = TensorPrimitives.Dot(qh, new ReadOnlySpan<float>(lat + ((long)u * width), width)) * scale;
-                    }
+                    return;
+                }
 
-                    Span<float> sc = scores.AsSpan(0, count);
-                    TensorPrimitives.SoftMax(sc, sc);
-                    var outRow = new Span<float>(o + ((((long)i * heads) + h) * latent), latent);
-                    outRow.Clear();
-                    for (int u = 0; u < count; u++)
+                float* q = (float*)aq, lat = (float*)al, o = (float*)ao;
+                int* table = paged ? (int*)at : null;
+                float[] rented = System.Buffers.ArrayPool<float>.Shared.Rent(rows * keys);
+                fixed (float* scores = rented)
+                {
+                    for (int i = 0; i < queries; i++)
                     {
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(lat + ((long)u * width), latent), sc[u], outRow, outRow);
+                        int count = first + i + 1;
+                        float* qi = q + ((((long)i * heads) + h0) * width);
+                        if (table is null)
+                        {
+                            DotKernels.Rows(qi, rows, lat, width, 0, count, scores, count);
+                        }
+                        else
+                        {
+                            for (int u0 = 0, page = 0; u0 < count; u0 += bs, page++)
+                            {
+                                DotKernels.Rows(qi, rows, lat + ((long)table[page] * bs * width), width, 0, Math.Min(bs, count - u0), scores + u0, count);
+                            }
+                        }
+                        for (int h = 0; h < rows; h++)
+                        {
+                            var row = new Span<float>(scores + ((long)h * count), count);
+                            TensorPrimitives.Multiply(row, scale, row);
+                            TensorPrimitives.SoftMax(row, row);
+                        }
+
+                        WeightedSumKernels.Rows(scores, rows, count, count, lat, width, table, bs, latent, o + ((((long)i * heads) + h0) * latent), latent);
                     }
                 }
+
+                System.Buffers.ArrayPool<float>.Shared.Return(rented);
             }
 
-            RunHeads(heads, (long)queries * keys * heads * (width + latent), Head);
+            if (blocks == 1)
+            {
+                Block(0);
+            }
+            else
+            {
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = _threads }, Block);
+            }
+        }
+    }
+
+    private static void CheckLatents(in LatentAttentionProblem p, int width, bool paged)
+    {
+        if (p.Q.Length < (long)p.Queries * p.Heads * width || p.Output.Length < (long)p.Queries * p.Heads * p.LatentDim)
+        {
+            throw new ArgumentException($"latent attention: Q holds {p.Q.Length}, output {p.Output.Length} values for {p.Queries} queries × {p.Heads} heads of width {width}");
+        }
+
+        if (!paged)
+        {
+            if (p.Latent.Length < (long)p.Keys * width)
+            {
+                throw new ArgumentException($"latent attention: {p.Latent.Length} latent values for {p.Keys} keys of width {width}");
+            }
+
+            return;
+        }
+
+        if (p.BlockSize <= 0 || (long)p.BlockTable.Length * p.BlockSize < p.Keys)
+        {
+            throw new ArgumentException($"latent attention: {p.BlockTable.Length} blocks of {p.BlockSize} cannot hold {p.Keys} keys");
+        }
+
+        long poolRows = p.Latent.Length / width;
+        int used = (p.Keys + p.BlockSize - 1) / p.BlockSize;
+        for (int b = 0; b < used; b++)
+        {
+            if (p.BlockTable[b] < 0 || ((long)p.BlockTable[b] + 1) * p.BlockSize > poolRows)
+            {
+                throw new ArgumentException($"latent attention: block {p.BlockTable[b]} is outside the pool of {poolRows / p.BlockSize} blocks");
+            }
         }
     }
 

@@ -9,8 +9,17 @@ public readonly ref struct LatentAttentionProblem
 {
     public required ReadOnlySpan<float> Q { get; init; }
 
-    /// <summary>[Keys, LatentDim + RopeDim], gathered from the paged cache.</summary>
+    /// <summary>
+    /// [Keys, LatentDim + RopeDim] contiguous when <see cref="BlockTable"/> is empty; otherwise the paged pool of one
+    /// layer ([blocks × BlockSize, LatentDim + RopeDim]), read in place through the block table.
+    /// </summary>
     public required ReadOnlySpan<float> Latent { get; init; }
+
+    /// <summary>The sequence's blocks in position order (key u is row u % BlockSize of block BlockTable[u / BlockSize]); empty: contiguous.</summary>
+    public ReadOnlySpan<int> BlockTable { get; init; }
+
+    /// <summary>Positions per block of <see cref="BlockTable"/>.</summary>
+    public int BlockSize { get; init; }
 
     public required Span<float> Output { get; init; }
 

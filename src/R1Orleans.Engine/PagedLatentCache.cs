@@ -48,6 +48,8 @@ public sealed class PagedLatentCache
     internal Span<float> Entry(int layer, int block, int offset) =>
         _layers[layer].AsSpan(((block * BlockSize) + offset) * EntryDim, EntryDim);
 
+    internal ReadOnlySpan<float> LayerPool(int layer) => _layers[layer];
+
     internal Span<float> BlockSpan(int layer, int block, int entries) =>
         _layers[layer].AsSpan(block * BlockSize * EntryDim, entries * EntryDim);
 }

@@ -50,6 +50,16 @@ public sealed class PagedSequenceCache : ILatentSequenceCache
         entry.CopyTo(_pool.Entry(layer, _blockTable[position / _pool.BlockSize], position % _pool.BlockSize));
     }
 
+    public LatentPages Pages(int layer, int count)
+    {
+        if (count > Capacity)
+        {
+            throw new InvalidOperationException($"{count} positions read in place, {Capacity} reserved");
+        }
+
+        return new LatentPages(_pool.LayerPool(layer), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_blockTable)[.._pool.BlocksFor(count)], _pool.BlockSize);
+    }
+
     public void Gather(int layer, int count, Span<float> dst)
     {
         if (count > Capacity)

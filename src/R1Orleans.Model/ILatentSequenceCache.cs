@@ -11,4 +11,20 @@ public interface ILatentSequenceCache
 
     /// <summary>Copies the entries of positions [0, count) into dst [count, entry width].</summary>
     void Gather(int layer, int count, Span<float> dst);
+
+    /// <summary>Where positions [0, count) of a layer live, to be read in place (absorbed attention) instead of gathered.</summary>
+    LatentPages Pages(int layer, int count);
+}
+
+/// <summary>
+/// A sequence's latents of one layer in place: the layer's block pool ([blocks × BlockSize, entry width]) and the
+/// sequence's block table (position u is row u % BlockSize of block BlockTable[u / BlockSize]).
+/// </summary>
+public readonly ref struct LatentPages(ReadOnlySpan<float> pool, ReadOnlySpan<int> blockTable, int blockSize)
+{
+    public ReadOnlySpan<float> Pool { get; } = pool;
+
+    public ReadOnlySpan<int> BlockTable { get; } = blockTable;
+
+    public int BlockSize { get; } = blockSize;
 }

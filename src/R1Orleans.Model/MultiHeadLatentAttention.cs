@@ -224,12 +224,15 @@ public sealed class MultiHeadLatentAttention
         {
             (SequenceSlice s, int at) = work[i];
             int ctx = s.ContextLength;
-            float[] latent = new float[ctx * EntryDim];
-            s.Cache.Gather(_layer, ctx, latent);
+
+            // The latents are read where the cache keeps them (no per-step copy of the whole context).
+            LatentPages pages = s.Cache.Pages(_layer, ctx);
             _backend.LatentAttention(new LatentAttentionProblem
             {
                 Q = qa.AsSpan(at * _heads * EntryDim, s.Length * _heads * EntryDim),
-                Latent = latent,
+                Latent = pages.Pool,
+                BlockTable = pages.BlockTable,
+                BlockSize = pages.BlockSize,
                 Output = oLatent.AsSpan(at * _heads * _kvRank, s.Length * _heads * _kvRank),
                 Queries = s.Length,
                 Keys = ctx,

@@ -225,6 +225,64 @@ public sealed class CpuBackendTests
         TestData.AssertClose(output, expected, 1e-5);
     }
 
+    [Theory]
+    [InlineData(6, 2, 148, 150, 64, 16)] // register tiles of 4 heads plus a 2-head tail, key blocks of 64 plus a tail
+    [InlineData(16, 3, 597, 600, 72, 8)] // above the parallel threshold; a column tail beyond the vector tiles
+    [InlineData(5, 1, 0, 1, 3, 1)] // one key, columns narrower than a vector
+    public void LatentAttention_matches_the_reference_at_tile_and_block_edges(int heads, int queries, int first, int keys, int latent, int rope)
+    {
+        float[] q = TestData.Floats(42, queries * heads * (latent + rope));
+        float[] lat = TestData.Floats(43, keys * (latent + rope));
+        float[] output = new float[queries * heads * latent];
+        s_backend.LatentAttention(LatentProblem(q, lat, output, queries, keys, first, heads, latent, rope, 0.1f));
+        double[] expected = Reference.LatentAttention(q, lat, queries, first, heads, latent, rope, 0.1);
+        TestData.AssertClose(output, expected, 1e-5);
+    }
+
+    [Fact]
+    public void LatentAttention_gives_each_head_the_same_bits_however_the_heads_are_split_across_threads()
+    {
+        const int heads = 16, queries = 2, keys = 600, latent = 64, rope = 16; // above the parallel threshold
+        float[] q = TestData.Floats(44, queries * heads * (latent + rope));
+        float[] lat = TestData.Floats(45, keys * (latent + rope));
+        float[] one = new float[queries * heads * latent];
+        float[] many = new float[queries * heads * latent];
+        new CpuBackend(threads: 1).LatentAttention(LatentProblem(q, lat, one, queries, keys, keys - queries, heads, latent, rope, 0.1f));
+        new CpuBackend(threads: 4).LatentAttention(LatentProblem(q, lat, many, queries, keys, keys - queries, heads, latent, rope, 0.1f));
+        Assert.Equal(one, many);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void LatentAttention_reads_a_paged_pool_through_its_block_table_with_the_same_bits_as_contiguous_latents(int threads)
+    {
+        const int heads = 16, queries = 2, keys = 601, latent = 64, rope = 16, width = latent + rope, blockSize = 16;
+        float[] q = TestData.Floats(46, queries * heads * width);
+        float[] contiguous = TestData.Floats(47, keys * width);
+
+        // Scatter the positions over a pool of 48 blocks in a shuffled order; the unused blocks hold garbage.
+        int used = (keys + blockSize - 1) / blockSize;
+        int[] table = [.. Enumerable.Range(0, 48).OrderBy(b => (b * 37) % 48).Take(used)];
+        float[] pool = TestData.Floats(48, 48 * blockSize * width);
+        for (int u = 0; u < keys; u++)
+        {
+            contiguous.AsSpan(u * width, width).CopyTo(pool.AsSpan(((table[u / blockSize] * blockSize) + (u % blockSize)) * width, width));
+        }
+
+        var backend = new CpuBackend(threads);
+        float[] expected = new float[queries * heads * latent];
+        backend.LatentAttention(LatentProblem(q, contiguous, expected, queries, keys, keys - queries, heads, latent, rope, 0.1f));
+        float[] paged = new float[queries * heads * latent];
+        backend.LatentAttention(LatentProblem(q, pool, paged, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = table, BlockSize = blockSize });
+        Assert.Equal(expected, paged);
+
+        // A block table that points outside the pool is refused.
+        int[] bad = [.. table];
+        bad[3] = 48;
+        Assert.Throws<ArgumentException>(() => backend.LatentAttention(LatentProblem(q, pool, paged, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = bad, BlockSize = blockSize }));
+    }
+
     [Fact]
     public void LatentAttention_equals_Attention_when_keys_and_values_are_the_latent_itself()
     {

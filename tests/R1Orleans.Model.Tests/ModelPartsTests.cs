@@ -12,6 +12,8 @@ public sealed class ModelPartsTests
         public void Write(int layer, int position, ReadOnlySpan<float> entry) => throw new NotSupportedException();
 
         public void Gather(int layer, int count, Span<float> dst) => throw new NotSupportedException();
+
+        public LatentPages Pages(int layer, int count) => throw new NotSupportedException();
     }
 
     [Fact]
