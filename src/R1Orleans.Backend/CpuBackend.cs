@@ -17,10 +17,15 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     private readonly int _threads;
 
-    public CpuBackend(int? threads = null)
+    private readonly LatentAttentionKernel _latentKernel;
+
+    public CpuBackend(int? threads = null, LatentAttentionKernel latentKernel = LatentAttentionKernel.Tiled)
     {
         _threads = Math.Max(1, threads ?? Environment.ProcessorCount);
+        _latentKernel = latentKernel;
     }
+
+    public LatentAttentionKernel LatentKernel => _latentKernel;
 
     public string Name => $"cpu({_threads} threads)";
 
@@ -138,6 +143,12 @@ public sealed unsafe class CpuBackend : IComputeBackend
         CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
         bool paged = !p.BlockTable.IsEmpty;
         CheckLatents(p, width, paged);
+        if (_latentKernel == LatentAttentionKernel.PerHead)
+        {
+            PerHeadLatentAttention(p, width, paged);
+            return;
+        }
+
         fixed (float* pq = p.Q, pl = p.Latent, po = p.Output)
         fixed (int* pt = p.BlockTable)
         {
@@ -199,6 +210,53 @@ public sealed unsafe class CpuBackend : IComputeBackend
             {
                 Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = _threads }, Block);
             }
+        }
+    }
+
+    /// <summary>
+    /// The reference: the latents copied out of their pages into one array, then per head and query one dot product
+    /// per key and one multiply-add per key (each head reads every latent row again). Kept to check and time the tiled
+    /// kernel against.
+    /// </summary>
+    private void PerHeadLatentAttention(in LatentAttentionProblem p, int width, bool paged)
+    {
+        float[] contiguous = new float[p.Keys * width];
+        for (int u = 0; u < p.Keys; u++)
+        {
+            int row = paged ? (p.BlockTable[u / p.BlockSize] * p.BlockSize) + (u % p.BlockSize) : u;
+            p.Latent.Slice(row * width, width).CopyTo(contiguous.AsSpan(u * width, width));
+        }
+
+        fixed (float* pq = p.Q, pl = contiguous, po = p.Output)
+        {
+            nint aq = (nint)pq, al = (nint)pl, ao = (nint)po;
+            int queries = p.Queries, keys = p.Keys, first = p.FirstQueryPosition, heads = p.Heads, latent = p.LatentDim;
+            float scale = p.Scale;
+            void Head(int h)
+            {
+                float* q = (float*)aq, lat = (float*)al, o = (float*)ao;
+                var scores = new float[keys];
+                for (int i = 0; i < queries; i++)
+                {
+                    int count = first + i + 1;
+                    var qh = new ReadOnlySpan<float>(q + ((((long)i * heads) + h) * width), width);
+                    for (int u = 0; u < count; u++)
+                    {
+                        scores[u] = TensorPrimitives.Dot(qh, new ReadOnlySpan<float>(lat + ((long)u * width), width)) * scale;
+                    }
+
+                    Span<float> sc = scores.AsSpan(0, count);
+                    TensorPrimitives.SoftMax(sc, sc);
+                    var outRow = new Span<float>(o + ((((long)i * heads) + h) * latent), latent);
+                    outRow.Clear();
+                    for (int u = 0; u < count; u++)
+                    {
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(lat + ((long)u * width), latent), sc[u], outRow, outRow);
+                    }
+                }
+            }
+
+            RunHeads(heads, (long)queries * keys * heads * (width + latent), Head);
         }
     }
 

@@ -283,6 +283,25 @@ public sealed class CpuBackendTests
         Assert.Throws<ArgumentException>(() => backend.LatentAttention(LatentProblem(q, pool, paged, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = bad, BlockSize = blockSize }));
     }
 
+    [Theory]
+    [InlineData(1, 1, 37)]
+    [InlineData(4, 2, 700)]
+    [InlineData(16, 3, 130)]
+    public void The_tiled_latent_attention_agrees_with_the_per_head_reference_on_paged_latents(int heads, int queries, int keys)
+    {
+        const int latent = 64, rope = 16, width = latent + rope, blockSize = 16;
+        float[] q = TestData.Floats(70, queries * heads * width);
+        int used = (keys + blockSize - 1) / blockSize;
+        int[] table = [.. Enumerable.Range(0, used + 3).Reverse().Take(used)];
+        float[] pool = TestData.Floats(71, (used + 3) * blockSize * width);
+        float[] tiled = new float[queries * heads * latent];
+        float[] reference = new float[queries * heads * latent];
+        new CpuBackend(2).LatentAttention(LatentProblem(q, pool, tiled, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = table, BlockSize = blockSize });
+        new CpuBackend(2, LatentAttentionKernel.PerHead).LatentAttention(LatentProblem(q, pool, reference, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = table, BlockSize = blockSize });
+        Assert.True(TestData.RelativeMaxError(tiled, reference) <= 1e-6, $"relative error {TestData.RelativeMaxError(tiled, reference)}");
+        Assert.NotEqual(0f, reference.Select(Math.Abs).Max());
+    }
+
     [Fact]
     public void LatentAttention_equals_Attention_when_keys_and_values_are_the_latent_itself()
     {
