@@ -26,19 +26,18 @@ public static class EngineBenchCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
         var attention = new Option<LatentAttentionKernel>("--attention") { Description = "Absorbed-attention kernel: Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => LatentAttentionKernel.Tiled };
-        var splitExperts = new Option<bool>("--split-expert-threads") { Description = "When a step activates fewer experts than threads, give each expert several threads (default true; false: one thread per expert, for A/B timing)", DefaultValueFactory = _ => true };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
         var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
         {
-            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, splitExperts,
+            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention,
         };
         command.SetAction(p => Run(
             p.GetValue(models) ?? [], p.GetValue(synthetic) ?? [], p.GetValue(prompt), p.GetValue(context), p.GetValue(steps),
-            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention), p.GetValue(splitExperts)));
+            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention)));
         return command;
     }
 
-    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, LatentAttentionKernel attention, bool splitExperts)
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, LatentAttentionKernel attention)
     {
         var dirs = models.Select(m => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Dir: m)).ToList();
         foreach (string s in synthetic)
@@ -60,12 +59,11 @@ public static class EngineBenchCommand
         var servingRows = new List<string[]>();
         var results = new List<object>();
         var backend = new CpuBackend(threads, attention);
-        Console.WriteLine($"absorbed attention kernel: {attention}; experts split threads when few are active: {splitExperts}");
+        Console.WriteLine($"absorbed attention kernel: {attention}");
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");
             using LoadedModel model = LoadedModel.Load(dir, backend, withMtp: serving);
-            model.Exchange.SplitThreadsAcrossFewExperts = splitExperts;
             var bench = new EngineBenchmark(model, ceiling);
             int p = Math.Min(prompt, model.Config.MaxPositionEmbeddings);
             PrefillResult pr = bench.Prefill(p, repeats);

@@ -39,7 +39,7 @@ public sealed class LoadedModel : IDisposable
             ExpertShard shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (_, _) => true, mtp);
             // On the CPU, experts run side by side, each on one thread: better than splitting each small matrix.
             InProcessExpertExchange exchange = backend is CpuBackend { Threads: > 1 } cpu
-                ? new InProcessExpertExchange(new CpuBackend(1), shard, reader.Config.NRoutedExperts, cpu.Threads, threads => new CpuBackend(threads))
+                ? new InProcessExpertExchange(new CpuBackend(1), shard, reader.Config.NRoutedExperts, cpu.Threads)
                 : new InProcessExpertExchange(backend, shard, reader.Config.NRoutedExperts);
             DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, exchange, mtp, progress);
             return new LoadedModel(reader, model, shard, exchange);

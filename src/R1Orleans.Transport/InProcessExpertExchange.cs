@@ -15,27 +15,18 @@ public sealed class InProcessExpertExchange : IExpertExchange
     private readonly ExpertShard _shard;
     private readonly int _experts;
     private readonly int _parallelism;
-    private readonly Func<int, IComputeBackend>? _backendWithThreads;
-    private readonly IComputeBackend?[] _splitBackends;
 
     /// <summary>
     /// backend runs each expert; with parallelism above 1, that many experts run at once (give a single-threaded
-    /// backend then, so the parallelism is across experts, not inside each small matrix). backendWithThreads, when
-    /// given, makes a backend of n threads: a step that activates fewer experts than there are threads then gives each
-    /// expert parallelism / active threads, so no thread idles (a decode step of one token touches only top-k experts).
+    /// backend then, so the parallelism is across experts, not inside each small matrix).
     /// </summary>
-    public InProcessExpertExchange(IComputeBackend backend, ExpertShard shard, int routedExperts, int parallelism = 1, Func<int, IComputeBackend>? backendWithThreads = null)
+    public InProcessExpertExchange(IComputeBackend backend, ExpertShard shard, int routedExperts, int parallelism = 1)
     {
         _backend = backend;
         _shard = shard;
         _experts = routedExperts;
         _parallelism = Math.Max(1, parallelism);
-        _backendWithThreads = backendWithThreads;
-        _splitBackends = new IComputeBackend?[_parallelism + 1];
     }
-
-    /// <summary>False keeps one thread per expert even when few are active (the A/B baseline of r1 bench-engine).</summary>
-    public bool SplitThreadsAcrossFewExperts { get; set; } = true;
 
     /// <summary>Tokens dispatched per (layer, expert) since creation: the load statistics the balancer reads.</summary>
     public ExpertLoadCounter Load { get; } = new();
@@ -53,8 +44,6 @@ public sealed class InProcessExpertExchange : IExpertExchange
         float[] expertOut = new float[n * routing.K * hidden];
         int[] active = Enumerable.Range(0, _experts).Where(e => layout.TokensFor(e) > 0).ToArray();
         float[] source = x.ToArray();
-        int perExpert = SplitThreadsAcrossFewExperts && _backendWithThreads is not null && active.Length > 0 ? Math.Max(1, _parallelism / active.Length) : 1;
-        IComputeBackend backend = perExpert == 1 ? _backend : (_splitBackends[perExpert] ??= _backendWithThreads!(perExpert));
         void RunExpert(int e)
         {
             int count = layout.TokensFor(e);
@@ -67,7 +56,7 @@ public sealed class InProcessExpertExchange : IExpertExchange
             }
 
             float[] output = new float[count * hidden];
-            expert.Forward(backend, input, count, output);
+            expert.Forward(_backend, input, count, output);
             for (int i = 0; i < count; i++)
             {
                 int dst = (layout.SourceToken[first + i] * routing.K) + layout.SourceSlot[first + i];
@@ -79,7 +68,7 @@ public sealed class InProcessExpertExchange : IExpertExchange
 
         if (_parallelism > 1 && active.Length > 1)
         {
-            Parallel.ForEach(active, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _parallelism / perExpert) }, RunExpert);
+            Parallel.ForEach(active, new ParallelOptions { MaxDegreeOfParallelism = _parallelism }, RunExpert);
         }
         else
         {

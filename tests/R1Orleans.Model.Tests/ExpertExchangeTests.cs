@@ -130,38 +130,6 @@ public sealed class InProcessExpertExchangeTests(SyntheticModelFixture fixture)
     }
 
     [Fact]
-    public void Few_active_experts_share_the_threads_and_give_the_same_bits_as_one_thread_each()
-    {
-        int[] asked = new int[9];
-        var split = new InProcessExpertExchange(new CpuBackend(1), Model.Experts, Model.Config.NRoutedExperts, parallelism: 8, threads =>
-        {
-            asked[threads]++;
-            return new CpuBackend(threads);
-        });
-        var oneEach = new InProcessExpertExchange(new CpuBackend(1), Model.Experts, Model.Config.NRoutedExperts, parallelism: 8, threads => new CpuBackend(threads))
-        {
-            SplitThreadsAcrossFewExperts = false,
-        };
-
-        // One token, three experts: 8 threads / 3 experts = 2 threads each; the backend is made once and reused.
-        float[] x = TestData.Floats(9, Hidden);
-        var routing = new ExpertRouting(1, 3, [6, 1, 3], [0.9f, 0.6f, 1.0f]);
-        float[] a = new float[Hidden], b = new float[Hidden], c = new float[Hidden];
-        split.DispatchCombine(Layer, x, routing, a);
-        split.DispatchCombine(Layer, x, routing, b);
-        oneEach.DispatchCombine(Layer, x, routing, c);
-        Assert.Equal(1, asked[2]);
-        Assert.Equal(1, asked.Sum());
-        Assert.Equal(a, b);
-        Assert.Equal(c, a);
-
-        // Eight experts active at once: one thread each, no split backend asked for.
-        var wide = new ExpertRouting(2, 4, [0, 1, 2, 3, 4, 5, 6, 7], [1f, 1f, 1f, 1f, 1f, 1f, 1f, 1f]);
-        split.DispatchCombine(Layer, TestData.Floats(10, 2 * Hidden), wide, new float[2 * Hidden]);
-        Assert.Equal(1, asked.Sum());
-    }
-
-    [Fact]
     public void Load_counts_the_tokens_dispatched_to_each_expert()
     {
         InProcessExpertExchange exchange = NewExchange();
