@@ -13,14 +13,9 @@ public sealed class GenerationConfigTests(GatewayFixture fx)
     public async Task The_checkpoints_generation_config_supplies_omitted_sampling_parameters_unless_turned_off()
     {
         // A checkpoint whose generation_config.json asks for greedy decoding.
-        string dir = Directory.CreateTempSubdirectory("r1-genconfig-").FullName;
+        string dir = CopyOfFixtureModel();
         try
         {
-            foreach (string file in Directory.GetFiles(fx.ModelDirectory))
-            {
-                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
-            }
-
             await File.WriteAllTextAsync(Path.Combine(dir, "generation_config.json"), """{"do_sample": false, "temperature": 0.0, "top_p": 0.95}""");
             await using InferenceEngine engine = InferenceEngine.Load(dir, GatewayFixture.EngineOptions);
             Assert.Equal(0f, engine.SamplingDefaults.Temperature);
@@ -49,14 +44,9 @@ public sealed class GenerationConfigTests(GatewayFixture fx)
     [Fact]
     public async Task A_bad_generation_config_value_stops_the_load_naming_the_field()
     {
-        string dir = Directory.CreateTempSubdirectory("r1-genconfig-bad-").FullName;
+        string dir = CopyOfFixtureModel();
         try
         {
-            foreach (string file in Directory.GetFiles(fx.ModelDirectory))
-            {
-                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
-            }
-
             await File.WriteAllTextAsync(Path.Combine(dir, "generation_config.json"), """{"temperature": 7}""");
             InvalidDataException e = Assert.Throws<InvalidDataException>(() => InferenceEngine.Load(dir, GatewayFixture.EngineOptions));
             Assert.Contains("generation_config.json: field 'temperature'", e.Message, StringComparison.Ordinal);
@@ -70,6 +60,18 @@ public sealed class GenerationConfigTests(GatewayFixture fx)
         {
             Directory.Delete(dir, true);
         }
+    }
+
+    /// <summary>A temporary copy of the fixture's checkpoint directory (the caller deletes it).</summary>
+    private string CopyOfFixtureModel()
+    {
+        string dir = Directory.CreateTempSubdirectory("r1-genconfig-").FullName;
+        foreach (string file in Directory.GetFiles(fx.ModelDirectory))
+        {
+            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+        }
+
+        return dir;
     }
 
     private static async Task<string> CompleteAsync(GatewayServer server, int seed)

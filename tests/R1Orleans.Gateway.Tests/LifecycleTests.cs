@@ -340,6 +340,7 @@ public sealed partial class LifecycleTests(GatewayFixture fx)
     [InlineData("Gateway:DefaultMaxTokens", "0")]
     [InlineData("Gateway:MaxWaiting", "0")]
     [InlineData("Gateway:ApiKeys:0", " ")]
+    [InlineData("Gateway:GenerationConfig", "sometimes")]
     public async Task Invalid_options_stop_the_server_from_starting(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => GatewayServer.StartAsync(null, new Dictionary<string, string?> { [setting] = value }));
