@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Scheduling;
+using R1Orleans.Text.Tools;
 
 namespace R1Orleans.Gateway;
 
@@ -43,15 +44,17 @@ internal sealed partial class GenerationResponder
         _id = format.IdPrefix + Guid.NewGuid().ToString("N");
         _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         _model = info.Id;
-        _choices = [.. Enumerable.Range(0, spec.N).Select(i => new ChoiceState(i))];
+        _choices = [.. Enumerable.Range(0, spec.N).Select(i => new ChoiceState(i) { ToolFilter = spec.ParsesToolCalls ? new ToolCallStreamFilter() : null })];
     }
 
     private bool WantLogprobs => _spec.Sampling.Logprobs;
 
-    public async Task RespondAsync(GenerationRun run)
+    public Task RespondAsync(GenerationRun run) => RespondAsync(run.Events);
+
+    /// <summary>Answers from the choices' events (the run's, or scripted ones in tests).</summary>
+    public async Task RespondAsync(ChannelReader<ChoiceEvent> events)
     {
         CancellationToken aborted = _http.RequestAborted;
-        ChannelReader<ChoiceEvent> events = run.Events;
         var buffered = new List<ChoiceEvent>();
         var started = new bool[_choices.Length];
         int startedCount = 0;
@@ -129,10 +132,22 @@ internal sealed partial class GenerationResponder
         }
 
         c.Text.Append(e.Text);
+        string content = e.Content;
+        if (c.ToolFilter is not null)
+        {
+            content = c.ToolFilter.Push(content);
+            if (e.Finish is not null)
+            {
+                (string tail, IReadOnlyList<ToolCallText> calls) = c.ToolFilter.Finish();
+                content += tail;
+                c.ToolCalls = [.. calls.Select(call => ("call_" + Guid.NewGuid().ToString("N")[..24], call))];
+            }
+        }
+
         if (!stream)
         {
             c.Reasoning.Append(e.Reasoning);
-            c.Content.Append(e.Content);
+            c.Content.Append(content);
         }
 
         if (e.Finish is FinishReason f)
@@ -142,7 +157,7 @@ internal sealed partial class GenerationResponder
             c.Usage = e.Usage;
         }
 
-        return _spec.Chat ? (e.Reasoning, e.Content, e.Text) : ("", e.Text, e.Text);
+        return _spec.Chat ? (e.Reasoning, content, e.Text) : ("", e.Text, e.Text);
     }
 
     private Usage TotalUsage() =>
@@ -263,9 +278,14 @@ internal sealed partial class GenerationResponder
             await ChunkAsync(w => _format.WriteDeltaChoice(w, c, reasoning, content, text, logprobs), null, aborted).ConfigureAwait(false);
         }
 
-        if (e.Finish is FinishReason f)
+        if (e.Finish is not null)
         {
-            await ChunkAsync(w => _format.WriteFinishChoice(w, index, ChoiceState.FinishName(f)), null, aborted).ConfigureAwait(false);
+            if (c.ToolCalls.Count > 0 && _format is ChatFormat chat)
+            {
+                await ChunkAsync(w => chat.WriteToolCallsDelta(w, c), null, aborted).ConfigureAwait(false);
+            }
+
+            await ChunkAsync(w => _format.WriteFinishChoice(w, index, c.FinishLabel), null, aborted).ConfigureAwait(false);
         }
     }
 

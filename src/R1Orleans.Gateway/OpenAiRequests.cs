@@ -30,6 +30,9 @@ internal sealed record GenerationSpec
     public bool IncludeUsage { get; init; }
 
     public string? Model { get; init; }
+
+    /// <summary>Chat with tools and tool_choice other than "none": tool-call markup in the answer becomes <c>tool_calls</c>.</summary>
+    public bool ParsesToolCalls { get; init; }
 }
 
 /// <summary>Reads OpenAI request bodies field by field, with a 400 naming the field for every wrong type or value.</summary>
@@ -56,10 +59,15 @@ internal static class OpenAiRequests
         }
 
         IReadOnlyList<ToolDefinition>? tools = ParseTools(f);
-        if (f.TryGet("tool_choice", out JsonElement choice)
-            && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "none" or "auto"))
+        bool toolChoiceNone = false;
+        if (f.TryGet("tool_choice", out JsonElement choice) && choice.ValueKind != JsonValueKind.Null)
         {
-            throw OpenAiErrorException.Unsupported("tool_choice", "only \"auto\" and \"none\" are supported (tool calls are not parsed from the output)");
+            if (!(choice.ValueKind == JsonValueKind.String && choice.GetString() is "none" or "auto"))
+            {
+                throw OpenAiErrorException.Unsupported("tool_choice", "only \"auto\" and \"none\" are supported (the model decides whether to call a tool)");
+            }
+
+            toolChoiceNone = choice.GetString() == "none";
         }
 
         if (f.Object("response_format") is JsonFields format && format.String("type") is string type && type != "text")
@@ -79,6 +87,7 @@ internal static class OpenAiRequests
         {
             Input = PromptInput.FromMessages(list, tools),
             Sampling = spec.Sampling with { Logprobs = logprobs, TopLogprobs = topLogprobs },
+            ParsesToolCalls = tools is not null && !toolChoiceNone,
         };
     }
 

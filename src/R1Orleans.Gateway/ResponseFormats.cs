@@ -1,4 +1,5 @@
 using System.Text;
+using R1Orleans.Text.Tools;
 using System.Text.Json;
 using R1Orleans.Engine.Sampling;
 using R1Orleans.Engine.Scheduling;
@@ -31,6 +32,15 @@ internal sealed class ChoiceState(int index)
     public string? Error { get; set; }
 
     public Usage? Usage { get; set; }
+
+    /// <summary>Set for chat requests with tools: holds tool-call markup back from the streamed content.</summary>
+    public ToolCallStreamFilter? ToolFilter { get; init; }
+
+    /// <summary>The tool calls of the finished answer, each with the id the response gives it.</summary>
+    public IReadOnlyList<(string Id, ToolCallText Call)> ToolCalls { get; set; } = [];
+
+    /// <summary>finish_reason: "tool_calls" when the answer stopped after calling tools.</summary>
+    public string FinishLabel => ToolCalls.Count > 0 && Finish == FinishReason.Stop ? "tool_calls" : FinishName(Finish!.Value);
 
     public static string FinishName(FinishReason reason) => reason switch
     {
@@ -141,7 +151,21 @@ internal sealed class ChatFormat(R1Tokenizer tokenizer) : ResponseFormat(tokeniz
         w.WriteNumber("index", c.Index);
         w.WriteStartObject("message");
         w.WriteString("role", "assistant");
-        w.WriteString("content", c.Content.ToString());
+        string content = c.Content.ToString();
+        if (c.ToolCalls.Count > 0 && string.IsNullOrWhiteSpace(content))
+        {
+            w.WriteNull("content");
+        }
+        else
+        {
+            w.WriteString("content", content);
+        }
+
+        if (c.ToolCalls.Count > 0)
+        {
+            WriteToolCalls(w, c, withIndex: false);
+        }
+
         if (c.Reasoning.Length > 0)
         {
             w.WriteString("reasoning_content", c.Reasoning.ToString());
@@ -153,8 +177,45 @@ internal sealed class ChatFormat(R1Tokenizer tokenizer) : ResponseFormat(tokeniz
 
         w.WriteEndObject();
         WriteLogprobs(w, logprobs ? c.Logprobs : null);
-        w.WriteString("finish_reason", ChoiceState.FinishName(c.Finish!.Value));
+        w.WriteString("finish_reason", c.FinishLabel);
         w.WriteEndObject();
+    }
+
+    /// <summary>A stream chunk carrying every tool call of a finished choice (each whole, as vLLM sends a finished call).</summary>
+    public void WriteToolCallsDelta(Utf8JsonWriter w, ChoiceState c)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("index", c.Index);
+        w.WriteStartObject("delta");
+        WriteToolCalls(w, c, withIndex: true);
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        w.WriteNull("finish_reason");
+        w.WriteEndObject();
+    }
+
+    private static void WriteToolCalls(Utf8JsonWriter w, ChoiceState c, bool withIndex)
+    {
+        w.WriteStartArray("tool_calls");
+        for (int i = 0; i < c.ToolCalls.Count; i++)
+        {
+            (string id, ToolCallText call) = c.ToolCalls[i];
+            w.WriteStartObject();
+            if (withIndex)
+            {
+                w.WriteNumber("index", i);
+            }
+
+            w.WriteString("id", id);
+            w.WriteString("type", "function");
+            w.WriteStartObject("function");
+            w.WriteString("name", call.Name);
+            w.WriteString("arguments", call.Arguments);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
     }
 
     private void WriteLogprobs(Utf8JsonWriter w, IReadOnlyList<LogprobEntry>? logprobs)
