@@ -26,18 +26,19 @@ public static class EngineBenchCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
         var attention = new Option<LatentAttentionKernel>("--attention") { Description = "Absorbed-attention kernel: Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => LatentAttentionKernel.Tiled };
+        var parallelThreshold = new Option<long>("--parallel-threshold") { Description = "Multiply-adds below which a Linear stays on one thread", DefaultValueFactory = _ => CpuBackend.DefaultParallelThreshold };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
         var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
         {
-            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention,
+            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold,
         };
         command.SetAction(p => Run(
             p.GetValue(models) ?? [], p.GetValue(synthetic) ?? [], p.GetValue(prompt), p.GetValue(context), p.GetValue(steps),
-            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention)));
+            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention), p.GetValue(parallelThreshold)));
         return command;
     }
 
-    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, LatentAttentionKernel attention)
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, LatentAttentionKernel attention, long parallelThreshold)
     {
         var dirs = models.Select(m => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Dir: m)).ToList();
         foreach (string s in synthetic)
@@ -58,8 +59,8 @@ public static class EngineBenchCommand
         var decodeRows = new List<string[]>();
         var servingRows = new List<string[]>();
         var results = new List<object>();
-        var backend = new CpuBackend(threads, attention);
-        Console.WriteLine($"absorbed attention kernel: {attention}");
+        var backend = new CpuBackend(threads, attention, parallelThreshold);
+        Console.WriteLine($"absorbed attention kernel: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds");
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");

@@ -8,8 +8,8 @@ namespace R1Orleans.Backend;
 /// </summary>
 public sealed unsafe class CpuBackend : IComputeBackend
 {
-    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
-    private const long ParallelThreshold = 1 << 15;
+    /// <summary>Below this many multiply-adds a Linear stays on the calling thread (the default).</summary>
+    public const long DefaultParallelThreshold = 1 << 15;
 
     /// <summary>Attention of one sequence goes parallel over heads only above this many multiply-adds: a decode step's
     /// attention for one sequence is far cheaper than a Parallel.For round trip.</summary>
@@ -19,11 +19,20 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     private readonly LatentAttentionKernel _latentKernel;
 
-    public CpuBackend(int? threads = null, LatentAttentionKernel latentKernel = LatentAttentionKernel.Tiled)
+    private readonly long _parallelThreshold;
+
+    /// <summary>
+    /// threads: CPU threads for the math (default all cores); parallelThreshold: the multiply-adds below which a Linear
+    /// stays on the calling thread (a parallel loop costs microseconds, more than a small matrix).
+    /// </summary>
+    public CpuBackend(int? threads = null, LatentAttentionKernel latentKernel = LatentAttentionKernel.Tiled, long parallelThreshold = DefaultParallelThreshold)
     {
         _threads = Math.Max(1, threads ?? Environment.ProcessorCount);
         _latentKernel = latentKernel;
+        _parallelThreshold = Math.Max(0, parallelThreshold);
     }
+
+    public long ParallelThreshold => _parallelThreshold;
 
     public LatentAttentionKernel LatentKernel => _latentKernel;
 
@@ -44,7 +53,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
         {
             nint ax = (nint)px, ay = (nint)py, aw = (nint)pw;
             long work = (long)n * rows * cols;
-            int chunks = work < ParallelThreshold ? 1 : Math.Min((rows + 3) / 4, _threads * 4);
+            int chunks = work < _parallelThreshold ? 1 : Math.Min((rows + 3) / 4, _threads * 4);
             int per = (((rows + chunks - 1) / chunks) + 3) & ~3; // whole 4-row tiles per chunk
             void Run(int c)
             {
