@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace R1Orleans.Backend;
@@ -99,9 +100,83 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     public void Attention(in AttentionProblem p)
     {
+        CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
+        if (_latentKernel == LatentAttentionKernel.Tiled)
+        {
+            TiledAttention(p);
+            return;
+        }
+
+        PerHeadAttention(p);
+    }
+
+    /// <summary>
+    /// Naive (prefill) attention per head as two GEMMs over blocks of queries: scores = Q_h · K_hᵀ with the register-tiled
+    /// DotKernels (keys [k_nope | k_rope] copied contiguous once per head), softmax over each query's causal prefix (the
+    /// rest of the block's row set to zero), then probabilities × V_h with WeightedSumKernels reading V in place.
+    /// </summary>
+    private void TiledAttention(in AttentionProblem p)
+    {
+        const int QueryBlock = 64;
+        int width = p.NopeDim + p.RopeDim;
+        int qStride = p.Heads * width;
+        int kvStride = p.Heads * (p.NopeDim + p.VDim);
+        fixed (float* pq = p.Q, pkv = p.KeyValue, pkr = p.KeyRope, po = p.Output)
+        {
+            nint aq = (nint)pq, akv = (nint)pkv, akr = (nint)pkr, ao = (nint)po;
+            int queries = p.Queries, keys = p.Keys, first = p.FirstQueryPosition, heads = p.Heads;
+            int nope = p.NopeDim, rope = p.RopeDim, vd = p.VDim, krStride = p.KeyRopeStride, krOff = p.KeyRopeOffset;
+            float scale = p.Scale;
+            void Head(int h)
+            {
+                float* q = (float*)aq, kv = (float*)akv, kr = (float*)akr, o = (float*)ao;
+                ArrayPool<float> pool = ArrayPool<float>.Shared;
+                float[] kRent = pool.Rent(keys * width), qRent = pool.Rent(QueryBlock * width), sRent = pool.Rent(QueryBlock * keys);
+                fixed (float* k = kRent, qh = qRent, scores = sRent)
+                {
+                    for (int u = 0; u < keys; u++)
+                    {
+                        new ReadOnlySpan<float>(kv + ((long)u * kvStride) + (h * (nope + vd)), nope).CopyTo(new Span<float>(k + ((long)u * width), nope));
+                        new ReadOnlySpan<float>(kr + ((long)u * krStride) + krOff, rope).CopyTo(new Span<float>(k + ((long)u * width) + nope, rope));
+                    }
+
+                    for (int i0 = 0; i0 < queries; i0 += QueryBlock)
+                    {
+                        int rows = Math.Min(QueryBlock, queries - i0);
+                        int span = first + i0 + rows; // keys the block's last query sees
+                        for (int r = 0; r < rows; r++)
+                        {
+                            new ReadOnlySpan<float>(q + ((long)(i0 + r) * qStride) + (h * width), width).CopyTo(new Span<float>(qh + ((long)r * width), width));
+                        }
+
+                        DotKernels.Rows(qh, rows, k, width, 0, span, scores, span);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            int count = first + i0 + r + 1;
+                            var row = new Span<float>(scores + ((long)r * span), span);
+                            TensorPrimitives.Multiply(row[..count], scale, row[..count]);
+                            TensorPrimitives.SoftMax(row[..count], row[..count]);
+                            row[count..].Clear();
+                        }
+
+                        WeightedSumKernels.Rows(scores, rows, span, span, kv + (h * (nope + vd)) + nope, kvStride, null, 0, vd, o + ((long)i0 * heads * vd) + (h * vd), heads * vd);
+                    }
+                }
+
+                pool.Return(kRent);
+                pool.Return(qRent);
+                pool.Return(sRent);
+            }
+
+            RunHeads(heads, (long)queries * keys * heads * (width + vd), Head);
+        }
+    }
+
+    /// <summary>The reference naive attention: per head and query, one dot product and one multiply-add per key.</summary>
+    private void PerHeadAttention(in AttentionProblem p)
+    {
         int qStride = p.Heads * (p.NopeDim + p.RopeDim);
         int kvStride = p.Heads * (p.NopeDim + p.VDim);
-        CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
         fixed (float* pq = p.Q, pkv = p.KeyValue, pkr = p.KeyRope, po = p.Output)
         {
             nint aq = (nint)pq, akv = (nint)pkv, akr = (nint)pkr, ao = (nint)po;

@@ -1,11 +1,13 @@
 namespace R1Orleans.Backend;
 
-/// <summary>How <see cref="CpuBackend"/> runs absorbed (latent) attention.</summary>
+/// <summary>How <see cref="CpuBackend"/> runs attention: absorbed (latent) decode and naive (prefill) alike.</summary>
 public enum LatentAttentionKernel
 {
-    /// <summary>All heads at once against each latent row, read in place from the pages (the default).</summary>
+    /// <summary>Register-tiled GEMMs: for latent attention all heads at once against each latent row read in place from
+    /// the pages; for naive attention blocks of queries per head (the default).</summary>
     Tiled,
 
-    /// <summary>The reference: latents gathered into one array, then each head on its own (checks and A/B timing).</summary>
+    /// <summary>The reference: one dot product and one multiply-add per (head, query, key); latents gathered into one
+    /// array first (checks and A/B timing).</summary>
     PerHead,
 }

@@ -159,6 +159,40 @@ public sealed class CpuBackendTests
         TestData.AssertClose(output, expected, 1e-5);
     }
 
+    [Theory]
+    [InlineData(3, 150, 0, 150, 32, 16, 40)] // query blocks of 64 plus a tail; value columns beyond the vector tiles
+    [InlineData(5, 70, 30, 100, 24, 8, 17)] // a later prefill chunk: queries at positions 30..99
+    [InlineData(16, 80, 0, 80, 32, 16, 32)] // above the parallel threshold
+    public void Tiled_attention_matches_the_reference_across_query_blocks(int heads, int queries, int first, int keys, int nope, int rope, int vd)
+    {
+        const int krStride = 70, krOffset = 3;
+        float[] q = TestData.Floats(20, queries * heads * (nope + rope));
+        float[] kv = TestData.Floats(21, keys * heads * (nope + vd));
+        float[] kr = TestData.Floats(22, keys * krStride);
+        float[] output = new float[queries * heads * vd];
+        s_backend.Attention(Problem(q, kv, kr, krStride, krOffset, output, queries, keys, first, heads, nope, rope, vd, 0.2f));
+        double[] expected = Reference.Attention(q, kv, kr, krStride, krOffset, queries, first, heads, nope, rope, vd, 0.2);
+        TestData.AssertClose(output, expected, 1e-5);
+
+        float[] perHead = new float[queries * heads * vd];
+        new CpuBackend(2, LatentAttentionKernel.PerHead).Attention(Problem(q, kv, kr, krStride, krOffset, perHead, queries, keys, first, heads, nope, rope, vd, 0.2f));
+        Assert.True(TestData.RelativeMaxError(output, perHead) <= 1e-6, $"relative error {TestData.RelativeMaxError(output, perHead)}");
+    }
+
+    [Fact]
+    public void Tiled_attention_gives_each_head_the_same_bits_on_one_thread_or_many()
+    {
+        const int heads = 16, queries = 100, keys = 100, nope = 32, rope = 16, vd = 32, krStride = 48, krOffset = 32;
+        float[] q = TestData.Floats(23, queries * heads * (nope + rope));
+        float[] kv = TestData.Floats(24, keys * heads * (nope + vd));
+        float[] kr = TestData.Floats(25, keys * krStride);
+        float[] one = new float[queries * heads * vd];
+        float[] many = new float[queries * heads * vd];
+        new CpuBackend(1).Attention(Problem(q, kv, kr, krStride, krOffset, one, queries, keys, 0, heads, nope, rope, vd, 0.2f));
+        new CpuBackend(4).Attention(Problem(q, kv, kr, krStride, krOffset, many, queries, keys, 0, heads, nope, rope, vd, 0.2f));
+        Assert.Equal(one, many);
+    }
+
     [Fact]
     public void Attention_is_causal_a_later_key_never_changes_an_earlier_query()
     {
