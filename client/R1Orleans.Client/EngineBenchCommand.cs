@@ -25,7 +25,7 @@ public static class EngineBenchCommand
         var repeats = new Option<int>("--repeats") { Description = "Prefill repeats (median)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
-        var attention = new Option<LatentAttentionKernel>("--attention") { Description = "Absorbed-attention kernel: Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => LatentAttentionKernel.Tiled };
+        var attention = new Option<AttentionKernel>("--attention") { Description = "Absorbed-attention kernel: Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => AttentionKernel.Tiled };
         var parallelThreshold = new Option<long>("--parallel-threshold") { Description = "Multiply-adds below which a Linear stays on one thread", DefaultValueFactory = _ => CpuBackend.DefaultParallelThreshold };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
         var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
@@ -38,7 +38,7 @@ public static class EngineBenchCommand
         return command;
     }
 
-    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, LatentAttentionKernel attention, long parallelThreshold)
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold)
     {
         var dirs = models.Select(m => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Dir: m)).ToList();
         foreach (string s in synthetic)

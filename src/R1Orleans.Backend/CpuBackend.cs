@@ -18,7 +18,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     private readonly int _threads;
 
-    private readonly LatentAttentionKernel _latentKernel;
+    private readonly AttentionKernel _attentionKernel;
 
     private readonly long _parallelThreshold;
 
@@ -26,16 +26,16 @@ public sealed unsafe class CpuBackend : IComputeBackend
     /// threads: CPU threads for the math (default all cores); parallelThreshold: the multiply-adds below which a Linear
     /// stays on the calling thread (a parallel loop costs microseconds, more than a small matrix).
     /// </summary>
-    public CpuBackend(int? threads = null, LatentAttentionKernel latentKernel = LatentAttentionKernel.Tiled, long parallelThreshold = DefaultParallelThreshold)
+    public CpuBackend(int? threads = null, AttentionKernel attentionKernel = AttentionKernel.Tiled, long parallelThreshold = DefaultParallelThreshold)
     {
         _threads = Math.Max(1, threads ?? Environment.ProcessorCount);
-        _latentKernel = latentKernel;
+        _attentionKernel = attentionKernel;
         _parallelThreshold = Math.Max(0, parallelThreshold);
     }
 
     public long ParallelThreshold => _parallelThreshold;
 
-    public LatentAttentionKernel LatentKernel => _latentKernel;
+    public AttentionKernel AttentionKernel => _attentionKernel;
 
     public string Name => $"cpu({_threads} threads)";
 
@@ -101,7 +101,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
     public void Attention(in AttentionProblem p)
     {
         CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
-        if (_latentKernel == LatentAttentionKernel.Tiled)
+        if (_attentionKernel == AttentionKernel.Tiled)
         {
             TiledAttention(p);
             return;
@@ -227,7 +227,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
         CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
         bool paged = !p.BlockTable.IsEmpty;
         CheckLatents(p, width, paged);
-        if (_latentKernel == LatentAttentionKernel.PerHead)
+        if (_attentionKernel == AttentionKernel.PerHead)
         {
             PerHeadLatentAttention(p, width, paged);
             return;

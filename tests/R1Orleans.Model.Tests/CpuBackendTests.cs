@@ -175,7 +175,7 @@ public sealed class CpuBackendTests
         TestData.AssertClose(output, expected, 1e-5);
 
         float[] perHead = new float[queries * heads * vd];
-        new CpuBackend(2, LatentAttentionKernel.PerHead).Attention(Problem(q, kv, kr, krStride, krOffset, perHead, queries, keys, first, heads, nope, rope, vd, 0.2f));
+        new CpuBackend(2, AttentionKernel.PerHead).Attention(Problem(q, kv, kr, krStride, krOffset, perHead, queries, keys, first, heads, nope, rope, vd, 0.2f));
         Assert.True(TestData.RelativeMaxError(output, perHead) <= 1e-6, $"relative error {TestData.RelativeMaxError(output, perHead)}");
     }
 
@@ -331,7 +331,7 @@ public sealed class CpuBackendTests
         float[] tiled = new float[queries * heads * latent];
         float[] reference = new float[queries * heads * latent];
         new CpuBackend(2).LatentAttention(LatentProblem(q, pool, tiled, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = table, BlockSize = blockSize });
-        new CpuBackend(2, LatentAttentionKernel.PerHead).LatentAttention(LatentProblem(q, pool, reference, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = table, BlockSize = blockSize });
+        new CpuBackend(2, AttentionKernel.PerHead).LatentAttention(LatentProblem(q, pool, reference, queries, keys, keys - queries, heads, latent, rope, 0.1f) with { BlockTable = table, BlockSize = blockSize });
         Assert.True(TestData.RelativeMaxError(tiled, reference) <= 1e-6, $"relative error {TestData.RelativeMaxError(tiled, reference)}");
         Assert.NotEqual(0f, reference.Select(Math.Abs).Max());
     }

@@ -1,7 +1,7 @@
 namespace R1Orleans.Backend;
 
 /// <summary>How <see cref="CpuBackend"/> runs attention: absorbed (latent) decode and naive (prefill) alike.</summary>
-public enum LatentAttentionKernel
+public enum AttentionKernel
 {
     /// <summary>Register-tiled GEMMs: for latent attention all heads at once against each latent row read in place from
     /// the pages; for naive attention blocks of queries per head (the default).</summary>
