@@ -27,6 +27,23 @@ public sealed class CpuBackendTests
             .Sample((n, rows, cols, seed) => CheckLinear(n, rows, cols, seed), iter: 150);
     }
 
+    [Theory]
+    [InlineData(7, 37, 100)] // rows in a 4-row tile, a 2-row tile and alone
+    [InlineData(9, 300, 128)] // above the parallel threshold
+    public void Linear_gives_each_row_the_same_bits_alone_or_in_any_batch(int n, int rows, int cols)
+    {
+        float[] x = TestData.Floats(30, n * cols);
+        Matrix w = TestData.Matrix(31, rows, cols);
+        float[] batched = new float[n * rows];
+        s_backend.Linear(x, n, w, batched);
+        for (int i = 0; i < n; i++)
+        {
+            float[] alone = new float[rows];
+            s_backend.Linear(x.AsSpan(i * cols, cols), 1, w, alone);
+            Assert.Equal(alone, batched[(i * rows)..((i + 1) * rows)]);
+        }
+    }
+
     private static void CheckLinear(int n, int rows, int cols, int seed)
     {
         float[] x = TestData.Floats(seed, n * cols);
