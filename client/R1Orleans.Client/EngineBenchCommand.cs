@@ -25,7 +25,7 @@ public static class EngineBenchCommand
         var repeats = new Option<int>("--repeats") { Description = "Prefill repeats (median)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
-        var attention = new Option<AttentionKernel>("--attention") { Description = "Absorbed-attention kernel: Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => AttentionKernel.Tiled };
+        var attention = new Option<AttentionKernel>("--attention") { Description = "Attention kernels (prefill and decode): Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => AttentionKernel.Tiled };
         var parallelThreshold = new Option<long>("--parallel-threshold") { Description = "Multiply-adds below which a Linear stays on one thread", DefaultValueFactory = _ => CpuBackend.DefaultParallelThreshold };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
         var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
@@ -60,7 +60,7 @@ public static class EngineBenchCommand
         var servingRows = new List<string[]>();
         var results = new List<object>();
         var backend = new CpuBackend(threads, attention, parallelThreshold);
-        Console.WriteLine($"absorbed attention kernel: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds");
+        Console.WriteLine($"attention kernels: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds");
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");

@@ -90,11 +90,11 @@ public sealed unsafe partial class CpuBackend : IComputeBackend
     public void SiluMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> y)
     {
         // y may alias gate or up: take sigmoid(gate) into a scratch buffer first.
-        float[] scratch = System.Buffers.ArrayPool<float>.Shared.Rent(gate.Length);
+        float[] scratch = ArrayPool<float>.Shared.Rent(gate.Length);
         Span<float> sig = scratch.AsSpan(0, gate.Length);
         TensorPrimitives.Sigmoid(gate, sig);
         TensorPrimitives.Multiply(sig, gate, sig);
         TensorPrimitives.Multiply(sig, up, y);
-        System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+        ArrayPool<float>.Shared.Return(scratch);
     }
 }

@@ -23,8 +23,6 @@ public sealed record SamplingDefaults
 
     public float? RepetitionPenalty { get; init; }
 
-    public bool IsEmpty => this == None;
-
     /// <summary>The defaults of a checkpoint directory: <see cref="None"/> without a generation_config.json.</summary>
     public static SamplingDefaults Load(string directory)
     {
@@ -35,7 +33,7 @@ public sealed record SamplingDefaults
     /// <summary>Reads the JSON of a generation_config.json; a field of the wrong type or out of range throws naming it.</summary>
     public static SamplingDefaults Parse(string json)
     {
-        using JsonDocument doc = Parse(json, out JsonElement root);
+        using JsonDocument doc = ReadObject(json, out JsonElement root);
         var d = new SamplingDefaults
         {
             Temperature = Number(root, "temperature"),
@@ -71,7 +69,7 @@ public sealed record SamplingDefaults
         };
     }
 
-    private static JsonDocument Parse(string json, out JsonElement root)
+    private static JsonDocument ReadObject(string json, out JsonElement root)
     {
         JsonDocument doc;
         try
