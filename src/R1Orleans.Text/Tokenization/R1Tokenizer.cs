@@ -47,6 +47,9 @@ public sealed class R1Tokenizer
     /// <summary>Pieces longer than this (UTF-16 characters) are merged by <see cref="LongPieceBpe"/> instead of ML's BpeTokenizer.</summary>
     internal const int LongPieceChars = 32;
 
+    /// <summary>True once the long-piece BPE has been built (on the first long piece, never by Load).</summary>
+    internal bool LongPieceBpeBuilt => _longBpe.IsValueCreated;
+
     private readonly BpeTokenizer _bpe;
     private readonly Lazy<LongPieceBpe?> _longBpe;
     private readonly Dictionary<string, int> _vocab;

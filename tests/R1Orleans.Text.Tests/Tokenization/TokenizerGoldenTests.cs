@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using R1Orleans.Text.Tokenization;
 
 namespace R1Orleans.Text.Tests.Tokenization;
@@ -101,23 +100,23 @@ public class TokenizerGoldenTests
         Assert.Equal("ab", t.Decode([67, 129_000, 68, -5]));
     }
 
+    /// <summary>
+    /// Loading does only the work every request needs: the long-piece BPE (a merge table over all 127,741 merges) is
+    /// built on the first piece longer than R1Tokenizer.LongPieceChars characters, not at load. How long a
+    /// load takes is a benchmark, not a test (a loaded 2-core machine decides timings).
+    /// </summary>
     [Fact]
-    public void DeepSeekV3LoadsQuickly()
+    public void DeepSeekV3LoadDefersTheLongPieceBpeToFirstUse()
     {
-        string path = TokenizerGoldenCases.TokenizerPath(TokenizerGoldenCases.DeepSeekV3);
-        R1Tokenizer.Load(path); // warm up the JIT
+        R1Tokenizer t = R1Tokenizer.Load(TokenizerGoldenCases.TokenizerPath(TokenizerGoldenCases.DeepSeekV3));
+        Assert.Equal(128_815, t.VocabSize);
+        Assert.False(t.LongPieceBpeBuilt);
 
-        // Best of two, so that a test running in parallel does not decide the outcome.
-        TimeSpan best = TimeSpan.MaxValue;
-        for (int attempt = 0; attempt < 2; attempt++)
-        {
-            var sw = Stopwatch.StartNew();
-            R1Tokenizer t = R1Tokenizer.Load(path);
-            sw.Stop();
-            Assert.Equal(128_815, t.VocabSize);
-            best = sw.Elapsed < best ? sw.Elapsed : best;
-        }
+        t.Encode("What is 47 + 385?", addSpecialTokens: false);
+        Assert.False(t.LongPieceBpeBuilt);
 
-        Assert.True(best < TimeSpan.FromSeconds(2), $"loading DeepSeek-V3's tokenizer.json took {best.TotalMilliseconds:F0} ms");
+        string longPiece = new('a', R1Tokenizer.LongPieceChars + 8);
+        Assert.NotEmpty(t.Encode(longPiece, addSpecialTokens: false));
+        Assert.True(t.LongPieceBpeBuilt);
     }
 }
