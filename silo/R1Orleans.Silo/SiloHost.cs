@@ -1,6 +1,8 @@
+using System.Net;
 using Microsoft.Extensions.Options;
 using R1Orleans.Gateway;
 using R1Orleans.Grains;
+using R1Orleans.Silo.Startup;
 
 namespace R1Orleans.Silo;
 
@@ -42,6 +44,14 @@ public static class SiloHost
     /// <summary>Switches that may be given without a value (meaning true).</summary>
     private static readonly string[] s_flags = ["--speculative-mtp"];
 
+    /// <summary>The configuration sections the silo binds, and their options types (their keys and values are checked at start).</summary>
+    public static readonly IReadOnlyDictionary<string, Type> OptionSections = new Dictionary<string, Type>(StringComparer.Ordinal)
+    {
+        [ModelOptions.Section] = typeof(ModelOptions),
+        [GatewayOptions.SectionName] = typeof(GatewayOptions),
+        [SiloOptions.Section] = typeof(SiloOptions),
+    };
+
     public const string Usage = """
         r1-silo: serves a DeepSeek-V3/R1-architecture model over an OpenAI-compatible HTTP API, on one Orleans silo.
 
@@ -64,16 +74,23 @@ public static class SiloHost
                                         generation_config.json, then OpenAI's (auto, default), or OpenAI's only
           --gate-bias true|false        route with the checkpoint's e_score_correction_bias (default true; false is an
                                         ablation: compare r1orleans:expert_load_imbalance in /metrics)
-          --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000)
+          --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000); a second silo on the same machine
+                                        needs its own --urls, --silo-port and --gateway-port (a port in use stops the start)
 
         Any setting can also be given as --Section:Key VALUE, as an environment variable R1ORLEANS_Section__Key, or in
-        appsettings.json (sections Model, Gateway, Orleans).
+        appsettings.json (sections Model, Gateway, Orleans). An unknown switch or a value of the wrong type is an error.
+        Exit codes: 0 stopped cleanly, 2 bad settings (a switch, a value, a port in use), 1 the model failed to load.
         """;
 
     /// <summary>Builds the application without starting it; <paramref name="configure"/> may adjust the builder (tests).</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(args);
+        if (new CommandLineCheck(SwitchMappings, s_flags, OptionSections).Problems(args) is { Count: > 0 } switchProblems)
+        {
+            throw new SettingsException(switchProblems);
+        }
+
         string[] normalized = NormalizeFlags(args);
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -85,6 +102,10 @@ public static class SiloHost
         // R1ORLEANS_ variables and the short switches; the command line stays the highest priority.
         builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
         builder.Configuration.AddCommandLine(normalized, SwitchMappings.ToDictionary());
+        if (SettingValues.Problems(builder.Configuration, OptionSections, SwitchMappings) is { Count: > 0 } valueProblems)
+        {
+            throw new SettingsException(valueProblems);
+        }
 
         if (string.IsNullOrWhiteSpace(builder.Configuration[WebHostDefaults.ServerUrlsKey])
             && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
@@ -114,55 +135,67 @@ public static class SiloHost
         return app;
     }
 
-    /// <summary>Runs until stopped; returns the process exit code (2: bad settings; 1: the model failed to load).</summary>
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>
+    /// Runs until stopped; returns the process exit code: 0 after a clean stop, 2 for bad settings (a switch, a value,
+    /// a port in use), 1 when the model fails to load or the silo fails otherwise. Failures are one clear message on
+    /// <paramref name="error"/> (standard error by default), never an unhandled exception.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter? error = null)
     {
         ArgumentNullException.ThrowIfNull(args);
+        error ??= Console.Error;
         if (args.Any(a => a is "--help" or "-h" or "-?"))
         {
             Console.Out.WriteLine(Usage);
             return 0;
         }
 
-        WebApplication app;
+        WebApplication? app = null;
         try
         {
             app = Build(args);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
-        {
-            await Console.Error.WriteLineAsync($"r1-silo: {e.Message}").ConfigureAwait(false);
-            return 2;
-        }
 
-        ModelLoaderService loader = app.Services.GetRequiredService<ModelLoaderService>();
-        try
-        {
             // Settings are checked again at start (ValidateOnStart); checking here first gives a clean message
             // instead of the host's start-up failure log.
             _ = app.Services.GetRequiredService<IOptions<ModelOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
-
-            // RunAsync disposes the application when it stops.
-            await app.RunAsync().ConfigureAwait(false);
-        }
-        catch (OptionsValidationException e)
-        {
-            await Console.Error.WriteLineAsync("r1-silo: invalid settings:").ConfigureAwait(false);
-            foreach (string failure in e.Failures)
+            SiloOptions silo = app.Services.GetRequiredService<IOptions<SiloOptions>>().Value;
+            foreach (IPEndPoint http in PortCheck.HttpEndpoints(app.Configuration[WebHostDefaults.ServerUrlsKey] ?? DefaultUrl))
             {
-                await Console.Error.WriteLineAsync($"  {failure}").ConfigureAwait(false);
+                PortCheck.EnsureFree(http.Address, http.Port, "HTTP", "--urls", "--urls http://127.0.0.1:PORT");
             }
 
-            await Console.Error.WriteLineAsync("Run r1-silo --help for the options.").ConfigureAwait(false);
-            return 2;
-        }
-        catch (OperationCanceledException) when (loader.Failed)
-        {
-            return 1;
-        }
+            PortCheck.EnsureFree(IPAddress.Loopback, silo.SiloPort, "Orleans silo", "--silo-port", "--silo-port N");
+            PortCheck.EnsureFree(IPAddress.Loopback, silo.GatewayPort, "Orleans gateway", "--gateway-port", "--gateway-port N");
 
-        return loader.Failed ? 1 : 0;
+            ModelLoaderService loader = app.Services.GetRequiredService<ModelLoaderService>();
+            try
+            {
+                // RunAsync disposes the application when it stops.
+                await app.RunAsync().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (loader.Failed)
+            {
+                return StartupFailure.Failed;
+            }
+
+            return loader.Failed ? StartupFailure.Failed : 0;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            (int code, IReadOnlyList<string> lines) = StartupFailure.Describe(e);
+            foreach (string line in lines)
+            {
+                await error.WriteLineAsync(line).ConfigureAwait(false);
+            }
+
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return code;
+        }
     }
 
     /// <summary>A flag given without a value (<c>--speculative-mtp</c> last or before another switch) becomes <c>--speculative-mtp=true</c>.</summary>
