@@ -213,7 +213,7 @@ public sealed partial class ModelLoaderService(
                 : $"checkpoint {record.Directory}";
 
     private static bool IsCheckpointProblem(Exception e) =>
-        e is ConfigException or CheckpointFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or NotSupportedException;
+        e is ConfigException or CheckpointFormatException or IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException;
 
     private static string Describe(Exception e) => IsCheckpointProblem(e) ? e.Message : $"{e.GetType().Name}: {e.Message}";
 

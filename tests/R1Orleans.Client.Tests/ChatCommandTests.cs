@@ -105,6 +105,32 @@ public class ChatCommandTests
     }
 
     [Fact]
+    public async Task CompleteFromTheCommandLineDefaultsToTheChatEndpointWithRoomForReasoning()
+    {
+        await using FakeOpenAiServer server = await FakeOpenAiServer.StartAsync(s_fast);
+        int rc = await CompleteCommand.Create().Parse(["--prompt", "What is 12 * 34?", "--url", server.Url, "--no-stream"]).InvokeAsync();
+
+        Assert.Equal(0, rc);
+        (string path, JsonObject body, _) = Assert.Single(server.Requests);
+        Assert.Equal("/v1/chat/completions", path);
+        Assert.Equal("What is 12 * 34?", body["messages"]![0]!["content"]!.GetValue<string>());
+        Assert.Equal(ChatSettings.DefaultMaxTokens, body["max_tokens"]!.GetValue<int>());
+        Assert.True(ChatSettings.DefaultMaxTokens >= 320 * 2, "the default leaves room for a two-digit multiplication's reasoning (~320 tokens) and the answer");
+    }
+
+    [Fact]
+    public async Task CompleteWithTheCompletionsEndpointSendsRawText()
+    {
+        await using FakeOpenAiServer server = await FakeOpenAiServer.StartAsync(s_fast);
+        int rc = await CompleteCommand.Create().Parse(["--prompt", "Once upon a time", "--url", server.Url, "--endpoint", "completions", "--max-tokens", "7"]).InvokeAsync();
+
+        Assert.Equal(0, rc);
+        (string path, JsonObject body, _) = Assert.Single(server.Requests);
+        Assert.Equal("/v1/completions", path);
+        Assert.Equal(7, body["max_tokens"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task ModelsListsTheServersModels()
     {
         await using FakeOpenAiServer server = await FakeOpenAiServer.StartAsync();

@@ -24,11 +24,17 @@ public sealed record ChatSettings
 
     public bool ShowReasoning { get; init; } = true;
 
+    /// <summary>
+    /// max_tokens when --max-tokens is not given: room for an R1-style model's reasoning before its answer (r1orleans-tiny
+    /// reasons about 320 tokens for a two-digit multiplication; a server's own default, 256 here, cuts that off).
+    /// </summary>
+    public const int DefaultMaxTokens = 1024;
+
     public GenerationOptions Generation(string model) => new()
     {
         Model = model,
         Temperature = Temperature,
-        MaxTokens = MaxTokens,
+        MaxTokens = MaxTokens ?? DefaultMaxTokens,
         Seed = Seed,
         Stream = Stream,
         IncludeUsage = true,

@@ -2,7 +2,10 @@ using System.CommandLine;
 
 namespace R1Orleans.Client.Http;
 
-/// <summary>`r1 complete`: one completion of --prompt (or of stdin), streamed by default.</summary>
+/// <summary>
+/// `r1 complete`: one completion of --prompt (or of stdin), streamed by default. DeepSeek-V3/R1 models are chat models,
+/// so the prompt goes to the chat endpoint as one user message unless --endpoint completions asks for raw text.
+/// </summary>
 public static class CompleteCommand
 {
     public static Command Create()
@@ -15,10 +18,10 @@ public static class CompleteCommand
         Option<int?> seed = HttpOptions.Seed();
         Option<bool> noStream = HttpOptions.NoStream();
         Option<bool> hideReasoning = HttpOptions.HideReasoning();
-        Option<string> endpoint = HttpOptions.Endpoint("completions");
+        Option<string> endpoint = HttpOptions.Endpoint("chat");
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The prompt (default: all of stdin)" };
         var system = new Option<string?>("--system") { Description = "System message (with --endpoint chat)" };
-        var command = new Command("complete", "One completion from an OpenAI-compatible server, streamed")
+        var command = new Command("complete", "One answer from an OpenAI-compatible server, streamed (chat endpoint by default; --endpoint completions for raw text)")
         {
             prompt, url, model, apiKey, endpoint, temperature, maxTokens, seed, system, noStream, hideReasoning,
         };

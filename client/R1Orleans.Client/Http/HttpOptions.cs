@@ -31,7 +31,7 @@ public static class HttpOptions
 
     public static Option<int?> MaxTokens()
     {
-        var o = new Option<int?>("--max-tokens") { Description = "Most tokens to generate (default: the server's)" };
+        var o = new Option<int?>("--max-tokens") { Description = $"Most tokens to generate (default {ChatSettings.DefaultMaxTokens}: room for the reasoning of R1-style models)" };
         o.Validators.Add(r => Check(r, r.GetValueOrDefault<int?>() is null or >= 1, "--max-tokens must be at least 1"));
         return o;
     }
@@ -46,7 +46,7 @@ public static class HttpOptions
     {
         var o = new Option<string>("--endpoint")
         {
-            Description = "API: chat (/v1/chat/completions) or completions (/v1/completions)",
+            Description = "API: chat (/v1/chat/completions: the prompt is a user message in the model's chat template) or completions (/v1/completions: raw text continued as it is)",
             DefaultValueFactory = _ => defaultValue,
         };
         o.AcceptOnlyFromAmong("chat", "completions");
