@@ -73,7 +73,7 @@ internal static partial class LoadConsole
     }
 
     /// <summary>The start-up banner: the model and what it is (and that its weights are random when it is the random built-in), the URL, an example curl.</summary>
-    public static void PrintBanner(ServedModelRecord record, string description, IReadOnlyList<string> addresses)
+    public static void PrintBanner(ServedModelRecord record, string description, IReadOnlyList<string> addresses, string orleans)
     {
         string url = ClientUrl(addresses.Count > 0 ? addresses[0] : SiloHost.DefaultUrl);
         ModelConfigSummary c = record.Config;
@@ -98,14 +98,18 @@ internal static partial class LoadConsole
 
             grid.AddRow("", Markup.Escape(record.Directory));
             grid.AddRow("config", Markup.Escape(config));
-            grid.AddRow("http", $"{Markup.Escape(string.Join("  ", addresses))}   (OpenAI API under /v1; /health, /metrics)");
-            grid.AddRow("orleans", Markup.Escape($"silo {record.Silo}, localhost clustering"));
+            grid.AddRow("http", addresses.Count > 0 ? $"{Markup.Escape(string.Join("  ", addresses))}   (OpenAI API under /v1; /health, /metrics)" : NoHttp);
+            grid.AddRow("orleans", Markup.Escape($"silo {record.Silo}, {orleans}"));
             grid.AddRow("ready in", string.Create(CultureInfo.InvariantCulture, $"{record.LoadSeconds:0.0} s"));
             AnsiConsole.Write(new Panel(grid).Header("[green bold] r1-silo is ready [/]").Border(BoxBorder.Rounded));
 
             // Outside the panel, so that it can be copied as it is.
-            AnsiConsole.MarkupLine("[dim]try:[/]");
-            AnsiConsole.WriteLine(curl);
+            if (addresses.Count > 0)
+            {
+                AnsiConsole.MarkupLine("[dim]try:[/]");
+                AnsiConsole.WriteLine(curl);
+            }
+
             return;
         }
 
@@ -124,14 +128,19 @@ internal static partial class LoadConsole
 
         text.AppendLine(CultureInfo.InvariantCulture, $"            {record.Directory}")
             .AppendLine(CultureInfo.InvariantCulture, $"  config    {config}")
-            .AppendLine(CultureInfo.InvariantCulture, $"  http      {string.Join("  ", addresses)}   (OpenAI API under /v1; /health, /metrics)")
-            .AppendLine(CultureInfo.InvariantCulture, $"  orleans   silo {record.Silo}, localhost clustering")
-            .AppendLine(CultureInfo.InvariantCulture, $"  ready in  {record.LoadSeconds:0.0} s")
-            .AppendLine("  try:")
-            .AppendLine(CultureInfo.InvariantCulture, $"    {curl}");
+            .AppendLine(CultureInfo.InvariantCulture, $"  http      {(addresses.Count > 0 ? $"{string.Join("  ", addresses)}   (OpenAI API under /v1; /health, /metrics)" : NoHttp)}")
+            .AppendLine(CultureInfo.InvariantCulture, $"  orleans   silo {record.Silo}, {orleans}")
+            .AppendLine(CultureInfo.InvariantCulture, $"  ready in  {record.LoadSeconds:0.0} s");
+        if (addresses.Count > 0)
+        {
+            text.AppendLine("  try:").AppendLine(CultureInfo.InvariantCulture, $"    {curl}");
+        }
+
         Console.Out.Write(text.ToString());
         Console.Out.Flush();
     }
+
+    private const string NoHttp = "none (--no-http: a worker silo; the cluster's gateways serve the API)";
 
     /// <summary>A listening address as a client would call it (wildcard hosts become 127.0.0.1).</summary>
     internal static string ClientUrl(string address)

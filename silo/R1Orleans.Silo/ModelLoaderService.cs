@@ -20,6 +20,8 @@ namespace R1Orleans.Silo;
 public sealed partial class ModelLoaderService(
     IOptions<ModelOptions> modelOptions,
     IOptions<GatewayOptions> gatewayOptions,
+    IOptions<SiloOptions> siloOptions,
+    IOptions<ClusterServingOptions> clusterOptions,
     ModelHost modelHost,
     IGrainFactory grains,
     ILocalSiloDetails silo,
@@ -73,7 +75,7 @@ public sealed partial class ModelLoaderService(
             await WhenStarted(stoppingToken).ConfigureAwait(false);
             if (!stoppingToken.IsCancellationRequested)
             {
-                LoadConsole.PrintBanner(record, Describe(options, record), Addresses());
+                LoadConsole.PrintBanner(record, Describe(options, record), Addresses(), Clustering());
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -193,6 +195,14 @@ public sealed partial class ModelLoaderService(
         lifetime.ApplicationStarted.Register(() => started.TrySetResult());
         stoppingToken.Register(() => started.TrySetResult());
         return started.Task;
+    }
+
+    private string Clustering()
+    {
+        SiloOptions s = siloOptions.Value;
+        return s.UsesRedis
+            ? $"redis clustering ({s.Redis}), cluster {s.ClusterId}, node {clusterOptions.Value.NodeName}"
+            : "localhost clustering";
     }
 
     private IReadOnlyList<string> Addresses() =>

@@ -126,17 +126,3 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
         }
     }
 }
-
-/// <summary>The single silo's Orleans settings (configuration section "Orleans"): localhost clustering.</summary>
-public sealed class SiloOptions
-{
-    public const string Section = "Orleans";
-
-    public int SiloPort { get; set; } = 11_111;
-
-    public int GatewayPort { get; set; } = 30_000;
-
-    public string ClusterId { get; set; } = "r1orleans";
-
-    public string ServiceId { get; set; } = "r1orleans";
-}

@@ -37,12 +37,19 @@ public static class SiloHost
         ["--threads"] = "Model:Threads",
         ["--gate-bias"] = "Model:GateBias",
         ["--generation-config"] = "Gateway:GenerationConfig",
-        ["--silo-port"] = "Orleans:SiloPort",
-        ["--gateway-port"] = "Orleans:GatewayPort",
+        ["--silo-port"] = "Silo:SiloPort",
+        ["--gateway-port"] = "Silo:GatewayPort",
+        ["--clustering"] = "Silo:Clustering",
+        ["--redis"] = "Silo:Redis",
+        ["--cluster-id"] = "Silo:ClusterId",
+        ["--node"] = "Cluster:Node",
+        ["--no-http"] = "Cluster:NoHttp",
+        ["--expert-replicas"] = "Cluster:ExpertReplicas",
+        ["--max-nodes-per-token"] = "Cluster:MaxNodesPerToken",
     };
 
     /// <summary>Switches that may be given without a value (meaning true).</summary>
-    private static readonly string[] s_flags = ["--speculative-mtp"];
+    private static readonly string[] s_flags = ["--speculative-mtp", "--no-http"];
 
     /// <summary>The configuration sections the silo binds, and their options types (their keys and values are checked at start).</summary>
     public static readonly IReadOnlyDictionary<string, Type> OptionSections = new Dictionary<string, Type>(StringComparer.Ordinal)
@@ -50,6 +57,7 @@ public static class SiloHost
         [ModelOptions.Section] = typeof(ModelOptions),
         [GatewayOptions.SectionName] = typeof(GatewayOptions),
         [SiloOptions.Section] = typeof(SiloOptions),
+        [ClusterServingOptions.Section] = typeof(ClusterServingOptions),
     };
 
     public const string Usage = """
@@ -77,8 +85,17 @@ public static class SiloHost
           --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000); a second silo on the same machine
                                         needs its own --urls, --silo-port and --gateway-port (a port in use stops the start)
 
+        Cluster:
+          --clustering localhost|redis  localhost: one silo (default); redis: silos that share a Redis membership table
+          --redis HOST:PORT             the membership table's Redis (run it with --appendonly yes)
+          --cluster-id ID               the cluster's name (default r1orleans); silos with the same id form one cluster
+          --node NAME                   the machine this silo runs on, as the node limit counts it (default: host name)
+          --no-http                     a worker silo: an attention rank and expert holder without the HTTP gateway
+          --expert-replicas N           copies of each routed expert across silos (default 1)
+          --max-nodes-per-token N       most nodes one token's experts may span (default 4)
+
         Any setting can also be given as --Section:Key VALUE, as an environment variable R1ORLEANS_Section__Key, or in
-        appsettings.json (sections Model, Gateway, Orleans). An unknown switch or a value of the wrong type is an error.
+        appsettings.json (sections Model, Gateway, Silo, Cluster). An unknown switch or a value of the wrong type is an error.
         Exit codes: 0 stopped cleanly, 2 bad settings (a switch, a value, a port in use), 1 the model failed to load.
         """;
 
@@ -107,7 +124,14 @@ public static class SiloHost
             throw new SettingsException(valueProblems);
         }
 
-        if (string.IsNullOrWhiteSpace(builder.Configuration[WebHostDefaults.ServerUrlsKey])
+        SiloOptions silo = Bind<SiloOptions>(builder.Configuration, SiloOptions.Section, new SiloOptionsValidator());
+        ClusterServingOptions cluster = Bind<ClusterServingOptions>(builder.Configuration, ClusterServingOptions.Section, new ClusterServingOptionsValidator());
+        if (cluster.NoHttp)
+        {
+            // A worker silo: the application is built as usual, but no server listens.
+            builder.WebHost.UseServer(new NoHttpServer());
+        }
+        else if (string.IsNullOrWhiteSpace(builder.Configuration[WebHostDefaults.ServerUrlsKey])
             && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
         {
             builder.WebHost.UseUrls(DefaultUrl);
@@ -115,10 +139,9 @@ public static class SiloHost
 
         builder.Services.AddOptions<ModelOptions>().Bind(builder.Configuration.GetSection(ModelOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
-        builder.Services.AddOptions<SiloOptions>().Bind(builder.Configuration.GetSection(SiloOptions.Section));
-
-        var silo = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
-        builder.UseOrleans(s => s.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort, primarySiloEndpoint: null, silo.ServiceId, silo.ClusterId));
+        builder.Services.AddSingleton(Options.Create(silo));
+        builder.Services.AddSingleton(Options.Create(cluster));
+        builder.UseOrleans(s => OrleansClustering.Configure(s, silo));
 
         builder.Services.AddR1Gateway(builder.Configuration);
         builder.Services.AddSingleton<ModelLoaderService>();
@@ -160,13 +183,20 @@ public static class SiloHost
             _ = app.Services.GetRequiredService<IOptions<ModelOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
             SiloOptions silo = app.Services.GetRequiredService<IOptions<SiloOptions>>().Value;
-            foreach (IPEndPoint http in PortCheck.HttpEndpoints(app.Configuration[WebHostDefaults.ServerUrlsKey] ?? DefaultUrl))
+            if (!app.Services.GetRequiredService<IOptions<ClusterServingOptions>>().Value.NoHttp)
             {
-                PortCheck.EnsureFree(http.Address, http.Port, "HTTP", "--urls", "--urls http://127.0.0.1:PORT");
+                foreach (IPEndPoint http in PortCheck.HttpEndpoints(app.Configuration[WebHostDefaults.ServerUrlsKey] ?? DefaultUrl))
+                {
+                    PortCheck.EnsureFree(http.Address, http.Port, "HTTP", "--urls", "--urls http://127.0.0.1:PORT");
+                }
             }
 
-            PortCheck.EnsureFree(IPAddress.Loopback, silo.SiloPort, "Orleans silo", "--silo-port", "--silo-port N");
-            PortCheck.EnsureFree(IPAddress.Loopback, silo.GatewayPort, "Orleans gateway", "--gateway-port", "--gateway-port N");
+            PortCheck.EnsureFree(silo.Address, silo.SiloPort, "Orleans silo", "--silo-port", "--silo-port N");
+            PortCheck.EnsureFree(silo.Address, silo.GatewayPort, "Orleans gateway", "--gateway-port", "--gateway-port N");
+            if (silo.UsesRedis)
+            {
+                await RedisProbe.EnsureReachableAsync(silo.Redis!).ConfigureAwait(false);
+            }
 
             ModelLoaderService loader = app.Services.GetRequiredService<ModelLoaderService>();
             try
@@ -196,6 +226,15 @@ public static class SiloHost
 
             return code;
         }
+    }
+
+    /// <summary>Binds a section the host needs while it is built, and throws <see cref="SettingsException"/> for what the validator refuses.</summary>
+    private static T Bind<T>(IConfiguration configuration, string section, IValidateOptions<T> validator)
+        where T : class, new()
+    {
+        T options = configuration.GetSection(section).Get<T>() ?? new T();
+        ValidateOptionsResult result = validator.Validate(null, options);
+        return result.Failed ? throw new SettingsException([.. result.Failures ?? []]) : options;
     }
 
     /// <summary>A flag given without a value (<c>--speculative-mtp</c> last or before another switch) becomes <c>--speculative-mtp=true</c>.</summary>

@@ -30,6 +30,8 @@ public static class StartupFailure
                     $"r1-silo: the HTTP port is already in use ({io.Message.TrimEnd('.')}): another silo or program listens there;",
                     "  pick a free one with --urls http://127.0.0.1:PORT (a second silo beside the first also needs its own --silo-port and --gateway-port)",
                 ]);
+            case StartupException s:
+                return (Failed, [$"r1-silo: {s.Message}"]);
             default:
                 return (Failed, [$"r1-silo: failed to start: {Chain(e)}"]);
         }

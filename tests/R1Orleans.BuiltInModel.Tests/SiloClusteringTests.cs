@@ -1,0 +1,104 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Silo;
+using R1Orleans.Tests.Shared;
+
+namespace R1Orleans.BuiltInModel.Tests;
+
+/// <summary>Silos that join one cluster through a real redis-server, and the clustering settings' errors.</summary>
+public sealed class SiloClusteringTests
+{
+    [Fact]
+    public async Task Two_silos_join_one_cluster_through_redis_and_a_worker_without_http_registers_too()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        string clusterId = $"test-{Guid.NewGuid():N}";
+        WebApplication gateway = SiloHost.Build(Args(redis, clusterId, "node-a", "--urls", "http://127.0.0.1:0"));
+        WebApplication worker = SiloHost.Build(Args(redis, clusterId, "node-b", "--no-http"));
+        try
+        {
+            await gateway.StartAsync();
+            await worker.StartAsync();
+            await worker.Services.GetRequiredService<ModelLoaderService>().Ready.WaitAsync(TimeSpan.FromSeconds(60));
+            await gateway.Services.GetRequiredService<ModelLoaderService>().Ready.WaitAsync(TimeSpan.FromSeconds(60));
+
+            // The worker has no HTTP server at all.
+            Assert.Empty(worker.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
+
+            // Both silos registered their model with the one registry grain of the cluster.
+            using var http = new HttpClient { BaseAddress = new Uri(Address(gateway)), Timeout = TimeSpan.FromSeconds(30) };
+            using JsonDocument models = JsonDocument.Parse(await http.GetStringAsync(new Uri("/cluster/models", UriKind.Relative)));
+            string[] silos = [.. models.RootElement.EnumerateArray().Select(r => r.GetProperty("silo").GetString()!).Order(StringComparer.Ordinal)];
+            Assert.Equal(2, silos.Length);
+            Assert.NotEqual(silos[0], silos[1]);
+        }
+        finally
+        {
+            await worker.StopAsync();
+            await gateway.StopAsync();
+            await worker.DisposeAsync();
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_unreachable_redis_is_one_clear_error_and_exit_code_1()
+    {
+        int closed = FreePort();
+        using var error = new StringWriter();
+        int code = await SiloHost.RunAsync(
+            ["--clustering", "redis", "--redis", $"127.0.0.1:{closed}", "--urls", "http://127.0.0.1:0", "--silo-port", $"{FreePort()}", "--gateway-port", $"{FreePort()}"],
+            error).WaitAsync(TimeSpan.FromSeconds(60));
+        Environment.ExitCode = 0;
+
+        Assert.Equal(1, code);
+        Assert.Contains($"cannot reach Redis at 127.0.0.1:{closed} (--redis)", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--clustering", "zookeeper", "Silo:Clustering (--clustering) is 'zookeeper'; it must be localhost or redis")]
+    [InlineData("--clustering", "redis", "Silo:Redis (--redis) is required with --clustering redis")]
+    [InlineData("--expert-replicas", "0", "Cluster:ExpertReplicas (--expert-replicas) is 0; it must be between 1 and 64")]
+    [InlineData("--max-nodes-per-token", "0", "Cluster:MaxNodesPerToken (--max-nodes-per-token) is 0")]
+    [InlineData("--node", " ", "Cluster:Node (--node) is ' '")]
+    public async Task Cluster_settings_out_of_range_exit_2_naming_the_setting(string option, string value, string expected)
+    {
+        using var error = new StringWriter();
+        int code = await SiloHost.RunAsync([option, value, "--urls", "http://127.0.0.1:0"], error).WaitAsync(TimeSpan.FromSeconds(60));
+        Environment.ExitCode = 0;
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:6379", true)]
+    [InlineData("redis.internal:6380", true)]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("127.0.0.1:0", false)]
+    [InlineData("127.0.0.1:70000", false)]
+    [InlineData(":6379", false)]
+    public void Redis_addresses_are_host_and_port(string value, bool valid) => Assert.Equal(valid, SiloOptionsValidator.IsHostPort(value));
+
+    private static string[] Args(RedisServer redis, string clusterId, string node, params string[] more) =>
+    [
+        "--clustering", "redis", "--redis", redis.Address, "--cluster-id", clusterId, "--node", node,
+        "--silo-port", $"{FreePort()}", "--gateway-port", $"{FreePort()}", "--kv-cache-tokens", "1024",
+        "--Logging:LogLevel:Default", "Warning", .. more,
+    ];
+
+    private static string Address(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
