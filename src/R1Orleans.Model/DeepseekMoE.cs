@@ -37,11 +37,20 @@ public sealed class DeepseekMoE
         int n = batch.Rows;
         ExpertRouting routing = _gate.Route(backend, x, n);
         batch.RoutingObserver?.OnRouted(_layer, batch, routing);
-        _exchange.DispatchCombine(_layer, x, routing, y);
+        ExpertStep step = _exchange.Dispatch(_layer, x, routing);
+
+        // The shared experts run while the routed ones are computed (elsewhere, on other silos); the sum is the same
+        // as ever: the routed combine first, then + shared.
+        float[]? s = null;
         if (_shared is not null)
         {
-            float[] s = new float[y.Length];
+            s = new float[y.Length];
             _shared.Forward(backend, x, n, s);
+        }
+
+        _exchange.Combine(step, y);
+        if (s is not null)
+        {
             System.Numerics.Tensors.TensorPrimitives.Add(y, s, y);
         }
     }

@@ -13,10 +13,12 @@ public sealed class DeepseekV3Model
     private readonly Embedding _embedding;
     private readonly DecoderBlock[] _blocks;
     private readonly LanguageModelHead _head;
+    private readonly IExpertExchange _exchange;
 
-    private DeepseekV3Model(ModelConfig config, IComputeBackend backend, Embedding embedding, DecoderBlock[] blocks, LanguageModelHead head, MtpLayer? mtp)
+    private DeepseekV3Model(ModelConfig config, IComputeBackend backend, Embedding embedding, DecoderBlock[] blocks, LanguageModelHead head, MtpLayer? mtp, IExpertExchange exchange)
     {
         Config = config;
+        _exchange = exchange;
         _backend = backend;
         _embedding = embedding;
         _blocks = blocks;
@@ -76,7 +78,7 @@ public sealed class DeepseekV3Model
             mtp = new MtpLayer(c, w, backend, rope, exchange, embedding, lmHead);
         }
 
-        return new DeepseekV3Model(c, backend, embedding, blocks, head, mtp);
+        return new DeepseekV3Model(c, backend, embedding, blocks, head, mtp, exchange);
     }
 
     /// <summary>
@@ -95,6 +97,7 @@ public sealed class DeepseekV3Model
             }
         }
 
+        _exchange.BeginStep();
         float[] h = _embedding.Forward(batch.Tokens);
         foreach (DecoderBlock block in _blocks)
         {

@@ -1,6 +1,6 @@
-using System.Numerics.Tensors;
 using R1Orleans.Backend;
 using R1Orleans.Model;
+using R1Orleans.Transport.Experts;
 
 namespace R1Orleans.Transport;
 
@@ -31,61 +31,60 @@ public sealed class InProcessExpertExchange : IExpertExchange
     /// <summary>Tokens dispatched per (layer, expert) since creation: the load statistics the balancer reads.</summary>
     public ExpertLoadCounter Load { get; } = new();
 
-    public void DispatchCombine(int layer, ReadOnlySpan<float> x, ExpertRouting routing, Span<float> y)
+    public ExpertStep Dispatch(int layer, ReadOnlySpan<float> x, ExpertRouting routing)
     {
+        ArgumentNullException.ThrowIfNull(routing);
         int n = routing.Tokens;
         int hidden = x.Length / Math.Max(1, n);
-        if (x.Length != n * hidden || y.Length != x.Length)
+        if (x.Length != n * hidden)
         {
-            throw new ArgumentException($"dispatch: {n} tokens, x holds {x.Length} values and y {y.Length}");
+            throw new ArgumentException($"dispatch: {n} tokens, x holds {x.Length} values");
         }
 
         DispatchLayout layout = DispatchLayout.Build(routing, _experts);
-        float[] expertOut = new float[n * routing.K * hidden];
-        int[] active = Enumerable.Range(0, _experts).Where(e => layout.TokensFor(e) > 0).ToArray();
-        float[] source = x.ToArray();
-        void RunExpert(int e)
+        int rows = routing.TopkIds.Length;
+        float[] input = new float[rows * hidden];
+        for (int r = 0; r < rows; r++)
         {
-            int count = layout.TokensFor(e);
-            FeedForward expert = _shard.Get(layer, e);
-            int first = layout.ExpertOffsets[e];
-            float[] input = new float[count * hidden];
-            for (int i = 0; i < count; i++)
-            {
-                source.AsSpan(layout.SourceToken[first + i] * hidden, hidden).CopyTo(input.AsSpan(i * hidden, hidden));
-            }
-
-            float[] output = new float[count * hidden];
-            expert.Forward(_backend, input, count, output);
-            for (int i = 0; i < count; i++)
-            {
-                int dst = (layout.SourceToken[first + i] * routing.K) + layout.SourceSlot[first + i];
-                output.AsSpan(i * hidden, hidden).CopyTo(expertOut.AsSpan(dst * hidden, hidden));
-            }
-
-            Load.Add(layer, e, count);
+            x.Slice(layout.SourceToken[r] * hidden, hidden).CopyTo(input.AsSpan(r * hidden, hidden));
         }
 
-        if (_parallelism > 1 && active.Length > 1)
+        var groups = new ExpertGroup[_experts];
+        int count = 0;
+        for (int e = 0; e < _experts; e++)
         {
-            Parallel.ForEach(active, new ParallelOptions { MaxDegreeOfParallelism = _parallelism }, RunExpert);
-        }
-        else
-        {
-            foreach (int e in active)
+            if (layout.TokensFor(e) > 0)
             {
-                RunExpert(e);
+                groups[count++] = new ExpertGroup(e, layout.ExpertOffsets[e], layout.TokensFor(e));
+                Load.Add(layer, e, layout.TokensFor(e));
             }
         }
 
-        y.Clear();
-        for (int t = 0; t < n; t++)
+        float[] output = new float[rows * hidden];
+        GroupedExperts.Run(
+            _backend, _parallelism, e => _shard.Get(layer, e), groups, count,
+            (first, n) => input.AsSpan(first * hidden, n * hidden),
+            (first, n) => output.AsSpan(first * hidden, n * hidden));
+
+        // Back to (token, slot) order for the combine.
+        float[] expertOut = new float[rows * hidden];
+        for (int r = 0; r < rows; r++)
         {
-            Span<float> yt = y.Slice(t * hidden, hidden);
-            for (int k = 0; k < routing.K; k++)
-            {
-                TensorPrimitives.MultiplyAdd(expertOut.AsSpan(((t * routing.K) + k) * hidden, hidden), routing.TopkWeights[(t * routing.K) + k], yt, yt);
-            }
+            int dst = (layout.SourceToken[r] * routing.K) + layout.SourceSlot[r];
+            output.AsSpan(r * hidden, hidden).CopyTo(expertOut.AsSpan(dst * hidden, hidden));
         }
+
+        return new Step(layer, routing, hidden, expertOut);
+    }
+
+    public void Combine(ExpertStep step, Span<float> y)
+    {
+        var s = step as Step ?? throw new ArgumentException("a step of another exchange", nameof(step));
+        SlotOrderCombine.Run(s.Routing, s.Hidden, s.ExpertOut, y);
+    }
+
+    private sealed class Step(int layer, ExpertRouting routing, int hidden, float[] expertOut) : ExpertStep(layer, routing, hidden)
+    {
+        public float[] ExpertOut { get; } = expertOut;
     }
 }
