@@ -5,17 +5,20 @@ using R1Orleans.Transport;
 
 namespace R1Orleans.Engine;
 
+/// <summary>Builds a rank's expert exchange once the checkpoint is open (a cluster rank's: its holders are elsewhere).</summary>
+public delegate IExpertExchange ExpertExchangeFactory(CheckpointReader reader, bool withMtp);
+
 /// <summary>
-/// A checkpoint loaded for single-process serving: the model, every routed expert in one shard, and the in-process
-/// exchange between them. Owns the open checkpoint files.
+/// A checkpoint loaded for serving: the model and the expert exchange it reaches its routed experts through. By
+/// default (single process) every routed expert is loaded into one shard behind the in-process exchange; a cluster
+/// rank passes its own exchange and loads no routed expert here. Owns the open checkpoint files.
 /// </summary>
 public sealed class LoadedModel : IDisposable
 {
-    private LoadedModel(CheckpointReader reader, DeepseekV3Model model, ExpertShard experts, InProcessExpertExchange exchange)
+    private LoadedModel(CheckpointReader reader, DeepseekV3Model model, IExpertExchange exchange)
     {
         Reader = reader;
         Model = model;
-        Experts = experts;
         Exchange = exchange;
     }
 
@@ -23,26 +26,37 @@ public sealed class LoadedModel : IDisposable
 
     public DeepseekV3Model Model { get; }
 
-    public ExpertShard Experts { get; }
+    public IExpertExchange Exchange { get; }
 
-    public InProcessExpertExchange Exchange { get; }
+    /// <summary>Tokens this rank routed per (layer, expert).</summary>
+    public ExpertLoadCounter ExpertLoad => (Exchange as IExpertLoadSource)?.Load ?? new ExpertLoadCounter();
 
     public ModelConfig Config => Model.Config;
 
-    public static LoadedModel Load(string directory, IComputeBackend backend, bool withMtp = true, Action<string>? progress = null)
+    public static LoadedModel Load(string directory, IComputeBackend backend, bool withMtp = true, Action<string>? progress = null, ExpertExchangeFactory? exchange = null)
     {
         CheckpointReader reader = CheckpointReader.Open(directory);
         try
         {
             bool mtp = withMtp && reader.HasMtp;
-            progress?.Invoke("routed experts");
-            ExpertShard shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (_, _) => true, mtp);
-            // On the CPU, experts run side by side, each on one thread: better than splitting each small matrix.
-            InProcessExpertExchange exchange = backend is CpuBackend { Threads: > 1 } cpu
-                ? new InProcessExpertExchange(new CpuBackend(1), shard, reader.Config.NRoutedExperts, cpu.Threads)
-                : new InProcessExpertExchange(backend, shard, reader.Config.NRoutedExperts);
-            DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, exchange, mtp, progress);
-            return new LoadedModel(reader, model, shard, exchange);
+            IExpertExchange experts;
+            if (exchange is not null)
+            {
+                experts = exchange(reader, mtp);
+            }
+            else
+            {
+                progress?.Invoke("routed experts");
+                ExpertShard shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (_, _) => true, mtp);
+
+                // On the CPU, experts run side by side, each on one thread: better than splitting each small matrix.
+                experts = backend is CpuBackend { Threads: > 1 } cpu
+                    ? new InProcessExpertExchange(new CpuBackend(1), shard, reader.Config.NRoutedExperts, cpu.Threads)
+                    : new InProcessExpertExchange(backend, shard, reader.Config.NRoutedExperts);
+            }
+
+            DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, experts, mtp, progress);
+            return new LoadedModel(reader, model, experts);
         }
         catch
         {

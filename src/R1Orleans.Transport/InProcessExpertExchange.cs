@@ -9,7 +9,7 @@ namespace R1Orleans.Transport;
 /// once on it, and combine sums w[t,k] · out[t,k] per token in slot order k = 0..K−1. The summation order depends on
 /// the token alone, so a token's output is the same whatever else is in the batch.
 /// </summary>
-public sealed class InProcessExpertExchange : IExpertExchange
+public sealed class InProcessExpertExchange : IExpertExchange, IExpertLoadSource
 {
     private readonly IComputeBackend _backend;
     private readonly ExpertShard _shard;

@@ -62,7 +62,7 @@ public sealed class InferenceEngine : IAsyncDisposable
     public SamplingDefaults SamplingDefaults { get; private init; } = SamplingDefaults.None;
 
     /// <summary>Tokens routed to each (layer, routed expert) since load, MTP drafts included.</summary>
-    public ExpertLoadCounter ExpertLoad => _model.Exchange.Load;
+    public ExpertLoadCounter ExpertLoad => _model.ExpertLoad;
 
     /// <summary>The MoE layers (the MTP layer's included, when loaded), in order.</summary>
     public IReadOnlyList<int> MoeLayers { get; private init; } = [];

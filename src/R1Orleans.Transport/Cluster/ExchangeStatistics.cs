@@ -1,0 +1,51 @@
+namespace R1Orleans.Transport.Cluster;
+
+/// <summary>What one rank's exchange sent and received: bytes, messages, reply latency, node-limit violations. Thread-safe counters.</summary>
+public sealed class ExchangeStatistics
+{
+    private long _sentBytes;
+    private long _sentMessages;
+    private long _receivedBytes;
+    private long _receivedMessages;
+    private long _violations;
+    private long _latencyTicks;
+
+    public long SentBytes => Interlocked.Read(ref _sentBytes);
+
+    public long SentMessages => Interlocked.Read(ref _sentMessages);
+
+    public long ReceivedBytes => Interlocked.Read(ref _receivedBytes);
+
+    public long ReceivedMessages => Interlocked.Read(ref _receivedMessages);
+
+    /// <summary>Tokens whose experts spanned more nodes than the node limit (dispatched anyway, as the gate chose).</summary>
+    public long NodeLimitViolations => Interlocked.Read(ref _violations);
+
+    /// <summary>Mean time from dispatch to a reply's arrival.</summary>
+    public TimeSpan MeanReplyLatency => ReceivedMessages == 0 ? TimeSpan.Zero : TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks) / ReceivedMessages);
+
+    /// <summary>Raised for every reply with its latency (a histogram's input).</summary>
+    public event Action<TimeSpan>? ReplyLatency;
+
+    internal void OnSent(int bytes)
+    {
+        Interlocked.Add(ref _sentBytes, bytes);
+        Interlocked.Increment(ref _sentMessages);
+    }
+
+    internal void OnReceived(int bytes, TimeSpan latency)
+    {
+        Interlocked.Add(ref _receivedBytes, bytes);
+        Interlocked.Increment(ref _receivedMessages);
+        Interlocked.Add(ref _latencyTicks, latency.Ticks);
+        ReplyLatency?.Invoke(latency);
+    }
+
+    internal void OnViolations(int violations)
+    {
+        if (violations > 0)
+        {
+            Interlocked.Add(ref _violations, violations);
+        }
+    }
+}
