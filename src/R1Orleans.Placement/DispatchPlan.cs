@@ -92,31 +92,46 @@ public sealed class DispatchPlan
 
     internal void SetViolations(int violations) => Violations = violations;
 
-    /// <summary>Groups the chosen holders' rows by (destination, expert, token) with a counting sort; keyStart is scratch of members * experts + 1.</summary>
-    internal void Layout(ReadOnlySpan<int> topkIds, Span<int> keyStart, int selfMember)
+    /// <summary>
+    /// Groups the rows by (destination, expert, token) with two stable counting sorts, by expert then by destination
+    /// (O(rows + experts + members)); expertStart (experts + 1), memberStart (members + 1) and byExpert (rows) are scratch.
+    /// </summary>
+    internal void Layout(ReadOnlySpan<int> topkIds, Span<int> expertStart, Span<int> memberStart, Span<int> byExpert, int selfMember)
     {
         int experts = Map.Layout.Experts, members = Map.MemberCount, rows = RowCount;
-        keyStart.Clear();
+        expertStart.Clear();
+        memberStart.Clear();
         for (int i = 0; i < rows; i++)
         {
-            keyStart[(_slotHolder[i] * experts) + topkIds[i] + 1]++;
+            expertStart[topkIds[i] + 1]++;
+            memberStart[_slotHolder[i] + 1]++;
         }
 
-        for (int key = 0; key < members * experts; key++)
+        for (int e = 0; e < experts; e++)
         {
-            keyStart[key + 1] += keyStart[key];
+            expertStart[e + 1] += expertStart[e];
+        }
+
+        for (int m = 0; m < members; m++)
+        {
+            memberStart[m + 1] += memberStart[m];
+        }
+
+        // Rows in (expert, token) order.
+        for (int i = 0; i < rows; i++)
+        {
+            byExpert[expertStart[topkIds[i]]++] = i;
         }
 
         int d = 0;
         for (int m = 0; m < members; m++)
         {
-            int start = keyStart[m * experts], end = keyStart[(m + 1) * experts];
             _destinationOfMember[m] = -1;
-            if (end > start)
+            if (memberStart[m + 1] > memberStart[m])
             {
                 _destinationOfMember[m] = d;
                 _destinationMember[d] = m;
-                _destinationOffsets[d] = start;
+                _destinationOffsets[d] = memberStart[m];
                 if (m == selfMember)
                 {
                     LocalDestination = d;
@@ -128,9 +143,12 @@ public sealed class DispatchPlan
 
         _destinationOffsets[d] = rows;
         DestinationCount = d;
-        for (int i = 0; i < rows; i++)
+
+        // Stable by destination: (destination, expert, token) order.
+        for (int j = 0; j < rows; j++)
         {
-            int row = keyStart[(_slotHolder[i] * experts) + topkIds[i]]++;
+            int i = byExpert[j];
+            int row = memberStart[_slotHolder[i]]++;
             _rowToken[row] = i / K;
             _rowSlot[row] = i % K;
             _rowExpert[row] = topkIds[i];

@@ -5,8 +5,8 @@ namespace R1Orleans.Placement;
 /// <summary>
 /// Turns the gate's unchanged choice (an <see cref="ExpertRouting"/>) into a <see cref="DispatchPlan"/> for one rank:
 /// for every (token, slot) it picks ONE holder among the expert's replicas so that one token's experts span at most
-/// <see cref="MaxNodesPerToken"/> nodes. Per token: replicas on the rank's own silo first (they run in place), then
-/// the rank's own node if it holds any of the token's experts, then replicas on nodes already chosen for the token,
+/// <see cref="MaxNodesPerToken"/> nodes. Per token: experts with a single holder first (no choice, their nodes are
+/// needed anyway), then replicas on the rank's own silo (they run in place without a copy), then the rank's own node if it holds any of the token's experts, then replicas on nodes already chosen for the token,
 /// then new nodes greedily (the node covering most of the remaining slots, ties to the lower total
 /// <see cref="IReplicaPreference"/> cost, then the lower node index). With a group-aligned map this never exceeds
 /// topk_group nodes; a token that still spans more nodes than the limit is counted in
@@ -23,9 +23,22 @@ public sealed class ExpertRouter
     private readonly int _selfNode;
     private readonly int[] _nodeMark;
     private readonly int[] _nodeCover;
-    private readonly long[] _nodeCost;
-    private readonly int[] _keyStart;
+    private readonly int[] _nodeCost;
+    private readonly int[] _offsets;
+    private readonly int[] _holders;
+    private readonly int[] _memberNode;
+    private readonly int[] _expertStart;
+    private readonly int[] _memberStart;
+    private readonly int[] _touched;
+    private readonly bool _firstReplica;
+    private readonly int _maxReplicas;
+    private int[] _byExpert = [];
+    private int[] _slotStart = [];
+    private int[] _candidateMember = [];
+    private int[] _candidateNode = [];
+    private int[] _candidateCost = [];
     private int _marker;
+    private int _slotBase;
 
     public ExpertRouter(PlacementMap map, ClusterMember self, int maxNodesPerToken = DefaultMaxNodesPerToken, IReplicaPreference? preference = null)
     {
@@ -37,11 +50,21 @@ public sealed class ExpertRouter
         MaxNodesPerToken = maxNodesPerToken;
         _preference = preference ?? FirstReplicaPreference.Instance;
         _selfMember = map.IndexOf(self.Silo);
-        _selfNode = map.IndexOf(self.Node);
+        _selfNode = _selfMember >= 0 ? map.NodeOf(_selfMember) : map.IndexOf(self.Node);
         _nodeMark = new int[map.NodeCount];
         _nodeCover = new int[map.NodeCount];
-        _nodeCost = new long[map.NodeCount];
-        _keyStart = new int[(map.MemberCount * map.Layout.Experts) + 1];
+        _nodeCost = new int[map.NodeCount];
+        _offsets = map.HolderOffsets;
+        _holders = map.HolderMembers;
+        _memberNode = map.MemberNodes;
+        _expertStart = new int[map.Layout.Experts + 1];
+        _memberStart = new int[map.MemberCount + 1];
+        _touched = new int[map.NodeCount];
+        _firstReplica = _preference is FirstReplicaPreference;
+        for (int slot = 0; slot + 1 < _offsets.Length; slot++)
+        {
+            _maxReplicas = Math.Max(_maxReplicas, _offsets[slot + 1] - _offsets[slot]);
+        }
     }
 
     public PlacementMap Map => _map;
@@ -76,6 +99,15 @@ public sealed class ExpertRouter
             }
         }
 
+        _slotBase = _map.LayerIndex(layer) * experts;
+        if (_slotStart.Length < k + 1)
+        {
+            _slotStart = new int[k + 1];
+            _candidateMember = new int[k * _maxReplicas];
+            _candidateNode = new int[k * _maxReplicas];
+            _candidateCost = new int[k * _maxReplicas];
+        }
+
         DispatchPlan plan = reuse ?? new DispatchPlan();
         plan.Reset(_map, layer, tokens, k);
         Span<int> holders = plan.SlotHolders;
@@ -92,7 +124,12 @@ public sealed class ExpertRouter
         }
 
         plan.SetViolations(violations);
-        plan.Layout(routing.TopkIds, _keyStart, _selfMember);
+        if (_byExpert.Length < routing.TopkIds.Length)
+        {
+            _byExpert = new int[Math.Max(routing.TopkIds.Length, _byExpert.Length * 2)];
+        }
+
+        plan.Layout(routing.TopkIds, _expertStart, _memberStart, _byExpert, _selfMember);
         return plan;
     }
 
@@ -105,64 +142,97 @@ public sealed class ExpertRouter
             _marker = 1;
         }
 
+        // Every slot's candidates (member, node, preference cost), replica order, once per token.
+        int candidates = 0;
+        for (int k = 0; k < ids.Length; k++)
+        {
+            _slotStart[k] = candidates;
+            ReadOnlySpan<int> h = Holders(ids[k]);
+            for (int r = 0; r < h.Length; r++, candidates++)
+            {
+                _candidateMember[candidates] = h[r];
+                _candidateNode[candidates] = _memberNode[h[r]];
+                _candidateCost[candidates] = _firstReplica ? r : _preference.Cost(layer, token, ids[k], r);
+            }
+        }
+
+        _slotStart[ids.Length] = candidates;
         int used = 0, remaining = ids.Length;
-        chosen.Fill(-1);
+
+        // 0. An expert with one holder leaves no choice: its node is needed anyway.
+        for (int k = 0; k < ids.Length; k++)
+        {
+            chosen[k] = -1;
+            if (_slotStart[k + 1] - _slotStart[k] == 1)
+            {
+                chosen[k] = _candidateMember[_slotStart[k]];
+                remaining--;
+                used += Mark(_candidateNode[_slotStart[k]]);
+            }
+        }
 
         // 1. Replicas on the rank's own silo run in place.
-        if (_selfMember >= 0)
+        for (int k = 0; k < ids.Length && remaining > 0 && _selfMember >= 0; k++)
         {
-            for (int k = 0; k < ids.Length; k++)
+            if (chosen[k] < 0 && _candidateMember.AsSpan(_slotStart[k], _slotStart[k + 1] - _slotStart[k]).Contains(_selfMember))
             {
-                if (_map.HolderIndexes(layer, ids[k]).Contains(_selfMember))
-                {
-                    chosen[k] = _selfMember;
-                    remaining--;
-                }
-            }
-
-            if (remaining < ids.Length)
-            {
+                chosen[k] = _selfMember;
+                remaining--;
                 used += Mark(_selfNode);
             }
         }
 
         // 2. The rank's own node, when it holds any remaining expert (no network hop).
-        if (remaining > 0 && _selfNode >= 0 && _nodeMark[_selfNode] != _marker)
+        for (int k = 0; k < ids.Length && remaining > 0 && _selfNode >= 0 && _nodeMark[_selfNode] != _marker; k++)
         {
-            for (int k = 0; k < ids.Length && _nodeMark[_selfNode] != _marker; k++)
+            if (chosen[k] < 0 && _candidateNode.AsSpan(_slotStart[k], _slotStart[k + 1] - _slotStart[k]).Contains(_selfNode))
             {
-                if (chosen[k] < 0 && OnNode(layer, ids[k], _selfNode))
-                {
-                    used += Mark(_selfNode);
-                }
+                used += Mark(_selfNode);
             }
         }
 
-        while (true)
+        while (remaining > 0)
         {
-            // 3. Slots that a node already chosen can take.
+            // 3. Slots that a node already chosen can take: on the rank's node first, then the cheaper, then the earlier replica.
             for (int k = 0; k < ids.Length; k++)
             {
                 if (chosen[k] < 0)
                 {
-                    int best = BestOnChosenNodes(layer, token, ids[k]);
+                    int best = -1;
+                    for (int c = _slotStart[k]; c < _slotStart[k + 1]; c++)
+                    {
+                        if (_nodeMark[_candidateNode[c]] == _marker
+                            && (best < 0 || Better(_candidateNode[c] == _selfNode, _candidateCost[c], _candidateNode[best] == _selfNode, _candidateCost[best])))
+                        {
+                            best = c;
+                        }
+                    }
+
                     if (best >= 0)
                     {
-                        chosen[k] = best;
+                        chosen[k] = _candidateMember[best];
                         remaining--;
                     }
                 }
             }
 
-            if (remaining == 0)
+            if (remaining > 0)
             {
-                return used;
+                // 4. A new node: the one covering most remaining slots, then the cheaper replicas, then the lower index.
+                used += Mark(GreedyNextNode(ids.Length, chosen));
             }
-
-            // 4. A new node: the one covering most remaining slots, then the cheaper replicas, then the lower index.
-            int next = GreedyNextNode(layer, token, ids, chosen);
-            used += Mark(next);
         }
+
+        return used;
+    }
+
+    private static bool Better(bool localNode, int cost, bool bestLocalNode, int bestCost) =>
+        (localNode && !bestLocalNode) || (localNode == bestLocalNode && cost < bestCost);
+
+    private ReadOnlySpan<int> Holders(int expert)
+    {
+        int slot = _slotBase + expert;
+        return _holders.AsSpan(_offsets[slot], _offsets[slot + 1] - _offsets[slot]);
     }
 
     private int Mark(int node)
@@ -176,66 +246,24 @@ public sealed class ExpertRouter
         return 1;
     }
 
-    private bool OnNode(int layer, int expert, int node)
+    private int GreedyNextNode(int slots, ReadOnlySpan<int> chosen)
     {
-        foreach (int m in _map.HolderIndexes(layer, expert))
-        {
-            if (_map.NodeOf(m) == node)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private int BestOnChosenNodes(int layer, int token, int expert)
-    {
-        ReadOnlySpan<int> h = _map.HolderIndexes(layer, expert);
-        int best = -1;
-        bool bestLocalNode = false;
-        int bestCost = 0;
-        for (int r = 0; r < h.Length; r++)
-        {
-            int node = _map.NodeOf(h[r]);
-            if (_nodeMark[node] != _marker)
-            {
-                continue;
-            }
-
-            bool localNode = node == _selfNode;
-            int cost = _preference.Cost(layer, token, expert, r);
-            if (best < 0 || (localNode && !bestLocalNode) || (localNode == bestLocalNode && cost < bestCost))
-            {
-                best = h[r];
-                bestLocalNode = localNode;
-                bestCost = cost;
-            }
-        }
-
-        return best;
-    }
-
-    private int GreedyNextNode(int layer, int token, ReadOnlySpan<int> ids, ReadOnlySpan<int> chosen)
-    {
-        Array.Clear(_nodeCover);
-        Array.Clear(_nodeCost);
-        for (int k = 0; k < ids.Length; k++)
+        int touched = 0;
+        for (int k = 0; k < slots; k++)
         {
             if (chosen[k] >= 0)
             {
                 continue;
             }
 
-            ReadOnlySpan<int> h = _map.HolderIndexes(layer, ids[k]);
-            for (int r = 0; r < h.Length; r++)
+            for (int c = _slotStart[k]; c < _slotStart[k + 1]; c++)
             {
                 // The slot counts once per node, at its cheapest replica there.
-                int node = _map.NodeOf(h[r]);
+                int node = _candidateNode[c];
                 bool seen = false;
-                for (int q = 0; q < r && !seen; q++)
+                for (int q = _slotStart[k]; q < c && !seen; q++)
                 {
-                    seen = _map.NodeOf(h[q]) == node;
+                    seen = _candidateNode[q] == node;
                 }
 
                 if (seen)
@@ -243,13 +271,18 @@ public sealed class ExpertRouter
                     continue;
                 }
 
-                int cost = _preference.Cost(layer, token, ids[k], r);
-                for (int q = r + 1; q < h.Length; q++)
+                int cost = _candidateCost[c];
+                for (int q = c + 1; q < _slotStart[k + 1]; q++)
                 {
-                    if (_map.NodeOf(h[q]) == node)
+                    if (_candidateNode[q] == node)
                     {
-                        cost = Math.Min(cost, _preference.Cost(layer, token, ids[k], q));
+                        cost = Math.Min(cost, _candidateCost[q]);
                     }
+                }
+
+                if (_nodeCover[node] == 0)
+                {
+                    _touched[touched++] = node;
                 }
 
                 _nodeCover[node]++;
@@ -257,14 +290,21 @@ public sealed class ExpertRouter
             }
         }
 
-        int best = -1;
-        for (int n = 0; n < _nodeCover.Length; n++)
+        int best = _touched[0];
+        for (int i = 1; i < touched; i++)
         {
-            if (_nodeCover[n] > 0
-                && (best < 0 || _nodeCover[n] > _nodeCover[best] || (_nodeCover[n] == _nodeCover[best] && _nodeCost[n] < _nodeCost[best])))
+            int n = _touched[i];
+            if (_nodeCover[n] > _nodeCover[best]
+                || (_nodeCover[n] == _nodeCover[best] && (_nodeCost[n] < _nodeCost[best] || (_nodeCost[n] == _nodeCost[best] && n < best))))
             {
                 best = n;
             }
+        }
+
+        for (int i = 0; i < touched; i++)
+        {
+            _nodeCover[_touched[i]] = 0;
+            _nodeCost[_touched[i]] = 0;
         }
 
         return best;

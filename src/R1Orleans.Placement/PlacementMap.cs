@@ -167,6 +167,16 @@ public sealed class PlacementMap : IEquatable<PlacementMap>
     /// <summary>The node index of a member.</summary>
     public int NodeOf(int memberIndex) => _memberNode[memberIndex];
 
+    /// <summary>The router's unchecked view: holders of slot (layerIndex * Experts + expert) are HolderMembers[HolderOffsets[slot]..HolderOffsets[slot + 1]].</summary>
+    internal int[] HolderOffsets => _holderOffsets;
+
+    internal int[] HolderMembers => _holders;
+
+    internal int[] MemberNodes => _memberNode;
+
+    /// <summary>The position of a MoE layer in <see cref="ExpertLayout.MoeLayers"/>; the layer must be one.</summary>
+    internal int LayerIndex(int layer) => _layerIndex[layer];
+
     public bool HasLayer(int layer) => (uint)layer < (uint)_layerIndex.Length && _layerIndex[layer] >= 0;
 
     /// <summary>Member indexes holding (layer, expert), replica 0 first. Allocation-free: the router's view.</summary>

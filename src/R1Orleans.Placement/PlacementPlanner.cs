@@ -17,7 +17,8 @@ namespace R1Orleans.Placement;
 /// Deterministic: members are sorted by node then silo id (ordinal), units taken replica-major then in id order, ties
 /// go to the lower node / silo; the same inputs give the same map. With a previous map, every (layer, expert, replica)
 /// whose holder is still a member stays where it is (minimal movement: only the orphans of departed silos move, to
-/// their unit's node if it survives); with <c>rebalance: true</c> assignments are kept only up to a balanced share, so a
+/// their unit's node if it survives; the one exception: with fewer nodes than R, a node left with fewer silos than the
+/// copies of a unit it held hands the later replicas to another node); with <c>rebalance: true</c> assignments are kept only up to a balanced share, so a
 /// joining silo takes the surplus. Fewer silos than R is an error (replicas need distinct silos).
 /// </summary>
 public sealed class PlacementPlanner

@@ -157,6 +157,26 @@ public sealed class ExpertRouterTests
     }
 
     [Fact]
+    public void Routing_into_a_reused_plan_allocates_nothing()
+    {
+        ExpertLayout layout = Layout(256, 8, 4);
+        ClusterMember[] members = Members(8, 2);
+        PlacementMap map = new PlacementPlanner(layout, replicas: 2).Plan(members);
+        var router = new ExpertRouter(map, members[5]);
+        ExpertRouting routing = GroupLimitedRouting(new Random(11), layout, tokens: 256, k: 8);
+        DispatchPlan plan = router.Route(1, routing);
+        plan = router.Route(1, routing, plan);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            plan = router.Route(1, routing, plan);
+        }
+
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        AssertPlanMatchesGate(plan, routing);
+    }
+
+    [Fact]
     public void Routing_refuses_a_layer_without_experts_and_an_expert_outside_the_layer()
     {
         PlacementMap map = new PlacementPlanner(Layout(8, 2, 1)).Plan(Members(2, 1));
