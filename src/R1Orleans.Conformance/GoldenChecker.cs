@@ -16,12 +16,18 @@ namespace R1Orleans.Conformance;
 /// </summary>
 public static class GoldenChecker
 {
-    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null, bool speculativeMtp = false)
+    /// <param name="directory">The golden case (a checkpoint with golden.safetensors).</param>
+    /// <param name="backend">Runs the math.</param>
+    /// <param name="progress">Receives a line per stage.</param>
+    /// <param name="speculativeMtp">Greedy through the serving engine with MTP drafts verified each step.</param>
+    /// <param name="exchange">How the model reaches its routed experts (default: all in this process); a cluster
+    /// rank's exchange checks a distributed deployment, and <see cref="GoldenReport.Trace"/> compares it bit for bit.</param>
+    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null, bool speculativeMtp = false, ExpertExchangeFactory? exchange = null)
     {
         var clock = Stopwatch.StartNew();
         GoldenCase golden = GoldenCase.Load(directory);
         progress?.Invoke($"{golden.Name}: loading checkpoint");
-        using LoadedModel loaded = LoadedModel.Load(directory, backend);
+        using LoadedModel loaded = LoadedModel.Load(directory, backend, exchange: exchange);
         DeepseekV3Model model = loaded.Model;
         bool expectMtp = golden.Prompts.Any(p => p.MtpLogits is not null);
         if (expectMtp && model.Mtp is null)
@@ -105,7 +111,12 @@ public static class GoldenChecker
             results.Add(new GoldenPromptResult(p.Index, p.Tokens.Length, logitErr, decisions, mismatches, weightErr, p.Greedy.Length, greedyMismatches, mtpErr));
         }
 
-        return new GoldenReport(golden.Name, results, clock.Elapsed) { MtpAcceptanceRate = acceptance };
+        var trace = new GoldenTrace(
+            output.Logits,
+            routing.Layers.ToDictionary(l => l, l => routing.Get(l)!),
+            mtpOutput?.Logits,
+            greedy);
+        return new GoldenReport(golden.Name, results, clock.Elapsed) { MtpAcceptanceRate = acceptance, Trace = trace };
     }
 
     private static (IReadOnlyList<int[]> Tokens, double Acceptance) SpeculativeGreedy(DeepseekV3Model model, PagedLatentCache cache, IReadOnlyList<GoldenPrompt> prompts, int maxGreedy)
@@ -228,5 +239,7 @@ public static class GoldenChecker
         public void OnRouted(int layer, ForwardBatch batch, ExpertRouting routing) => _byLayer[layer] = routing;
 
         public ExpertRouting? Get(int layer) => _byLayer.GetValueOrDefault(layer);
+
+        public IEnumerable<int> Layers => _byLayer.Keys.Order();
     }
 }

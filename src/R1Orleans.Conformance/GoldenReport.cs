@@ -38,4 +38,13 @@ public sealed record GoldenReport(string Case, IReadOnlyList<GoldenPromptResult>
     public double? MtpAcceptanceRate { get; init; }
 
     public bool Passed => Prompts.Count > 0 && Prompts.All(p => p.Passed);
+
+    /// <summary>The raw outputs the checks were made on, to compare two deployments bit for bit.</summary>
+    public GoldenTrace? Trace { get; init; }
 }
+
+/// <summary>
+/// Everything a golden check computed: the prefill logits of every position, the routing of every MoE layer in the
+/// prefill, the MTP logits and the greedy tokens.
+/// </summary>
+public sealed record GoldenTrace(float[] PrefillLogits, IReadOnlyDictionary<int, R1Orleans.Model.ExpertRouting> Routing, float[]? MtpLogits, IReadOnlyList<int[]> Greedy);

@@ -11,6 +11,9 @@ public sealed class ExpertLoadCounter
 
     public long Tokens(int layer, int expert) => _tokens.TryGetValue((layer, expert), out long v) ? v : 0;
 
+    /// <summary>Tokens over every (layer, expert).</summary>
+    public long Total => _tokens.Values.Sum();
+
     /// <summary>max / mean tokens over the experts of a layer (1 is perfectly balanced; NaN before any token was routed there).</summary>
     public double Imbalance(int layer, int experts)
     {

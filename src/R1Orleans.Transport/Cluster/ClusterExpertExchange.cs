@@ -149,7 +149,7 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
     {
         ReadOnlySpan<int> tokens = s.Plan.RowTokens(call.Destination);
         ReadOnlySpan<int> slots = s.Plan.RowSlots(call.Destination);
-        (ExpertReplyStatus status, string? message, ReadOnlySpan<float> rows) = ExpertStepCodec.ReadReply(bytes, tokens.Length, s.Hidden);
+        ExpertReplyStatus status = ExpertStepCodec.ReadReply(bytes, tokens.Length, s.Hidden, out string? message, out ReadOnlySpan<float> rows);
         if (status != ExpertReplyStatus.Ok)
         {
             throw new ExpertStepFailedException(call.Holder, s.Layer, status == ExpertReplyStatus.Fenced ? ExpertStepFailure.Fenced : ExpertStepFailure.Failed, message ?? "");

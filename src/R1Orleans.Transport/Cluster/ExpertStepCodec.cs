@@ -159,11 +159,13 @@ public static class ExpertStepCodec
     public static int ErrorReplyLength(string message) => ReplyHeader + Encoding.UTF8.GetByteCount(message);
 
     /// <summary>
-    /// Checks a reply for <paramref name="rows"/> rows of <paramref name="hidden"/> floats and returns its rows; a
-    /// refusal or failure comes back as (status, message) with empty rows.
+    /// Checks a reply for <paramref name="rows"/> rows of <paramref name="hidden"/> floats and gives its rows in
+    /// <paramref name="data"/>; a refusal or failure comes back as its status and <paramref name="message"/>, with no rows.
     /// </summary>
-    public static (ExpertReplyStatus Status, string? Message, ReadOnlySpan<float> Rows) ReadReply(ReadOnlySpan<byte> bytes, int rows, int hidden)
+    public static ExpertReplyStatus ReadReply(ReadOnlySpan<byte> bytes, int rows, int hidden, out string? message, out ReadOnlySpan<float> data)
     {
+        data = default;
+        message = null;
         if (bytes.Length < ReplyHeader || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != ReplyMagic)
         {
             throw new InvalidDataException($"not an expert step reply ({bytes.Length} bytes)");
@@ -173,8 +175,8 @@ public static class ExpertStepCodec
         if (status != ExpertReplyStatus.Ok)
         {
             int length = BinaryPrimitives.ReadInt32LittleEndian(bytes[16..]);
-            string message = length >= 0 && ReplyHeader + length <= bytes.Length ? Encoding.UTF8.GetString(bytes.Slice(ReplyHeader, length)) : "(no message)";
-            return (status, message, default);
+            message = length >= 0 && ReplyHeader + length <= bytes.Length ? Encoding.UTF8.GetString(bytes.Slice(ReplyHeader, length)) : "(no message)";
+            return status;
         }
 
         if (BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]) != rows || BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]) != hidden || bytes.Length != ReplyLength(rows, hidden))
@@ -182,7 +184,8 @@ public static class ExpertStepCodec
             throw new InvalidDataException($"expert step reply: expected {rows} rows × {hidden}, got a {bytes.Length}-byte reply");
         }
 
-        return (status, null, MemoryMarshal.Cast<byte, float>(bytes[ReplyHeader..]));
+        data = MemoryMarshal.Cast<byte, float>(bytes[ReplyHeader..]);
+        return status;
     }
 
     private static int CountGroups(ReadOnlySpan<int> rowExperts)
