@@ -199,6 +199,17 @@ public sealed class PlacementMap : IEquatable<PlacementMap>
         return silos;
     }
 
+    /// <summary>
+    /// Whether <paramref name="silo"/> holds (layer, expert) as any replica: the ownership test for loading a silo's
+    /// experts, e.g. <c>ExpertShard.Load(config, weights, (l, e) =&gt; map.Holds(self, l, e), withMtp)</c>.
+    /// </summary>
+    public bool Holds(SiloId silo, int layer, int expert)
+    {
+        int m = IndexOf(silo);
+        ReadOnlySpan<int> holders = HolderIndexes(layer, expert);
+        return m >= 0 && holders.Contains(m);
+    }
+
     /// <summary>The experts of <paramref name="layer"/> that <paramref name="silo"/> holds (any replica), ascending.</summary>
     public IReadOnlyList<int> ExpertsHeldBy(SiloId silo, int layer)
     {

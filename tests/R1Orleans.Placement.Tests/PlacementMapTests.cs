@@ -28,6 +28,10 @@ public sealed class PlacementMapTests
         Assert.Equal(2, map.NodeCount);
         Assert.Equal(map.NodeOf(0), map.NodeOf(1));
         Assert.NotEqual(map.NodeOf(0), map.NodeOf(2));
+        Assert.True(map.Holds(s_a.Silo, 1, 3));
+        Assert.False(map.Holds(s_b.Silo, 1, 3));
+        Assert.False(map.Holds(new SiloId("S-not-a-member"), 1, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => map.Holds(s_a.Silo, 2, 0));
         Assert.False(map.HasLayer(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => map.Holders(0, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => map.Holders(1, 4));

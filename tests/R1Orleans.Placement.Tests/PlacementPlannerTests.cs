@@ -57,6 +57,21 @@ public sealed class PlacementPlannerTests
     }
 
     [Fact]
+    public void The_ungrouped_golden_shape_spreads_24_experts_evenly_over_three_silos_of_every_moe_layer()
+    {
+        // tiny-noqlora-ungrouped: 3 layers (first_k_dense_replace 1) plus MTP, 24 routed experts, n_group 1.
+        ModelConfig config = SyntheticCheckpoint.MediumConfig() with { NumHiddenLayers = 3, NRoutedExperts = 24, NGroup = 1, TopkGroup = 1 };
+        PlacementMap map = PlacementPlanner.For(config).Plan(Members(3, 1));
+        Assert.Equal([1, 2, 3], map.Layout.MoeLayers);
+        foreach (int layer in map.Layout.MoeLayers)
+        {
+            Assert.All(map.Members, m => Assert.Equal(8, map.ExpertsHeldBy(m.Silo, layer).Count));
+        }
+
+        AssertEveryExpertHeld(map, 1);
+    }
+
+    [Fact]
     public void One_silo_holds_every_expert_of_every_layer()
     {
         ClusterMember only = Member(0, 0);
