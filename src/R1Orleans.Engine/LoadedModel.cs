@@ -15,11 +15,12 @@ public delegate IExpertExchange ExpertExchangeFactory(CheckpointReader reader, b
 /// </summary>
 public sealed class LoadedModel : IDisposable
 {
-    private LoadedModel(CheckpointReader reader, DeepseekV3Model model, IExpertExchange exchange)
+    private LoadedModel(CheckpointReader reader, DeepseekV3Model model, IExpertExchange exchange, ExpertShard experts)
     {
         Reader = reader;
         Model = model;
         Exchange = exchange;
+        Experts = experts;
     }
 
     public CheckpointReader Reader { get; }
@@ -27,6 +28,9 @@ public sealed class LoadedModel : IDisposable
     public DeepseekV3Model Model { get; }
 
     public IExpertExchange Exchange { get; }
+
+    /// <summary>The routed experts loaded by this model (all of them in one process; none for a cluster rank, whose holders load theirs).</summary>
+    public ExpertShard Experts { get; }
 
     /// <summary>Tokens this rank routed per (layer, expert).</summary>
     public ExpertLoadCounter ExpertLoad => (Exchange as IExpertLoadSource)?.Load ?? new ExpertLoadCounter();
@@ -40,6 +44,7 @@ public sealed class LoadedModel : IDisposable
         {
             bool mtp = withMtp && reader.HasMtp;
             IExpertExchange experts;
+            ExpertShard shard = new();
             if (exchange is not null)
             {
                 experts = exchange(reader, mtp);
@@ -47,7 +52,7 @@ public sealed class LoadedModel : IDisposable
             else
             {
                 progress?.Invoke("routed experts");
-                ExpertShard shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (_, _) => true, mtp);
+                shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (_, _) => true, mtp);
 
                 // On the CPU, experts run side by side, each on one thread: better than splitting each small matrix.
                 experts = backend is CpuBackend { Threads: > 1 } cpu
@@ -56,7 +61,7 @@ public sealed class LoadedModel : IDisposable
             }
 
             DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, experts, mtp, progress);
-            return new LoadedModel(reader, model, experts);
+            return new LoadedModel(reader, model, experts, shard);
         }
         catch
         {

@@ -24,7 +24,7 @@ internal sealed class InMemoryCluster : IDisposable
             CheckpointReader reader = CheckpointReader.Open(directory);
             _readers.Add(reader);
             bool mtp = reader.HasMtp;
-            ExpertShard shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (l, e) => map.Holders(l, e).Contains(m.Silo), mtp);
+            ExpertShard shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (l, e) => map.Holds(m.Silo, l, e), mtp);
             ExpertsHeld[m.Silo] = shard.Count;
             var holder = new ExpertHolder(new CpuBackend(1), 1, new HolderFence(map.Stamp), (l, e) => shard.Contains(l, e) ? shard.Get(l, e) : null);
             Holders[m.Silo] = holder;
