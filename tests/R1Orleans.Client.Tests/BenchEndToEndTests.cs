@@ -111,9 +111,7 @@ public class BenchEndToEndTests
 
         await using FakeOpenAiServer slow = await FakeOpenAiServer.StartAsync(new FakeBehavior { FirstChunkDelay = TimeSpan.FromSeconds(3) });
         using var slowClient = new OpenAiClient(slow.Url, null);
-        var sw = Stopwatch.StartNew();
         BenchReport timedOut = await new BenchRunner(slowClient, new BenchOptions { Model = "m", NumRequests = 2, Concurrency = 2, OutputTokens = 4, Timeout = TimeSpan.FromMilliseconds(200) }).RunAsync();
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2.5));
         Assert.Equal(new KeyValuePair<string, int>("timeout after 0.2 s", 2), Assert.Single(timedOut.Failures));
     }
 

@@ -110,6 +110,15 @@ internal sealed class CodePointRegex
         return result;
     }
 
+    /// <summary>Instructions in the compiled program (the m of the O(text × m) bound).</summary>
+    internal int ProgramLength => _program.Length;
+
+    /// <summary>
+    /// VM threads added by searches on the calling thread so far: the work done. A Pike VM adds each instruction at most
+    /// once per input position, so a search of n code points adds at most (n + 1) × <see cref="ProgramLength"/>.
+    /// </summary>
+    internal static long ThreadStepsOnThisThread => t_scratch is { } s ? s.Current.Added + s.Next.Added : 0;
+
     /// <summary>Working memory of the calling thread, reused across calls (any regex with a program no larger fits).</summary>
     [ThreadStatic]
     private static Scratch? t_scratch;
@@ -367,7 +376,11 @@ internal sealed class CodePointRegex
             Pcs[Count] = pc;
             Starts[Count] = start;
             Count++;
+            Added++;
         }
+
+        /// <summary>Threads added since the list was made: the VM's work.</summary>
+        public long Added { get; private set; }
 
         public void Clear()
         {

@@ -18,6 +18,12 @@ internal sealed class LongPieceBpe
     private readonly int[] _byteIds;
     private readonly Dictionary<long, (int Rank, int NewId)> _merges;
 
+    [ThreadStatic]
+    private static long t_queueSteps;
+
+    /// <summary>Merge candidates taken off the queue by encodings on the calling thread so far: the work done (O(n) per piece of n bytes).</summary>
+    internal static long QueueStepsOnThisThread => t_queueSteps;
+
     private LongPieceBpe(int[] byteIds, Dictionary<long, (int Rank, int NewId)> merges)
     {
         _byteIds = byteIds;
@@ -92,6 +98,7 @@ internal sealed class LongPieceBpe
 
         while (queue.TryDequeue(out (int Pos, int NewId) top, out _))
         {
+            t_queueSteps++;
             int pos = top.Pos;
             if (removed[pos] || next[pos] < 0)
             {
