@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using R1Orleans.Checkpoint;
+using R1Orleans.Model;
+using R1Orleans.Placement;
+
+namespace R1Orleans.Cluster;
+
+/// <summary>
+/// The routed experts one silo holds, loaded from the checkpoint by tensor name as placements give them to it (only
+/// those: a silo that holds a quarter of the experts reads a quarter of the expert bytes). Experts are kept across
+/// placement versions (a later version may drop them once the failover and balancing work retires versions).
+/// Thread-safe: holders read while a new placement loads.
+/// </summary>
+public sealed class ExpertStore : IDisposable
+{
+    private readonly CheckpointReader _reader;
+    private readonly WeightLoader _weights;
+    private readonly ConcurrentDictionary<(int Layer, int Expert), FeedForward> _experts = new();
+    private readonly Lock _loading = new();
+
+    public ExpertStore(string checkpointDirectory)
+    {
+        _reader = CheckpointReader.Open(checkpointDirectory);
+        _weights = new WeightLoader(_reader);
+    }
+
+    public ModelConfig Config => _reader.Config;
+
+    public bool HasMtp => _reader.HasMtp;
+
+    public int Count => _experts.Count;
+
+    public long WeightBytes => _experts.Values.Sum(e => e.WeightBytes);
+
+    public FeedForward? Get(int layer, int expert) => _experts.GetValueOrDefault((layer, expert));
+
+    /// <summary>Experts held per layer.</summary>
+    public IReadOnlyDictionary<int, int[]> Held =>
+        _experts.Keys.GroupBy(k => k.Layer).ToDictionary(g => g.Key, g => g.Select(k => k.Expert).Order().ToArray());
+
+    /// <summary>Loads every expert <paramref name="map"/> gives <paramref name="silo"/> that is not held yet; returns how many were loaded.</summary>
+    public int Load(PlacementMap map, SiloId silo)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        lock (_loading)
+        {
+            int loaded = 0;
+            foreach (int layer in map.Layout.MoeLayers)
+            {
+                if (layer >= _reader.Config.NumHiddenLayers && !_reader.HasMtp)
+                {
+                    continue;
+                }
+
+                foreach (int expert in map.ExpertsHeldBy(silo, layer))
+                {
+                    if (!_experts.ContainsKey((layer, expert)))
+                    {
+                        int l = layer, e = expert;
+                        _experts[(layer, expert)] = FeedForward.Load(_weights, part => TensorNames.Expert(l, e, part));
+                        loaded++;
+                    }
+                }
+            }
+
+            return loaded;
+        }
+    }
+
+    public void Dispose() => _reader.Dispose();
+}

@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Logging;
+using R1Orleans.Placement;
+
+namespace R1Orleans.Grains.Cluster;
+
+/// <summary>
+/// The grain over <see cref="PlacementDirectory"/>. Its planner comes from the silo's <see cref="IPlacementPlannerSource"/>
+/// (every silo loads the same model). In memory and kept alive: if its silo is lost, members join the new activation
+/// again when they find themselves absent from its snapshot.
+/// </summary>
+[KeepAlive]
+public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource planners, ILogger<PlacementDirectoryGrain> logger) : Grain, IPlacementDirectoryGrain
+{
+    private PlacementDirectory? _directory;
+
+    public Task<JoinReply> Join(ClusterMemberInfo member)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        PlacementDirectory directory = _directory ??= new PlacementDirectory(planners.Planner);
+        JoinOutcome outcome = directory.Join(new R1Orleans.Placement.ClusterMember(member.Silo, member.Node), member.ModelHash);
+        if (outcome == JoinOutcome.ModelMismatch)
+        {
+            string refusal = $"silo {member.Silo} loaded a model whose config hash is {member.ModelHash}; the cluster serves {directory.ModelHash}: every silo of a cluster must load the same --model";
+            LogRefused(logger, refusal);
+            return Task.FromResult(new JoinReply(false, refusal, SnapshotOf(directory)));
+        }
+
+        LogJoined(logger, member.Silo, member.Node, directory.Members.Count, directory.Pending?.Stamp.ToString() ?? "none");
+        return Task.FromResult(new JoinReply(true, null, SnapshotOf(directory)));
+    }
+
+    public Task Leave(string silo)
+    {
+        if (_directory?.Leave(new SiloId(silo)) == true)
+        {
+            LogLeft(logger, silo, _directory.Members.Count);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<PlacementSnapshot> Acknowledge(string silo, long version, long epoch)
+    {
+        if (_directory is { } directory && directory.Acknowledge(new SiloId(silo), new PlacementStamp(version, epoch)))
+        {
+            LogCommitted(logger, directory.Committed!.Stamp.ToString(), directory.Members.Count);
+        }
+
+        return Snapshot();
+    }
+
+    public Task<PlacementSnapshot> Snapshot() => Task.FromResult(_directory is null ? new PlacementSnapshot(null, null, [], null, 1) : SnapshotOf(_directory));
+
+    private static PlacementSnapshot SnapshotOf(PlacementDirectory d) => new(
+        d.Committed is null ? null : PlacementMapDto.From(d.Committed),
+        d.Pending is null ? null : PlacementMapDto.From(d.Pending),
+        [.. d.Members.Select(m => new ClusterMemberInfo(m.Silo.Value, m.Node.Value, d.ModelHash ?? ""))],
+        d.ModelHash,
+        d.MembersNeeded);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "silo {Silo} on node {Node} joined: {Members} members, pending placement {Pending}")]
+    private static partial void LogJoined(ILogger logger, string silo, string node, int members, string pending);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "refused: {Refusal}")]
+    private static partial void LogRefused(ILogger logger, string refusal);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "silo {Silo} left: {Members} members")]
+    private static partial void LogLeft(ILogger logger, string silo, int members);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "placement {Stamp} committed over {Members} members")]
+    private static partial void LogCommitted(ILogger logger, string stamp, int members);
+}
+
+/// <summary>The silo's placement planner for the model it serves (set once the model's config is known).</summary>
+public interface IPlacementPlannerSource
+{
+    PlacementPlanner Planner { get; }
+}
