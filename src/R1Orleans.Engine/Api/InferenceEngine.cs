@@ -24,6 +24,12 @@ public sealed record InferenceEngineOptions
 
     /// <summary>False routes every MoE layer without e_score_correction_bias (ablation; see NoauxTcGate.UseCorrectionBias).</summary>
     public bool UseCorrectionBias { get; init; } = true;
+
+    /// <summary>
+    /// Load a checkpoint whose weights hold NaN or ±Inf (by default the load fails naming the tensor and the first bad
+    /// element; see <see cref="CheckpointReadOptions.AllowNonfiniteWeights"/>).
+    /// </summary>
+    public bool AllowNonfiniteWeights { get; init; }
 }
 
 /// <summary>
@@ -64,6 +70,9 @@ public sealed class InferenceEngine : IAsyncDisposable
     /// <summary>Tokens routed to each (layer, routed expert) since load, MTP drafts included.</summary>
     public ExpertLoadCounter ExpertLoad => _model.Exchange.Load;
 
+    /// <summary>True when the MTP layer was loaded (the config has one and the checkpoint carries its weights).</summary>
+    public bool HasMtpLayer => _model.Model.Mtp is not null;
+
     /// <summary>The MoE layers (the MTP layer's included, when loaded), in order.</summary>
     public IReadOnlyList<int> MoeLayers { get; private init; } = [];
 
@@ -87,7 +96,13 @@ public sealed class InferenceEngine : IAsyncDisposable
         string? templateProblem = "there is no tokenizer_config.json";
         ChatTemplate? template = File.Exists(configPath) ? TryTemplate(configPath, out templateProblem) : null;
         SamplingDefaults defaults = SamplingDefaults.Load(directory);
-        LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), withMtp: true, progress);
+        var loadOptions = new ModelLoadOptions
+        {
+            WithMtp = true,
+            RequireMtp = options.Scheduler.SpeculativeMtp,
+            AllowNonfiniteWeights = options.AllowNonfiniteWeights,
+        };
+        LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), loadOptions, progress);
         try
         {
             model.Model.UseCorrectionBias(options.UseCorrectionBias);
