@@ -76,13 +76,13 @@ public sealed class CheckpointReader : IDisposable
     {
         var owner = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
         string indexPath = Path.Combine(directory, ShardIndex.FileName);
-        if (File.Exists(indexPath))
+        if (RegularFile.Exists(indexPath))
         {
             IReadOnlyDictionary<string, string> map = ShardIndex.Load(indexPath);
             foreach (string shard in map.Values.Distinct().Order(StringComparer.Ordinal))
             {
                 string shardPath = Path.Combine(directory, shard);
-                if (!File.Exists(shardPath))
+                if (RegularFile.KindOf(shardPath) == FileKind.Missing)
                 {
                     throw new CheckpointFormatException(indexPath, null, $"shard '{shard}' named by the index does not exist");
                 }
@@ -126,7 +126,7 @@ public sealed class CheckpointReader : IDisposable
         }
 
         string single = Path.Combine(directory, SingleFileName);
-        if (!File.Exists(single))
+        if (!RegularFile.Exists(single))
         {
             throw new CheckpointFormatException(directory, null, $"neither {SingleFileName} nor {ShardIndex.FileName} is present");
         }

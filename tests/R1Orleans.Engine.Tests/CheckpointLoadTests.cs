@@ -163,4 +163,37 @@ public sealed class CheckpointLoadTests : IDisposable
         Assert.Equal(victim, e.Tensor);
         Assert.Contains("MTP layer", e.Problem, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("tokenizer.json", "fifo")]
+    [InlineData("tokenizer.json", "dev-zero")]
+    [InlineData("tokenizer_config.json", "fifo")]
+    [InlineData("tokenizer_config.json", "dev-zero")]
+    [InlineData("generation_config.json", "fifo")]
+    [InlineData("generation_config.json", "dev-zero")]
+    [InlineData("chat_template.jinja", "fifo")]
+    [InlineData("tokenizer.json", "directory")]
+    public void A_checkpoint_side_file_that_is_not_regular_is_rejected_before_it_is_opened(string name, string kind)
+    {
+        string dir = ChatModel("special-" + kind, mtpConfig: false, mtpWeights: false);
+        string path = Path.Combine(dir, name);
+        File.Delete(path);
+        if (kind == "fifo")
+        {
+            SpecialFiles.MakeFifo(path);
+        }
+        else if (kind == "dev-zero")
+        {
+            File.CreateSymbolicLink(path, "/dev/zero");
+        }
+        else
+        {
+            Directory.CreateDirectory(path);
+        }
+
+        CheckpointFormatException e = Assert.IsType<CheckpointFormatException>(
+            SpecialFiles.RunBounded(() => InferenceEngine.Load(dir, Speculative(false)).DisposeAsync().AsTask().GetAwaiter().GetResult(), path));
+        Assert.Equal(path, e.File);
+        Assert.Contains("not a regular file", e.Problem, StringComparison.Ordinal);
+    }
 }

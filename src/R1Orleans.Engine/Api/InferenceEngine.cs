@@ -84,17 +84,23 @@ public sealed class InferenceEngine : IAsyncDisposable
     public static InferenceEngine Load(string directory, InferenceEngineOptions? options = null, Action<string>? progress = null)
     {
         options ??= new InferenceEngineOptions();
+        // Every side file the load may open must be a regular file (a FIFO would block the load, a device never end):
+        // checked before any is opened. The checkpoint reader checks config.json and the weight files the same way.
         string tokenizerPath = Path.Combine(directory, "tokenizer.json");
-        if (!File.Exists(tokenizerPath))
+        if (!RegularFile.Exists(tokenizerPath))
         {
             throw new FileNotFoundException($"{directory} has no tokenizer.json", tokenizerPath);
         }
 
+        string configPath = Path.Combine(directory, "tokenizer_config.json");
+        bool hasTokenizerConfig = RegularFile.Exists(configPath);
+        _ = RegularFile.Exists(Path.Combine(directory, "chat_template.jinja"));
+        _ = RegularFile.Exists(Path.Combine(directory, SamplingDefaults.FileName));
+
         progress?.Invoke("tokenizer");
         R1Tokenizer tokenizer = R1Tokenizer.Load(tokenizerPath);
-        string configPath = Path.Combine(directory, "tokenizer_config.json");
         string? templateProblem = "there is no tokenizer_config.json";
-        ChatTemplate? template = File.Exists(configPath) ? TryTemplate(configPath, out templateProblem) : null;
+        ChatTemplate? template = hasTokenizerConfig ? TryTemplate(configPath, out templateProblem) : null;
         SamplingDefaults defaults = SamplingDefaults.Load(directory);
         var loadOptions = new ModelLoadOptions
         {
