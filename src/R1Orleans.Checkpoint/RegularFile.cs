@@ -4,24 +4,12 @@ using Microsoft.Win32.SafeHandles;
 
 namespace R1Orleans.Checkpoint;
 
-/// <summary>What a path names, after following symbolic links.</summary>
-public enum FileKind
-{
-    Missing,
-    Regular,
-    Directory,
-    CharacterDevice,
-    BlockDevice,
-    Fifo,
-    Socket,
-    Other,
-}
-
 /// <summary>
 /// Every file a checkpoint load opens must be a regular file (a symlink to one is fine). Anything else is rejected
 /// before it is opened: a FIFO would block the open or the read forever, a device such as /dev/zero would be read
 /// without end or report a size of 0, a directory cannot be read at all. On Linux the kind comes from statx(2), which
-/// does not open the file; elsewhere only directories are told apart.
+/// does not open the file; elsewhere only directories are told apart. The check and the open are two steps: a path
+/// swapped for a FIFO in between is not caught (a checkpoint directory is not expected to change while it loads).
 /// </summary>
 public static partial class RegularFile
 {
