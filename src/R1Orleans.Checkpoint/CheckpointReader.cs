@@ -14,9 +14,10 @@ public sealed class CheckpointReader : IDisposable
     private readonly Dictionary<string, SafetensorsFile> _owner;
     private long _bytesRead;
 
-    private CheckpointReader(string directory, ModelConfig config, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> owner, bool hasMtp)
+    private CheckpointReader(string directory, ModelConfig config, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> owner, bool hasMtp, CheckpointReadOptions options)
     {
         Directory = directory;
+        Options = options;
         Config = config;
         _files = files;
         _owner = owner;
@@ -24,6 +25,9 @@ public sealed class CheckpointReader : IDisposable
     }
 
     public string Directory { get; }
+
+    /// <summary>What this reader was opened with.</summary>
+    public CheckpointReadOptions Options { get; }
 
     public ModelConfig Config { get; }
 
@@ -40,7 +44,7 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>Sum of all tensor byte lengths across the files.</summary>
     public long TotalTensorBytes => _files.Sum(f => f.Tensors.Sum(t => t.ByteLength));
 
-    public static CheckpointReader Open(string directory)
+    public static CheckpointReader Open(string directory, CheckpointReadOptions? options = null)
     {
         if (!System.IO.Directory.Exists(directory))
         {
@@ -52,10 +56,9 @@ public sealed class CheckpointReader : IDisposable
         try
         {
             Dictionary<string, SafetensorsFile> owner = OpenFiles(directory, files);
-            string where = files.Count == 1 ? files[0].Path : Path.Combine(directory, ShardIndex.FileName);
             bool hasMtp = config.NumNextnPredictLayers > 0 && owner.Keys.Any(n => n.StartsWith(Checkpoint.TensorNames.Layer(config.NumHiddenLayers), StringComparison.Ordinal));
-            var reader = new CheckpointReader(directory, config, files, owner, hasMtp);
-            reader.Validate(where);
+            var reader = new CheckpointReader(directory, config, files, owner, hasMtp, options ?? CheckpointReadOptions.Default);
+            reader.Validate();
             return reader;
         }
         catch
@@ -73,13 +76,13 @@ public sealed class CheckpointReader : IDisposable
     {
         var owner = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
         string indexPath = Path.Combine(directory, ShardIndex.FileName);
-        if (File.Exists(indexPath))
+        if (RegularFile.Exists(indexPath))
         {
             IReadOnlyDictionary<string, string> map = ShardIndex.Load(indexPath);
             foreach (string shard in map.Values.Distinct().Order(StringComparer.Ordinal))
             {
                 string shardPath = Path.Combine(directory, shard);
-                if (!File.Exists(shardPath))
+                if (RegularFile.KindOf(shardPath) == FileKind.Missing)
                 {
                     throw new CheckpointFormatException(indexPath, null, $"shard '{shard}' named by the index does not exist");
                 }
@@ -123,7 +126,7 @@ public sealed class CheckpointReader : IDisposable
         }
 
         string single = Path.Combine(directory, SingleFileName);
-        if (!File.Exists(single))
+        if (!RegularFile.Exists(single))
         {
             throw new CheckpointFormatException(directory, null, $"neither {SingleFileName} nor {ShardIndex.FileName} is present");
         }
@@ -138,12 +141,43 @@ public sealed class CheckpointReader : IDisposable
         return owner;
     }
 
-    private void Validate(string where)
+    /// <summary>
+    /// Throws unless the MTP layer can be loaded, for speculative MTP decoding, which drafts with it: a
+    /// <see cref="ConfigException"/> when config.json has no MTP layer, a <see cref="CheckpointFormatException"/> naming
+    /// a missing tensor when the config has one but the checkpoint carries none of its weights. Reads no tensor data.
+    /// </summary>
+    public void RequireMtp()
+    {
+        int layer = Config.NumHiddenLayers;
+        if (Config.NumNextnPredictLayers == 0)
+        {
+            throw new ConfigException(
+                "num_nextn_predict_layers", "is 0: the checkpoint has no MTP layer, and speculative MTP decoding (--speculative-mtp) drafts with it; serve without --speculative-mtp");
+        }
+
+        if (!HasMtp)
+        {
+            ExpectedTensor first = CheckpointSchema.Mtp(Config).First(e => !e.Optional);
+            throw new CheckpointFormatException(
+                Where, first.Name,
+                $"missing, with every other tensor of the MTP layer (model.layers.{layer}.*): config.json says num_nextn_predict_layers {Config.NumNextnPredictLayers}, "
+                + "but the checkpoint carries none of the MTP layer's weights. Speculative MTP decoding (--speculative-mtp) needs them: "
+                + "serve without --speculative-mtp, use a checkpoint that has them, or set num_nextn_predict_layers 0 in config.json");
+        }
+    }
+
+    /// <summary>The file to name for a tensor that is missing: the single file, or the index of a sharded checkpoint.</summary>
+    private string Where => _files.Count == 1 ? _files[0].Path : Path.Combine(Directory, ShardIndex.FileName);
+
+    private void Validate()
     {
         IEnumerable<ExpectedTensor> expected = CheckpointSchema.Main(Config);
+        HashSet<string> mtp = [];
         if (HasMtp)
         {
-            expected = expected.Concat(CheckpointSchema.Mtp(Config));
+            IReadOnlyList<ExpectedTensor> mtpTensors = [.. CheckpointSchema.Mtp(Config)];
+            mtp = [.. mtpTensors.Select(e => e.Name)];
+            expected = expected.Concat(mtpTensors);
         }
 
         foreach (ExpectedTensor e in expected)
@@ -155,7 +189,12 @@ public sealed class CheckpointReader : IDisposable
                     continue;
                 }
 
-                throw new CheckpointFormatException(where, e.Name, "missing: the config requires it");
+                throw new CheckpointFormatException(
+                    Where, e.Name,
+                    mtp.Contains(e.Name)
+                        ? $"missing: the checkpoint carries part of the MTP layer (model.layers.{Config.NumHiddenLayers}.*) but not this tensor; "
+                          + "remove the layer's tensors and set num_nextn_predict_layers 0 in config.json, or supply it"
+                        : "missing: the config requires it");
             }
 
             TensorInfo t = file.Get(e.Name);
@@ -210,7 +249,12 @@ public sealed class CheckpointReader : IDisposable
     public TensorInfo Info(string name) =>
         _owner.TryGetValue(name, out SafetensorsFile? f) ? f.Get(name) : throw new CheckpointFormatException(Directory, name, "not in this checkpoint");
 
-    /// <summary>Reads a tensor as float32, dequantizing FP8 weights with their 128x128 block scales.</summary>
+    /// <summary>
+    /// Reads a tensor as float32, dequantizing FP8 weights with their 128x128 block scales. Unless
+    /// <see cref="CheckpointReadOptions.AllowNonfiniteWeights"/> is set, a NaN or ±Inf fails the read with a
+    /// <see cref="CheckpointFormatException"/> naming the tensor and the first bad element (checked chunk by chunk as the
+    /// values are produced, not in a second pass).
+    /// </summary>
     public float[] ReadWeight(string name)
     {
         if (!_owner.TryGetValue(name, out SafetensorsFile? file))
@@ -224,30 +268,64 @@ public sealed class CheckpointReader : IDisposable
             throw new CheckpointFormatException(file.Path, name, $"{info.ElementCount} elements do not fit one array");
         }
 
+        if (!info.DType.IsFloat())
+        {
+            throw new CheckpointFormatException(file.Path, name, $"dtype {info.DType.Name()} cannot be read as floating point");
+        }
+
         var dst = new float[info.ElementCount];
         ReadOnlySpan<byte> bytes = file.Bytes(info);
         Interlocked.Add(ref _bytesRead, bytes.Length);
-        ElementConversion.ToFloat32(file.Path, info, bytes, dst);
         if (info.DType == DType.F8_E4M3)
         {
-            // The schema check at open guarantees this for the model's tensors; other tensors are checked here.
-            if (Config.Quantization is not Fp8Quantization q || info.Shape.Length != 2)
+            ReadFp8(file, info, bytes, dst);
+        }
+        else
+        {
+            int size = info.DType.ByteSize();
+            for (int start = 0; start < dst.Length; start += NonfiniteWeightCheck.ChunkElements)
             {
-                throw new CheckpointFormatException(file.Path, name, $"F8_E4M3 tensor of shape {info.ShapeText} needs a 2-D shape and an fp8 quantization_config");
+                int n = Math.Min(NonfiniteWeightCheck.ChunkElements, dst.Length - start);
+                Span<float> chunk = dst.AsSpan(start, n);
+                ElementConversion.ToFloat32(info.DType, bytes.Slice(start * size, n * size), chunk);
+                if (!Options.AllowNonfiniteWeights)
+                {
+                    NonfiniteWeightCheck.ThrowIfAny(file.Path, info, chunk, start);
+                }
             }
-
-            string scaleName = Checkpoint.TensorNames.ScaleOf(name);
-            float[] scale = ReadWeight(scaleName);
-            long expected = (long)((info.Shape[0] + q.BlockRows - 1) / q.BlockRows) * ((info.Shape[1] + q.BlockCols - 1) / q.BlockCols);
-            if (scale.Length != expected)
-            {
-                throw new CheckpointFormatException(file.Path, scaleName, $"has {scale.Length} block scales, {name} of shape {info.ShapeText} needs {expected}");
-            }
-
-            Fp8BlockDequantizer.ApplyScales(dst, (int)info.Shape[0], (int)info.Shape[1], scale, q);
         }
 
         return dst;
+    }
+
+    /// <summary>Dequantizes an FP8 weight row by row (decode and scale in one pass), checking each row as it is produced.</summary>
+    private void ReadFp8(SafetensorsFile file, TensorInfo info, ReadOnlySpan<byte> codes, float[] dst)
+    {
+        // The schema check at open guarantees this for the model's tensors; other tensors are checked here.
+        if (Config.Quantization is not Fp8Quantization q || info.Shape.Length != 2)
+        {
+            throw new CheckpointFormatException(file.Path, info.Name, $"F8_E4M3 tensor of shape {info.ShapeText} needs a 2-D shape and an fp8 quantization_config");
+        }
+
+        string scaleName = Checkpoint.TensorNames.ScaleOf(info.Name);
+        float[] scale = ReadWeight(scaleName);
+        int rows = (int)info.Shape[0];
+        int cols = (int)info.Shape[1];
+        long expected = (long)((rows + q.BlockRows - 1) / q.BlockRows) * ((cols + q.BlockCols - 1) / q.BlockCols);
+        if (scale.Length != expected)
+        {
+            throw new CheckpointFormatException(file.Path, scaleName, $"has {scale.Length} block scales, {info.Name} of shape {info.ShapeText} needs {expected}");
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> row = dst.AsSpan(r * cols, cols);
+            Fp8BlockDequantizer.DequantizeRow(codes.Slice(r * cols, cols), Fp8BlockDequantizer.RowScales(scale, r, cols, q), q.BlockCols, row);
+            if (!Options.AllowNonfiniteWeights)
+            {
+                NonfiniteWeightCheck.ThrowIfAny(file.Path, info, row, (long)r * cols);
+            }
+        }
     }
 
     public void Dispose()

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace R1Orleans.Checkpoint;
 
@@ -23,12 +24,31 @@ public static class ElementConversion
             throw new ArgumentException($"destination holds {dst.Length} elements, tensor '{info.Name}' has {n}");
         }
 
-        switch (info.DType)
+        if (!info.DType.IsFloat())
+        {
+            throw new CheckpointFormatException(file, info.Name, $"dtype {info.DType.Name()} cannot be read as floating point");
+        }
+
+        ToFloat32(info.DType, bytes, dst);
+    }
+
+    /// <summary>
+    /// Converts dst.Length elements of a floating-point <paramref name="dtype"/> from little-endian
+    /// <paramref name="bytes"/> (at least dst.Length × its size). The loader calls this chunk by chunk.
+    /// </summary>
+    public static void ToFloat32(DType dtype, ReadOnlySpan<byte> bytes, Span<float> dst)
+    {
+        if (bytes.Length < (long)dst.Length * dtype.ByteSize())
+        {
+            throw new ArgumentException($"{bytes.Length} bytes hold fewer than {dst.Length} {dtype.Name()} elements", nameof(bytes));
+        }
+
+        switch (dtype)
         {
             case DType.F32:
                 if (BitConverter.IsLittleEndian)
                 {
-                    MemoryMarshal.Cast<byte, float>(bytes).CopyTo(dst);
+                    MemoryMarshal.Cast<byte, float>(bytes)[..dst.Length].CopyTo(dst);
                 }
                 else
                 {
@@ -47,11 +67,7 @@ public static class ElementConversion
 
                 break;
             case DType.BF16:
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    dst[i] = BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(bytes[(2 * i)..]));
-                }
-
+                BFloat16ToFloat32(bytes, dst);
                 break;
             case DType.F16:
                 for (int i = 0; i < dst.Length; i++)
@@ -68,7 +84,42 @@ public static class ElementConversion
 
                 break;
             default:
-                throw new CheckpointFormatException(file, info.Name, $"dtype {info.DType.Name()} cannot be read as floating point");
+                throw new ArgumentException($"dtype {dtype.Name()} cannot be read as floating point", nameof(dtype));
+        }
+    }
+
+    /// <summary>BF16 is the top half of a float32: widen each 16-bit value and shift it up, a vector at a time.</summary>
+    private static void BFloat16ToFloat32(ReadOnlySpan<byte> bytes, Span<float> dst)
+    {
+        int i = 0;
+        if (BitConverter.IsLittleEndian)
+        {
+            ref ushort src = ref MemoryMarshal.GetReference(MemoryMarshal.Cast<byte, ushort>(bytes));
+            ref uint to = ref MemoryMarshal.GetReference(MemoryMarshal.Cast<float, uint>(dst));
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i <= dst.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+                {
+                    (Vector512<uint> lo, Vector512<uint> hi) = Vector512.Widen(Vector512.LoadUnsafe(ref src, (nuint)i));
+                    Vector512.ShiftLeft(lo, 16).StoreUnsafe(ref to, (nuint)i);
+                    Vector512.ShiftLeft(hi, 16).StoreUnsafe(ref to, (nuint)(i + Vector512<uint>.Count));
+                }
+            }
+
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i <= dst.Length - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
+                {
+                    (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.LoadUnsafe(ref src, (nuint)i));
+                    Vector256.ShiftLeft(lo, 16).StoreUnsafe(ref to, (nuint)i);
+                    Vector256.ShiftLeft(hi, 16).StoreUnsafe(ref to, (nuint)(i + Vector256<uint>.Count));
+                }
+            }
+        }
+
+        for (; i < dst.Length; i++)
+        {
+            dst[i] = BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(bytes[(2 * i)..]));
         }
     }
 

@@ -12,18 +12,12 @@ public static class ModelConfigParser
 
     public static ModelConfig Load(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        if (!RegularFile.Exists(path))
         {
             throw new FileNotFoundException($"config.json not found at {path}", path);
         }
 
-        if (info.Length > MaxConfigBytes)
-        {
-            throw new ConfigException("(file)", $"{path} is {info.Length} bytes, over the {MaxConfigBytes}-byte cap");
-        }
-
-        return Parse(File.ReadAllText(path));
+        return Parse(RegularFile.ReadAllText(path, MaxConfigBytes, length => new ConfigException("(file)", $"{path} is {length} bytes, over the {MaxConfigBytes}-byte cap")));
     }
 
     public static ModelConfig Parse(string json)

@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 
 namespace R1Orleans.Checkpoint;
 
@@ -29,21 +30,32 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public IReadOnlyCollection<TensorInfo> Tensors => _tensors.Values;
 
+    /// <summary>
+    /// Maps the file and validates its header. The path must be a regular file (a symlink to one is fine); its size is
+    /// taken from the open handle, so a symlink is measured by its target.
+    /// </summary>
     public static SafetensorsFile Open(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        RegularFile.Require(path);
+        SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        MemoryMappedFile map;
+        long length;
+        try
         {
-            throw new CheckpointFormatException(path, null, "file does not exist");
+            length = RandomAccess.GetLength(handle);
+            if (length < 8)
+            {
+                throw new CheckpointFormatException(path, null, $"file is {length} bytes, shorter than the 8-byte header length");
+            }
+
+            map = MemoryMappedFile.CreateFromFile(handle, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
         }
 
-        long length = info.Length;
-        if (length < 8)
-        {
-            throw new CheckpointFormatException(path, null, $"file is {length} bytes, shorter than the 8-byte header length");
-        }
-
-        MemoryMappedFile map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
         MemoryMappedViewAccessor? view = null;
         bool acquired = false;
         try

@@ -4,8 +4,8 @@ namespace R1Orleans.Checkpoint;
 
 /// <summary>
 /// Parses and validates the JSON header of a safetensors file. Everything in it is untrusted: each field is type
-/// checked, sizes are computed with overflow checks, and the byte ranges must lie inside the data section and not
-/// overlap. Failures are <see cref="CheckpointFormatException"/> naming the file and tensor.
+/// checked, sizes are computed with overflow checks, and the byte ranges must tile the data section exactly (no gap,
+/// no overlap, no spare bytes). Failures are <see cref="CheckpointFormatException"/> naming the file and tensor.
 /// </summary>
 public static class SafetensorsHeader
 {
@@ -101,7 +101,7 @@ public static class SafetensorsHeader
                 tensors.Add(ParseEntry(file, p.Name, p.Value, dataLength));
             }
 
-            CheckNoOverlap(file, tensors);
+            CheckTiling(file, tensors, dataLength);
             return tensors;
         }
     }
@@ -203,16 +203,45 @@ public static class SafetensorsHeader
         }
     }
 
-    private static void CheckNoOverlap(string file, List<TensorInfo> tensors)
+    /// <summary>
+    /// The reference loader's rule (Rust safetensors: InvalidOffset, MetadataIncompleteBuffer): sorted by offset, the
+    /// tensors cover the data section exactly, the first at byte 0, each where the previous ends, the last at its end.
+    /// A gap, an overlap or spare bytes mean a hand-edited header or a header length that is off, which would shift
+    /// every tensor silently.
+    /// </summary>
+    private static void CheckTiling(string file, List<TensorInfo> tensors, long dataLength)
     {
-        var sorted = tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.Begin).ToList();
-        for (int i = 1; i < sorted.Count; i++)
+        // Empty tensors sort before a non-empty one that begins at the same byte, as in the reference (by begin, then end).
+        TensorInfo[] sorted = [.. tensors.OrderBy(t => t.Begin).ThenBy(t => t.End)];
+        long next = 0;
+        TensorInfo? previous = null;
+        foreach (TensorInfo t in sorted)
         {
-            if (sorted[i].Begin < sorted[i - 1].End)
+            if (t.Begin > next)
+            {
+                string after = previous is null ? "the data section starts at byte 0" : $"tensor '{previous.Name}' ends at byte {next}";
+                throw new CheckpointFormatException(
+                    file, t.Name, $"bytes [{t.Begin}, {t.End}) leave a gap of {t.Begin - next} bytes: {after}; the tensors must tile the data section with no gap");
+            }
+
+            if (t.Begin < next)
             {
                 throw new CheckpointFormatException(
-                    file, sorted[i].Name, $"bytes [{sorted[i].Begin}, {sorted[i].End}) overlap tensor '{sorted[i - 1].Name}' [{sorted[i - 1].Begin}, {sorted[i - 1].End})");
+                    file, t.Name, $"bytes [{t.Begin}, {t.End}) overlap tensor '{previous!.Name}' [{previous.Begin}, {previous.End})");
             }
+
+            next = t.End;
+            previous = t;
+        }
+
+        if (next != dataLength)
+        {
+            long spare = dataLength - next;
+            string bytes = spare == 1 ? "1 byte after the last tensor belongs" : $"{spare} bytes after the last tensor belong";
+            throw previous is null
+                ? new CheckpointFormatException(file, null, $"the header lists no tensors but the data section is {dataLength} bytes (is the header length right?)")
+                : new CheckpointFormatException(
+                    file, previous.Name, $"the last tensor ends at byte {next} but the data section is {dataLength} bytes (file length - 8 - header length): {bytes} to no tensor (is the header length right?)");
         }
     }
 }

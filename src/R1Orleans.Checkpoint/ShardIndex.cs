@@ -23,16 +23,12 @@ public static class ShardIndex
 
     private static IReadOnlyDictionary<string, string> LoadDocument(string path)
     {
-        long length = new FileInfo(path).Length;
-        if (length > MaxIndexBytes)
-        {
-            throw new CheckpointFormatException(path, null, $"index is {length} bytes, over the {MaxIndexBytes}-byte cap");
-        }
-
+        byte[] bytes = RegularFile.ReadAllBytes(
+            path, MaxIndexBytes, length => new CheckpointFormatException(path, null, $"index is {length} bytes, over the {MaxIndexBytes}-byte cap"));
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {

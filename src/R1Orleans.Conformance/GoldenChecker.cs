@@ -22,12 +22,13 @@ public static class GoldenChecker
     /// <param name="speculativeMtp">Greedy through the serving engine with MTP drafts verified each step.</param>
     /// <param name="exchange">How the model reaches its routed experts (default: all in this process); a cluster
     /// rank's exchange checks a distributed deployment, and <see cref="GoldenReport.Trace"/> compares it bit for bit.</param>
-    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null, bool speculativeMtp = false, ExpertExchangeFactory? exchange = null)
+    /// <param name="allowNonfiniteWeights">Load a checkpoint whose weights hold NaN or ±Inf instead of refusing it.</param>
+    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null, bool speculativeMtp = false, ExpertExchangeFactory? exchange = null, bool allowNonfiniteWeights = false)
     {
         var clock = Stopwatch.StartNew();
         GoldenCase golden = GoldenCase.Load(directory);
         progress?.Invoke($"{golden.Name}: loading checkpoint");
-        using LoadedModel loaded = LoadedModel.Load(directory, backend, exchange: exchange);
+        using LoadedModel loaded = LoadedModel.Load(directory, backend, new ModelLoadOptions { Exchange = exchange, AllowNonfiniteWeights = allowNonfiniteWeights });
         DeepseekV3Model model = loaded.Model;
         bool expectMtp = golden.Prompts.Any(p => p.MtpLogits is not null);
         if (expectMtp && model.Mtp is null)

@@ -37,15 +37,28 @@ public sealed class LoadedModel : IDisposable
 
     public ModelConfig Config => Model.Config;
 
-    public static LoadedModel Load(string directory, IComputeBackend backend, bool withMtp = true, Action<string>? progress = null, ExpertExchangeFactory? exchange = null)
+    public static LoadedModel Load(string directory, IComputeBackend backend, bool withMtp = true, Action<string>? progress = null) =>
+        Load(directory, backend, new ModelLoadOptions { WithMtp = withMtp }, progress);
+
+    /// <summary>
+    /// Opens the checkpoint, checks what <paramref name="options"/> require of it before reading any weight, then loads
+    /// every weight (failing on a non-finite one unless allowed). progress, if given, is called with each tensor group.
+    /// </summary>
+    public static LoadedModel Load(string directory, IComputeBackend backend, ModelLoadOptions options, Action<string>? progress = null)
     {
-        CheckpointReader reader = CheckpointReader.Open(directory);
+        ArgumentNullException.ThrowIfNull(options);
+        CheckpointReader reader = CheckpointReader.Open(directory, new CheckpointReadOptions { AllowNonfiniteWeights = options.AllowNonfiniteWeights });
         try
         {
-            bool mtp = withMtp && reader.HasMtp;
+            if (options.RequireMtp)
+            {
+                reader.RequireMtp();
+            }
+
+            bool mtp = (options.WithMtp || options.RequireMtp) && reader.HasMtp;
             IExpertExchange experts;
             ExpertShard shard = new();
-            if (exchange is not null)
+            if (options.Exchange is { } exchange)
             {
                 experts = exchange(reader, mtp);
             }

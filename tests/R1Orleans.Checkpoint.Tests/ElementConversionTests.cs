@@ -199,4 +199,36 @@ public class ElementConversionTests
         Assert.Equal("ids", e.Tensor);
         Assert.Throws<ArgumentException>(() => ElementEncoding.Encode(DType.I64, [1f], new byte[8]));
     }
+
+    [Fact]
+    public void Bf16_vector_conversion_equals_the_scalar_one_at_every_length_and_offset()
+    {
+        // Lengths 0..256 and an odd byte offset reach every vector width's tail and unaligned loads.
+        var rng = new Random(11);
+        byte[] source = new byte[(2 * 256) + 1];
+        rng.NextBytes(source);
+        BinaryPrimitives.WriteUInt16LittleEndian(source.AsSpan(3), 0x7FC1); // NaN with a payload
+        BinaryPrimitives.WriteUInt16LittleEndian(source.AsSpan(9), 0xFF80); // -Inf
+        foreach (int offset in new[] { 0, 1 })
+        {
+            for (int n = 0; n <= 256; n++)
+            {
+                ReadOnlySpan<byte> bytes = source.AsSpan(offset, 2 * n);
+                float[] got = new float[n];
+                ElementConversion.ToFloat32(DType.BF16, bytes, got);
+                for (int i = 0; i < n; i++)
+                {
+                    float want = ElementConversion.BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(bytes[(2 * i)..]));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(want), BitConverter.SingleToInt32Bits(got[i]));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Chunk_conversion_rejects_too_few_bytes_and_integer_types()
+    {
+        Assert.Throws<ArgumentException>(() => ElementConversion.ToFloat32(DType.BF16, new byte[5], new float[3]));
+        Assert.Throws<ArgumentException>(() => ElementConversion.ToFloat32(DType.I32, new byte[4], new float[1]));
+    }
 }

@@ -147,12 +147,7 @@ public class Fp8DequantTests
 
         SafetensorsWriter.QuantizeFp8Blocks(w, rows, cols, Blocks, codes, scale);
         float[] back = new float[w.Length];
-        for (int i = 0; i < w.Length; i++)
-        {
-            back[i] = ElementConversion.Fp8E4M3ToFloat(codes[i]);
-        }
-
-        Fp8BlockDequantizer.ApplyScales(back, rows, cols, scale, Blocks);
+        Fp8BlockDequantizer.Dequantize(codes, rows, cols, scale, Blocks, back);
         for (int r = 0; r < rows; r++)
         {
             for (int c = 0; c < cols; c++)

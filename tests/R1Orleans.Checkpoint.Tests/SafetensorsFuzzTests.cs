@@ -50,6 +50,21 @@ public class SafetensorsFuzzTests
             Assert.InRange(t.End, t.Begin, file.Length - 8 - headerLength);
             Assert.Equal(t.ElementCount * t.DType.ByteSize(), t.ByteLength);
         }
+
+        AssertTiles(tensors, file.Length - 8 - headerLength);
+    }
+
+    /// <summary>What an accepted header guarantees: sorted by offset, the tensors cover [0, dataLength) with no gap and no overlap.</summary>
+    private static void AssertTiles(IReadOnlyList<TensorInfo> tensors, long dataLength)
+    {
+        long next = 0;
+        foreach (TensorInfo t in tensors.OrderBy(t => t.Begin).ThenBy(t => t.End))
+        {
+            Assert.Equal(next, t.Begin);
+            next = t.End;
+        }
+
+        Assert.Equal(dataLength, next);
     }
 
     [Fact]
@@ -124,7 +139,11 @@ public class SafetensorsFuzzTests
     public void MutatedValidHeaders()
     {
         Gen.Select(MutatedHeader, Gen.Long[0, 200])
-            .Sample((json, extra) => OnlyFormatErrors(() => SafetensorsHeader.Parse("fuzz", json, s_validDataLength - 50 + extra)), iter: 30_000);
+            .Sample((json, extra) => OnlyFormatErrors(() =>
+            {
+                long dataLength = s_validDataLength - 50 + extra;
+                AssertTiles(SafetensorsHeader.Parse("fuzz", json, dataLength), dataLength);
+            }), iter: 30_000);
     }
 
     private static readonly Gen<string> JsonNumberish = Gen.OneOf<string>(
@@ -166,7 +185,7 @@ public class SafetensorsFuzzTests
             .Sample((entries, dataLength, asArray) =>
             {
                 string json = asArray ? $"[{string.Join(",", entries)}]" : $"{{{string.Join(",", entries)}}}";
-                OnlyFormatErrors(() => SafetensorsHeader.Parse("fuzz", Encoding.UTF8.GetBytes(json), dataLength));
+                OnlyFormatErrors(() => AssertTiles(SafetensorsHeader.Parse("fuzz", Encoding.UTF8.GetBytes(json), dataLength), dataLength));
             }, iter: 30_000);
     }
 

@@ -103,6 +103,32 @@ internal static class TestFiles
         SafetensorsWriter.Write(Path.Combine(target, CheckpointReader.SingleFileName), tensors);
     }
 
+    /// <summary>Overwrites element <paramref name="index"/> of <paramref name="tensor"/> in a safetensors file in place with <paramref name="bytes"/> (little-endian, the stored type).</summary>
+    public static void PatchElement(string file, string tensor, long index, byte[] bytes)
+    {
+        long offset;
+        using (SafetensorsFile f = SafetensorsFile.Open(file))
+        {
+            TensorInfo info = f.Get(tensor);
+            if (bytes.Length != info.DType.ByteSize() || index < 0 || index >= info.ElementCount)
+            {
+                throw new ArgumentException($"{tensor} is {info.DType.Name()} {info.ShapeText}: cannot put {bytes.Length} bytes at element {index}");
+            }
+
+            byte[] prefix = new byte[8];
+            using (FileStream s = File.OpenRead(file))
+            {
+                s.ReadExactly(prefix);
+            }
+
+            offset = 8 + (long)BinaryPrimitives.ReadUInt64LittleEndian(prefix) + info.Begin + (index * bytes.Length);
+        }
+
+        using FileStream w = File.Open(file, FileMode.Open, FileAccess.Write);
+        w.Position = offset;
+        w.Write(bytes);
+    }
+
     /// <summary>The tensor unchanged.</summary>
     public static SafetensorsTensor Keep(TensorInfo t, byte[] bytes) => SafetensorsTensor.FromBytes(t.Name, t.DType, t.Shape, bytes);
 }

@@ -24,6 +24,12 @@ public sealed record InferenceEngineOptions
 
     /// <summary>False routes every MoE layer without e_score_correction_bias (ablation; see NoauxTcGate.UseCorrectionBias).</summary>
     public bool UseCorrectionBias { get; init; } = true;
+
+    /// <summary>
+    /// Load a checkpoint whose weights hold NaN or ±Inf (by default the load fails naming the tensor and the first bad
+    /// element; see <see cref="CheckpointReadOptions.AllowNonfiniteWeights"/>).
+    /// </summary>
+    public bool AllowNonfiniteWeights { get; init; }
 }
 
 /// <summary>
@@ -64,6 +70,9 @@ public sealed class InferenceEngine : IAsyncDisposable
     /// <summary>Tokens routed to each (layer, routed expert) since load, MTP drafts included.</summary>
     public ExpertLoadCounter ExpertLoad => _model.ExpertLoad;
 
+    /// <summary>True when the MTP layer was loaded (the config has one and the checkpoint carries its weights).</summary>
+    public bool HasMtpLayer => _model.Model.Mtp is not null;
+
     /// <summary>The MoE layers (the MTP layer's included, when loaded), in order.</summary>
     public IReadOnlyList<int> MoeLayers { get; private init; } = [];
 
@@ -75,19 +84,31 @@ public sealed class InferenceEngine : IAsyncDisposable
     public static InferenceEngine Load(string directory, InferenceEngineOptions? options = null, Action<string>? progress = null)
     {
         options ??= new InferenceEngineOptions();
+        // Every side file the load may open must be a regular file (a FIFO would block the load, a device never end):
+        // checked before any is opened. The checkpoint reader checks config.json and the weight files the same way.
         string tokenizerPath = Path.Combine(directory, "tokenizer.json");
-        if (!File.Exists(tokenizerPath))
+        if (!RegularFile.Exists(tokenizerPath))
         {
             throw new FileNotFoundException($"{directory} has no tokenizer.json", tokenizerPath);
         }
 
+        string configPath = Path.Combine(directory, "tokenizer_config.json");
+        bool hasTokenizerConfig = RegularFile.Exists(configPath);
+        _ = RegularFile.Exists(Path.Combine(directory, "chat_template.jinja"));
+        _ = RegularFile.Exists(Path.Combine(directory, SamplingDefaults.FileName));
+
         progress?.Invoke("tokenizer");
         R1Tokenizer tokenizer = R1Tokenizer.Load(tokenizerPath);
-        string configPath = Path.Combine(directory, "tokenizer_config.json");
         string? templateProblem = "there is no tokenizer_config.json";
-        ChatTemplate? template = File.Exists(configPath) ? TryTemplate(configPath, out templateProblem) : null;
+        ChatTemplate? template = hasTokenizerConfig ? TryTemplate(configPath, out templateProblem) : null;
         SamplingDefaults defaults = SamplingDefaults.Load(directory);
-        LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), withMtp: true, progress);
+        var loadOptions = new ModelLoadOptions
+        {
+            WithMtp = true,
+            RequireMtp = options.Scheduler.SpeculativeMtp,
+            AllowNonfiniteWeights = options.AllowNonfiniteWeights,
+        };
+        LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), loadOptions, progress);
         try
         {
             model.Model.UseCorrectionBias(options.UseCorrectionBias);

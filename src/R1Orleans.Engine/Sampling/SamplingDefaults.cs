@@ -1,4 +1,5 @@
 using System.Text.Json;
+using R1Orleans.Checkpoint;
 
 namespace R1Orleans.Engine.Sampling;
 
@@ -10,6 +11,9 @@ namespace R1Orleans.Engine.Sampling;
 public sealed record SamplingDefaults
 {
     public const string FileName = "generation_config.json";
+
+    /// <summary>A generation_config.json larger than this is rejected unread (Hugging Face's are under 1 KiB).</summary>
+    public const long MaxFileBytes = 1024 * 1024;
 
     public static SamplingDefaults None { get; } = new();
 
@@ -23,11 +27,14 @@ public sealed record SamplingDefaults
 
     public float? RepetitionPenalty { get; init; }
 
-    /// <summary>The defaults of a checkpoint directory: <see cref="None"/> without a generation_config.json.</summary>
+    /// <summary>
+    /// The defaults of a checkpoint directory: <see cref="None"/> without a generation_config.json. One that is not a
+    /// regular file, or is over <see cref="MaxFileBytes"/>, is a <see cref="CheckpointFormatException"/>.
+    /// </summary>
     public static SamplingDefaults Load(string directory)
     {
         string path = Path.Combine(directory, FileName);
-        return File.Exists(path) ? Parse(File.ReadAllText(path)) : None;
+        return RegularFile.Exists(path) ? Parse(RegularFile.ReadAllText(path, MaxFileBytes)) : None;
     }
 
     /// <summary>Reads the JSON of a generation_config.json; a field of the wrong type or out of range throws naming it.</summary>

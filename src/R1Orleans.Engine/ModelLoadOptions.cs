@@ -1,0 +1,24 @@
+namespace R1Orleans.Engine;
+
+/// <summary>What <see cref="LoadedModel.Load(string, R1Orleans.Backend.IComputeBackend, ModelLoadOptions, Action{string}?)"/> loads and how strictly.</summary>
+public sealed record ModelLoadOptions
+{
+    /// <summary>Load the MTP layer when the config has one and the checkpoint carries its weights.</summary>
+    public bool WithMtp { get; init; } = true;
+
+    /// <summary>
+    /// Fail unless the MTP layer loads (speculative MTP decoding needs it): a config without one is a
+    /// <see cref="R1Orleans.Checkpoint.ConfigException"/>, a checkpoint without its weights a
+    /// <see cref="R1Orleans.Checkpoint.CheckpointFormatException"/> naming a missing tensor. Checked before any weight is read.
+    /// </summary>
+    public bool RequireMtp { get; init; }
+
+    /// <summary>Accept NaN and ±Inf in weights (see <see cref="R1Orleans.Checkpoint.CheckpointReadOptions.AllowNonfiniteWeights"/>).</summary>
+    public bool AllowNonfiniteWeights { get; init; }
+
+    /// <summary>
+    /// How the model reaches its routed experts: null loads all of them here behind the in-process exchange; a cluster
+    /// rank gives its cross-silo exchange (its holders load their own experts).
+    /// </summary>
+    public ExpertExchangeFactory? Exchange { get; init; }
+}
