@@ -411,10 +411,23 @@ public sealed class EngineCore
         }
     }
 
-    /// <summary>Samples the next token from a logits row, streams it, and applies the stop rules. True when finished.</summary>
+    /// <summary>
+    /// Samples the next token from a logits row, streams it, and applies the stop rules. True when finished. A row the
+    /// sampler refuses (NaN or infinite values) ends this request alone with an error; the rest of the batch goes on.
+    /// </summary>
     private bool Accept(SequenceState s, ReadOnlySpan<float> logits)
     {
-        SampledToken t = Sampler.Sample(logits, s.Sampling, s.Seed, s.Output.Count, s.History);
+        SampledToken t;
+        try
+        {
+            t = Sampler.Sample(logits, s.Sampling, s.Seed, s.Output.Count, s.History);
+        }
+        catch (NonFiniteLogitsException e)
+        {
+            Finish(s, FinishReason.Error, e.Message);
+            return true;
+        }
+
         s.Output.Add(t.Token);
         s.History.Add(t.Token);
         Stats.GeneratedTokens++;
