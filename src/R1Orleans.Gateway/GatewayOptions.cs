@@ -13,7 +13,10 @@ public sealed class GatewayOptions
     /// <summary>Accepted bearer keys for /v1/*; empty: no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
 
-    /// <summary>Requests allowed to wait in the engine's queue; a request that would exceed it gets 429.</summary>
+    /// <summary>
+    /// Requests allowed to wait in the engine's queue beyond its running slots (MaxNumSeqs): a request that would make
+    /// waiting + running exceed MaxWaiting + MaxNumSeqs gets 429. Free running slots count, so a burst fills them first.
+    /// </summary>
     public int MaxWaiting { get; set; } = 1024;
 
     /// <summary>max_tokens when a request gives none (lowered to what the context leaves).</summary>

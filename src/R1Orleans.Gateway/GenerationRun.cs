@@ -18,7 +18,7 @@ internal static class GenerationPlanner
     /// <summary>
     /// Everything the engine would refuse, checked before anything runs so it can be a 4xx: the template renders,
     /// the prompt is non-empty and in the vocabulary, prompt plus max_tokens fits the context, the sampling is valid,
-    /// the queue has room.
+    /// the engine has room (waiting places plus free running slots).
     /// </summary>
     public static GenerationPlan Plan(InferenceEngine engine, GatewayOptions options, GenerationSpec spec)
     {
@@ -80,9 +80,9 @@ internal static class GenerationPlanner
             throw OpenAiErrorException.BadRequest(e.Message, e.Param, "invalid_value");
         }
 
-        if (engine.Core.Waiting + spec.N > options.MaxWaiting)
+        if (!engine.Core.Admits(spec.N, options.MaxWaiting))
         {
-            throw new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {engine.Core.Waiting} requests are waiting (limit {options.MaxWaiting}); retry later", null, "rate_limit_exceeded")
+            throw new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {engine.Core.LoadSummary(options.MaxWaiting)}; retry later", null, "rate_limit_exceeded")
             {
                 RetryAfterSeconds = options.RetryAfterSeconds,
             };

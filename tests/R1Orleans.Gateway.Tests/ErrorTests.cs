@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using R1Orleans.Engine.Api;
 
 namespace R1Orleans.Gateway.Tests;
 
@@ -165,23 +166,47 @@ public sealed class ErrorTests(GatewayFixture fx)
     }
 
     [Fact]
-    public async Task A_full_queue_is_429_with_retry_after()
+    public async Task A_request_beyond_waiting_plus_running_capacity_is_429_with_retry_after()
     {
-        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, new Dictionary<string, string?>
+        // Capacity: 2 waiting places + 1 running slot; n = 4 cannot fit, n = 3 can.
+        await using InferenceEngine engine = fx.LoadEngine(GatewayFixture.EngineOptions with { Scheduler = GatewayFixture.EngineOptions.Scheduler with { MaxNumSeqs = 1 } });
+        await using GatewayServer server = await GatewayServer.StartAsync(engine, new Dictionary<string, string?>
         {
             ["Gateway:MaxWaiting"] = "2",
             ["Gateway:RetryAfterSeconds"] = "7",
         });
         JsonObject body = Api.ChatBody("hi", 2);
-        body["n"] = 3;
+        body["n"] = 4;
         (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, Chat, body);
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter!.Delta);
-        Assert.Equal("rate_limit_exceeded", Api.Error(json).Code);
+        (string message, _, _, string? code) = Api.Error(json);
+        Assert.Equal("rate_limit_exceeded", code);
+        Assert.Contains("limit 2 waiting + 1 running", message, StringComparison.Ordinal);
 
-        body["n"] = 2;
+        body["n"] = 3;
         (response, _) = await Api.PostAsync(server, Chat, body);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_burst_beyond_max_waiting_but_within_free_running_slots_is_all_admitted()
+    {
+        // MaxWaiting 2, MaxNumSeqs 32: 24 simultaneous requests never exceed waiting + running capacity (34), whatever
+        // the engine has admitted by the time each arrives, so none may be refused.
+        const int burst = 24;
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, new Dictionary<string, string?> { ["Gateway:MaxWaiting"] = "2" });
+        using var start = new SemaphoreSlim(0, burst);
+        Task<HttpStatusCode>[] requests = [.. Enumerable.Range(0, burst).Select(i => Task.Run(async () =>
+        {
+            await start.WaitAsync();
+            (HttpResponseMessage r, _) = await Api.PostAsync(server, Chat, Api.ChatBody($"hello {i}", 4));
+            return r.StatusCode;
+        }))];
+        start.Release(burst);
+        HttpStatusCode[] statuses = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.True(await fx.KvCacheEmptiesAsync());
     }
 
     [Fact]
