@@ -75,6 +75,7 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
     private async Task GenerateAsync(HttpContext http, bool chat)
     {
         long start = Stopwatch.GetTimestamp();
+        RequestBody.RequireJson(http.Request);
         (InferenceEngine engine, ServedModelInfo info) = RequireReady();
         GatewayOptions o = Options;
         using JsonDocument body = await RequestBody.ReadJsonAsync(http, o.MaxBodyBytes).ConfigureAwait(false);

@@ -51,15 +51,15 @@ internal static class GenerationPlanner
         }
 
         int maxLen = engine.Core.MaxModelLen;
-        int maxTokens = spec.MaxTokens ?? Math.Min(options.DefaultMaxTokens, maxLen - tokens.Length);
-        if ((long)tokens.Length + Math.Max(maxTokens, 1) > maxLen)
+
+        // max_tokens as sent (up to 2^63 - 1): reported as given, never clamped; once it fits the context it fits an int.
+        long asked = Math.Max(spec.MaxTokens ?? Math.Min(options.DefaultMaxTokens, maxLen - tokens.Length), 1);
+        if (asked > maxLen - tokens.Length)
         {
-            throw OpenAiErrorException.BadRequest(
-                $"This model's maximum context length is {maxLen} tokens. However, you requested {(long)tokens.Length + Math.Max(maxTokens, 1)} tokens "
-                + $"({tokens.Length} in the {spec.PromptParam}, {Math.Max(maxTokens, 1)} in the completion). Please reduce the length of the {spec.PromptParam} or {spec.MaxTokensParam}.",
-                spec.PromptParam,
-                "context_length_exceeded");
+            throw ContextLengthExceeded(maxLen, tokens.Length, asked, spec);
         }
+
+        int maxTokens = (int)asked;
 
         var samplings = new SamplingParams[spec.N];
         for (int i = 0; i < spec.N; i++)
@@ -90,6 +90,18 @@ internal static class GenerationPlanner
 
         // The engine gets the prompt as encoded here: encoded (and chat-rendered) once per request.
         return new GenerationPlan(prompt, tokens.Length, samplings);
+    }
+
+    /// <summary>OpenAI's context_length_exceeded 400, with the numbers as requested.</summary>
+    public static OpenAiErrorException ContextLengthExceeded(int maxLen, long promptTokens, long maxTokens, GenerationSpec spec)
+    {
+        // Both terms are at most 2^63 - 1: their sum is exact in decimal.
+        decimal total = (decimal)promptTokens + maxTokens;
+        return OpenAiErrorException.BadRequest(
+            $"This model's maximum context length is {maxLen} tokens. However, you requested {total} tokens "
+            + $"({promptTokens} in the {spec.PromptParam}, {maxTokens} in the completion). Please reduce the length of the {spec.PromptParam} or {spec.MaxTokensParam}.",
+            spec.PromptParam,
+            "context_length_exceeded");
     }
 
     /// <summary>An exception from submitting to the engine, as the error a client gets (null: unexpected, a 500).</summary>

@@ -49,6 +49,9 @@ public sealed class ErrorTests(GatewayFixture fx)
     [InlineData(Chat, """{"messages":[{"role":"user","content":"hi"}], "stream":true, "stream_options":{"include_usage":1}}""", "stream_options.include_usage", "invalid_type")]
     [InlineData(Chat, $$"""{{{Messages}}, "tool_choice":"required"}""", "tool_choice", "unsupported_parameter")]
     [InlineData(Chat, """{"messages":[{"role":"user","content":"hi"}], "response_format":{"type":"json_object"}}""", "response_format", "unsupported_parameter")]
+    [InlineData(Chat, """{"messages":[{"role":"user","content":"hi"},{"role":"tool","content":"42"}]}""", "messages[1].tool_call_id", "missing_required_parameter")]
+    [InlineData(Chat, """{"messages":[{"role":"tool","content":"42","tool_call_id":7}]}""", "messages[0].tool_call_id", "invalid_type")]
+    [InlineData(Chat, $$"""{{{Messages}}, "seed":3.5}""", "seed", "invalid_type")]
     [InlineData(Chat, $$"""{{{Messages}}, "max_tokens":2000}""", "messages", "context_length_exceeded")]
     [InlineData(Completions, """{"model":"r1-tiny-random"}""", "prompt", "missing_required_parameter")]
     [InlineData(Completions, """{"prompt":{"text":"hi"}}""", "prompt", "invalid_type")]
@@ -79,6 +82,54 @@ public sealed class ErrorTests(GatewayFixture fx)
         }
 
         Assert.Equal(generated, fx.Engine.Stats.GeneratedTokens);
+    }
+
+    [Theory]
+    [InlineData("99999999999", "99999999999")]
+    [InlineData("1e12", "1000000000000")]
+    [InlineData("2147483648", "2147483648")]
+    [InlineData("9223372036854775807", "9223372036854775807")]
+    public async Task Max_tokens_beyond_the_context_is_reported_as_given(string maxTokens, string said)
+    {
+        foreach ((string path, string body, string param) in new[]
+        {
+            (Chat, $$"""{{{Messages}}, "max_tokens":{{maxTokens}}}""", "messages"),
+            (Completions, $$"""{"prompt":"hi", "max_tokens":{{maxTokens}}}""", "prompt"),
+            (Chat, $$"""{{{Messages}}, "max_completion_tokens":{{maxTokens}}}""", "messages"),
+        })
+        {
+            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(fx.Server, path, body);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            (string message, _, string? p, string? code) = Api.Error(json);
+            Assert.Equal((param, "context_length_exceeded"), (p, code));
+            Assert.Contains($"{said} in the completion", message, StringComparison.Ordinal);
+            Assert.DoesNotContain("2147483647", message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("18446744073709551616")]
+    [InlineData("-9223372036854775809")]
+    [InlineData("1e30")]
+    [InlineData("1e400")]
+    public async Task A_seed_outside_64_bits_is_a_400_that_states_the_range(string seed)
+    {
+        (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(fx.Server, Chat, $$"""{{{Messages}}, "seed":{{seed}}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        (string message, _, string? param, string? code) = Api.Error(json);
+        Assert.Equal(("seed", "invalid_value"), (param, code));
+        Assert.Contains("-9223372036854775808..9223372036854775807", message, StringComparison.Ordinal);
+        Assert.Contains(seed, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_seed_at_the_64_bit_limits_is_accepted()
+    {
+        foreach (string seed in new[] { "9223372036854775807", "-9223372036854775808", "1e15" })
+        {
+            (HttpResponseMessage response, _) = await Api.PostAsync(fx.Server, Chat, $$"""{{{Messages}}, "max_tokens":2, "seed":{{seed}}}""");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
     }
 
     [Fact]
@@ -143,6 +194,7 @@ public sealed class ErrorTests(GatewayFixture fx)
         {
             Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(huge))),
         };
+        chunked.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         chunked.Headers.TransferEncodingChunked = true;
         using HttpResponseMessage r2 = await fx.Server.Http.SendAsync(chunked);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r2.StatusCode);
