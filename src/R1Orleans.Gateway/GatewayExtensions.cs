@@ -12,7 +12,7 @@ namespace R1Orleans.Gateway;
 public static class GatewayExtensions
 {
     /// <summary>
-    /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/> (singletons) and <see cref="GatewayOptions"/> bound
+    /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/>, the tokenizer gate (singletons) and <see cref="GatewayOptions"/> bound
     /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup.
     /// </summary>
     public static IServiceCollection AddR1Gateway(this IServiceCollection services, IConfiguration configuration)
@@ -22,6 +22,7 @@ public static class GatewayExtensions
         services.TryAddSingleton<ModelHost>();
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<GatewayEndpoints>();
+        services.TryAddSingleton<TokenizerGate>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
         services.AddOptions<GatewayOptions>()
             .Bind(configuration.GetSection(GatewayOptions.SectionName))

@@ -22,6 +22,15 @@ public sealed class GatewayOptions
     /// <summary>max_tokens when a request gives none (lowered to what the context leaves).</summary>
     public int DefaultMaxTokens { get; set; } = 256;
 
+    /// <summary>
+    /// Large prompts tokenized at once (see TokenizerGate); 0, the default, is half the cores (at least 1), leaving the
+    /// rest to the engine and to normal requests.
+    /// </summary>
+    public int TokenizerConcurrency { get; set; }
+
+    /// <summary><see cref="TokenizerConcurrency"/>, or half the cores (at least 1) when it is 0.</summary>
+    public int EffectiveTokenizerConcurrency => TokenizerConcurrency > 0 ? TokenizerConcurrency : Math.Max(1, Environment.ProcessorCount / 2);
+
     /// <summary>The Retry-After header of 429 and 503 answers.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -55,6 +64,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.DefaultMaxTokens < 1)
         {
             problems.Add($"Gateway:DefaultMaxTokens must be at least 1, got {options.DefaultMaxTokens}");
+        }
+
+        if (options.TokenizerConcurrency < 0)
+        {
+            problems.Add($"Gateway:TokenizerConcurrency must not be negative (0: half the cores), got {options.TokenizerConcurrency}");
         }
 
         if (options.RetryAfterSeconds < 0)

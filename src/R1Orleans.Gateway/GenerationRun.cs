@@ -17,15 +17,30 @@ internal static class GenerationPlanner
 {
     /// <summary>
     /// Everything the engine would refuse, checked before anything runs so it can be a 4xx: the template renders,
-    /// the prompt is non-empty and in the vocabulary, prompt plus max_tokens fits the context, the sampling is valid,
-    /// the engine has room (waiting places plus free running slots).
+    /// the prompt is non-empty and in the vocabulary, prompt plus max_tokens fits the context (first by the prompt's
+    /// length in bytes, before tokenizing, see <see cref="PromptLengthBound"/>), the sampling is valid, the engine has
+    /// room (waiting places plus free running slots). Large prompts are tokenized through <paramref name="gate"/>.
     /// </summary>
-    public static GenerationPlan Plan(InferenceEngine engine, GatewayOptions options, GenerationSpec spec)
+    public static async Task<GenerationPlan> PlanAsync(InferenceEngine engine, GatewayOptions options, GenerationSpec spec, TokenizerGate gate, CancellationToken cancellation)
     {
         EncodedPrompt prompt;
         try
         {
-            prompt = engine.Encode(spec.Input);
+            // The text the tokenizer will see (the rendered chat for messages; none for token ids or without a template,
+            // where Encode says why). Rendering costs little next to tokenizing.
+            string? text = spec.Input.Text
+                ?? (spec.Input.Messages is { } messages && engine.Template is { } template ? template.Render(messages, addGenerationPrompt: true, spec.Input.Tools) : null);
+            long bytes = text is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(text);
+            if (bytes > TokenizerGate.InlineBytes)
+            {
+                // Only large prompts are worth refusing unread; small ones are tokenized at once for the exact count.
+                RefuseIfTooManyBytes(engine, spec, bytes);
+                prompt = await gate.RunAsync(() => engine.Encode(spec.Input), cancellation).ConfigureAwait(false);
+            }
+            else
+            {
+                prompt = engine.Encode(spec.Input);
+            }
         }
         catch (TemplateException e)
         {
@@ -90,6 +105,27 @@ internal static class GenerationPlanner
 
         // The engine gets the prompt as encoded here: encoded (and chat-rendered) once per request.
         return new GenerationPlan(prompt, tokens.Length, samplings);
+    }
+
+    /// <summary>
+    /// Refuses, before tokenizing, a prompt of <paramref name="bytes"/> UTF-8 bytes that cannot fit: it needs at least
+    /// ⌈bytes / longest token⌉ tokens, plus max_tokens (at least 1: without max_tokens the default shrinks to what is left).
+    /// </summary>
+    private static void RefuseIfTooManyBytes(InferenceEngine engine, GenerationSpec spec, long bytes)
+    {
+        PromptLengthBound bound = PromptLengthBound.Of(engine);
+        int maxLen = engine.Core.MaxModelLen;
+        long minTokens = bound.MinTokens(bytes);
+        long asked = Math.Max(spec.MaxTokens ?? 1, 1);
+        if (minTokens > maxLen - asked)
+        {
+            throw OpenAiErrorException.BadRequest(
+                $"This model's maximum context length is {maxLen} tokens. However, you requested at least {minTokens + asked} tokens "
+                + $"({bytes} bytes in the {spec.PromptParam}: at least {minTokens} tokens, as no token of this model's tokenizer stands for more than "
+                + $"{bound.MaxBytesPerToken} bytes; {asked} in the completion). Please reduce the length of the {spec.PromptParam} or {spec.MaxTokensParam}.",
+                spec.PromptParam,
+                "context_length_exceeded");
+        }
     }
 
     /// <summary>OpenAI's context_length_exceeded 400, with the numbers as requested.</summary>
