@@ -16,6 +16,7 @@ public sealed class GatewayOptions
     /// <summary>
     /// Requests allowed to wait in the engine's queue beyond its running slots (MaxNumSeqs): a request that would make
     /// waiting + running exceed MaxWaiting + MaxNumSeqs gets 429. Free running slots count, so a burst fills them first.
+    /// Large prompts waiting for a tokenizer slot are limited to MaxWaiting too.
     /// </summary>
     public int MaxWaiting { get; set; } = 1024;
 

@@ -35,6 +35,14 @@ internal static class GenerationPlanner
             {
                 // Only large prompts are worth refusing unread; small ones are tokenized at once for the exact count.
                 RefuseIfTooManyBytes(engine, spec, bytes);
+                if (gate.Queued >= options.MaxWaiting)
+                {
+                    throw new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {gate.Queued} large prompts are waiting to be tokenized (limit {options.MaxWaiting}); retry later", null, "rate_limit_exceeded")
+                    {
+                        RetryAfterSeconds = options.RetryAfterSeconds,
+                    };
+                }
+
                 prompt = await gate.RunAsync(() => engine.Encode(spec.Input), cancellation).ConfigureAwait(false);
             }
             else

@@ -89,6 +89,44 @@ public sealed class HugePromptTests(GatewayFixture fx)
         }
     }
 
+    [Fact]
+    public async Task Large_prompts_waiting_for_the_tokenizer_are_limited_by_max_waiting()
+    {
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, new Dictionary<string, string?>
+        {
+            ["Gateway:TokenizerConcurrency"] = "1",
+            ["Gateway:MaxWaiting"] = "1",
+            ["Gateway:RetryAfterSeconds"] = "3",
+        });
+        TokenizerGate gate = server.Services.GetRequiredService<TokenizerGate>();
+        using var release = new ManualResetEventSlim();
+        Task<bool> holder = gate.RunAsync(() => release.Wait(TimeSpan.FromSeconds(60)), CancellationToken.None);
+        try
+        {
+            JsonObject body = Api.CompletionBody(Text(TokenizerGate.InlineBytes * 2), 4);
+            Task<(HttpResponseMessage, JsonElement)> first = Api.PostAsync(server, "/v1/completions", body);
+            for (int i = 0; i < 3000 && gate.Queued == 0; i++)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(1, gate.Queued);
+            (HttpResponseMessage refused, JsonElement json) = await Api.PostAsync(server, "/v1/completions", body);
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(3), refused.Headers.RetryAfter!.Delta);
+            Assert.Equal("rate_limit_exceeded", Api.Error(json).Code);
+
+            release.Set();
+            (HttpResponseMessage done, _) = await first.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(HttpStatusCode.BadRequest, done.StatusCode);
+        }
+        finally
+        {
+            release.Set();
+            Assert.True(await holder);
+        }
+    }
+
     /// <summary>Ordinary words, exactly <paramref name="bytes"/> bytes of ASCII.</summary>
     private static string Text(int bytes)
     {
