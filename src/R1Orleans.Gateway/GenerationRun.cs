@@ -35,6 +35,7 @@ internal static class GenerationPlanner
             {
                 // Only large prompts are worth refusing unread; small ones are tokenized at once for the exact count.
                 RefuseIfTooManyBytes(engine, spec, bytes);
+                RefuseIfTooManyChars(engine, spec, text!.Length);
                 if (gate.Queued >= options.MaxWaiting)
                 {
                     throw new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {gate.Queued} large prompts are waiting to be tokenized (limit {options.MaxWaiting}); retry later", null, "rate_limit_exceeded")
@@ -111,7 +112,8 @@ internal static class GenerationPlanner
             };
         }
 
-        // The engine gets the prompt as encoded here: encoded (and chat-rendered) once per request.
+        // The engine gets the prompt as encoded here: tokenized once per request (chat messages are rendered twice, above to
+        // measure the text and by Encode).
         return new GenerationPlan(prompt, tokens.Length, samplings);
     }
 
@@ -128,9 +130,27 @@ internal static class GenerationPlanner
         if (minTokens > maxLen - asked)
         {
             throw OpenAiErrorException.BadRequest(
-                $"This model's maximum context length is {maxLen} tokens. However, you requested at least {minTokens + asked} tokens "
+                $"This model's maximum context length is {maxLen} tokens. However, you requested at least {(decimal)minTokens + asked} tokens "
                 + $"({bytes} bytes in the {spec.PromptParam}: at least {minTokens} tokens, as no token of this model's tokenizer stands for more than "
                 + $"{bound.MaxBytesPerToken} bytes; {asked} in the completion). Please reduce the length of the {spec.PromptParam} or {spec.MaxTokensParam}.",
+                spec.PromptParam,
+                "context_length_exceeded");
+        }
+    }
+
+    /// <summary>
+    /// A text longer than the tokenizer takes at all (R1TokenizerOptions.MaxInputChars, 2^20 by default) is far beyond
+    /// any context: the same 400, where Encode would throw. Reached only without a byte bound or with a very long context
+    /// (a chat template can render more characters than the body held, e.g. tool schemas re-indented).
+    /// </summary>
+    private static void RefuseIfTooManyChars(InferenceEngine engine, GenerationSpec spec, int chars)
+    {
+        int max = engine.Tokenizer.Options.MaxInputChars;
+        if (chars > max)
+        {
+            throw OpenAiErrorException.BadRequest(
+                $"This model's maximum context length is {engine.Core.MaxModelLen} tokens. However, the {spec.PromptParam} is {chars} characters long"
+                + $"{(spec.Chat ? " as rendered by the chat template" : "")}, more than the tokenizer takes ({max}). Please reduce the length of the {spec.PromptParam}.",
                 spec.PromptParam,
                 "context_length_exceeded");
         }

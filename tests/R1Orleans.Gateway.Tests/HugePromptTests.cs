@@ -36,6 +36,44 @@ public sealed class HugePromptTests(GatewayFixture fx)
     }
 
     [Fact]
+    public async Task Without_a_byte_bound_a_prompt_longer_than_the_tokenizer_takes_is_the_same_400()
+    {
+        // A tokenizer whose first Split removes what it matches (a character no prompt here holds) has no safe bound.
+        string directory = Directory.CreateTempSubdirectory("r1-gateway-unbounded-").FullName;
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(fx.ModelDirectory))
+            {
+                File.Copy(file, Path.Combine(directory, Path.GetFileName(file)));
+            }
+
+            string tokenizerPath = Path.Combine(directory, "tokenizer.json");
+            JsonObject tokenizer = JsonNode.Parse(File.ReadAllText(tokenizerPath))!.AsObject();
+            tokenizer["pre_tokenizer"]!["pretokenizers"]!.AsArray().Insert(0, new JsonObject
+            {
+                ["type"] = "Split",
+                ["pattern"] = new JsonObject { ["String"] = "" },
+                ["behavior"] = "Removed",
+                ["invert"] = false,
+            });
+            File.WriteAllText(tokenizerPath, tokenizer.ToJsonString());
+            await using R1Orleans.Engine.Api.InferenceEngine engine = R1Orleans.Engine.Api.InferenceEngine.Load(directory, GatewayFixture.EngineOptions);
+            await using GatewayServer server = await GatewayServer.StartAsync(engine, new Dictionary<string, string?> { ["Gateway:MaxBodyBytes"] = "4000000" });
+            Assert.Null(PromptLengthBound.Of(engine).MaxBytesPerToken);
+
+            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, "/v1/completions", Api.CompletionBody(new string('a', 1_500_000), 4));
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            (string message, _, string? param, string? code) = Api.Error(json);
+            Assert.Equal(("prompt", "context_length_exceeded"), (param, code));
+            Assert.Contains("1500000 characters long", message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, true);
+        }
+    }
+
+    [Fact]
     public async Task Prompts_either_side_of_the_byte_bound_get_the_same_400()
     {
         // Just over: refused by its length in bytes. Just under: tokenized, and refused with its exact token count.
