@@ -10,7 +10,7 @@ using R1Orleans.Engine.Sampling;
 namespace R1Orleans.Gateway;
 
 /// <summary>The request handlers of the OpenAI-compatible API, /health and /metrics.</summary>
-internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> options, GatewayMetrics metrics, ILogger<GatewayEndpoints> logger)
+internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> options, GatewayMetrics metrics, TokenizerGate tokenizerGate, ILogger<GatewayEndpoints> logger)
 {
     private GatewayOptions Options => options.Value;
 
@@ -75,6 +75,7 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
     private async Task GenerateAsync(HttpContext http, bool chat)
     {
         long start = Stopwatch.GetTimestamp();
+        RequestBody.RequireJson(http.Request);
         (InferenceEngine engine, ServedModelInfo info) = RequireReady();
         GatewayOptions o = Options;
         using JsonDocument body = await RequestBody.ReadJsonAsync(http, o.MaxBodyBytes).ConfigureAwait(false);
@@ -94,7 +95,7 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
             CheckModel(model, info);
         }
 
-        GenerationPlan plan = GenerationPlanner.Plan(engine, o, spec);
+        GenerationPlan plan = await GenerationPlanner.PlanAsync(engine, o, spec, tokenizerGate, http.RequestAborted).ConfigureAwait(false);
         ResponseFormat format = chat ? new ChatFormat(engine.Tokenizer) : new CompletionFormat(engine.Tokenizer);
         using var run = new GenerationRun(engine, plan, metrics, start, http.RequestAborted);
         await new GenerationResponder(http, format, spec, plan, info, o, logger).RespondAsync(run).ConfigureAwait(false);

@@ -12,7 +12,7 @@ namespace R1Orleans.Gateway;
 public static class GatewayExtensions
 {
     /// <summary>
-    /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/> (singletons) and <see cref="GatewayOptions"/> bound
+    /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/>, the tokenizer gate (singletons) and <see cref="GatewayOptions"/> bound
     /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup.
     /// </summary>
     public static IServiceCollection AddR1Gateway(this IServiceCollection services, IConfiguration configuration)
@@ -22,6 +22,7 @@ public static class GatewayExtensions
         services.TryAddSingleton<ModelHost>();
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<GatewayEndpoints>();
+        services.TryAddSingleton<TokenizerGate>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
         services.AddOptions<GatewayOptions>()
             .Bind(configuration.GetSection(GatewayOptions.SectionName))
@@ -31,7 +32,7 @@ public static class GatewayExtensions
 
     /// <summary>
     /// Adds the gateway's middleware (error envelopes, API keys on /v1/*) and maps POST /v1/chat/completions,
-    /// POST /v1/completions, GET /v1/models, GET /v1/models/{id}, GET /health and GET /metrics.
+    /// POST /v1/completions, GET (and HEAD) /v1/models, /v1/models/{id}, /health and /metrics.
     /// </summary>
     public static WebApplication MapR1Gateway(this WebApplication app)
     {
@@ -41,10 +42,12 @@ public static class GatewayExtensions
         GatewayEndpoints endpoints = app.Services.GetRequiredService<GatewayEndpoints>();
         app.MapPost("/v1/chat/completions", (RequestDelegate)endpoints.ChatCompletionsAsync);
         app.MapPost("/v1/completions", (RequestDelegate)endpoints.CompletionsAsync);
-        app.MapGet("/v1/models", (RequestDelegate)endpoints.ModelsAsync);
-        app.MapGet("/v1/models/{**id}", (RequestDelegate)endpoints.ModelAsync);
-        app.MapGet("/health", (RequestDelegate)endpoints.HealthAsync);
-        app.MapGet("/metrics", (RequestDelegate)endpoints.MetricsAsync);
+        // HEAD wherever GET: Kestrel sends the same status and headers without the body.
+        string[] get = [HttpMethods.Get, HttpMethods.Head];
+        app.MapMethods("/v1/models", get, (RequestDelegate)endpoints.ModelsAsync);
+        app.MapMethods("/v1/models/{**id}", get, (RequestDelegate)endpoints.ModelAsync);
+        app.MapMethods("/health", get, (RequestDelegate)endpoints.HealthAsync);
+        app.MapMethods("/metrics", get, (RequestDelegate)endpoints.MetricsAsync);
         return app;
     }
 }

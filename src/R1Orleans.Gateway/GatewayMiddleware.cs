@@ -10,7 +10,7 @@ namespace R1Orleans.Gateway;
 /// <summary>
 /// The outermost gateway middleware: every error leaves in OpenAI's envelope. An <see cref="OpenAiErrorException"/>
 /// becomes its status; Kestrel's bad requests (body too large) theirs; anything else a logged 500 with a generic
-/// message; an empty 4xx/5xx answer (unknown route, wrong method) gets an envelope too.
+/// message; an empty 4xx/5xx answer (unknown route, wrong method: its Allow header kept) gets an envelope too.
 /// </summary>
 internal sealed partial class GatewayErrorMiddleware(RequestDelegate next, ILogger<GatewayErrorMiddleware> logger)
 {
@@ -72,7 +72,14 @@ internal sealed partial class GatewayErrorMiddleware(RequestDelegate next, ILogg
             return;
         }
 
+        // Routing's 405 names the allowed methods in Allow (RFC 9110 requires it); keep it through the reset.
+        Microsoft.Extensions.Primitives.StringValues allow = http.Response.Headers.Allow;
         http.Response.Clear();
+        if (e.Status == StatusCodes.Status405MethodNotAllowed && allow.Count > 0)
+        {
+            http.Response.Headers.Allow = allow;
+        }
+
         if (e.RetryAfterSeconds is int seconds)
         {
             http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);

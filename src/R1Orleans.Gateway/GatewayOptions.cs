@@ -13,11 +13,24 @@ public sealed class GatewayOptions
     /// <summary>Accepted bearer keys for /v1/*; empty: no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
 
-    /// <summary>Requests allowed to wait in the engine's queue; a request that would exceed it gets 429.</summary>
+    /// <summary>
+    /// Requests allowed to wait in the engine's queue beyond its running slots (MaxNumSeqs): a request that would make
+    /// waiting + running exceed MaxWaiting + MaxNumSeqs gets 429. Free running slots count, so a burst fills them first.
+    /// Large prompts waiting for a tokenizer slot are limited to MaxWaiting too.
+    /// </summary>
     public int MaxWaiting { get; set; } = 1024;
 
     /// <summary>max_tokens when a request gives none (lowered to what the context leaves).</summary>
     public int DefaultMaxTokens { get; set; } = 256;
+
+    /// <summary>
+    /// Large prompts tokenized at once (see TokenizerGate); 0, the default, is half the cores (at least 1), leaving the
+    /// rest to the engine and to normal requests.
+    /// </summary>
+    public int TokenizerConcurrency { get; set; }
+
+    /// <summary><see cref="TokenizerConcurrency"/>, or half the cores (at least 1) when it is 0.</summary>
+    public int EffectiveTokenizerConcurrency => TokenizerConcurrency > 0 ? TokenizerConcurrency : Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>The Retry-After header of 429 and 503 answers.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
@@ -52,6 +65,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.DefaultMaxTokens < 1)
         {
             problems.Add($"Gateway:DefaultMaxTokens must be at least 1, got {options.DefaultMaxTokens}");
+        }
+
+        if (options.TokenizerConcurrency < 0)
+        {
+            problems.Add($"Gateway:TokenizerConcurrency must not be negative (0: half the cores), got {options.TokenizerConcurrency}");
         }
 
         if (options.RetryAfterSeconds < 0)

@@ -3,7 +3,6 @@ using System.Threading.Channels;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
 using R1Orleans.Engine.Scheduling;
-using R1Orleans.Text.Chat;
 
 namespace R1Orleans.Gateway;
 
@@ -12,100 +11,6 @@ internal sealed record GenerationPlan(EncodedPrompt Prompt, int PromptTokens, Sa
 
 /// <summary>One event of one choice, or the exception that ended that choice's stream.</summary>
 internal readonly record struct ChoiceEvent(int Index, TextEvent? Event, Exception? Exception);
-
-internal static class GenerationPlanner
-{
-    /// <summary>
-    /// Everything the engine would refuse, checked before anything runs so it can be a 4xx: the template renders,
-    /// the prompt is non-empty and in the vocabulary, prompt plus max_tokens fits the context, the sampling is valid,
-    /// the queue has room.
-    /// </summary>
-    public static GenerationPlan Plan(InferenceEngine engine, GatewayOptions options, GenerationSpec spec)
-    {
-        EncodedPrompt prompt;
-        try
-        {
-            prompt = engine.Encode(spec.Input);
-        }
-        catch (TemplateException e)
-        {
-            throw OpenAiErrorException.BadRequest($"the chat template rejected the messages: {e.Reason}", "messages", "invalid_messages");
-        }
-        catch (InvalidOperationException e) when (spec.Chat)
-        {
-            // A checkpoint without a usable chat template (the engine says why).
-            throw OpenAiErrorException.BadRequest($"{e.Message}; use /v1/completions", "messages", "chat_not_supported");
-        }
-
-        int[] tokens = prompt.Tokens;
-        if (tokens.Length == 0)
-        {
-            throw OpenAiErrorException.BadRequest("the prompt is empty", spec.PromptParam, "invalid_value");
-        }
-
-        int vocab = engine.Config.VocabSize;
-        int bad = Array.FindIndex(tokens, t => (uint)t >= (uint)vocab);
-        if (bad >= 0)
-        {
-            throw OpenAiErrorException.BadRequest($"token {tokens[bad]} at index {bad} is outside the vocabulary (0..{vocab - 1})", spec.PromptParam, "invalid_value");
-        }
-
-        int maxLen = engine.Core.MaxModelLen;
-        int maxTokens = spec.MaxTokens ?? Math.Min(options.DefaultMaxTokens, maxLen - tokens.Length);
-        if ((long)tokens.Length + Math.Max(maxTokens, 1) > maxLen)
-        {
-            throw OpenAiErrorException.BadRequest(
-                $"This model's maximum context length is {maxLen} tokens. However, you requested {(long)tokens.Length + Math.Max(maxTokens, 1)} tokens "
-                + $"({tokens.Length} in the {spec.PromptParam}, {Math.Max(maxTokens, 1)} in the completion). Please reduce the length of the {spec.PromptParam} or {spec.MaxTokensParam}.",
-                spec.PromptParam,
-                "context_length_exceeded");
-        }
-
-        var samplings = new SamplingParams[spec.N];
-        for (int i = 0; i < spec.N; i++)
-        {
-            samplings[i] = spec.Sampling with
-            {
-                MaxTokens = maxTokens,
-                Seed = spec.Sampling.Seed is ulong seed ? unchecked(seed + (ulong)i) : null,
-            };
-        }
-
-        try
-        {
-            samplings[0].Validate();
-        }
-        catch (SamplingParamException e)
-        {
-            throw OpenAiErrorException.BadRequest(e.Message, e.Param, "invalid_value");
-        }
-
-        if (engine.Core.Waiting + spec.N > options.MaxWaiting)
-        {
-            throw new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {engine.Core.Waiting} requests are waiting (limit {options.MaxWaiting}); retry later", null, "rate_limit_exceeded")
-            {
-                RetryAfterSeconds = options.RetryAfterSeconds,
-            };
-        }
-
-        // The engine gets the prompt as encoded here: encoded (and chat-rendered) once per request.
-        return new GenerationPlan(prompt, tokens.Length, samplings);
-    }
-
-    /// <summary>An exception from submitting to the engine, as the error a client gets (null: unexpected, a 500).</summary>
-    public static OpenAiErrorException? Map(Exception e, GatewayOptions options, string promptParam) => e switch
-    {
-        OpenAiErrorException api => api,
-        SamplingParamException p => OpenAiErrorException.BadRequest(p.Message, p.Param, "invalid_value"),
-        ContextLengthExceededException c => OpenAiErrorException.BadRequest(c.Message, promptParam, "context_length_exceeded"),
-        EngineOverloadedException o => new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {o.Message}; retry later", null, "rate_limit_exceeded")
-        {
-            RetryAfterSeconds = options.RetryAfterSeconds,
-        },
-        TemplateException t => OpenAiErrorException.BadRequest($"the chat template rejected the messages: {t.Reason}", "messages", "invalid_messages"),
-        _ => null,
-    };
-}
 
 /// <summary>
 /// The n engine requests of one HTTP request, running concurrently, their events merged into one channel in arrival

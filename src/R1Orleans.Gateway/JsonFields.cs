@@ -93,43 +93,58 @@ internal readonly struct JsonFields
             : throw OpenAiErrorException.BadRequest($"'{PathOf(name)}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {x}", PathOf(name), "invalid_value");
     }
 
-    public long? Integer(string name)
+    /// <summary>A 64-bit integer parameter (seed): beyond 64 bits, a 400 that states the range.</summary>
+    public long? Integer(string name) => Integer(name, long.MinValue, long.MaxValue);
+
+    /// <summary>
+    /// An integer parameter that must lie in [min, max]. 3.0 and 1e12 are integers, 3.5 is not; a value out of range is a
+    /// 400 stating the range and the value as sent (never clamped or wrapped first).
+    /// </summary>
+    public long? Integer(string name, long min, long max)
     {
         if (!TryGet(name, out JsonElement v))
         {
             return null;
         }
 
-        if (v.ValueKind == JsonValueKind.Number)
+        if (v.ValueKind != JsonValueKind.Number)
         {
-            if (v.TryGetInt64(out long l))
-            {
-                return l;
-            }
+            throw OpenAiErrorException.WrongType(PathOf(name), "an integer");
+        }
 
-            // 3.0 is an integer; 3.5 and 1e30 are not.
-            if (v.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) < 9e15)
+        string raw = v.GetRawText();
+        if (!v.TryGetInt64(out long x))
+        {
+            // Exponent or fraction notation, or beyond 64 bits: decimal holds every integer up to ±7.9e28 exactly.
+            if (decimal.TryParse(raw, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out decimal d))
             {
-                return (long)d;
+                if (d != decimal.Truncate(d))
+                {
+                    throw OpenAiErrorException.WrongType(PathOf(name), "an integer");
+                }
+
+                if (d < min || d > max)
+                {
+                    throw OutOfRange(name, min, max, raw);
+                }
+
+                x = (long)d;
+            }
+            else
+            {
+                // Larger than decimal (1e30, 1e400): an integer in JSON terms, far outside any range.
+                throw OutOfRange(name, min, max, raw);
             }
         }
 
-        throw OpenAiErrorException.WrongType(PathOf(name), "an integer");
+        return x >= min && x <= max ? x : throw OutOfRange(name, min, max, raw);
     }
 
-    /// <summary>An integer parameter that must lie in [min, max].</summary>
-    public int? Int(string name, long min, long max)
-    {
-        long? l = Integer(name);
-        if (l is not long x)
-        {
-            return null;
-        }
+    /// <summary>An integer parameter that must lie in [min, max] (both within int).</summary>
+    public int? Int(string name, long min, long max) => (int?)Integer(name, min, max);
 
-        return x >= min && x <= max
-            ? (int)x
-            : throw OpenAiErrorException.BadRequest($"'{PathOf(name)}' must be in {min}..{max}, got {x}", PathOf(name), "invalid_value");
-    }
+    private OpenAiErrorException OutOfRange(string name, long min, long max, string raw) =>
+        OpenAiErrorException.BadRequest($"'{PathOf(name)}' must be in {min}..{max}, got {raw}", PathOf(name), "invalid_value");
 
     public JsonElement? Array(string name)
     {

@@ -34,6 +34,9 @@ public sealed class ModelHost
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(info);
         ArgumentException.ThrowIfNullOrWhiteSpace(info.Id);
+
+        // The prompt length bound reads the tokenizer once; do it now rather than in the first large request.
+        _ = PromptLengthBound.Of(engine);
         _served = new Served(engine, info);
         _loadingStatus = "ready";
     }

@@ -19,7 +19,8 @@ internal sealed record GenerationSpec
     /// <summary>Everything but MaxTokens, which needs the prompt's length when not given.</summary>
     public required SamplingParams Sampling { get; init; }
 
-    public int? MaxTokens { get; init; }
+    /// <summary>As sent (a long: a value beyond the context is reported as given, not clamped).</summary>
+    public long? MaxTokens { get; init; }
 
     public string MaxTokensParam { get; init; } = "max_tokens";
 
@@ -127,7 +128,7 @@ internal static class OpenAiRequests
     private static GenerationSpec Common(JsonFields f, bool chat, SamplingDefaults defaults)
     {
         int n = f.Int("n", 1, MaxChoices) ?? 1;
-        (int? maxTokens, string maxParam) = MaxTokens(f);
+        (long? maxTokens, string maxParam) = MaxTokens(f);
         int topK = f.Int("top_k", -1, int.MaxValue) ?? defaults.TopK ?? 0;
         long? seed = f.Integer("seed");
         bool stream = f.Bool("stream") ?? false;
@@ -167,7 +168,7 @@ internal static class OpenAiRequests
         };
     }
 
-    private static (int?, string) MaxTokens(JsonFields f)
+    private static (long?, string) MaxTokens(JsonFields f)
     {
         string param = f.Has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
         long? v = f.Integer(param);
@@ -181,7 +182,7 @@ internal static class OpenAiRequests
             throw OpenAiErrorException.BadRequest($"'{param}' must be at least 1, got {max}", param, "invalid_value");
         }
 
-        return ((int)Math.Min(max, int.MaxValue), param);
+        return (max, param);
     }
 
     private static string[] Stop(JsonFields f)
@@ -292,7 +293,8 @@ internal static class OpenAiRequests
 
                 return new ChatMessage(role, content, f.String("reasoning_content"), calls);
             case "tool":
-                return new ChatMessage(role, content ?? throw OpenAiErrorException.Missing($"{path}.content"), ToolCallId: f.String("tool_call_id"));
+                // OpenAI requires the id of the call a tool message answers.
+                return new ChatMessage(role, content ?? throw OpenAiErrorException.Missing($"{path}.content"), ToolCallId: f.RequiredString("tool_call_id"));
             default:
                 return new ChatMessage(role, content ?? throw OpenAiErrorException.Missing($"{path}.content"));
         }

@@ -12,22 +12,32 @@ namespace R1Orleans.Engine.Tests;
 internal sealed class EngineHarness : IDisposable
 {
     private readonly Dictionary<string, Channel<GenerationEvent>> _streams = [];
+    private readonly GoldenCase? _golden;
 
     public EngineHarness(string caseName, SchedulerConfig config, int kvTokens = 4096, int blockSize = 16)
+        : this(GoldenCase.Load(GoldenDirectory.Case(caseName)), null, config, kvTokens, blockSize)
     {
-        Golden = GoldenCase.Load(GoldenDirectory.Case(caseName));
-        Model = LoadedModel.Load(Golden.Directory, new CpuBackend());
+    }
+
+    private EngineHarness(GoldenCase? golden, string? directory, SchedulerConfig config, int kvTokens, int blockSize)
+    {
+        _golden = golden;
+        Model = LoadedModel.Load(golden?.Directory ?? directory!, new CpuBackend());
         Cache = Model.NewCache(kvTokens, blockSize);
         Core = new EngineCore(Model.Model, Cache, config, null, Model.Config.EosTokenId);
     }
 
-    public GoldenCase Golden { get; }
+    public GoldenCase Golden => _golden ?? throw new InvalidOperationException("this harness runs a checkpoint that is not a golden case");
 
     public LoadedModel Model { get; }
 
     public PagedLatentCache Cache { get; }
 
     public EngineCore Core { get; }
+
+    /// <summary>A harness over any checkpoint directory (no golden outputs).</summary>
+    public static EngineHarness ForDirectory(string directory, SchedulerConfig config, int kvTokens = 4096, int blockSize = 16) =>
+        new(null, directory, config, kvTokens, blockSize);
 
     public void Submit(string id, int[] prompt, SamplingParams sampling)
     {

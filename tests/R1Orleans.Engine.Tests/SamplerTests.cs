@@ -97,6 +97,63 @@ public sealed class SamplerTests
     }
 
     [Theory]
+    [InlineData(1e-38f)]
+    [InlineData(1e-30f)]
+    [InlineData(9.9e-6f)]
+    public void Temperatures_below_the_sampling_epsilon_are_greedy(float temperature)
+    {
+        var p = new SamplingParams { Temperature = temperature, TopP = 0.9f, MinP = 0.1f };
+        Assert.True(p.IsGreedy);
+        for (int c = 0; c < 64; c++)
+        {
+            Assert.Equal(4, Sampler.Sample(Logits, p, 11, c).Token);
+        }
+
+        // Large logits too: dividing them by a tiny temperature would overflow to infinity.
+        float[] large = [3e30f, -3e30f, 2.9e30f];
+        Assert.Equal(0, Sampler.Sample(large, p, 11, 0).Token);
+    }
+
+    [Fact]
+    public void Temperature_at_the_sampling_epsilon_still_samples_without_overflow()
+    {
+        // 1e-5 is not greedy (vLLM's rule: below 1e-5 is); logits of 1e34 divided by it would be infinite, yet the draw
+        // stays a valid token, the largest logit (the others are e^-1e39 below it).
+        var p = new SamplingParams { Temperature = 1e-5f };
+        Assert.False(p.IsGreedy);
+        Assert.Equal(1, Sampler.Sample([1e34f, 3e34f, -3e38f], p, 1, 0).Token);
+    }
+
+    [Theory]
+    [InlineData(float.NaN, 0f)]
+    [InlineData(float.PositiveInfinity, 0f)]
+    [InlineData(float.NegativeInfinity, 1f)]
+    public void Non_finite_logits_throw_a_clear_error_whatever_the_parameters(float bad, float temperature)
+    {
+        float[] logits = [1f, 2f, bad, 0.5f];
+        foreach (SamplingParams p in new[]
+        {
+            SamplingParams.Greedy(1) with { Temperature = temperature },
+            new SamplingParams { Temperature = 0.7f, TopK = 2 },
+            new SamplingParams { Temperature = 1.3f, TopP = 0.5f, Logprobs = true, TopLogprobs = 2 },
+        })
+        {
+            NonFiniteLogitsException e = Assert.Throws<NonFiniteLogitsException>(() => Sampler.Sample(logits, p, 3, 0));
+            Assert.Contains("token 2", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Penalties_that_overflow_to_infinity_are_the_same_clear_error()
+    {
+        // Repetition penalty 1e-38 is in (0, 10]; 30 / 1e-38 overflows float.
+        var history = new TokenHistory([4]);
+        var p = SamplingParams.Greedy(1) with { RepetitionPenalty = 1e-38f };
+        NonFiniteLogitsException e = Assert.Throws<NonFiniteLogitsException>(() => Sampler.Sample([2f, 1f, 0.5f, -1f, 30f], p, 0, 0, history));
+        Assert.Contains("penalties", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("temperature")]
     [InlineData("top_p")]
     [InlineData("max_tokens")]

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using R1Orleans.Engine.Api;
 
 namespace R1Orleans.Gateway.Tests;
 
@@ -48,6 +49,9 @@ public sealed class ErrorTests(GatewayFixture fx)
     [InlineData(Chat, """{"messages":[{"role":"user","content":"hi"}], "stream":true, "stream_options":{"include_usage":1}}""", "stream_options.include_usage", "invalid_type")]
     [InlineData(Chat, $$"""{{{Messages}}, "tool_choice":"required"}""", "tool_choice", "unsupported_parameter")]
     [InlineData(Chat, """{"messages":[{"role":"user","content":"hi"}], "response_format":{"type":"json_object"}}""", "response_format", "unsupported_parameter")]
+    [InlineData(Chat, """{"messages":[{"role":"user","content":"hi"},{"role":"tool","content":"42"}]}""", "messages[1].tool_call_id", "missing_required_parameter")]
+    [InlineData(Chat, """{"messages":[{"role":"tool","content":"42","tool_call_id":7}]}""", "messages[0].tool_call_id", "invalid_type")]
+    [InlineData(Chat, $$"""{{{Messages}}, "seed":3.5}""", "seed", "invalid_type")]
     [InlineData(Chat, $$"""{{{Messages}}, "max_tokens":2000}""", "messages", "context_length_exceeded")]
     [InlineData(Completions, """{"model":"r1-tiny-random"}""", "prompt", "missing_required_parameter")]
     [InlineData(Completions, """{"prompt":{"text":"hi"}}""", "prompt", "invalid_type")]
@@ -78,6 +82,54 @@ public sealed class ErrorTests(GatewayFixture fx)
         }
 
         Assert.Equal(generated, fx.Engine.Stats.GeneratedTokens);
+    }
+
+    [Theory]
+    [InlineData("99999999999", "99999999999")]
+    [InlineData("1e12", "1000000000000")]
+    [InlineData("2147483648", "2147483648")]
+    [InlineData("9223372036854775807", "9223372036854775807")]
+    public async Task Max_tokens_beyond_the_context_is_reported_as_given(string maxTokens, string said)
+    {
+        foreach ((string path, string body, string param) in new[]
+        {
+            (Chat, $$"""{{{Messages}}, "max_tokens":{{maxTokens}}}""", "messages"),
+            (Completions, $$"""{"prompt":"hi", "max_tokens":{{maxTokens}}}""", "prompt"),
+            (Chat, $$"""{{{Messages}}, "max_completion_tokens":{{maxTokens}}}""", "messages"),
+        })
+        {
+            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(fx.Server, path, body);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            (string message, _, string? p, string? code) = Api.Error(json);
+            Assert.Equal((param, "context_length_exceeded"), (p, code));
+            Assert.Contains($"{said} in the completion", message, StringComparison.Ordinal);
+            Assert.DoesNotContain("2147483647", message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("18446744073709551616")]
+    [InlineData("-9223372036854775809")]
+    [InlineData("1e30")]
+    [InlineData("1e400")]
+    public async Task A_seed_outside_64_bits_is_a_400_that_states_the_range(string seed)
+    {
+        (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(fx.Server, Chat, $$"""{{{Messages}}, "seed":{{seed}}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        (string message, _, string? param, string? code) = Api.Error(json);
+        Assert.Equal(("seed", "invalid_value"), (param, code));
+        Assert.Contains("-9223372036854775808..9223372036854775807", message, StringComparison.Ordinal);
+        Assert.Contains(seed, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_seed_at_the_64_bit_limits_is_accepted()
+    {
+        foreach (string seed in new[] { "9223372036854775807", "-9223372036854775808", "1e15" })
+        {
+            (HttpResponseMessage response, _) = await Api.PostAsync(fx.Server, Chat, $$"""{{{Messages}}, "max_tokens":2, "seed":{{seed}}}""");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
     }
 
     [Fact]
@@ -142,6 +194,7 @@ public sealed class ErrorTests(GatewayFixture fx)
         {
             Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(huge))),
         };
+        chunked.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         chunked.Headers.TransferEncodingChunked = true;
         using HttpResponseMessage r2 = await fx.Server.Http.SendAsync(chunked);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r2.StatusCode);
@@ -165,23 +218,47 @@ public sealed class ErrorTests(GatewayFixture fx)
     }
 
     [Fact]
-    public async Task A_full_queue_is_429_with_retry_after()
+    public async Task A_request_beyond_waiting_plus_running_capacity_is_429_with_retry_after()
     {
-        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, new Dictionary<string, string?>
+        // Capacity: 2 waiting places + 1 running slot; n = 4 cannot fit, n = 3 can.
+        await using InferenceEngine engine = fx.LoadEngine(GatewayFixture.EngineOptions with { Scheduler = GatewayFixture.EngineOptions.Scheduler with { MaxNumSeqs = 1 } });
+        await using GatewayServer server = await GatewayServer.StartAsync(engine, new Dictionary<string, string?>
         {
             ["Gateway:MaxWaiting"] = "2",
             ["Gateway:RetryAfterSeconds"] = "7",
         });
         JsonObject body = Api.ChatBody("hi", 2);
-        body["n"] = 3;
+        body["n"] = 4;
         (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, Chat, body);
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter!.Delta);
-        Assert.Equal("rate_limit_exceeded", Api.Error(json).Code);
+        (string message, _, _, string? code) = Api.Error(json);
+        Assert.Equal("rate_limit_exceeded", code);
+        Assert.Contains("limit 2 waiting + 1 running", message, StringComparison.Ordinal);
 
-        body["n"] = 2;
+        body["n"] = 3;
         (response, _) = await Api.PostAsync(server, Chat, body);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_burst_beyond_max_waiting_but_within_free_running_slots_is_all_admitted()
+    {
+        // MaxWaiting 2, MaxNumSeqs 32: 24 simultaneous requests never exceed waiting + running capacity (34), whatever
+        // the engine has admitted by the time each arrives, so none may be refused.
+        const int burst = 24;
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, new Dictionary<string, string?> { ["Gateway:MaxWaiting"] = "2" });
+        using var start = new SemaphoreSlim(0, burst);
+        Task<HttpStatusCode>[] requests = [.. Enumerable.Range(0, burst).Select(i => Task.Run(async () =>
+        {
+            await start.WaitAsync();
+            (HttpResponseMessage r, _) = await Api.PostAsync(server, Chat, Api.ChatBody($"hello {i}", 4));
+            return r.StatusCode;
+        }))];
+        start.Release(burst);
+        HttpStatusCode[] statuses = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.True(await fx.KvCacheEmptiesAsync());
     }
 
     [Fact]

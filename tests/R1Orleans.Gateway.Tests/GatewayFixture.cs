@@ -38,6 +38,19 @@ public sealed class GatewayFixture : IAsyncLifetime
     /// <summary>Another engine over the same checkpoint (a small KV cache, a disposed engine...); the caller disposes it.</summary>
     public InferenceEngine LoadEngine(InferenceEngineOptions options) => InferenceEngine.Load(ModelDirectory, options);
 
+    /// <summary>A copy of the checkpoint whose embedding row of <paramref name="token"/> is NaN; the caller deletes the directory.</summary>
+    public string PoisonedCopy(int token)
+    {
+        string copy = Directory.CreateTempSubdirectory("r1-gateway-poisoned-").FullName;
+        foreach (string file in Directory.EnumerateFiles(ModelDirectory))
+        {
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        }
+
+        PoisonedCheckpoint.PoisonEmbeddingRow(copy, token);
+        return copy;
+    }
+
     /// <summary>Waits until the engine holds no KV blocks (a cancelled request is freed at the engine's next step).</summary>
     public async Task<bool> KvCacheEmptiesAsync(InferenceEngine? engine = null, int timeoutMs = 10_000)
     {

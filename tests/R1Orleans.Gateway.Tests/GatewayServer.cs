@@ -31,6 +31,9 @@ public sealed class GatewayServer : IAsyncDisposable
 
     public ModelHost Host => _app.Services.GetRequiredService<ModelHost>();
 
+    /// <summary>The application's services (the gateway's singletons).</summary>
+    public IServiceProvider Services => _app.Services;
+
     public static ServedModelInfo Info { get; } =
         new(ModelId, "r1orleans-tests", "built-in random-weight model: output is noise", new DateTimeOffset(2025, 1, 20, 0, 0, 0, TimeSpan.Zero));
 

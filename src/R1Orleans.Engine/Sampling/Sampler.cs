@@ -11,12 +11,14 @@ public sealed record SampledToken(int Token, float? Logprob, IReadOnlyList<Token
 /// <summary>
 /// Turns one row of logits into a token: repetition, presence and frequency penalties; then greedy argmax, or
 /// temperature, top-k, top-p and min-p followed by one uniform draw from the request's counter RNG.
-/// Logprobs are those of the unmodified model distribution (vLLM's default).
+/// Logprobs are those of the unmodified model distribution (vLLM's default). A row holding NaN or an infinity, from the
+/// model or after the penalties, is refused with <see cref="NonFiniteLogitsException"/>: never a garbage token.
 /// </summary>
 public static class Sampler
 {
     public static SampledToken Sample(ReadOnlySpan<float> logits, SamplingParams p, ulong seed, long counter, TokenHistory? history = null)
     {
+        CheckFinite(logits, "in the model's logits");
         float? chosenLogprob = null;
         IReadOnlyList<TokenLogprob>? top = null;
         float[]? logSoftmax = null;
@@ -27,7 +29,12 @@ public static class Sampler
         }
 
         float[] work = logits.ToArray();
-        history?.ApplyPenalties(work, p);
+        if (history is not null)
+        {
+            history.ApplyPenalties(work, p);
+            CheckFinite(work, $"after the penalties (repetition {p.RepetitionPenalty}, presence {p.PresencePenalty}, frequency {p.FrequencyPenalty})");
+        }
+
         int token = p.IsGreedy ? Argmax(work) : Draw(work, p, CounterRng.Uniform(seed, counter));
         if (logSoftmax is not null)
         {
@@ -50,6 +57,18 @@ public static class Sampler
         }
 
         return best;
+    }
+
+    /// <summary>Throws <see cref="NonFiniteLogitsException"/> naming the first NaN or infinite entry of <paramref name="row"/>.</summary>
+    public static void CheckFinite(ReadOnlySpan<float> row, string where)
+    {
+        for (int i = 0; i < row.Length; i++)
+        {
+            if (!float.IsFinite(row[i]))
+            {
+                throw new NonFiniteLogitsException($"the logits row holds a non-finite value ({row[i]} at token {i}) {where}");
+            }
+        }
     }
 
     public static float[] LogSoftmax(ReadOnlySpan<float> logits)
@@ -98,8 +117,12 @@ public static class Sampler
 
     private static int Draw(float[] logits, SamplingParams p, double u)
     {
-        TensorPrimitives.Divide(logits, p.Temperature, logits);
+        // (logit - max) / T: at most 0, so a small temperature cannot overflow to +infinity; very unlikely tokens may
+        // become -infinity, probability 0, which is what they are.
         float max = TensorPrimitives.Max(logits);
+        TensorPrimitives.Subtract(logits, max, logits);
+        TensorPrimitives.Divide(logits, p.Temperature, logits);
+        max = 0f;
 
         // Candidates sorted by probability, descending (ties by id), truncated by top-k.
         int[] order = Enumerable.Range(0, logits.Length).ToArray();

@@ -1,13 +1,20 @@
 namespace R1Orleans.Engine.Sampling;
 
 /// <summary>
-/// How a request turns logits into tokens, with OpenAI/vLLM meanings. Temperature 0 is greedy.
+/// How a request turns logits into tokens, with OpenAI/vLLM meanings. A temperature below <see cref="SamplingEps"/>
+/// (0 included) is greedy.
 /// Validate() rejects out-of-range values with the offending parameter's name (the gateway's 400 `param`).
 /// </summary>
 public sealed record SamplingParams
 {
     public const int MaxStopStrings = 4;
     public const int MaxTopLogprobs = 20;
+
+    /// <summary>
+    /// Temperatures below this are greedy (vLLM's <c>_SAMPLING_EPS</c>): dividing logits by a tinier one overflows to
+    /// infinity, and the distribution it would describe is the argmax anyway.
+    /// </summary>
+    public const float SamplingEps = 1e-5f;
 
     public float Temperature { get; init; } = 1f;
 
@@ -45,7 +52,7 @@ public sealed record SamplingParams
 
     public bool SkipSpecialTokens { get; init; } = true;
 
-    public bool IsGreedy => Temperature == 0f;
+    public bool IsGreedy => Temperature < SamplingEps;
 
     public static SamplingParams Greedy(int maxTokens) => new() { Temperature = 0f, MaxTokens = maxTokens };
 

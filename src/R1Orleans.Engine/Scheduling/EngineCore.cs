@@ -62,6 +62,20 @@ public sealed class EngineCore
 
     public int Waiting => _waiting.Count + _incoming.Count;
 
+    /// <summary>Sequences that may run at once (<see cref="SchedulerConfig.MaxNumSeqs"/>).</summary>
+    public int MaxNumSeqs => _config.MaxNumSeqs;
+
+    /// <summary>
+    /// Whether <paramref name="count"/> more requests fit the engine's capacity: <paramref name="maxWaiting"/> waiting
+    /// places plus <see cref="MaxNumSeqs"/> running slots. Free running slots count, so a burst fills them first rather
+    /// than being refused while the queue drains into them. Read from any thread (a snapshot; the engine thread moves
+    /// requests between the two at its next step).
+    /// </summary>
+    public bool Admits(int count, int maxWaiting) => (long)Waiting + Running + count <= (long)maxWaiting + _config.MaxNumSeqs;
+
+    /// <summary>"3 requests are waiting and 64 running (limit 100 waiting + 64 running)": the reason of a refusal.</summary>
+    public string LoadSummary(int maxWaiting) => $"{Waiting} requests are waiting and {Running} running (limit {maxWaiting} waiting + {_config.MaxNumSeqs} running)";
+
     public bool HasWork => !_incoming.IsEmpty || _waiting.Count > 0 || _running.Count > 0;
 
     /// <summary>Queues a request (thread-safe). Invalid requests throw here, before anything is queued.</summary>
@@ -85,9 +99,9 @@ public sealed class EngineCore
             throw new SamplingParamException("prompt", $"token {request.PromptTokens[bad]} at index {bad} is outside the vocabulary (0..{vocab - 1})");
         }
 
-        if (Waiting >= _config.MaxWaiting)
+        if (!Admits(1, _config.MaxWaiting))
         {
-            throw new EngineOverloadedException($"{Waiting} requests are waiting (limit {_config.MaxWaiting})");
+            throw new EngineOverloadedException(LoadSummary(_config.MaxWaiting));
         }
 
         ulong seed = request.Sampling.Seed ?? (ulong)Random.Shared.NextInt64();
@@ -411,10 +425,23 @@ public sealed class EngineCore
         }
     }
 
-    /// <summary>Samples the next token from a logits row, streams it, and applies the stop rules. True when finished.</summary>
+    /// <summary>
+    /// Samples the next token from a logits row, streams it, and applies the stop rules. True when finished. A row the
+    /// sampler refuses (NaN or infinite values) ends this request alone with an error; the rest of the batch goes on.
+    /// </summary>
     private bool Accept(SequenceState s, ReadOnlySpan<float> logits)
     {
-        SampledToken t = Sampler.Sample(logits, s.Sampling, s.Seed, s.Output.Count, s.History);
+        SampledToken t;
+        try
+        {
+            t = Sampler.Sample(logits, s.Sampling, s.Seed, s.Output.Count, s.History);
+        }
+        catch (NonFiniteLogitsException e)
+        {
+            Finish(s, FinishReason.Error, e.Message);
+            return true;
+        }
+
         s.Output.Add(t.Token);
         s.History.Add(t.Token);
         Stats.GeneratedTokens++;

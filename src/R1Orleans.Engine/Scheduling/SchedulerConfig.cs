@@ -12,7 +12,10 @@ public sealed record SchedulerConfig
     /// <summary>Longest prompt plus output; 0 means the model's max_position_embeddings.</summary>
     public int MaxModelLen { get; init; }
 
-    /// <summary>Requests allowed to wait; beyond it Submit refuses (the gateway's 429).</summary>
+    /// <summary>
+    /// Requests allowed to wait beyond the running slots: Submit refuses a request when waiting + running would exceed
+    /// MaxWaiting + MaxNumSeqs (the gateway's 429).
+    /// </summary>
     public int MaxWaiting { get; init; } = 1024;
 
     /// <summary>Draft one token per step with the MTP layer and verify it in the next step (greedy requests).</summary>
