@@ -18,12 +18,13 @@ public static class GoldenCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var speculative = new Option<string?>("--speculative") { Description = "Run the greedy check with speculative decoding: mtp" };
         speculative.AcceptOnlyFromAmong("mtp");
-        var command = new Command("golden", "Check the engine against outputs Hugging Face transformers computed") { dirs, threads, speculative };
-        command.SetAction(parse => Run(parse.GetValue(dirs)!, parse.GetValue(threads), parse.GetValue(speculative) == "mtp"));
+        var allowNonfinite = new Option<bool>("--allow-nonfinite-weights") { Description = "Check a checkpoint whose weights hold NaN or ±Inf instead of refusing it" };
+        var command = new Command("golden", "Check the engine against outputs Hugging Face transformers computed") { dirs, threads, speculative, allowNonfinite };
+        command.SetAction(parse => Run(parse.GetValue(dirs)!, parse.GetValue(threads), parse.GetValue(speculative) == "mtp", parse.GetValue(allowNonfinite)));
         return command;
     }
 
-    public static int Run(IEnumerable<string> dirs, int? threads, bool speculativeMtp = false)
+    public static int Run(IEnumerable<string> dirs, int? threads, bool speculativeMtp = false, bool allowNonfiniteWeights = false)
     {
         var cases = new List<string>();
         foreach (string d in dirs)
@@ -80,7 +81,7 @@ public static class GoldenCommand
         {
             try
             {
-                GoldenReport report = GoldenChecker.Check(dir, backend, msg => Console.Error.WriteLine($"  {msg}"), speculativeMtp);
+                GoldenReport report = GoldenChecker.Check(dir, backend, msg => Console.Error.WriteLine($"  {msg}"), speculativeMtp, allowNonfiniteWeights: allowNonfiniteWeights);
                 if (report.MtpAcceptanceRate is double rate)
                 {
                     Console.WriteLine($"{report.Case}: MTP acceptance rate {rate:P1}");

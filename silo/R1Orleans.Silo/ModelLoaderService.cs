@@ -146,6 +146,7 @@ public sealed partial class ModelLoaderService(
             KvCacheTokens = options.KvCacheTokens,
             Threads = options.Threads,
             UseCorrectionBias = options.GateBias,
+            AllowNonfiniteWeights = options.AllowNonfiniteWeights,
             Scheduler = new SchedulerConfig
             {
                 MaxNumSeqs = options.MaxNumSeqs,
@@ -170,7 +171,7 @@ public sealed partial class ModelLoaderService(
             directory,
             options.IsBuiltIn,
             new ModelConfigSummary(c.NumHiddenLayers, c.HiddenSize, c.NRoutedExperts, c.NumExpertsPerTok, c.VocabSize, c.MaxPositionEmbeddings,
-                c.Quantization is not null, engine.Config.NumNextnPredictLayers > 0),
+                c.Quantization is not null, engine.HasMtpLayer),
             DateTimeOffset.UtcNow,
             clock.Elapsed.TotalSeconds);
         return (engine, record);

@@ -51,6 +51,9 @@ public sealed class ModelOptions
     /// </summary>
     public bool GateBias { get; set; } = true;
 
+    /// <summary>Serve a checkpoint whose weights hold NaN or ±Inf (by default the load fails, naming the tensor and the element).</summary>
+    public bool AllowNonfiniteWeights { get; set; }
+
     /// <summary>True when <see cref="Path"/> is <see cref="RandomBuiltIn"/>: the built-in random-weight model is generated and served.</summary>
     public bool IsBuiltIn => string.Equals(Path?.Trim(), RandomBuiltIn, StringComparison.OrdinalIgnoreCase);
 

@@ -36,6 +36,7 @@ public static class SiloHost
         ["--speculative-mtp"] = "Model:SpeculativeMtp",
         ["--threads"] = "Model:Threads",
         ["--gate-bias"] = "Model:GateBias",
+        ["--allow-nonfinite-weights"] = "Model:AllowNonfiniteWeights",
         ["--generation-config"] = "Gateway:GenerationConfig",
         ["--silo-port"] = "Silo:SiloPort",
         ["--gateway-port"] = "Silo:GatewayPort",
@@ -49,7 +50,7 @@ public static class SiloHost
     };
 
     /// <summary>Switches that may be given without a value (meaning true).</summary>
-    private static readonly string[] s_flags = ["--speculative-mtp", "--no-http"];
+    private static readonly string[] s_flags = ["--speculative-mtp", "--no-http", "--allow-nonfinite-weights"];
 
     /// <summary>The configuration sections the silo binds, and their options types (their keys and values are checked at start).</summary>
     public static readonly IReadOnlyDictionary<string, Type> OptionSections = new Dictionary<string, Type>(StringComparer.Ordinal)
@@ -82,6 +83,7 @@ public static class SiloHost
                                         generation_config.json, then OpenAI's (auto, default), or OpenAI's only
           --gate-bias true|false        route with the checkpoint's e_score_correction_bias (default true; false is an
                                         ablation: compare r1orleans:expert_load_imbalance in /metrics)
+          --allow-nonfinite-weights     serve a checkpoint whose weights hold NaN or ±Inf (refused by default, naming the tensor)
           --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000); a second silo on the same machine
                                         needs its own --urls, --silo-port and --gateway-port (a port in use stops the start)
 
