@@ -67,5 +67,24 @@ public sealed class ExpertStore : IDisposable
         }
     }
 
+    /// <summary>Drops every expert that <paramref name="map"/> does not give <paramref name="silo"/>; returns how many were dropped.</summary>
+    public int Retain(PlacementMap map, SiloId silo)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        lock (_loading)
+        {
+            int dropped = 0;
+            foreach ((int layer, int expert) in _experts.Keys)
+            {
+                if (!map.Holds(silo, layer, expert) && _experts.TryRemove((layer, expert), out _))
+                {
+                    dropped++;
+                }
+            }
+
+            return dropped;
+        }
+    }
+
     public void Dispose() => _reader.Dispose();
 }

@@ -166,10 +166,40 @@ public sealed class PlacementPlanner
             var unitOnNode = new int[units * nodes];
             var nodeLoad = new int[nodes];
             var nodeCap = new long[nodes];
-            for (int n = 0; n < nodes; n++)
+            if (_rebalance)
             {
-                long share = (long)units * replicas * _nodeSilos[n].Length;
-                nodeCap[n] = _rebalance ? (share + Silos - 1) / Silos : long.MaxValue;
+                // Exact quotas: each node floor(its share); the units left over go one each to the nodes that held the
+                // most before (they keep them: least movement), so a newcomer gets its full share even when the
+                // shares do not divide evenly (4 groups over 3 nodes: 2, 1, 1, never 2, 2, 0).
+                var held = new int[nodes];
+                for (int r = 0; r < replicas; r++)
+                {
+                    for (int u = 0; u < units; u++)
+                    {
+                        int p = PreviousHolder(u * unitSize, r);
+                        if (p >= 0)
+                        {
+                            held[_nodeOf[p]]++;
+                        }
+                    }
+                }
+
+                long assigned = 0;
+                for (int n = 0; n < nodes; n++)
+                {
+                    nodeCap[n] = (long)units * replicas * _nodeSilos[n].Length / Silos;
+                    assigned += nodeCap[n];
+                }
+
+                int[] order = [.. Enumerable.Range(0, nodes).OrderByDescending(n => held[n]).ThenBy(n => n)];
+                for (long left = (long)units * replicas - assigned, i = 0; left > 0; left--, i++)
+                {
+                    nodeCap[order[i % nodes]]++;
+                }
+            }
+            else
+            {
+                Array.Fill(nodeCap, long.MaxValue);
             }
 
             for (int r = 0; r < replicas; r++)

@@ -1,0 +1,230 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using R1Orleans.Backend;
+using R1Orleans.Engine;
+using R1Orleans.Grains.Cluster;
+using R1Orleans.Placement;
+using R1Orleans.Transport.Cluster;
+using ClusterMember = R1Orleans.Placement.ClusterMember;
+
+namespace R1Orleans.Cluster;
+
+/// <summary>Where the silo's model is and how it serves in the cluster.</summary>
+public sealed record ClusterNodeOptions
+{
+    /// <summary>The checkpoint every silo of the cluster loads.</summary>
+    public required string ModelDirectory { get; init; }
+
+    /// <summary>The machine this silo runs on (the node limit counts nodes).</summary>
+    public required string Node { get; init; }
+
+    public int ExpertReplicas { get; init; } = 1;
+
+    public int MaxNodesPerToken { get; init; } = ExpertRouter.DefaultMaxNodesPerToken;
+
+    /// <summary>How long a rank's step waits for one holder.</summary>
+    public TimeSpan StepDeadline { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the node asks the directory for a new placement.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How long a silo keeps serving the versions before the committed one (and the experts only they needed), so that
+    /// ranks still stepping with them finish; then they are retired and those experts dropped.
+    /// </summary>
+    public TimeSpan RetireGrace { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Experts of one request that run at once on this holder.</summary>
+    public int HolderParallelism { get; init; } = Environment.ProcessorCount;
+}
+
+/// <summary>
+/// A silo's side of the cluster: joins the placement directory with its model's config hash, loads the experts each
+/// pending placement gives it (by tensor name, in the background), begins serving that version (the holder's fence),
+/// acknowledges it, and publishes each committed placement to its rank, which takes it up at its next step. Leaves the
+/// directory when the silo stops. Its <see cref="RankExchange"/> is what the silo's engine loads its model with.
+/// </summary>
+public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder, IPlacementPlannerSource
+{
+    private readonly ClusterNodeOptions _options;
+    private readonly IGrainFactory _grains;
+    private readonly ILogger<ClusterNode> _logger;
+    private readonly ExpertStore _store;
+    private readonly HolderFence _fence = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private PlacementStamp? _acknowledged;
+    private DateTime _retireAfter = DateTime.MaxValue;
+
+    public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _grains = grains ?? throw new ArgumentNullException(nameof(grains));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        ArgumentNullException.ThrowIfNull(silo);
+        Self = new ClusterMember(silo.SiloAddress.ToParsableString(), options.Node);
+        _store = new ExpertStore(options.ModelDirectory);
+        Planner = PlacementPlanner.For(_store.Config, options.ExpertReplicas);
+        ModelHash = HashOf(Path.Combine(options.ModelDirectory, "config.json"));
+        Holder = new ExpertHolder(new CpuBackend(1), options.HolderParallelism, _fence, _store.Get);
+        Transport = new OrleansExpertTransport(grains);
+    }
+
+    public ClusterMember Self { get; }
+
+    public PlacementPlanner Planner { get; }
+
+    /// <summary>SHA-256 of the model's config.json: silos of one cluster must agree on it.</summary>
+    public string ModelHash { get; }
+
+    public ExpertHolder? Holder { get; }
+
+    public ExpertStore Experts => _store;
+
+    public PlacementView View { get; } = new();
+
+    /// <summary>How this silo's rank reaches other silos' experts.</summary>
+    public IExpertTransport Transport { get; set; }
+
+    /// <summary>Completes once a committed placement is published (the rank may step).</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>True once the live placement is the only one served here (older versions retired, their experts dropped).</summary>
+    public bool Settled { get; private set; }
+
+    /// <summary>Why the directory refused this silo, when it did.</summary>
+    public string? Refusal { get; private set; }
+
+    /// <summary>The exchange of this silo's rank, for <see cref="ModelLoadOptions.Exchange"/>.</summary>
+    public ExpertExchangeFactory RankExchange => (_, _) =>
+        new ClusterExpertExchange(Self, View, Transport, Holder!, _options.MaxNodesPerToken, _options.StepDeadline);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        IPlacementDirectoryGrain directory = _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey);
+        var member = new ClusterMemberInfo(Self.Silo.Value, Self.Node.Value, ModelHash);
+        PlacementSnapshot? snapshot = null;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (snapshot is null || !snapshot.Members.Any(m => m.Silo == member.Silo))
+                {
+                    JoinReply reply = await directory.Join(member).ConfigureAwait(false);
+                    if (!reply.Joined)
+                    {
+                        Refusal = reply.Refusal;
+                        LogRefused(_logger, reply.Refusal ?? "");
+                        _ready.TrySetException(new InvalidOperationException(reply.Refusal));
+                        return;
+                    }
+
+                    snapshot = reply.Snapshot;
+                }
+
+                snapshot = await ApplyAsync(directory, snapshot, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(_options.PollInterval, stoppingToken).ConfigureAwait(false);
+                snapshot = await directory.Snapshot().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+            {
+                // The directory's silo may be gone or starting: ask again.
+                LogRetry(_logger, e.Message);
+                snapshot = null;
+                await Task.Delay(_options.PollInterval, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Loads and acknowledges a pending map that includes this silo; publishes the committed map.</summary>
+    private async Task<PlacementSnapshot> ApplyAsync(IPlacementDirectoryGrain directory, PlacementSnapshot snapshot, CancellationToken stoppingToken)
+    {
+        if (snapshot.Pending is { } pendingDto)
+        {
+            PlacementMap pending = pendingDto.ToMap();
+            if (pending.IndexOf(Self.Silo) >= 0 && _acknowledged != pending.Stamp)
+            {
+                int loaded = await Task.Run(() => _store.Load(pending, Self.Silo), stoppingToken).ConfigureAwait(false);
+                if (_fence.Served.Count > 1)
+                {
+                    _fence.Retire(_fence.Served[1]);
+                }
+
+                _fence.Begin(pending.Stamp);
+                _acknowledged = pending.Stamp;
+                Settled = false;
+                LogLoaded(_logger, loaded, _store.Count, pending.Stamp.ToString());
+                snapshot = await directory.Acknowledge(Self.Silo.Value, pending.Stamp.Version, pending.Stamp.Epoch).ConfigureAwait(false);
+            }
+        }
+
+        if (snapshot.Committed is { } committedDto && (View.Current is null || View.Current.Stamp.Epoch < committedDto.Epoch))
+        {
+            PlacementMap committed = committedDto.ToMap();
+            if (_fence.Serves(committed.Stamp) || committed.IndexOf(Self.Silo) < 0)
+            {
+                View.Publish(committed);
+                LogCommitted(_logger, committed.Stamp.ToString(), committed.MemberCount);
+                _retireAfter = DateTime.UtcNow + _options.RetireGrace;
+                _ready.TrySetResult();
+            }
+        }
+
+        if (snapshot.Pending is null && DateTime.UtcNow >= _retireAfter && View.Current is { } live && _fence.Current == live.Stamp)
+        {
+            // Stable: what only the older versions needed goes.
+            foreach (PlacementStamp old in _fence.Served.Skip(1))
+            {
+                _fence.Retire(old);
+            }
+
+            int dropped = _store.Retain(live, Self.Silo);
+            _retireAfter = DateTime.MaxValue;
+            Settled = true;
+            LogDropped(_logger, dropped, _store.Count, live.Stamp.ToString());
+        }
+
+        return snapshot;
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey).Leave(Self.Silo.Value)
+                .WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or OperationCanceledException)
+        {
+            LogRetry(_logger, $"could not leave the placement directory: {e.Message}");
+        }
+    }
+
+    public override void Dispose()
+    {
+        _store.Dispose();
+        base.Dispose();
+    }
+
+    private static string HashOf(string file) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "the cluster refused this silo: {Refusal}")]
+    private static partial void LogRefused(ILogger logger, string refusal);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "placement directory: {Reason}; retrying")]
+    private static partial void LogRetry(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "loaded {Loaded} experts ({Held} held) for placement {Stamp}")]
+    private static partial void LogLoaded(ILogger logger, int loaded, int held, string stamp);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "dropped {Dropped} experts only older placements needed ({Held} held for {Stamp})")]
+    private static partial void LogDropped(ILogger logger, int dropped, int held, string stamp);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "placement {Stamp} over {Members} silos is live")]
+    private static partial void LogCommitted(ILogger logger, string stamp, int members);
+}

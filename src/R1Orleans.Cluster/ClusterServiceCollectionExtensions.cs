@@ -1,0 +1,22 @@
+using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Grains.Cluster;
+using R1Orleans.Grains.Placement;
+
+namespace R1Orleans.Cluster;
+
+/// <summary>Adds a silo's cluster side: the silo-bound placement director, the cluster node and the grains' view of it.</summary>
+public static class ClusterServiceCollectionExtensions
+{
+    public static IServiceCollection AddR1Cluster(this IServiceCollection services, ClusterNodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        services.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
+        services.AddSingleton(options);
+        services.AddSingleton<ClusterNode>();
+        services.AddSingleton<ILocalExpertHolder>(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddSingleton<IPlacementPlannerSource>(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
+        return services;
+    }
+}

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using R1Orleans.Backend;
+using R1Orleans.Conformance;
+using R1Orleans.Placement;
+using R1Orleans.TestSupport;
+
+namespace R1Orleans.Cluster.Tests;
+
+/// <summary>
+/// Orleans in-process test clusters (TestingHost) whose silos join the placement directory grain, load the experts
+/// the committed placement gives them and serve them through the expert holder grains: a rank on one silo gives the
+/// single-process bits on every golden case, and each silo holds a strict subset of the experts.
+/// </summary>
+public sealed class OrleansClusterTests
+{
+    public static TheoryData<string, int> Cases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string name in GoldenDirectory.ModelCaseNames)
+        {
+            data.Add(GoldenDirectory.Case(name), 3);
+        }
+
+        string tiny = Path.Combine(DistributedEqualsSingleProcessTests.RepositoryRoot, "models", "r1orleans-tiny");
+        data.Add(tiny, 2);
+        data.Add(tiny, 4);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task A_rank_of_an_orleans_cluster_gives_the_single_process_bits(string directory, int silos)
+    {
+        GoldenReport single = GoldenChecker.Check(directory, new CpuBackend(1));
+        var builder = new TestClusterBuilder((short)silos);
+        builder.Properties[ClusterSiloConfigurator.ModelKey] = directory;
+        builder.AddSiloBuilderConfigurator<ClusterSiloConfigurator>();
+        TestCluster cluster = builder.Build();
+        await cluster.DeployAsync();
+        try
+        {
+            ClusterNode[] nodes = [.. cluster.Silos.Select(s => ((InProcessSiloHandle)s).SiloHost.Services.GetRequiredService<ClusterNode>())];
+            await WhenPlacedOverAll(nodes, TimeSpan.FromSeconds(60));
+
+            ClusterNode rank = nodes[^1];
+            GoldenReport distributed = GoldenChecker.Check(directory, new CpuBackend(1), exchange: rank.RankExchange);
+
+            DistributedEqualsSingleProcessTests.AssertSameBits(single.Trace!, distributed.Trace!, $"{Path.GetFileName(directory)} on an Orleans cluster of {silos}");
+            Assert.True(distributed.Passed, distributed.ToString());
+            int total = rank.View.Current!.Layout.MoeLayers.Count * rank.View.Current.Layout.Experts;
+            Assert.All(nodes, n => Assert.True(n.Experts.Count >= 1 && n.Experts.Count < total, $"{n.Self} holds {n.Experts.Count} of {total} experts ({string.Join(", ", nodes.Select(o => o.Experts.Count))})"));
+            Assert.All(nodes.SkipLast(1), n => Assert.True(n.Holder!.Load.Total > 0, $"{n.Self} ran no expert for the rank"));
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    /// <summary>Until every node runs with a committed placement that spans all of them, and holds only what it gives it.</summary>
+    private static async Task WhenPlacedOverAll(ClusterNode[] nodes, TimeSpan timeout)
+    {
+        for (var deadline = DateTime.UtcNow + timeout; DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            if (nodes.All(n => n.Settled && n.View.Current is { } map && map.MemberCount == nodes.Length && nodes.All(o => map.IndexOf(o.Self.Silo) >= 0)))
+            {
+                return;
+            }
+        }
+
+        Assert.Fail($"no placement over all {nodes.Length} silos within {timeout.TotalSeconds} s: " +
+            string.Join("; ", nodes.Select(n => $"{n.Self}: {n.View.Current?.Stamp.ToString() ?? "none"} over {n.View.Current?.MemberCount ?? 0}")));
+    }
+}
+
+/// <summary>Configures each test silo as a cluster member serving the model in the test cluster's properties.</summary>
+public sealed class ClusterSiloConfigurator : ISiloConfigurator
+{
+    public const string ModelKey = "R1:Model";
+
+    public void Configure(ISiloBuilder siloBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(siloBuilder);
+        string model = siloBuilder.Configuration[ModelKey] ?? throw new InvalidOperationException($"{ModelKey} is not set");
+        string name = siloBuilder.Configuration["Orleans:Name"] ?? "silo";
+        siloBuilder.Services.AddR1Cluster(new ClusterNodeOptions
+        {
+            ModelDirectory = model,
+            Node = $"node-{name}",
+            HolderParallelism = 1,
+            PollInterval = TimeSpan.FromMilliseconds(50),
+            RetireGrace = TimeSpan.FromMilliseconds(200),
+        });
+    }
+}
