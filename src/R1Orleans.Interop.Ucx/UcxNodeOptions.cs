@@ -1,0 +1,32 @@
+namespace R1Orleans.Interop.Ucx;
+
+/// <summary>Settings of a <see cref="UcxNode"/>. UCX's own UCX_* environment variables apply first.</summary>
+public sealed record UcxNodeOptions
+{
+    /// <summary>The node's name (UCX context and worker name, and in diagnostics).</summary>
+    public string Name { get; init; } = "r1orleans";
+
+    /// <summary>
+    /// Explicit UCX settings applied with ucp_config_modify after the environment is read, by name without the UCX_
+    /// prefix, e.g. <c>["TLS"] = "tcp,self"</c>. For tests and benchmarks; deployments use the environment.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ConfigOverrides { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// How long the progress thread keeps spinning on ucp_worker_progress after the last event while operations are
+    /// outstanding, before it arms the worker and sleeps on its event fd (an idle node never spins).
+    /// </summary>
+    public TimeSpan BusyPollDuration { get; init; } = TimeSpan.FromMicroseconds(200);
+
+    /// <summary>
+    /// The longest the progress thread sleeps while operations are outstanding, so that UCX's progress-driven timers
+    /// (keepalive, which detects dead shared-memory peers) keep running.
+    /// </summary>
+    public TimeSpan OutstandingWakeInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The pool for received payloads and reply buffers.</summary>
+    public PinnedBufferPool BufferPool { get; init; } = PinnedBufferPool.Shared;
+
+    /// <summary>Receives diagnostics from the progress thread (dropped messages, callback errors); null ignores them.</summary>
+    public Action<string>? Diagnostics { get; init; }
+}
