@@ -62,8 +62,14 @@ public sealed partial class UcxNode
         {
             if (!_options.ConfigOverrides.ContainsKey(SharedMemoryErrorHandling)
                 && Environment.GetEnvironmentVariable("UCX_POSIX_ERROR_HANDLING") is null
-                && Environment.GetEnvironmentVariable("UCX_SYSV_ERROR_HANDLING") is null)
+                && Environment.GetEnvironmentVariable("UCX_SYSV_ERROR_HANDLING") is null
+                && MayUseSharedMemory(_options.ConfigOverrides.GetValueOrDefault("TLS")
+                    ?? Environment.GetEnvironmentVariable("UCX_TLS") ?? "all"))
                 config.Modify(SharedMemoryErrorHandling, "y");
+            if (_options.KeepaliveInterval is { } keepalive && !_options.ConfigOverrides.ContainsKey("KEEPALIVE_INTERVAL")
+                && Environment.GetEnvironmentVariable("UCX_KEEPALIVE_INTERVAL") is null)
+                config.Modify("KEEPALIVE_INTERVAL",
+                    $"{Math.Max(1, (long)keepalive.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)}ms");
             foreach (var (name, value) in _options.ConfigOverrides)
                 config.Modify(name, value);
             _context = UcpContextHandle.Create(config, _options.Name);
@@ -89,6 +95,22 @@ public sealed partial class UcxNode
             throw new InvalidOperationException($"eventfd failed: errno {Marshal.GetLastPInvokeError()}");
         AddToEpoll(workerFd, 1);
         AddToEpoll(_wakeFd, 2);
+    }
+
+    /// <summary>
+    /// Whether a UCX_TLS list can select a shared memory-mapped transport (else setting MM_ERROR_HANDLING would only
+    /// earn UCX's "invalid configuration" warning).
+    /// </summary>
+    internal static bool MayUseSharedMemory(string tls)
+    {
+        if (tls.StartsWith('^'))
+            return true;
+        foreach (var item in tls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (item.TrimStart('\\') is "all" or "sm" or "shm" or "mm" or "posix" or "sysv" or "xpmem")
+                return true;
+        }
+        return false;
     }
 
     private unsafe void RegisterHandler(uint id,

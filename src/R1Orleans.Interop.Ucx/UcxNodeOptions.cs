@@ -24,6 +24,14 @@ public sealed record UcxNodeOptions
     /// </summary>
     public TimeSpan OutstandingWakeInterval { get; init; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// UCX's keepalive round (UCX_KEEPALIVE_INTERVAL, 20 s by default in UCX 1.13), applied unless the environment or
+    /// <see cref="ConfigOverrides"/> sets KEEPALIVE_INTERVAL. Over shared memory it is how a killed peer is noticed
+    /// (UCX checks that the peer process still exists); TCP sees the reset at once. The worker wakes for it through a
+    /// timer in its event fd, so it costs an idle node one short wake-up per interval. Null leaves UCX's default.
+    /// </summary>
+    public TimeSpan? KeepaliveInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>The pool for received payloads and reply buffers.</summary>
     public PinnedBufferPool BufferPool { get; init; } = PinnedBufferPool.Shared;
 

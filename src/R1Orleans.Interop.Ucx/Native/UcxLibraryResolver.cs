@@ -37,17 +37,20 @@ internal static class UcxLibraryResolver
     };
 
     /// <summary>Loads the first candidate that loads, or throws <see cref="DllNotFoundException"/> saying what to install.</summary>
-    public static nint Load(string libraryName)
+    public static nint Load(string libraryName) => Load(libraryName, Candidates(libraryName));
+
+    /// <summary>Loads the first of <paramref name="candidates"/> that loads.</summary>
+    public static nint Load(string libraryName, string[] candidates)
     {
-        foreach (var candidate in Candidates(libraryName))
+        foreach (var candidate in candidates)
         {
             if (NativeLibrary.TryLoad(candidate, out var handle))
                 return handle;
         }
         if (libraryName is UcxLibraryNames.Ucp or UcxLibraryNames.Ucs)
             throw new DllNotFoundException(
-                $"UCX library '{libraryName}' not found (tried {string.Join(", ", Candidates(libraryName))}): {InstallHint}");
-        throw new DllNotFoundException($"native library '{libraryName}' not found");
+                $"UCX library '{libraryName}' not found (tried {string.Join(", ", candidates)}): {InstallHint}");
+        throw new DllNotFoundException($"native library '{libraryName}' not found (tried {string.Join(", ", candidates)})");
     }
 
     private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
