@@ -16,7 +16,7 @@ public sealed class DeadlineAndFailureTests
         var deadline = TimeSpan.FromMilliseconds(150);
 
         var error = await Assert.ThrowsAsync<DeadlineExceededException>(
-            () => client.CallAsync(peer, new byte[64], deadline));
+            () => client.CallAsync(peer, new byte[64], deadline).WaitAsync(TestBounds.Guard));
 
         Assert.Equal("silent-holder", error.Peer);
         Assert.Equal(deadline, error.Deadline);
@@ -47,7 +47,7 @@ public sealed class DeadlineAndFailureTests
         var peer = client.Connect(server.WorkerAddress.Span, "server");
 
         await Assert.ThrowsAsync<DeadlineExceededException>(
-            () => client.CallAsync(peer, TestPayloads.Random(size, 1), TimeSpan.FromMilliseconds(100)));
+            () => client.CallAsync(peer, TestPayloads.Random(size, 1), TimeSpan.FromMilliseconds(100)).WaitAsync(TestBounds.Guard));
         Assert.NotNull(held);
         held.Send(TestPayloads.Random(size, 99)); // the late reply
 
@@ -68,7 +68,7 @@ public sealed class DeadlineAndFailureTests
         var call = client.CallAsync(peer, new byte[8], TimeSpan.FromSeconds(30), cancellation.Token);
         cancellation.Cancel();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TestBounds.Guard));
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class DeadlineAndFailureTests
 
         server.Dispose();
 
-        var error = await Assert.ThrowsAsync<PeerUnreachableException>(() => pending);
+        var error = await Assert.ThrowsAsync<PeerUnreachableException>(() => pending.WaitAsync(TestBounds.Guard));
         Assert.Equal("departing-holder", error.Peer);
         Assert.True(peer.IsFailed);
         await Assert.ThrowsAsync<PeerUnreachableException>(() => client.CallAsync(peer, new byte[8], TimeSpan.FromSeconds(30)));
@@ -117,7 +117,7 @@ public sealed class DeadlineAndFailureTests
 
         client.Dispose();
 
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(TestBounds.Guard));
         Assert.Throws<ObjectDisposedException>(() => { _ = client.CallAsync(peer, new byte[8], TimeSpan.FromSeconds(1)); });
     }
 }

@@ -36,7 +36,7 @@ public sealed class PeerProcessTests(ITestOutputHelper output)
         // TCP sees the reset at once; shared memory through UCX's keepalive (the node's 200 ms default), which
         // finds the peer's process gone. Either way well before this deadline.
         var error = await Assert.ThrowsAsync<PeerUnreachableException>(
-            () => node.CallAsync(peer, new byte[4096], TimeSpan.FromSeconds(10)));
+            () => node.CallAsync(peer, new byte[4096], TimeSpan.FromSeconds(10)).WaitAsync(TestBounds.Guard));
         output.WriteLine($"{transport}: {error.GetType().Name} {Stopwatch.GetElapsedTime(killed).TotalMilliseconds:0.0} ms " +
             $"after the kill: {error.Message}");
         Assert.Equal("peer-process", error.Peer);
@@ -60,7 +60,7 @@ public sealed class PeerProcessTests(ITestOutputHelper output)
         {
             var start = Stopwatch.GetTimestamp();
             var error = await Assert.ThrowsAsync<DeadlineExceededException>(
-                () => node.CallAsync(peer, request, TimeSpan.FromMilliseconds(300)));
+                () => node.CallAsync(peer, request, TimeSpan.FromMilliseconds(300)).WaitAsync(TestBounds.Guard));
             output.WriteLine($"{transport}: {error.Message} after {Stopwatch.GetElapsedTime(start).TotalMilliseconds:0.0} ms");
             Assert.Equal("paused-peer", error.Peer);
             Assert.False(peer.IsFailed);
