@@ -139,6 +139,7 @@ public sealed partial class UcxNode
     private unsafe void Loop()
     {
         var spinTicks = (long)(_options.BusyPollDuration.TotalSeconds * Stopwatch.Frequency);
+        var idleSpinTicks = (long)(_options.IdleSpinDuration.TotalSeconds * Stopwatch.Frequency);
         var lastActivity = Stopwatch.GetTimestamp();
         var events = stackalloc LibC.EpollEvent[4];
         while (!_stopping)
@@ -155,7 +156,7 @@ public sealed partial class UcxNode
                 lastActivity = now;
                 continue;
             }
-            if (HasOutstanding && now - lastActivity < spinTicks)
+            if (now - lastActivity < (HasOutstanding ? spinTicks : idleSpinTicks))
                 continue;
 
             // Sleep: announce it, re-check the queue (a poster that saw _sleeping == 0 did not wake us), arm.
@@ -282,18 +283,8 @@ public sealed partial class UcxNode
     private void Shutdown()
     {
         var disposed = new ObjectDisposedException(nameof(UcxNode), $"UCX node '{_options.Name}' was disposed");
-        while (_commands.TryDequeue(out var command))
-        {
-            switch (command)
-            {
-                case PendingCall call:
-                    call.Fail(disposed);
-                    break;
-                case ConnectCommand connect:
-                    connect.Result.TrySetException(disposed);
-                    break;
-            }
-        }
+        Interlocked.Exchange(ref _drained, true);
+        FailQueuedCommands();
         foreach (var call in _calls.Values)
             call.Fail(disposed);
         _calls.Clear();
@@ -316,7 +307,10 @@ public sealed partial class UcxNode
         }
         ReleaseNative();
         foreach (var transfer in _transfers.Values)
+        {
+            transfer.Call?.Fail(disposed);
             ReleaseTransfer(transfer);
+        }
         _transfers.Clear();
     }
 

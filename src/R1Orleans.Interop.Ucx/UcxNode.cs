@@ -27,6 +27,7 @@ public sealed partial class UcxNode : IDisposable
     private long _nextCallId;
     private int _sleeping;
     private volatile bool _stopping;
+    private bool _drained;
     private volatile UcxRequestHandler? _handler;
     private byte[] _address = [];
     private string _addressKey = "";
@@ -73,6 +74,8 @@ public sealed partial class UcxNode : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (workerAddress.IsEmpty)
             throw new ArgumentException("empty worker address", nameof(workerAddress));
+        if (Thread.CurrentThread == _thread)
+            return ConnectNow(workerAddress.ToArray(), name); // from a handler: the progress thread must not wait on itself
         var command = new ConnectCommand(workerAddress.ToArray(), name);
         Post(command);
         return command.Result.Task.GetAwaiter().GetResult();
@@ -98,9 +101,14 @@ public sealed partial class UcxNode : IDisposable
             return Task.FromException<ReplyLease>(new PeerUnreachableException(peer.Name, failure));
         if (cancellationToken.IsCancellationRequested)
             return Task.FromCanceled<ReplyLease>(cancellationToken);
+        if (deadline <= TimeSpan.Zero && deadline != Timeout.InfiniteTimeSpan)
+            throw new ArgumentOutOfRangeException(nameof(deadline), deadline, "a deadline is positive (or infinite)");
         var id = (ulong)Interlocked.Increment(ref _nextCallId);
-        var call = new PendingCall(id, peer, request, deadline,
-            Stopwatch.GetTimestamp() + (long)(deadline.TotalSeconds * Stopwatch.Frequency), cancellationToken);
+        var ticks = deadline.TotalSeconds * Stopwatch.Frequency;
+        var deadlineTimestamp = deadline == Timeout.InfiniteTimeSpan || ticks >= long.MaxValue / 2
+            ? long.MaxValue
+            : Stopwatch.GetTimestamp() + (long)ticks;
+        var call = new PendingCall(id, peer, request, deadline, deadlineTimestamp, cancellationToken);
         if (cancellationToken.CanBeCanceled)
             call.Cancellation = cancellationToken.Register(static state =>
             {
@@ -122,7 +130,19 @@ public sealed partial class UcxNode : IDisposable
             _thread.Join();
     }
 
-    internal void PostReply(ReplyWriter writer) => Post(writer);
+    internal void PostReply(ReplyWriter writer)
+    {
+        try
+        {
+            Post(writer);
+        }
+        catch (ObjectDisposedException)
+        {
+            // A reply after the node was disposed has nowhere to go.
+            if (writer.Buffer is { } buffer)
+                BufferPool.Return(buffer);
+        }
+    }
 
     private void TryPost(object command)
     {
@@ -147,6 +167,30 @@ public sealed partial class UcxNode : IDisposable
         _commands.Enqueue(command);
         if (Volatile.Read(ref _sleeping) != 0)
             Wake();
+        // Disposed meanwhile, past the progress thread's last drain: fail what it will never run.
+        if (Volatile.Read(ref _drained))
+            FailQueuedCommands();
+    }
+
+    /// <summary>Fails queued commands that no progress thread will run (thread-safe, idempotent).</summary>
+    private void FailQueuedCommands()
+    {
+        var disposed = new ObjectDisposedException(nameof(UcxNode), $"UCX node '{_options.Name}' was disposed");
+        while (_commands.TryDequeue(out var command))
+        {
+            switch (command)
+            {
+                case PendingCall call:
+                    call.Fail(disposed);
+                    break;
+                case ConnectCommand connect:
+                    connect.Result.TrySetException(disposed);
+                    break;
+                case ReplyWriter { Buffer: { } buffer }:
+                    BufferPool.Return(buffer);
+                    break;
+            }
+        }
     }
 
     private void Diagnose(string message) => _options.Diagnostics?.Invoke($"[{_options.Name}] {message}");

@@ -19,6 +19,13 @@ public sealed record UcxNodeOptions
     public TimeSpan BusyPollDuration { get; init; } = TimeSpan.FromMicroseconds(200);
 
     /// <summary>
+    /// How long the progress thread keeps spinning after the last event when nothing is outstanding (default zero:
+    /// it sleeps at once). A holder that expects the next request within microseconds trades this much CPU per
+    /// burst for not paying an event-fd wake-up per message; the benchmark sets it to busy-poll as ucx_perftest does.
+    /// </summary>
+    public TimeSpan IdleSpinDuration { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
     /// The longest the progress thread sleeps while operations are outstanding, so that UCX's progress-driven timers
     /// (keepalive, which detects dead shared-memory peers) keep running.
     /// </summary>

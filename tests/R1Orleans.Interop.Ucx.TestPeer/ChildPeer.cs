@@ -24,14 +24,20 @@ public sealed class ChildPeer : IDisposable
     public static ChildPeer Start(string peerDll, IEnumerable<string> serveArgs,
         IReadOnlyDictionary<string, string>? environment = null, TimeSpan? startTimeout = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        // Through the dotnet host, unless this program runs as a self-contained app (the benchmark on a machine
+        // without the SDK): then its own executable.
+        var host = Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) != "dotnet"
+            && Path.GetFileName(self) == Path.GetFileNameWithoutExtension(peerDll)
+            ? self : "dotnet";
+        var info = new ProcessStartInfo(host)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(peerDll);
+        if (host == "dotnet")
+            info.ArgumentList.Add(peerDll);
         info.ArgumentList.Add("serve");
         foreach (var arg in serveArgs)
             info.ArgumentList.Add(arg);

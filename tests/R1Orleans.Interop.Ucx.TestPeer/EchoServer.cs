@@ -13,8 +13,7 @@ internal static class EchoServer
 
     public static int Run(string[] args)
     {
-        using var node = new UcxNode(PeerArguments.NodeOptions(args, "test-peer",
-            busyPoll: PeerArguments.Value(args, "--busy-poll-us") is { } us ? TimeSpan.FromMicroseconds(int.Parse(us)) : null));
+        using var node = new UcxNode(PeerArguments.NodeOptions(args, "test-peer"));
         node.SetRequestHandler(Echo);
         Console.Out.WriteLine($"ADDRESS {Convert.ToBase64String(node.WorkerAddress.Span)}");
         Console.Out.Flush();

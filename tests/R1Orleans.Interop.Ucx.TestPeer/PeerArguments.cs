@@ -11,8 +11,11 @@ internal static class PeerArguments
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
     }
 
-    /// <summary>Node options with UCX_TLS overridden when --tls is given (else UCX's environment decides).</summary>
-    public static UcxNodeOptions NodeOptions(string[] args, string name, TimeSpan? busyPoll = null)
+    /// <summary>
+    /// Node options: UCX_TLS overridden when --tls is given (else UCX's environment decides); --busy-poll-us and
+    /// --idle-spin-us set the progress thread's spinning.
+    /// </summary>
+    public static UcxNodeOptions NodeOptions(string[] args, string name)
     {
         var overrides = new Dictionary<string, string>();
         if (Value(args, "--tls") is { } tls)
@@ -21,7 +24,10 @@ internal static class PeerArguments
         {
             Name = name,
             ConfigOverrides = overrides,
-            BusyPollDuration = busyPoll ?? TimeSpan.FromMicroseconds(200),
+            BusyPollDuration = Value(args, "--busy-poll-us") is { } busy
+                ? TimeSpan.FromMicroseconds(int.Parse(busy)) : new UcxNodeOptions().BusyPollDuration,
+            IdleSpinDuration = Value(args, "--idle-spin-us") is { } idle
+                ? TimeSpan.FromMicroseconds(int.Parse(idle)) : TimeSpan.Zero,
             Diagnostics = message => Console.Error.WriteLine(message),
         };
     }

@@ -7,7 +7,8 @@ namespace R1Orleans.Interop.Ucx.TestPeer;
 /// <summary>
 /// Request/reply round trips between this process and a served child over UCX, for 4 KB, 64 KB, 512 KB and 4 MB:
 /// median and p99 of N round trips after a warm-up, one call at a time. The child echoes (xor) into its reply buffer.
-/// Both sides busy-poll for --busy-poll-us (default 1 s: as ucx_perftest does) before sleeping on the event fd.
+/// By default both sides sleep on the event fd between messages (the production setting: a wake-up per message);
+/// with --idle-spin-us 1000000 both busy-poll as ucx_perftest does.
 /// </summary>
 internal static class RequestReplyBenchmark
 {
@@ -15,19 +16,21 @@ internal static class RequestReplyBenchmark
     {
         var iterations = int.Parse(PeerArguments.Value(args, "--iterations") ?? "1000");
         var warmup = int.Parse(PeerArguments.Value(args, "--warmup") ?? "100");
-        var busyPollUs = PeerArguments.Value(args, "--busy-poll-us") ?? "1000000";
         var tls = PeerArguments.Value(args, "--tls");
+        var spinning = PeerArguments.Value(args, "--idle-spin-us") is not null;
         var sizes = (PeerArguments.Value(args, "--sizes") ?? "4096,65536,524288,4194304").Split(',').Select(int.Parse);
-        var serveArgs = new List<string> { "--busy-poll-us", busyPollUs };
-        if (tls is not null)
-            serveArgs.AddRange(["--tls", tls]);
+        var serveArgs = new List<string>();
+        foreach (var option in new[] { "--tls", "--busy-poll-us", "--idle-spin-us" })
+        {
+            if (PeerArguments.Value(args, option) is { } value)
+                serveArgs.AddRange([option, value]);
+        }
         var peerDll = Assembly.GetExecutingAssembly().Location;
         using var child = ChildPeer.Start(peerDll, serveArgs);
-        using var node = new UcxNode(PeerArguments.NodeOptions(args, "bench",
-            TimeSpan.FromMicroseconds(int.Parse(busyPollUs))));
+        using var node = new UcxNode(PeerArguments.NodeOptions(args, "bench"));
         var peer = node.Connect(child.Address, "echo-child");
         Console.WriteLine($"UCX request/reply, TLS={tls ?? Environment.GetEnvironmentVariable("UCX_TLS") ?? "(UCX default)"}, " +
-            $"busy-poll {busyPollUs} us, {iterations} round trips after {warmup}, one call at a time");
+            $"{(spinning ? "both sides busy-poll" : "progress threads sleep when idle")}, {iterations} round trips after {warmup}, one call at a time");
         Console.WriteLine("| payload | round trip median | p99 | half round trip | GB/s (request+reply bytes / median) |");
         Console.WriteLine("|---|---|---|---|---|");
         foreach (var size in sizes)

@@ -72,4 +72,44 @@ public sealed class InProcessRoundTripTests
         var second = client.Connect(server.WorkerAddress.Span, "server again");
         Assert.Same(first, second);
     }
+
+    [Fact]
+    public async Task Handler_can_connect_to_a_third_node_on_the_progress_thread_without_waiting_on_itself()
+    {
+        using var holder = TestTransports.Node("shm", "holder");
+        using var rank = TestTransports.Node("shm", "rank");
+        using var third = TestTransports.Node("shm", "third");
+        var thirdAddress = third.WorkerAddress.ToArray();
+        holder.SetRequestHandler((_, reply) =>
+        {
+            var peer = holder.Connect(thirdAddress, "third-from-handler");
+            reply.Send(System.Text.Encoding.UTF8.GetBytes(peer.Name));
+        });
+        var peer = rank.Connect(holder.WorkerAddress.Span, "holder");
+
+        using var reply = await rank.CallAsync(peer, new byte[1], Deadline);
+
+        Assert.Equal("third-from-handler", System.Text.Encoding.UTF8.GetString(reply.Span));
+    }
+
+    [Fact]
+    public void Deadline_must_be_positive_or_infinite()
+    {
+        using var server = TestTransports.Node("shm", "server");
+        using var client = TestTransports.Node("shm", "client");
+        var peer = client.Connect(server.WorkerAddress.Span, "server");
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = client.CallAsync(peer, new byte[1], TimeSpan.Zero); });
+    }
+
+    [Fact]
+    public async Task Call_with_an_infinite_deadline_gets_its_reply()
+    {
+        using var server = TestTransports.Node("tcp", "server");
+        using var client = TestTransports.Node("tcp", "client");
+        server.SetRequestHandler(TestPayloads.Echo);
+        var peer = client.Connect(server.WorkerAddress.Span, "server");
+        var request = TestPayloads.Random(3000, 5);
+        using var reply = await client.CallAsync(peer, request, Timeout.InfiniteTimeSpan).WaitAsync(TestBounds.Guard);
+        TestPayloads.AssertEcho(request, reply);
+    }
 }
