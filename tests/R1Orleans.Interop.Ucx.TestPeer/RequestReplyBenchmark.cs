@@ -22,7 +22,8 @@ internal static class RequestReplyBenchmark
         var serveArgs = new List<string>();
         foreach (var option in new[] { "--tls", "--busy-poll-us", "--idle-spin-us" })
         {
-            if (PeerArguments.Value(args, option) is { } value)
+            // --serve-busy-poll-us / --serve-idle-spin-us set the served child's spinning apart from this side's.
+            if ((PeerArguments.Value(args, "--serve-" + option[2..]) ?? PeerArguments.Value(args, option)) is { } value)
                 serveArgs.AddRange([option, value]);
         }
         var peerDll = Assembly.GetExecutingAssembly().Location;

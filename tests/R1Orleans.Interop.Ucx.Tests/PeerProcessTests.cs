@@ -58,6 +58,7 @@ public sealed class PeerProcessTests(ITestOutputHelper output)
         ChildSignals.Send(pid, ChildSignals.SigStop);
         try
         {
+            ChildSignals.WaitUntilStopped(pid, TimeSpan.FromSeconds(10));
             var start = Stopwatch.GetTimestamp();
             var error = await Assert.ThrowsAsync<DeadlineExceededException>(
                 () => node.CallAsync(peer, request, TimeSpan.FromMilliseconds(300)).WaitAsync(TestBounds.Guard));
@@ -70,5 +71,20 @@ public sealed class PeerProcessTests(ITestOutputHelper output)
             ChildSignals.Send(pid, ChildSignals.SigCont);
             child.Process.Kill();
         }
+    }
+
+    [Fact]
+    public void UCX_environment_variables_select_the_transports_of_a_node()
+    {
+        // The child reads UCX_TLS from its environment (no override): shared memory only. A TCP-only node then has
+        // no transport in common with it, which UCX reports when the endpoint is created.
+        using var child = ChildPeer.Start(typeof(ChildPeer).Assembly.Location, [],
+            new Dictionary<string, string> { ["UCX_TLS"] = "posix,cma,self" });
+        using var node = TestTransports.Node("tcp", "tcp-only");
+
+        var error = Assert.Throws<UcxException>(() => node.Connect(child.Address, "shm-only-peer"));
+
+        Assert.Equal("ucp_ep_create", error.Call);
+        Assert.Equal("Destination is unreachable", error.StatusText);
     }
 }
