@@ -81,7 +81,6 @@ public sealed partial class UcxNode
             _address = GC.AllocateUninitializedArray<byte>(address.Length, pinned: true);
             address.ToArray().CopyTo(_address, 0);
         }
-        _addressKey = Convert.ToBase64String(_address);
         RegisterHandler(WireHeaders.HelloId, &OnHelloReceived);
         RegisterHandler(WireHeaders.RequestId, &OnRequestReceived);
         RegisterHandler(WireHeaders.ReplyId, &OnReplyReceived);

@@ -30,7 +30,6 @@ public sealed partial class UcxNode : IDisposable
     private bool _drained;
     private volatile UcxRequestHandler? _handler;
     private byte[] _address = [];
-    private string _addressKey = "";
 
     /// <summary>Creates the node: reads the UCX configuration, creates the context and worker, starts progress.</summary>
     /// <exception cref="UcxException">UCX refused the configuration or could not create the worker.</exception>
