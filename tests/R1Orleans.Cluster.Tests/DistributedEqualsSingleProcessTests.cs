@@ -14,17 +14,11 @@ namespace R1Orleans.Cluster.Tests;
 /// </summary>
 public sealed class DistributedEqualsSingleProcessTests
 {
-    public static TheoryData<string> Cases()
-    {
-        var data = new TheoryData<string>();
-        foreach (string name in GoldenDirectory.ModelCaseNames)
-        {
-            data.Add(GoldenDirectory.Case(name));
-        }
+    public static TheoryData<string> Cases() => [.. Directories()];
 
-        data.Add(Path.Combine(RepositoryRoot, "models", "r1orleans-tiny"));
-        return data;
-    }
+    /// <summary>Every golden model case and the shipped trained model (with its own golden file).</summary>
+    internal static IEnumerable<string> Directories() =>
+        GoldenDirectory.ModelCaseNames.Select(GoldenDirectory.Case).Append(Path.Combine(RepositoryRoot, "models", "r1orleans-tiny"));
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -71,6 +65,32 @@ public sealed class DistributedEqualsSingleProcessTests
         AssertSameBits(single.Trace!, distributed.Trace!, $"{Path.GetFileName(directory)}, every expert remote");
         Assert.Equal(0, cluster.ExpertsHeld[rank.Silo]);
         Assert.Equal(0, cluster.Holders[rank.Silo].Load.Total);
+    }
+
+    [Theory]
+    [InlineData("posix,cma,self")]
+    [InlineData("tcp,self")]
+    public void Over_ucx_every_golden_case_gives_the_single_process_bits(string tls)
+    {
+        foreach (string directory in Directories())
+        {
+            GoldenReport single = GoldenChecker.Check(directory, new CpuBackend(1));
+            ClusterMember[] members = Members(3);
+            PlacementMap map = PlacementPlanner.For(ModelConfigOf(directory)).Plan(members);
+            using var cluster = InMemoryCluster.StartOverUcx(directory, map, tls);
+
+            GoldenReport distributed = GoldenChecker.Check(directory, new CpuBackend(1), exchange: cluster.RankOn(members[0]));
+
+            AssertSameBits(single.Trace!, distributed.Trace!, $"{Path.GetFileName(directory)} over UCX {tls}");
+            ClusterExpertExchangeStats(cluster, members);
+        }
+    }
+
+    private static void ClusterExpertExchangeStats(InMemoryCluster cluster, ClusterMember[] members)
+    {
+        var stats = cluster.Exchanges.Single().Statistics;
+        Assert.True(stats.SentMessages > 0 && stats.ReceivedMessages == stats.SentMessages, $"{stats.SentMessages} sent, {stats.ReceivedMessages} received");
+        Assert.All(members.Skip(1), m => Assert.True(cluster.Holders[m.Silo].Load.Total > 0, $"{m} ran no expert"));
     }
 
     internal static void AssertSameBits(GoldenTrace expected, GoldenTrace actual, string what)

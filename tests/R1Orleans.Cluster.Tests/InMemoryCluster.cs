@@ -3,7 +3,9 @@ using R1Orleans.Checkpoint;
 using R1Orleans.Engine;
 using R1Orleans.Model;
 using R1Orleans.Placement;
+using R1Orleans.Interop.Ucx;
 using R1Orleans.Transport.Cluster;
+using R1Orleans.Transport.Ucx;
 
 namespace R1Orleans.Cluster.Tests;
 
@@ -15,10 +17,13 @@ namespace R1Orleans.Cluster.Tests;
 internal sealed class InMemoryCluster : IDisposable
 {
     private readonly List<CheckpointReader> _readers = [];
+    private readonly List<UcxNode> _ucx = [];
+    private readonly Dictionary<SiloId, IExpertTransport> _transports = [];
 
-    private InMemoryCluster(string directory, PlacementMap map)
+    private InMemoryCluster(string directory, PlacementMap map, string? ucxTls)
     {
         Map = map;
+        var addresses = new Dictionary<SiloId, byte[]>();
         foreach (ClusterMember m in map.Members)
         {
             CheckpointReader reader = CheckpointReader.Open(directory);
@@ -28,7 +33,26 @@ internal sealed class InMemoryCluster : IDisposable
             ExpertsHeld[m.Silo] = shard.Count;
             var holder = new ExpertHolder(new CpuBackend(1), 1, new HolderFence(map.Stamp), (l, e) => shard.Contains(l, e) ? shard.Get(l, e) : null);
             Holders[m.Silo] = holder;
-            Network.Register(m.Silo, holder);
+            if (ucxTls is null)
+            {
+                Network.Register(m.Silo, holder);
+                _transports[m.Silo] = Network;
+            }
+            else
+            {
+                var overrides = new Dictionary<string, string> { ["TLS"] = ucxTls };
+                if (ucxTls.StartsWith("tcp", StringComparison.Ordinal))
+                {
+                    overrides["NET_DEVICES"] = "lo";
+                }
+
+                var node = new UcxNode(new UcxNodeOptions { Name = m.Silo.Value, ConfigOverrides = overrides });
+                _ucx.Add(node);
+                var transport = new UcxExpertTransport(node, s => addresses.GetValueOrDefault(s));
+                transport.Serve(holder);
+                addresses[m.Silo] = transport.Address.ToArray();
+                _transports[m.Silo] = transport;
+            }
         }
     }
 
@@ -42,18 +66,26 @@ internal sealed class InMemoryCluster : IDisposable
 
     public List<ClusterExpertExchange> Exchanges { get; } = [];
 
-    public static InMemoryCluster Start(string directory, PlacementMap map) => new(directory, map);
+    public static InMemoryCluster Start(string directory, PlacementMap map) => new(directory, map, null);
+
+    /// <summary>The same silos, each with its own UCX worker (<paramref name="tls"/>: posix,cma,self or tcp,self): the rank reaches them over UCX.</summary>
+    public static InMemoryCluster StartOverUcx(string directory, PlacementMap map, string tls) => new(directory, map, tls);
 
     /// <summary>The exchange of a rank on <paramref name="rank"/>, as the engine's model loader asks for it.</summary>
     public ExpertExchangeFactory RankOn(ClusterMember rank, int maxNodesPerToken = 4) => (_, _) =>
     {
-        var exchange = new ClusterExpertExchange(rank, new PlacementView(Map), Network, Holders[rank.Silo], maxNodesPerToken, TimeSpan.FromSeconds(60));
+        var exchange = new ClusterExpertExchange(rank, new PlacementView(Map), _transports[rank.Silo], Holders[rank.Silo], maxNodesPerToken, TimeSpan.FromSeconds(60));
         Exchanges.Add(exchange);
         return exchange;
     };
 
     public void Dispose()
     {
+        foreach (UcxNode n in _ucx)
+        {
+            n.Dispose();
+        }
+
         foreach (CheckpointReader r in _readers)
         {
             r.Dispose();

@@ -299,4 +299,18 @@ public sealed class PlacementPlannerTests
         AssertEveryExpertHeld(map, 2);
         AssertGroupAligned(map);
     }
+
+    [Fact]
+    public void Silos_that_join_one_by_one_with_rebalance_each_get_their_share_even_when_it_does_not_divide()
+    {
+        // 4 groups joined by 3 silos in turn: the last one gets a group (2, 1, 1), never nothing (2, 2, 0).
+        var planner = new PlacementPlanner(Layout(16, 4, 2));
+        PlacementMap map = planner.Plan(Members(1, 1));
+        map = planner.Plan(Members(2, 1), map, rebalance: true);
+        map = planner.Plan(Members(3, 1), map, rebalance: true);
+
+        int[] held = [.. Members(3, 1).Select(m => map.ExpertsHeldBy(m.Silo, 1).Count).Order()];
+        Assert.Equal([4, 4, 8], held);
+        AssertGroupAligned(map);
+    }
 }
