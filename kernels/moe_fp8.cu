@@ -1,0 +1,359 @@
+// Routed experts of one DeepSeek-V3 MoE layer for decode: FP8 e4m3 weights with 128x128 block scales
+// (weight_scale_inv; w = q * scale), grouped by expert, on tensor cores (mma.sync m16n8k16, f16 operands, f32 accumulate).
+//
+// Weights, per expert e (vLLM's layout): w13[e] = [gate_proj; up_proj] as [2I, H] bytes, s13[e] = [2I/128, H/128] floats;
+// w2[e] = down_proj as [H, I] bytes, s2[e] = [H/128, I/128] floats. Activations: x [T, H] float32 in, out [T, H] float32.
+//
+// The step is five launches:
+//   moe_prepare   block 0 groups the T*K (token, slot) pairs by expert (counts, offsets, active list, slot order);
+//                 the other blocks convert x to f16.
+//   moe_gate_up   per (active expert, 128 rows of I, K split): gate and up partial sums for all of the expert's tokens.
+//   moe_silu      sums the K-split partials, h = silu(gate) * up, to f16 [S, I] in slot order.
+//   moe_down      per (active expert, 256 rows of H): y[slot] = h[slot] . down^T (float32 [S, H]).
+//   moe_combine   out[t] = sum over k, in slot order, of topk_weight[t, k] * y[slot of (t, k)].
+//
+// Each weight byte is read once per step (per pass of 8*NT tokens of its expert): a warp holds a 16-row by 128-column
+// FP8 tile (one scale block wide) in registers, converts it to f16 (exact for e4m3), and multiplies it against up to 8*NT
+// tokens. The 128-wide K chunk is summed in a temporary accumulator, then scaled by the block's scale into the main one
+// (DeepGEMM's promotion), so the scale multiplies a float32 sum.
+//
+// Fragment layout trick: a dot product does not care about the order of k, so each thread loads 32 contiguous bytes of
+// its two A rows (k = 32q .. 32q+31 of the chunk, q = lane % 4) and the matching 32 contiguous f16 of B; in mma step s
+// the thread's logical k-slots {2q, 2q+1, 2q+8, 2q+9} stand for physical k {32q+4s .. 32q+4s+3} in A and B alike.
+
+typedef unsigned int u32;
+
+#define MOE_WARPS 8
+
+__device__ __forceinline__ uint4 ld_stream(const unsigned char* p)
+{
+    uint4 r;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+        : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ u32 e4m3x2_to_f16x2(u32 v)
+{
+    u32 r;
+    unsigned short s = (unsigned short)v;
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(r) : "h"(s));
+    return r;
+}
+
+__device__ __forceinline__ u32 pack_f16x2(float lo, float hi)
+{
+    u32 r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+__device__ __forceinline__ void mma_f16(float (&d)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
+{
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ void set_words(u32* w, uint4 v)
+{
+    w[0] = v.x;
+    w[1] = v.y;
+    w[2] = v.z;
+    w[3] = v.w;
+}
+
+// One pass over K chunks [c0, c1) for two 16-row A tiles against NT 8-token B tiles.
+//   a[m][h]: row pointers (already offset by 32q bytes) of tile m's row g (h = 0) and g + 8 (h = 1);
+//   sa[m]:   the scale row of tile m (scale of chunk c is sa[m][c]);
+//   b[j]:    f16 row pointer (as bytes, offset by 32q halves) of token 8j + g, or 0 when that token does not exist.
+template <int NT>
+__device__ __forceinline__ void gemm_pass(float (&acc)[2][NT][4], const unsigned char* const (&a)[2][2],
+                                          const float* const (&sa)[2], const unsigned char* const (&b)[NT], int c0, int c1)
+{
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[m][j][i] = 0.f;
+
+#pragma unroll 2
+    for (int c = c0; c < c1; ++c) {
+        u32 wa[2][2][8];
+        u32 wb[NT][16];
+#pragma unroll
+        for (int m = 0; m < 2; ++m)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const unsigned char* p = a[m][h] + (size_t)c * 128;
+                set_words(&wa[m][h][0], ld_stream(p));
+                set_words(&wa[m][h][4], ld_stream(p + 16));
+            }
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            if (b[j] != 0) {
+                const uint4* p = (const uint4*)(b[j] + (size_t)c * 256);
+#pragma unroll
+                for (int v = 0; v < 4; ++v) set_words(&wb[j][4 * v], __ldg(p + v));
+            } else {
+#pragma unroll
+                for (int v = 0; v < 16; ++v) wb[j][v] = 0u;
+            }
+        }
+        const float s0 = __ldg(sa[0] + c);
+        const float s1 = __ldg(sa[1] + c);
+
+        float tmp[2][NT][4];
+#pragma unroll
+        for (int m = 0; m < 2; ++m)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) tmp[m][j][i] = 0.f;
+
+#pragma unroll
+        for (int s = 0; s < 8; ++s) {
+#pragma unroll
+            for (int m = 0; m < 2; ++m) {
+                const u32 w0 = wa[m][0][s];
+                const u32 w1 = wa[m][1][s];
+                const u32 a0 = e4m3x2_to_f16x2(w0 & 0xFFFFu);
+                const u32 a1 = e4m3x2_to_f16x2(w1 & 0xFFFFu);
+                const u32 a2 = e4m3x2_to_f16x2(w0 >> 16);
+                const u32 a3 = e4m3x2_to_f16x2(w1 >> 16);
+#pragma unroll
+                for (int j = 0; j < NT; ++j) mma_f16(tmp[m][j], a0, a1, a2, a3, wb[j][2 * s], wb[j][2 * s + 1]);
+            }
+        }
+
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                acc[0][j][i] += s0 * tmp[0][j][i];
+                acc[1][j][i] += s1 * tmp[1][j][i];
+            }
+    }
+}
+
+// meta (ints): [0, E] expert offsets into the slot order (E + 1 entries); [E + 1, 2E + 1) active experts, ascending;
+// [2E + 1] number of active experts. slot_token[S]: token of each slot in expert order; slot_of[T*K]: slot of (t, k).
+extern "C" __global__ void __launch_bounds__(256)
+moe_prepare(const int* __restrict__ topk_ids, int T, int K, int E, int* __restrict__ meta, int* __restrict__ slot_token,
+            int* __restrict__ slot_of, const float* __restrict__ x, u32* __restrict__ x16, int H)
+{
+    if (blockIdx.x == 0) {
+        __shared__ int count[1024];
+        __shared__ int cursor[1024];
+        const int S = T * K;
+        for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = 0;
+        __syncthreads();
+        for (int i = threadIdx.x; i < S; i += blockDim.x) atomicAdd(&count[topk_ids[i]], 1);
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int offset = 0;
+            int active = 0;
+            for (int e = 0; e < E; ++e) {
+                meta[e] = offset;
+                cursor[e] = offset;
+                if (count[e] > 0) meta[E + 1 + active++] = e;
+                offset += count[e];
+            }
+            meta[E] = offset;
+            meta[2 * E + 1] = active;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < S; i += blockDim.x) {
+            const int slot = atomicAdd(&cursor[topk_ids[i]], 1);
+            slot_token[slot] = i / K;
+            slot_of[i] = slot;
+        }
+    } else {
+        const size_t pairs = (size_t)T * H / 2;
+        const float2* x2 = (const float2*)x;
+        for (size_t i = (size_t)(blockIdx.x - 1) * blockDim.x + threadIdx.x; i < pairs; i += (size_t)(gridDim.x - 1) * blockDim.x) {
+            const float2 v = x2[i];
+            x16[i] = pack_f16x2(v.x, v.y);
+        }
+    }
+}
+
+// grid (maxActive * I/128, splits); block 256. partial [splits, S, 2I] float: gate sums in [0, I), up sums in [I, 2I).
+template <int NT>
+__device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, const float* __restrict__ s13,
+                                        const unsigned char* __restrict__ x16, const int* __restrict__ meta,
+                                        const int* __restrict__ slot_token, float* __restrict__ partial,
+                                        int E, int H, int I, int S, int chunks_per_split)
+{
+    const int tiles = I / 128;
+    const int ai = blockIdx.x / tiles;
+    if (ai >= meta[2 * E + 1]) return;
+    const int e = meta[E + 1 + ai];
+    const int first = meta[e];
+    const int count = meta[e + 1] - first;
+    const int kb = H / 128;
+    const int c0 = blockIdx.y * chunks_per_split;
+    const int c1 = min(kb, c0 + chunks_per_split);
+    if (c0 >= c1) return;
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+    const int rt = blockIdx.x % tiles;
+    const int row = rt * 128 + warp * 16;  // first gate row (= h feature) of this warp
+    const unsigned char* we = w13 + (size_t)e * 2 * I * H;
+    const float* se = s13 + (size_t)e * (2 * I / 128) * kb;
+    const unsigned char* const a[2][2] = {
+        {we + (size_t)(row + g) * H + 32 * q, we + (size_t)(row + g + 8) * H + 32 * q},
+        {we + (size_t)(I + row + g) * H + 32 * q, we + (size_t)(I + row + g + 8) * H + 32 * q}};
+    const float* const sa[2] = {se + (size_t)rt * kb, se + (size_t)(tiles + rt) * kb};
+    float* out = partial + (size_t)blockIdx.y * S * 2 * I;
+
+    for (int t0 = 0; t0 < count; t0 += 8 * NT) {
+        const unsigned char* b[NT];
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            const int n = t0 + 8 * j + g;
+            b[j] = n < count ? x16 + ((size_t)slot_token[first + n] * H + 32 * q) * 2 : 0;
+        }
+        float acc[2][NT][4];
+        gemm_pass<NT>(acc, a, sa, b, c0, c1);
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            const int n = t0 + 8 * j + 2 * q;
+            if (n < count) {
+                float* p = out + (size_t)(first + n) * 2 * I;
+                p[row + g] = acc[0][j][0];
+                p[row + g + 8] = acc[0][j][2];
+                p[I + row + g] = acc[1][j][0];
+                p[I + row + g + 8] = acc[1][j][2];
+            }
+            if (n + 1 < count) {
+                float* p = out + (size_t)(first + n + 1) * 2 * I;
+                p[row + g] = acc[0][j][1];
+                p[row + g + 8] = acc[0][j][3];
+                p[I + row + g] = acc[1][j][1];
+                p[I + row + g + 8] = acc[1][j][3];
+            }
+        }
+    }
+}
+
+// grid (maxActive * H/256); block 256. h16 [S, I] f16 in slot order; y [S, H] float.
+template <int NT>
+__device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const float* __restrict__ s2,
+                                     const unsigned char* __restrict__ h16, const int* __restrict__ meta,
+                                     float* __restrict__ y, int E, int H, int I)
+{
+    const int tiles = H / 256;
+    const int ai = blockIdx.x / tiles;
+    if (ai >= meta[2 * E + 1]) return;
+    const int e = meta[E + 1 + ai];
+    const int first = meta[e];
+    const int count = meta[e + 1] - first;
+    const int kb = I / 128;
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+    const int row = (blockIdx.x % tiles) * 256 + warp * 32;  // 32 rows of H: tiles [row, row+16) and [row+16, row+32)
+    const unsigned char* we = w2 + (size_t)e * H * I;
+    const float* se = s2 + (size_t)e * (H / 128) * kb;
+    const unsigned char* const a[2][2] = {
+        {we + (size_t)(row + g) * I + 32 * q, we + (size_t)(row + g + 8) * I + 32 * q},
+        {we + (size_t)(row + 16 + g) * I + 32 * q, we + (size_t)(row + 24 + g) * I + 32 * q}};
+    const float* const srow = se + (size_t)(row / 128) * kb;
+    const float* const sa[2] = {srow, srow};
+
+    for (int t0 = 0; t0 < count; t0 += 8 * NT) {
+        const unsigned char* b[NT];
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            const int n = t0 + 8 * j + g;
+            b[j] = n < count ? h16 + ((size_t)(first + n) * I + 32 * q) * 2 : 0;
+        }
+        float acc[2][NT][4];
+        gemm_pass<NT>(acc, a, sa, b, 0, kb);
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            const int n = t0 + 8 * j + 2 * q;
+            if (n < count) {
+                float* p = y + (size_t)(first + n) * H;
+                p[row + g] = acc[0][j][0];
+                p[row + g + 8] = acc[0][j][2];
+                p[row + 16 + g] = acc[1][j][0];
+                p[row + 24 + g] = acc[1][j][2];
+            }
+            if (n + 1 < count) {
+                float* p = y + (size_t)(first + n + 1) * H;
+                p[row + g] = acc[0][j][1];
+                p[row + g + 8] = acc[0][j][3];
+                p[row + 16 + g] = acc[1][j][1];
+                p[row + 24 + g] = acc[1][j][3];
+            }
+        }
+    }
+}
+
+#define MOE_GEMM_KERNELS(NT)                                                                                              \
+    extern "C" __global__ void __launch_bounds__(256) moe_gate_up_nt##NT(                                                \
+        const unsigned char* __restrict__ w13, const float* __restrict__ s13, const unsigned char* __restrict__ x16,     \
+        const int* __restrict__ meta, const int* __restrict__ slot_token, float* __restrict__ partial, int E, int H,     \
+        int I, int S, int chunks_per_split)                                                                              \
+    {                                                                                                                    \
+        gate_up<NT>(w13, s13, x16, meta, slot_token, partial, E, H, I, S, chunks_per_split);                             \
+    }                                                                                                                    \
+    extern "C" __global__ void __launch_bounds__(256) moe_down_nt##NT(                                                   \
+        const unsigned char* __restrict__ w2, const float* __restrict__ s2, const unsigned char* __restrict__ h16,       \
+        const int* __restrict__ meta, float* __restrict__ y, int E, int H, int I)                                        \
+    {                                                                                                                    \
+        down<NT>(w2, s2, h16, meta, y, E, H, I);                                                                         \
+    }
+
+MOE_GEMM_KERNELS(1)
+MOE_GEMM_KERNELS(2)
+MOE_GEMM_KERNELS(4)
+
+// h16[slot, j] = f16(silu(gate) * up), gate and up summed over the K splits in order. One thread per pair of features.
+extern "C" __global__ void __launch_bounds__(256)
+moe_silu(const float* __restrict__ partial, int splits, int S, int I, u32* __restrict__ h16)
+{
+    const size_t pairs = (size_t)S * I / 2;
+    const size_t stride = (size_t)S * 2 * I;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t slot = i / (I / 2);
+        const int j = 2 * (int)(i % (I / 2));
+        const float* p = partial + slot * 2 * I;
+        float2 gs = make_float2(0.f, 0.f);
+        float2 us = make_float2(0.f, 0.f);
+        for (int sp = 0; sp < splits; ++sp) {
+            const float2 gv = *(const float2*)(p + sp * stride + j);
+            const float2 uv = *(const float2*)(p + sp * stride + I + j);
+            gs.x += gv.x;
+            gs.y += gv.y;
+            us.x += uv.x;
+            us.y += uv.y;
+        }
+        const float h0 = ((1.0f / (1.0f + expf(-gs.x))) * gs.x) * us.x;
+        const float h1 = ((1.0f / (1.0f + expf(-gs.y))) * gs.y) * us.y;
+        h16[i] = pack_f16x2(h0, h1);
+    }
+}
+
+// out[t, :] = sum_k topk_weight[t, k] * y[slot_of[t, k], :], k ascending. grid (H/4/256 rounded up, T); block 256.
+extern "C" __global__ void __launch_bounds__(256)
+moe_combine(const float* __restrict__ y, const int* __restrict__ slot_of, const float* __restrict__ topk_weight, int K, int H,
+            float* __restrict__ out)
+{
+    const int t = blockIdx.y;
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= H / 4) return;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int k = 0; k < K; ++k) {
+        const float w = topk_weight[t * K + k];
+        const float4 v = ((const float4*)(y + (size_t)slot_of[t * K + k] * H))[i];
+        acc.x += w * v.x;
+        acc.y += w * v.y;
+        acc.z += w * v.z;
+        acc.w += w * v.w;
+    }
+    ((float4*)(out + (size_t)t * H))[i] = acc;
+}

@@ -1,0 +1,136 @@
+using R1Orleans.Cuda;
+
+namespace R1Orleans.GpuCheck;
+
+/// <summary>One timed configuration of the MoE decode step.</summary>
+public sealed record MoeTiming(int Splits, int TokenTiles, double Ms, double GBps, double PctCopy);
+
+/// <summary>The MoE decode step at one token count: the sweep, the best configuration and its per-launch times.</summary>
+public sealed record MoeBenchResult(
+    int Tokens, int UniqueExperts, double WeightGB, double FloorMs, MoeTiming Default, MoeTiming Best, double PipelinedMs,
+    IReadOnlyDictionary<string, double> KernelMs, IReadOnlyList<MoeTiming> Sweep);
+
+/// <summary>Times the MoE decode step with device events (median of repeats after warm-up) against copy bandwidth.</summary>
+public static class MoeBench
+{
+    public static readonly string[] Launches = ["prepare", "gate_up", "silu", "down", "combine"];
+
+    public static MoeBenchResult Run(CudaContext context, MoeFp8Experts moe, CudaStream stream, Random rng, int tokens, double copyGBps, int reps)
+    {
+        float[] x = Rng.Uniform(rng, tokens * moe.Hidden, -1f, 1f);
+        (int[] ids, float[] w) = Rng.Routing(rng, tokens, moe.TopK, moe.Experts);
+        moe.X.Upload<float>(x);
+        moe.TopkIds.Upload<int>(ids);
+        moe.TopkWeights.Upload<float>(w);
+        int unique = ids.Distinct().Count();
+        double gb = unique * moe.ExpertWeightBytes / 1e9;
+        double floorMs = gb / copyGBps * 1e3;
+
+        var sweep = new List<MoeTiming>();
+        MoeLaunchConfig def = MoeLaunchConfig.ForTokens(tokens);
+        var configs = new List<MoeLaunchConfig> { def };
+        foreach (int tiles in new[] { 1, 2, 4 })
+        {
+            foreach (int splits in new[] { 1, 2, 4, 7, 14 })
+            {
+                var c = new MoeLaunchConfig(splits, tiles);
+                if (c != def)
+                {
+                    configs.Add(c);
+                }
+            }
+        }
+
+        using CudaEvent start = context.CreateEvent();
+        using CudaEvent end = context.CreateEvent();
+        foreach (MoeLaunchConfig c in configs)
+        {
+            double ms = Median(reps, () => Time(stream, start, end, () => moe.Forward(stream, tokens, c)), warm: 3);
+            sweep.Add(new MoeTiming(c.Splits, c.TokenTiles, ms, gb / (ms / 1e3), 100 * gb / (ms / 1e3) / copyGBps));
+        }
+
+        MoeTiming best = sweep.MinBy(t => t.Ms)!;
+        var bestConfig = new MoeLaunchConfig(best.Splits, best.TokenTiles);
+
+        // Back-to-back steps: launch gaps hidden behind the previous step's kernels.
+        const int Pipelined = 20;
+        double pipelined = Median(5, () => Time(stream, start, end, () =>
+        {
+            for (int i = 0; i < Pipelined; i++)
+            {
+                moe.Forward(stream, tokens, bestConfig);
+            }
+        }), warm: 1) / Pipelined;
+
+        CudaEvent[] marks = Enumerable.Range(0, 6).Select(_ => context.CreateEvent()).ToArray();
+        var perKernel = new List<double>[Launches.Length];
+        for (int i = 0; i < perKernel.Length; i++)
+        {
+            perKernel[i] = [];
+        }
+
+        for (int r = 0; r < reps; r++)
+        {
+            moe.Forward(stream, tokens, bestConfig, marks);
+            marks[5].Synchronize();
+            for (int i = 0; i < Launches.Length; i++)
+            {
+                perKernel[i].Add(marks[i + 1].ElapsedSince(marks[i]));
+            }
+        }
+
+        foreach (CudaEvent m in marks)
+        {
+            m.Dispose();
+        }
+
+        var kernelMs = Launches.Select((n, i) => (n, Median(perKernel[i]))).ToDictionary(p => p.n, p => p.Item2);
+        return new MoeBenchResult(tokens, unique, gb, floorMs, sweep[0], best, pipelined, kernelMs, sweep);
+    }
+
+    /// <summary>Copy bandwidth in GB/s (bytes read + written): cuMemcpyDtoD and a 16-byte-per-thread copy kernel.</summary>
+    public static (double Memcpy, double Kernel) CopyBandwidth(CudaContext context, KernelLibrary kernels, CudaStream stream, int reps)
+    {
+        const long Bytes = 1L << 30;
+        using DeviceBuffer a = context.Allocate(Bytes);
+        using DeviceBuffer b = context.Allocate(Bytes);
+        a.Fill32(0x3F800001u);
+        using CudaEvent start = context.CreateEvent();
+        using CudaEvent end = context.CreateEvent();
+        double memcpy = Median(reps, () => Time(stream, start, end, () => b.CopyFromAsync(a, Bytes, stream)), warm: 3);
+        CudaKernel copy = kernels.Kernel("bench_util", "copy_u4");
+        double kernel = Median(reps, () => Time(stream, start, end, () => copy.Launch(stream, context.MultiprocessorCount * 8, 256, 0, a, b, (ulong)(Bytes / 16))), warm: 3);
+        return (2 * Bytes / (memcpy / 1e3) / 1e9, 2 * Bytes / (kernel / 1e3) / 1e9);
+    }
+
+    private static double Time(CudaStream stream, CudaEvent start, CudaEvent end, Action work)
+    {
+        start.Record(stream);
+        work();
+        end.Record(stream);
+        end.Synchronize();
+        return end.ElapsedSince(start);
+    }
+
+    private static double Median(int reps, Func<double> sample, int warm)
+    {
+        for (int i = 0; i < warm; i++)
+        {
+            sample();
+        }
+
+        var xs = new List<double>(reps);
+        for (int i = 0; i < reps; i++)
+        {
+            xs.Add(sample());
+        }
+
+        return Median(xs);
+    }
+
+    private static double Median(List<double> xs)
+    {
+        xs.Sort();
+        return xs[xs.Count / 2];
+    }
+}
