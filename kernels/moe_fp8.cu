@@ -7,9 +7,9 @@
 // The step is five launches:
 //   moe_prepare   block 0 groups the T*K (token, slot) pairs by expert (counts, offsets, active list, slot order);
 //                 the other blocks convert x to f16.
-//   moe_gate_up   per (active expert, 128 rows of I, K split): gate and up partial sums for all of the expert's tokens.
+//   moe_gate_up   per (active expert, 16 * warps rows of I, K split): gate and up partial sums for all of the expert's tokens.
 //   moe_silu      sums the K-split partials, h = silu(gate) * up, to f16 [S, I] in slot order.
-//   moe_down      per (active expert, 256 rows of H): y[slot] = h[slot] . down^T (float32 [S, H]).
+//   moe_down      per (active expert, 32 * warps rows of H): y[slot] = h[slot] . down^T (float32 [S, H]).
 //   moe_combine   out[t] = sum over k, in slot order, of topk_weight[t, k] * y[slot of (t, k)].
 //
 // Each weight byte is read once per step (per pass of 8*NT tokens of its expert): a warp holds a 16-row by 128-column
@@ -17,6 +17,8 @@
 // tokens. The 128-wide K chunk is summed in a temporary accumulator, then scaled by the block's scale into the main one
 // (DeepGEMM's promotion), so the scale multiplies a float32 sum.
 //
+// Weights are streamed in a packed tile order (moe_pack_tiles) so that every warp load is 512 contiguous bytes and each
+// tile's chunks follow one another in memory.
 // Fragment layout trick: a dot product does not care about the order of k, so each thread loads 32 contiguous bytes of
 // its two A rows (k = 32q .. 32q+31 of the chunk, q = lane % 4) and the matching 32 contiguous f16 of B; in mma step s
 // the thread's logical k-slots {2q, 2q+1, 2q+8, 2q+9} stand for physical k {32q+4s .. 32q+4s+3} in A and B alike.
@@ -64,12 +66,83 @@ __device__ __forceinline__ void set_words(u32* w, uint4 v)
     w[3] = v.w;
 }
 
+// The loads of one K chunk: two 16-row A tiles (rows g and g + 8 of each), NT 8-token B tiles, and the tiles' scales.
+template <int NT>
+struct Chunk {
+    u32 a[2][2][8];
+    u32 b[NT][16];
+    float s[2];
+};
+
+template <int NT>
+__device__ __forceinline__ void load_chunk(Chunk<NT>& k, const unsigned char* const (&a)[2], const float* const (&sa)[2],
+                                           const unsigned char* const (&b)[NT], int c)
+{
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+        const unsigned char* p = a[m] + (size_t)c * 2048;
+        set_words(&k.a[m][0][0], ld_stream(p));
+        set_words(&k.a[m][0][4], ld_stream(p + 512));
+        set_words(&k.a[m][1][0], ld_stream(p + 1024));
+        set_words(&k.a[m][1][4], ld_stream(p + 1536));
+    }
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        if (b[j] != 0) {
+            const uint4* p = (const uint4*)(b[j] + (size_t)c * 256);
+#pragma unroll
+            for (int v = 0; v < 4; ++v) set_words(&k.b[j][4 * v], __ldg(p + v));
+        } else {
+#pragma unroll
+            for (int v = 0; v < 16; ++v) k.b[j][v] = 0u;
+        }
+    }
+    k.s[0] = __ldg(sa[0] + c);
+    k.s[1] = __ldg(sa[1] + c);
+}
+
+// acc += scale * (A tile . B tile) over one 128-wide chunk (8 mma k-steps summed in a temporary first).
+template <int NT>
+__device__ __forceinline__ void mma_chunk(float (&acc)[2][NT][4], const Chunk<NT>& k)
+{
+    float tmp[2][NT][4];
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) tmp[m][j][i] = 0.f;
+
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+#pragma unroll
+        for (int m = 0; m < 2; ++m) {
+            const u32 w0 = k.a[m][0][s];
+            const u32 w1 = k.a[m][1][s];
+            const u32 a0 = e4m3x2_to_f16x2(w0 & 0xFFFFu);
+            const u32 a1 = e4m3x2_to_f16x2(w1 & 0xFFFFu);
+            const u32 a2 = e4m3x2_to_f16x2(w0 >> 16);
+            const u32 a3 = e4m3x2_to_f16x2(w1 >> 16);
+#pragma unroll
+            for (int j = 0; j < NT; ++j) mma_f16(tmp[m][j], a0, a1, a2, a3, k.b[j][2 * s], k.b[j][2 * s + 1]);
+        }
+    }
+
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[m][j][i] += k.s[m] * tmp[m][j][i];
+}
+
 // One pass over K chunks [c0, c1) for two 16-row A tiles against NT 8-token B tiles.
-//   a[m][h]: row pointers (already offset by 32q bytes) of tile m's row g (h = 0) and g + 8 (h = 1);
+//   a[m]:    tile m's packed bytes for this lane (see moe_pack_tiles), chunk c at + 2048 c;
 //   sa[m]:   the scale row of tile m (scale of chunk c is sa[m][c]);
 //   b[j]:    f16 row pointer (as bytes, offset by 32q halves) of token 8j + g, or 0 when that token does not exist.
-template <int NT>
-__device__ __forceinline__ void gemm_pass(float (&acc)[2][NT][4], const unsigned char* const (&a)[2][2],
+// With PREFETCH the next chunk's loads are issued before this chunk's math: two chunks in flight per warp.
+template <int NT, bool PREFETCH>
+__device__ __forceinline__ void gemm_pass(float (&acc)[2][NT][4], const unsigned char* const (&a)[2],
                                           const float* const (&sa)[2], const unsigned char* const (&b)[NT], int c0, int c1)
 {
 #pragma unroll
@@ -79,62 +152,21 @@ __device__ __forceinline__ void gemm_pass(float (&acc)[2][NT][4], const unsigned
 #pragma unroll
             for (int i = 0; i < 4; ++i) acc[m][j][i] = 0.f;
 
-#pragma unroll 2
-    for (int c = c0; c < c1; ++c) {
-        u32 wa[2][2][8];
-        u32 wb[NT][16];
-#pragma unroll
-        for (int m = 0; m < 2; ++m)
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const unsigned char* p = a[m][h] + (size_t)c * 128;
-                set_words(&wa[m][h][0], ld_stream(p));
-                set_words(&wa[m][h][4], ld_stream(p + 16));
-            }
-#pragma unroll
-        for (int j = 0; j < NT; ++j) {
-            if (b[j] != 0) {
-                const uint4* p = (const uint4*)(b[j] + (size_t)c * 256);
-#pragma unroll
-                for (int v = 0; v < 4; ++v) set_words(&wb[j][4 * v], __ldg(p + v));
-            } else {
-#pragma unroll
-                for (int v = 0; v < 16; ++v) wb[j][v] = 0u;
-            }
+    if (PREFETCH) {
+        Chunk<NT> cur;
+        load_chunk<NT>(cur, a, sa, b, c0);
+        for (int c = c0; c < c1; ++c) {
+            Chunk<NT> next;
+            if (c + 1 < c1) load_chunk<NT>(next, a, sa, b, c + 1);
+            mma_chunk<NT>(acc, cur);
+            cur = next;
         }
-        const float s0 = __ldg(sa[0] + c);
-        const float s1 = __ldg(sa[1] + c);
-
-        float tmp[2][NT][4];
-#pragma unroll
-        for (int m = 0; m < 2; ++m)
-#pragma unroll
-            for (int j = 0; j < NT; ++j)
-#pragma unroll
-                for (int i = 0; i < 4; ++i) tmp[m][j][i] = 0.f;
-
-#pragma unroll
-        for (int s = 0; s < 8; ++s) {
-#pragma unroll
-            for (int m = 0; m < 2; ++m) {
-                const u32 w0 = wa[m][0][s];
-                const u32 w1 = wa[m][1][s];
-                const u32 a0 = e4m3x2_to_f16x2(w0 & 0xFFFFu);
-                const u32 a1 = e4m3x2_to_f16x2(w1 & 0xFFFFu);
-                const u32 a2 = e4m3x2_to_f16x2(w0 >> 16);
-                const u32 a3 = e4m3x2_to_f16x2(w1 >> 16);
-#pragma unroll
-                for (int j = 0; j < NT; ++j) mma_f16(tmp[m][j], a0, a1, a2, a3, wb[j][2 * s], wb[j][2 * s + 1]);
-            }
+    } else {
+        for (int c = c0; c < c1; ++c) {
+            Chunk<NT> cur;
+            load_chunk<NT>(cur, a, sa, b, c);
+            mma_chunk<NT>(acc, cur);
         }
-
-#pragma unroll
-        for (int j = 0; j < NT; ++j)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                acc[0][j][i] += s0 * tmp[0][j][i];
-                acc[1][j][i] += s1 * tmp[1][j][i];
-            }
     }
 }
 
@@ -152,15 +184,43 @@ moe_prepare(const int* __restrict__ topk_ids, int T, int K, int E, int* __restri
         __syncthreads();
         for (int i = threadIdx.x; i < S; i += blockDim.x) atomicAdd(&count[topk_ids[i]], 1);
         __syncthreads();
-        if (threadIdx.x == 0) {
-            int offset = 0;
-            int active = 0;
-            for (int e = 0; e < E; ++e) {
-                meta[e] = offset;
-                cursor[e] = offset;
-                if (count[e] > 0) meta[E + 1 + active++] = e;
-                offset += count[e];
+        // Each thread owns experts [e0, e1): a block-wide exclusive scan of (tokens, active experts) gives its offsets.
+        __shared__ int warp_sums[2][32];
+        const int per = (E + blockDim.x - 1) / blockDim.x;
+        const int e0 = min(E, per * (int)threadIdx.x), e1 = min(E, e0 + per);
+        int tokens = 0, act = 0;
+        for (int e = e0; e < e1; ++e) {
+            tokens += count[e];
+            act += count[e] > 0;
+        }
+        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        int it = tokens, ia = act;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const int vt = __shfl_up_sync(0xffffffffu, it, o);
+            const int va = __shfl_up_sync(0xffffffffu, ia, o);
+            if (lane >= o) {
+                it += vt;
+                ia += va;
             }
+        }
+        if (lane == 31) {
+            warp_sums[0][warp] = it;
+            warp_sums[1][warp] = ia;
+        }
+        __syncthreads();
+        int offset = it - tokens, active = ia - act;
+        for (int w = 0; w < warp; ++w) {
+            offset += warp_sums[0][w];
+            active += warp_sums[1][w];
+        }
+        for (int e = e0; e < e1; ++e) {
+            meta[e] = offset;
+            cursor[e] = offset;
+            if (count[e] > 0) meta[E + 1 + active++] = e;
+            offset += count[e];
+        }
+        if (threadIdx.x == blockDim.x - 1) {
             meta[E] = offset;
             meta[2 * E + 1] = active;
         }
@@ -180,14 +240,15 @@ moe_prepare(const int* __restrict__ topk_ids, int T, int K, int E, int* __restri
     }
 }
 
-// grid (maxActive * I/128, splits); block 256. partial [splits, S, 2I] float: gate sums in [0, I), up sums in [I, 2I).
+// grid (maxActive * I / (16 * warps), splits); block 32 * warps (4 or 8). partial [splits, S, 2I] float: gate sums in [0, I), up sums in [I, 2I).
 template <int NT>
 __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, const float* __restrict__ s13,
                                         const unsigned char* __restrict__ x16, const int* __restrict__ meta,
                                         const int* __restrict__ slot_token, float* __restrict__ partial,
                                         int E, int H, int I, int S, int chunks_per_split)
 {
-    const int tiles = I / 128;
+    const int rows_per_cta = (blockDim.x >> 5) * 16;
+    const int tiles = I / rows_per_cta;
     const int ai = blockIdx.x / tiles;
     if (ai >= meta[2 * E + 1]) return;
     const int e = meta[E + 1 + ai];
@@ -199,14 +260,12 @@ __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, c
     if (c0 >= c1) return;
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
-    const int rt = blockIdx.x % tiles;
-    const int row = rt * 128 + warp * 16;  // first gate row (= h feature) of this warp
+    const int row = (blockIdx.x % tiles) * rows_per_cta + warp * 16;  // first gate row (= h feature) of this warp
     const unsigned char* we = w13 + (size_t)e * 2 * I * H;
     const float* se = s13 + (size_t)e * (2 * I / 128) * kb;
-    const unsigned char* const a[2][2] = {
-        {we + (size_t)(row + g) * H + 32 * q, we + (size_t)(row + g + 8) * H + 32 * q},
-        {we + (size_t)(I + row + g) * H + 32 * q, we + (size_t)(I + row + g + 8) * H + 32 * q}};
-    const float* const sa[2] = {se + (size_t)rt * kb, se + (size_t)(tiles + rt) * kb};
+    const unsigned char* const a[2] = {we + (size_t)(row / 16) * kb * 2048 + 16 * lane,
+                                       we + (size_t)((I + row) / 16) * kb * 2048 + 16 * lane};
+    const float* const sa[2] = {se + (size_t)(row / 128) * kb, se + (size_t)((I + row) / 128) * kb};
     float* out = partial + (size_t)blockIdx.y * S * 2 * I;
 
     for (int t0 = 0; t0 < count; t0 += 8 * NT) {
@@ -217,7 +276,7 @@ __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, c
             b[j] = n < count ? x16 + ((size_t)slot_token[first + n] * H + 32 * q) * 2 : 0;
         }
         float acc[2][NT][4];
-        gemm_pass<NT>(acc, a, sa, b, c0, c1);
+        gemm_pass<NT, (NT < 4)>(acc, a, sa, b, c0, c1);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             const int n = t0 + 8 * j + 2 * q;
@@ -239,13 +298,14 @@ __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, c
     }
 }
 
-// grid (maxActive * H/256); block 256. h16 [S, I] f16 in slot order; y [S, H] float.
+// grid (maxActive * H / (32 * warps)); block 32 * warps (4 or 8). h16 [S, I] f16 in slot order; y [S, H] float.
 template <int NT>
 __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const float* __restrict__ s2,
                                      const unsigned char* __restrict__ h16, const int* __restrict__ meta,
                                      float* __restrict__ y, int E, int H, int I)
 {
-    const int tiles = H / 256;
+    const int rows_per_cta = (blockDim.x >> 5) * 32;
+    const int tiles = H / rows_per_cta;
     const int ai = blockIdx.x / tiles;
     if (ai >= meta[2 * E + 1]) return;
     const int e = meta[E + 1 + ai];
@@ -254,12 +314,11 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
     const int kb = I / 128;
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
-    const int row = (blockIdx.x % tiles) * 256 + warp * 32;  // 32 rows of H: tiles [row, row+16) and [row+16, row+32)
+    const int row = (blockIdx.x % tiles) * rows_per_cta + warp * 32;  // 32 rows of H: tiles [row, row+16) and [row+16, row+32)
     const unsigned char* we = w2 + (size_t)e * H * I;
     const float* se = s2 + (size_t)e * (H / 128) * kb;
-    const unsigned char* const a[2][2] = {
-        {we + (size_t)(row + g) * I + 32 * q, we + (size_t)(row + g + 8) * I + 32 * q},
-        {we + (size_t)(row + 16 + g) * I + 32 * q, we + (size_t)(row + 24 + g) * I + 32 * q}};
+    const unsigned char* const a[2] = {we + (size_t)(row / 16) * kb * 2048 + 16 * lane,
+                                       we + (size_t)(row / 16 + 1) * kb * 2048 + 16 * lane};
     const float* const srow = se + (size_t)(row / 128) * kb;
     const float* const sa[2] = {srow, srow};
 
@@ -271,7 +330,7 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
             b[j] = n < count ? h16 + ((size_t)(first + n) * I + 32 * q) * 2 : 0;
         }
         float acc[2][NT][4];
-        gemm_pass<NT>(acc, a, sa, b, 0, kb);
+        gemm_pass<NT, (NT < 4)>(acc, a, sa, b, 0, kb);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             const int n = t0 + 8 * j + 2 * q;
@@ -311,6 +370,27 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
 MOE_GEMM_KERNELS(1)
 MOE_GEMM_KERNELS(2)
 MOE_GEMM_KERNELS(4)
+
+// Packs row-major FP8 weights [experts, rows, cols] into the tile order the GEMMs stream: for each expert, each 16-row
+// tile, each 128-column chunk, 2048 contiguous bytes in which 16-byte unit (v, lane) holds row 8 * (v >> 1) + lane / 4,
+// columns 32 * (lane % 4) + 16 * (v & 1) .. + 15 of the tile (v = 0..3 at byte 512 v + 16 lane). A warp then reads each
+// chunk of its tile as four fully used 512-byte lines, and a tile's chunks one after another.
+extern "C" __global__ void __launch_bounds__(256)
+moe_pack_tiles(const uint4* __restrict__ src, uint4* __restrict__ dst, int experts, int rows, int cols)
+{
+    const size_t units = (size_t)experts * rows * cols / 16;
+    const int chunks = cols / 128;
+    for (size_t u = (size_t)blockIdx.x * blockDim.x + threadIdx.x; u < units; u += (size_t)gridDim.x * blockDim.x) {
+        const int lane = (int)(u % 32);
+        const int v = (int)((u / 32) % 4);
+        const size_t tile = u / 128;
+        const int c = (int)(tile % chunks);
+        const size_t rt = tile / chunks;  // expert * (rows / 16) + row tile: rows are contiguous across experts
+        const size_t row = rt * 16 + 8 * (v >> 1) + (lane >> 2);
+        const size_t col = (size_t)c * 128 + 32 * (lane & 3) + 16 * (v & 1);
+        dst[u] = src[(row * cols + col) / 16];
+    }
+}
 
 // h16[slot, j] = f16(silu(gate) * up), gate and up summed over the K splits in order. One thread per pair of features.
 extern "C" __global__ void __launch_bounds__(256)

@@ -13,6 +13,7 @@ public sealed class MoeFp8Experts : IDisposable
     private readonly CudaKernel _prepare;
     private readonly CudaKernel _silu;
     private readonly CudaKernel _combine;
+    private readonly CudaKernel _pack;
     private readonly CudaKernel[] _gateUp;
     private readonly CudaKernel[] _down;
     private readonly List<DeviceBuffer> _owned = [];
@@ -33,6 +34,7 @@ public sealed class MoeFp8Experts : IDisposable
         _prepare = kernels.Kernel("moe_fp8", "moe_prepare");
         _silu = kernels.Kernel("moe_fp8", "moe_silu");
         _combine = kernels.Kernel("moe_fp8", "moe_combine");
+        _pack = kernels.Kernel("moe_fp8", "moe_pack_tiles");
         _gateUp = [kernels.Kernel("moe_fp8", "moe_gate_up_nt1"), kernels.Kernel("moe_fp8", "moe_gate_up_nt2"), kernels.Kernel("moe_fp8", "moe_gate_up_nt4")];
         _down = [kernels.Kernel("moe_fp8", "moe_down_nt1"), kernels.Kernel("moe_fp8", "moe_down_nt2"), kernels.Kernel("moe_fp8", "moe_down_nt4")];
 
@@ -66,13 +68,13 @@ public sealed class MoeFp8Experts : IDisposable
 
     public int MaxSplits { get; }
 
-    /// <summary>[experts, 2 * intermediate, hidden] e4m3 bytes: gate_proj rows, then up_proj rows.</summary>
+    /// <summary>[experts, 2 * intermediate, hidden] e4m3 bytes (gate_proj rows, then up_proj rows) in the packed tile order of <see cref="PackWeights"/>.</summary>
     public DeviceBuffer W13 { get; }
 
     /// <summary>[experts, 2 * intermediate / 128, hidden / 128] float32 weight_scale_inv.</summary>
     public DeviceBuffer S13 { get; }
 
-    /// <summary>[experts, hidden, intermediate] e4m3 bytes of down_proj.</summary>
+    /// <summary>[experts, hidden, intermediate] e4m3 bytes of down_proj, in the packed tile order of <see cref="PackWeights"/>.</summary>
     public DeviceBuffer W2 { get; }
 
     /// <summary>[experts, hidden / 128, intermediate / 128] float32 weight_scale_inv.</summary>
@@ -96,6 +98,22 @@ public sealed class MoeFp8Experts : IDisposable
 
     /// <summary>Bytes of FP8 weights one active expert streams per step (gate, up, down).</summary>
     public long ExpertWeightBytes => 3L * Hidden * Intermediate;
+
+    /// <summary>
+    /// Fills <see cref="W13"/> and <see cref="W2"/> from row-major checkpoint-layout weights already on the device
+    /// ([experts, 2I, H] and [experts, H, I] bytes), reordered into 16-row x 128-column tiles (kernels/moe_fp8.cu,
+    /// moe_pack_tiles) so the GEMMs stream each tile contiguously.
+    /// </summary>
+    public void PackWeights(DeviceBuffer w13RowMajor, DeviceBuffer w2RowMajor, CudaStream stream)
+    {
+        if (w13RowMajor.Bytes != W13.Bytes || w2RowMajor.Bytes != W2.Bytes)
+        {
+            throw new ArgumentException($"row-major weights hold {w13RowMajor.Bytes} and {w2RowMajor.Bytes} bytes; this layer needs {W13.Bytes} and {W2.Bytes}");
+        }
+
+        _pack.Launch(stream, 132 * 16, Block, 0, w13RowMajor, W13, Experts, 2 * Intermediate, Hidden);
+        _pack.Launch(stream, 132 * 16, Block, 0, w2RowMajor, W2, Experts, Hidden, Intermediate);
+    }
 
     /// <summary>Checks a routing before upload: every id in [0, experts), no expert twice for one token.</summary>
     public static void ValidateRouting(ReadOnlySpan<int> ids, int tokens, int topK, int experts)
@@ -139,20 +157,26 @@ public sealed class MoeFp8Experts : IDisposable
         int perSplit = (kb + Math.Clamp(config.Splits, 1, MaxSplits) - 1) / Math.Clamp(config.Splits, 1, MaxSplits);
         int splits = (kb + perSplit - 1) / perSplit;
         int nt = config.TokenTiles switch { 1 => 0, 2 => 1, 4 => 2, _ => throw new ArgumentException($"token tiles must be 1, 2 or 4, not {config.TokenTiles}") };
+        if (config.Warps is not (4 or 8))
+        {
+            throw new ArgumentException($"warps per CTA must be 4 or 8, not {config.Warps}");
+        }
+
         int s = tokens * TopK;
         int maxActive = Math.Min(Experts, s);
+        int threads = 32 * config.Warps;
 
         marks?[0].Record(stream);
         int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
         _prepare.Launch(stream, 1 + convertBlocks, Block, 0, TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, X, _x16, Hidden);
         marks?[1].Record(stream);
-        _gateUp[nt].Launch(stream, new Dim3((uint)(maxActive * (Intermediate / 128)), (uint)splits), Block, 0,
+        _gateUp[nt].Launch(stream, new Dim3((uint)(maxActive * (Intermediate / (16 * config.Warps))), (uint)splits), threads, 0,
             W13, S13, _x16, _meta, _slotToken, _partial, Experts, Hidden, Intermediate, s, perSplit);
         marks?[2].Record(stream);
         int siluBlocks = (int)Math.Min(((long)s * Intermediate / 2 + Block - 1) / Block, 2048);
         _silu.Launch(stream, siluBlocks, Block, 0, _partial, splits, s, Intermediate, _h16);
         marks?[3].Record(stream);
-        _down[nt].Launch(stream, maxActive * (Hidden / 256), Block, 0, W2, S2, _h16, _meta, _y, Experts, Hidden, Intermediate);
+        _down[nt].Launch(stream, maxActive * (Hidden / (32 * config.Warps)), threads, 0, W2, S2, _h16, _meta, _y, Experts, Hidden, Intermediate);
         marks?[4].Record(stream);
         _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, Output);
         marks?[5].Record(stream);

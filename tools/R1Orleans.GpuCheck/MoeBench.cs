@@ -3,7 +3,7 @@ using R1Orleans.Cuda;
 namespace R1Orleans.GpuCheck;
 
 /// <summary>One timed configuration of the MoE decode step.</summary>
-public sealed record MoeTiming(int Splits, int TokenTiles, double Ms, double GBps, double PctCopy);
+public sealed record MoeTiming(int Splits, int TokenTiles, int Warps, double Ms, double GBps, double PctCopy);
 
 /// <summary>The MoE decode step at one token count: the sweep, the best configuration and its per-launch times.</summary>
 public sealed record MoeBenchResult(
@@ -29,14 +29,17 @@ public static class MoeBench
         var sweep = new List<MoeTiming>();
         MoeLaunchConfig def = MoeLaunchConfig.ForTokens(tokens);
         var configs = new List<MoeLaunchConfig> { def };
-        foreach (int tiles in new[] { 1, 2, 4 })
+        foreach (int warps in new[] { 4, 8 })
         {
-            foreach (int splits in new[] { 1, 2, 4, 7, 14 })
+            foreach (int tiles in new[] { 1, 2, 4 })
             {
-                var c = new MoeLaunchConfig(splits, tiles);
-                if (c != def)
+                foreach (int splits in new[] { 1, 2, 4, 7 })
                 {
-                    configs.Add(c);
+                    var c = new MoeLaunchConfig(splits, tiles, warps);
+                    if (c != def)
+                    {
+                        configs.Add(c);
+                    }
                 }
             }
         }
@@ -46,11 +49,11 @@ public static class MoeBench
         foreach (MoeLaunchConfig c in configs)
         {
             double ms = Median(reps, () => Time(stream, start, end, () => moe.Forward(stream, tokens, c)), warm: 3);
-            sweep.Add(new MoeTiming(c.Splits, c.TokenTiles, ms, gb / (ms / 1e3), 100 * gb / (ms / 1e3) / copyGBps));
+            sweep.Add(new MoeTiming(c.Splits, c.TokenTiles, c.Warps, ms, gb / (ms / 1e3), 100 * gb / (ms / 1e3) / copyGBps));
         }
 
         MoeTiming best = sweep.MinBy(t => t.Ms)!;
-        var bestConfig = new MoeLaunchConfig(best.Splits, best.TokenTiles);
+        var bestConfig = new MoeLaunchConfig(best.Splits, best.TokenTiles, best.Warps);
 
         // Back-to-back steps: launch gaps hidden behind the previous step's kernels.
         const int Pipelined = 20;

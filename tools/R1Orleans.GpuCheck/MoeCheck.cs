@@ -10,7 +10,7 @@ public static class MoeCheck
 {
     public const double Tolerance = 2e-3;
 
-    public static CheckResult Run(MoeFp8Experts moe, CudaStream stream, Random rng, int tokens, MoeLaunchConfig config)
+    public static CheckResult Run(MoeFp8Experts moe, MoeWeights weights, CudaStream stream, Random rng, int tokens, MoeLaunchConfig config)
     {
         float[] x = Rng.Uniform(rng, tokens * moe.Hidden, -1f, 1f);
         (int[] ids, float[] w) = Rng.Routing(rng, tokens, moe.TopK, moe.Experts);
@@ -22,7 +22,7 @@ public static class MoeCheck
         moe.Forward(stream, tokens, config);
         stream.Synchronize();
         float[] actual = moe.Output.Download<float>(tokens * moe.Hidden);
-        float[] expected = MoeReference.Compute(moe, x, ids, w, tokens);
+        float[] expected = MoeReference.Compute(moe, weights, x, ids, w, tokens);
         string name = $"moe_fp8 T={tokens} E={moe.Experts} split={config.Splits} tiles={config.TokenTiles}";
         return new CheckResult(name, Tolerance, Agreement.Of(actual, expected));
     }

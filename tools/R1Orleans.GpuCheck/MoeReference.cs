@@ -6,7 +6,7 @@ using R1Orleans.Model;
 namespace R1Orleans.GpuCheck;
 
 /// <summary>
-/// The CPU reference for one MoE decode step: each active expert's FP8 weights are read back from the GPU, dequantized
+/// The CPU reference for one MoE decode step: each active expert's row-major FP8 weights are read back from the GPU, dequantized
 /// as the checkpoint reader does (e4m3 table, then the 128x128 block scales), run through the model's
 /// <see cref="FeedForward"/> on <see cref="CpuBackend"/>, and combined per token as Σ weight · expert output in slot order.
 /// </summary>
@@ -14,7 +14,7 @@ public static class MoeReference
 {
     private static readonly Fp8Quantization s_blocks = new("e4m3", 128, 128);
 
-    public static float[] Compute(MoeFp8Experts moe, ReadOnlySpan<float> x, int[] ids, float[] weights, int tokens)
+    public static float[] Compute(MoeFp8Experts moe, MoeWeights weightsRowMajor, ReadOnlySpan<float> x, int[] ids, float[] weights, int tokens)
     {
         int h = moe.Hidden, inter = moe.Intermediate, k = moe.TopK;
         float[] xs = x.ToArray();
@@ -36,7 +36,7 @@ public static class MoeReference
         for (int b0 = 0; b0 < experts.Length; b0 += Batch)
         {
             int[] batch = experts.Skip(b0).Take(Batch).ToArray();
-            var raw = batch.Select(e => Download(moe, e)).ToArray();
+            var raw = batch.Select(e => Download(moe, weightsRowMajor, e)).ToArray();
             Parallel.For(0, batch.Length, bi =>
             {
                 FeedForward ffn = Dequantize(raw[bi], h, inter);
@@ -74,15 +74,15 @@ public static class MoeReference
         return output;
     }
 
-    private static (byte[] W13, float[] S13, byte[] W2, float[] S2) Download(MoeFp8Experts moe, int e)
+    private static (byte[] W13, float[] S13, byte[] W2, float[] S2) Download(MoeFp8Experts moe, MoeWeights rowMajor, int e)
     {
         long h = moe.Hidden, inter = moe.Intermediate;
         var w13 = new byte[2 * inter * h];
         var w2 = new byte[h * inter];
         var s13 = new float[2 * inter / 128 * (h / 128)];
         var s2 = new float[h / 128 * (inter / 128)];
-        moe.W13.Download<byte>(w13, e * w13.LongLength);
-        moe.W2.Download<byte>(w2, e * w2.LongLength);
+        rowMajor.W13RowMajor.Download<byte>(w13, e * w13.LongLength);
+        rowMajor.W2RowMajor.Download<byte>(w2, e * w2.LongLength);
         moe.S13.Download<float>(s13, e * s13.LongLength * 4);
         moe.S2.Download<float>(s2, e * s2.LongLength * 4);
         return (w13, s13, w2, s2);
