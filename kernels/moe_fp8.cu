@@ -10,7 +10,7 @@
 //   moe_gate_up   per (active expert, 16 * warps rows of I, K split): gate and up partial sums for all of the expert's tokens.
 //   moe_silu      sums the K-split partials, h = silu(gate) * up, to f16 [S, I] in slot order.
 //   moe_down      per (active expert, 32 * warps rows of H): y[slot] = h[slot] . down^T (float32 [S, H]).
-//   moe_combine   out[t] = sum over k, in slot order, of topk_weight[t, k] * y[slot of (t, k)].
+//   moe_combine   out[t] = sum over k, in slot order, of topk_weight[t, k] * y[slot of (t, k)] (y summed over down K splits).
 //
 // Each weight byte is read once per step (per pass of 8*NT tokens of its expert): a warp holds a 16-row by 128-column
 // FP8 tile (one scale block wide) in registers, converts it to f16 (exact for e4m3), and multiplies it against up to 8*NT
@@ -140,8 +140,9 @@ __device__ __forceinline__ void mma_chunk(float (&acc)[2][NT][4], const Chunk<NT
 //   a[m]:    tile m's packed bytes for this lane (see moe_pack_tiles), chunk c at + 2048 c;
 //   sa[m]:   the scale row of tile m (scale of chunk c is sa[m][c]);
 //   b[j]:    f16 row pointer (as bytes, offset by 32q halves) of token 8j + g, or 0 when that token does not exist.
-// With PREFETCH the next chunk's loads are issued before this chunk's math: two chunks in flight per warp.
-template <int NT, bool PREFETCH>
+// DEPTH chunks are held per warp in a ring of registers: the loads of chunk c + DEPTH - 1 are issued before the math
+// of chunk c, so DEPTH - 1 chunks are in flight while one is multiplied (DEPTH 1: load, then multiply).
+template <int NT, int DEPTH>
 __device__ __forceinline__ void gemm_pass(float (&acc)[2][NT][4], const unsigned char* const (&a)[2],
                                           const float* const (&sa)[2], const unsigned char* const (&b)[NT], int c0, int c1)
 {
@@ -152,22 +153,122 @@ __device__ __forceinline__ void gemm_pass(float (&acc)[2][NT][4], const unsigned
 #pragma unroll
             for (int i = 0; i < 4; ++i) acc[m][j][i] = 0.f;
 
-    if (PREFETCH) {
-        Chunk<NT> cur;
-        load_chunk<NT>(cur, a, sa, b, c0);
-        for (int c = c0; c < c1; ++c) {
-            Chunk<NT> next;
-            if (c + 1 < c1) load_chunk<NT>(next, a, sa, b, c + 1);
-            mma_chunk<NT>(acc, cur);
-            cur = next;
-        }
-    } else {
+    if (DEPTH == 1) {
         for (int c = c0; c < c1; ++c) {
             Chunk<NT> cur;
             load_chunk<NT>(cur, a, sa, b, c);
             mma_chunk<NT>(acc, cur);
         }
+    } else {
+        Chunk<NT> ring[DEPTH];  // chunk x lives in ring[(x - c0) % DEPTH]
+#pragma unroll
+        for (int d = 0; d < DEPTH - 1; ++d)
+            if (c0 + d < c1) load_chunk<NT>(ring[d], a, sa, b, c0 + d);
+        for (int c = c0; c < c1; c += DEPTH) {
+#pragma unroll
+            for (int d = 0; d < DEPTH; ++d) {
+                if (c + d + DEPTH - 1 < c1) load_chunk<NT>(ring[(d + DEPTH - 1) % DEPTH], a, sa, b, c + d + DEPTH - 1);
+                if (c + d < c1) mma_chunk<NT>(acc, ring[d]);
+            }
+        }
     }
+}
+
+// The same pass with the ring in shared memory, filled by cp.async (bytes in flight cost no registers): each lane copies
+// and later reads only its own 16-byte units (A: [m][v][lane], B: [j][v][lane]), so no barrier is needed, and a stage is
+// refilled only after the registers read from it were consumed by the previous chunk's mma. Scales come from registers
+// (lane l holds chunks l and l + 32 of each tile's scale row; K / 128 <= 64) through a shuffle.
+extern __shared__ uint4 moe_smem[];
+
+__device__ __forceinline__ unsigned shared_address(const void* p)
+{
+    unsigned r;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ void cp_async16(unsigned dst, const void* src)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
+
+template <int NT>
+__device__ __forceinline__ void issue_chunk(unsigned stage, const unsigned char* const (&a)[2], const unsigned char* const (&b)[NT],
+                                            int c, int lane)
+{
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int v = 0; v < 4; ++v) cp_async16(stage + (((m * 4 + v) * 32 + lane) << 4), a[m] + (size_t)c * 2048 + v * 512);
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+        if (b[j] != 0) {
+#pragma unroll
+            for (int v = 0; v < 4; ++v) cp_async16(stage + ((256 + (j * 4 + v) * 32 + lane) << 4), b[j] + (size_t)c * 256 + v * 16);
+        }
+}
+
+template <int NT, int DEPTH>
+__device__ __forceinline__ void gemm_pass_async(float (&acc)[2][NT][4], const unsigned char* const (&a)[2],
+                                                const float* const (&sa)[2], const unsigned char* const (&b)[NT], int c0, int c1,
+                                                const uint4* ring, int lane)
+{
+    constexpr int STAGE = 256 + 128 * NT;  // 16-byte units per stage
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[m][j][i] = 0.f;
+
+    float sc[2][2];
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+        sc[m][0] = lane < c1 ? __ldg(sa[m] + lane) : 0.f;
+        sc[m][1] = lane + 32 < c1 ? __ldg(sa[m] + lane + 32) : 0.f;
+    }
+
+    const unsigned base = shared_address(ring);
+#pragma unroll
+    for (int d = 0; d < DEPTH - 1; ++d) {
+        if (c0 + d < c1) issue_chunk<NT>(base + d * STAGE * 16, a, b, c0 + d, lane);
+        cp_async_commit();
+    }
+    for (int c = c0; c < c1; ++c) {
+        const int ahead = c + DEPTH - 1;
+        if (ahead < c1) issue_chunk<NT>(base + ((ahead - c0) % DEPTH) * STAGE * 16, a, b, ahead, lane);
+        cp_async_commit();
+        cp_async_wait<DEPTH - 1>();
+
+        const uint4* st = ring + ((c - c0) % DEPTH) * STAGE;
+        Chunk<NT> k;
+#pragma unroll
+        for (int m = 0; m < 2; ++m) {
+            set_words(&k.a[m][0][0], st[(m * 4 + 0) * 32 + lane]);
+            set_words(&k.a[m][0][4], st[(m * 4 + 1) * 32 + lane]);
+            set_words(&k.a[m][1][0], st[(m * 4 + 2) * 32 + lane]);
+            set_words(&k.a[m][1][4], st[(m * 4 + 3) * 32 + lane]);
+        }
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            if (b[j] != 0) {
+#pragma unroll
+                for (int v = 0; v < 4; ++v) set_words(&k.b[j][4 * v], st[256 + (j * 4 + v) * 32 + lane]);
+            } else {
+#pragma unroll
+                for (int v = 0; v < 16; ++v) k.b[j][v] = 0u;
+            }
+        }
+        k.s[0] = __shfl_sync(0xffffffffu, c < 32 ? sc[0][0] : sc[0][1], c & 31);
+        k.s[1] = __shfl_sync(0xffffffffu, c < 32 ? sc[1][0] : sc[1][1], c & 31);
+        mma_chunk<NT>(acc, k);
+    }
+    cp_async_wait<0>();
 }
 
 // meta (ints): [0, E] expert offsets into the slot order (E + 1 entries); [E + 1, 2E + 1) active experts, ascending;
@@ -241,7 +342,7 @@ moe_prepare(const int* __restrict__ topk_ids, int T, int K, int E, int* __restri
 }
 
 // grid (maxActive * I / (16 * warps), splits); block 32 * warps (4 or 8). partial [splits, S, 2I] float: gate sums in [0, I), up sums in [I, 2I).
-template <int NT>
+template <int NT, int DEPTH, int ASYNC>
 __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, const float* __restrict__ s13,
                                         const unsigned char* __restrict__ x16, const int* __restrict__ meta,
                                         const int* __restrict__ slot_token, float* __restrict__ partial,
@@ -276,7 +377,10 @@ __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, c
             b[j] = n < count ? x16 + ((size_t)slot_token[first + n] * H + 32 * q) * 2 : 0;
         }
         float acc[2][NT][4];
-        gemm_pass<NT, (NT < 4)>(acc, a, sa, b, c0, c1);
+        if (ASYNC)
+            gemm_pass_async<NT, DEPTH>(acc, a, sa, b, c0, c1, moe_smem + (size_t)warp * DEPTH * (256 + 128 * NT), lane);
+        else
+            gemm_pass<NT, DEPTH>(acc, a, sa, b, c0, c1);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             const int n = t0 + 8 * j + 2 * q;
@@ -298,11 +402,11 @@ __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, c
     }
 }
 
-// grid (maxActive * H / (32 * warps)); block 32 * warps (4 or 8). h16 [S, I] f16 in slot order; y [S, H] float.
-template <int NT>
+// grid (maxActive * H / (32 * warps), splits); block 32 * warps (4 or 8). h16 [S, I] f16 in slot order; y [splits, S, H] float.
+template <int NT, int DEPTH, int ASYNC>
 __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const float* __restrict__ s2,
                                      const unsigned char* __restrict__ h16, const int* __restrict__ meta,
-                                     float* __restrict__ y, int E, int H, int I)
+                                     float* __restrict__ y, int E, int H, int I, int S, int chunks_per_split)
 {
     const int rows_per_cta = (blockDim.x >> 5) * 32;
     const int tiles = H / rows_per_cta;
@@ -312,6 +416,10 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
     const int first = meta[e];
     const int count = meta[e + 1] - first;
     const int kb = I / 128;
+    const int c0 = blockIdx.y * chunks_per_split;
+    const int c1 = min(kb, c0 + chunks_per_split);
+    if (c0 >= c1) return;
+    y += (size_t)blockIdx.y * S * H;
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
     const int row = (blockIdx.x % tiles) * rows_per_cta + warp * 32;  // 32 rows of H: tiles [row, row+16) and [row+16, row+32)
@@ -330,7 +438,10 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
             b[j] = n < count ? h16 + ((size_t)(first + n) * I + 32 * q) * 2 : 0;
         }
         float acc[2][NT][4];
-        gemm_pass<NT, (NT < 4)>(acc, a, sa, b, 0, kb);
+        if (ASYNC)
+            gemm_pass_async<NT, DEPTH>(acc, a, sa, b, c0, c1, moe_smem + (size_t)warp * DEPTH * (256 + 128 * NT), lane);
+        else
+            gemm_pass<NT, DEPTH>(acc, a, sa, b, c0, c1);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             const int n = t0 + 8 * j + 2 * q;
@@ -352,24 +463,31 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
     }
 }
 
-#define MOE_GEMM_KERNELS(NT)                                                                                              \
-    extern "C" __global__ void __launch_bounds__(256) moe_gate_up_nt##NT(                                                \
+#define MOE_GEMM_KERNELS(NT, DEPTH, ASYNC, SUFFIX)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(256) moe_gate_up##SUFFIX##_nt##NT##_d##DEPTH(                                  \
         const unsigned char* __restrict__ w13, const float* __restrict__ s13, const unsigned char* __restrict__ x16,     \
         const int* __restrict__ meta, const int* __restrict__ slot_token, float* __restrict__ partial, int E, int H,     \
         int I, int S, int chunks_per_split)                                                                              \
     {                                                                                                                    \
-        gate_up<NT>(w13, s13, x16, meta, slot_token, partial, E, H, I, S, chunks_per_split);                             \
+        gate_up<NT, DEPTH, ASYNC>(w13, s13, x16, meta, slot_token, partial, E, H, I, S, chunks_per_split);                      \
     }                                                                                                                    \
-    extern "C" __global__ void __launch_bounds__(256) moe_down_nt##NT(                                                   \
+    extern "C" __global__ void __launch_bounds__(256) moe_down##SUFFIX##_nt##NT##_d##DEPTH(                                  \
         const unsigned char* __restrict__ w2, const float* __restrict__ s2, const unsigned char* __restrict__ h16,       \
-        const int* __restrict__ meta, float* __restrict__ y, int E, int H, int I)                                        \
+        const int* __restrict__ meta, float* __restrict__ y, int E, int H, int I, int S, int chunks_per_split)           \
     {                                                                                                                    \
-        down<NT>(w2, s2, h16, meta, y, E, H, I);                                                                         \
+        down<NT, DEPTH, ASYNC>(w2, s2, h16, meta, y, E, H, I, S, chunks_per_split);                                             \
     }
 
-MOE_GEMM_KERNELS(1)
-MOE_GEMM_KERNELS(2)
-MOE_GEMM_KERNELS(4)
+// (token tiles, depth) variants; MoeLaunchConfig.Variants lists the same ones. Register ring (ASYNC 0) or cp.async
+// shared-memory ring (ASYNC 1, dynamic shared memory of warps * DEPTH * (256 + 128 NT) * 16 bytes).
+MOE_GEMM_KERNELS(1, 2, 0, )
+MOE_GEMM_KERNELS(1, 3, 0, )
+MOE_GEMM_KERNELS(2, 2, 0, )
+MOE_GEMM_KERNELS(4, 1, 0, )
+MOE_GEMM_KERNELS(1, 4, 1, _async)
+MOE_GEMM_KERNELS(1, 6, 1, _async)
+MOE_GEMM_KERNELS(2, 4, 1, _async)
+MOE_GEMM_KERNELS(4, 3, 1, _async)
 
 // Packs row-major FP8 weights [experts, rows, cols] into the tile order the GEMMs stream: for each expert, each 16-row
 // tile, each 128-column chunk, 2048 contiguous bytes in which 16-byte unit (v, lane) holds row 8 * (v >> 1) + lane / 4,
@@ -418,10 +536,11 @@ moe_silu(const float* __restrict__ partial, int splits, int S, int I, u32* __res
     }
 }
 
-// out[t, :] = sum_k topk_weight[t, k] * y[slot_of[t, k], :], k ascending. grid (H/4/256 rounded up, T); block 256.
+// out[t, :] = sum_k topk_weight[t, k] * (sum over down splits of y[split, slot_of[t, k], :]), k and splits ascending.
+// grid (H/4/256 rounded up, T); block 256.
 extern "C" __global__ void __launch_bounds__(256)
 moe_combine(const float* __restrict__ y, const int* __restrict__ slot_of, const float* __restrict__ topk_weight, int K, int H,
-            float* __restrict__ out)
+            int splits, int S, float* __restrict__ out)
 {
     const int t = blockIdx.y;
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -429,7 +548,15 @@ moe_combine(const float* __restrict__ y, const int* __restrict__ slot_of, const 
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
     for (int k = 0; k < K; ++k) {
         const float w = topk_weight[t * K + k];
-        const float4 v = ((const float4*)(y + (size_t)slot_of[t * K + k] * H))[i];
+        const float* ys = y + (size_t)slot_of[t * K + k] * H;
+        float4 v = ((const float4*)ys)[i];
+        for (int sp = 1; sp < splits; ++sp) {
+            const float4 u = ((const float4*)(ys + (size_t)sp * S * H))[i];
+            v.x += u.x;
+            v.y += u.y;
+            v.z += u.z;
+            v.w += u.w;
+        }
         acc.x += w * v.x;
         acc.y += w * v.y;
         acc.z += w * v.z;

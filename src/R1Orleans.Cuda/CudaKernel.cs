@@ -27,6 +27,18 @@ public sealed unsafe class CudaKernel
         return (regs, local);
     }
 
+    /// <summary>Lets launches use up to <paramref name="bytes"/> of dynamic shared memory (beyond the default 48 KB).</summary>
+    public void SetMaxDynamicSharedMemory(int bytes)
+    {
+        if (bytes != _maxDynamicShared)
+        {
+            CuDriver.Check(CuDriver.cuFuncSetAttribute(_function, CuDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes), $"cuFuncSetAttribute({Name}, MAX_DYNAMIC_SHARED_SIZE_BYTES, {bytes})");
+            _maxDynamicShared = bytes;
+        }
+    }
+
+    private int _maxDynamicShared = -1;
+
     /// <summary>Queues the kernel on <paramref name="stream"/>; launch errors are thrown here, execution errors at the next sync.</summary>
     public void Launch(CudaStream stream, Dim3 grid, Dim3 block, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
     {

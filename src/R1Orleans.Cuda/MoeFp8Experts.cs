@@ -14,15 +14,14 @@ public sealed class MoeFp8Experts : IDisposable
     private readonly CudaKernel _silu;
     private readonly CudaKernel _combine;
     private readonly CudaKernel _pack;
-    private readonly CudaKernel[] _gateUp;
-    private readonly CudaKernel[] _down;
+    private readonly Dictionary<string, CudaKernel> _gemms = [];
     private readonly List<DeviceBuffer> _owned = [];
 
     public MoeFp8Experts(CudaContext context, KernelLibrary kernels, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = 14)
     {
-        if (hidden % 256 != 0 || intermediate % 128 != 0 || experts > 1024 || topK > experts || maxTokens < 1)
+        if (hidden % 256 != 0 || intermediate % 128 != 0 || hidden > 8192 || intermediate > 8192 || experts > 1024 || topK > experts || maxTokens < 1)
         {
-            throw new ArgumentException($"MoE shape not supported: experts {experts} (at most 1024), hidden {hidden} (multiple of 256), intermediate {intermediate} (multiple of 128), top-{topK}, {maxTokens} tokens");
+            throw new ArgumentException($"MoE shape not supported: experts {experts} (at most 1024), hidden {hidden} (multiple of 256, at most 8192), intermediate {intermediate} (multiple of 128, at most 8192), top-{topK}, {maxTokens} tokens");
         }
 
         Experts = experts;
@@ -35,8 +34,14 @@ public sealed class MoeFp8Experts : IDisposable
         _silu = kernels.Kernel("moe_fp8", "moe_silu");
         _combine = kernels.Kernel("moe_fp8", "moe_combine");
         _pack = kernels.Kernel("moe_fp8", "moe_pack_tiles");
-        _gateUp = [kernels.Kernel("moe_fp8", "moe_gate_up_nt1"), kernels.Kernel("moe_fp8", "moe_gate_up_nt2"), kernels.Kernel("moe_fp8", "moe_gate_up_nt4")];
-        _down = [kernels.Kernel("moe_fp8", "moe_down_nt1"), kernels.Kernel("moe_fp8", "moe_down_nt2"), kernels.Kernel("moe_fp8", "moe_down_nt4")];
+        foreach ((int tiles, int depth, bool isAsync) in MoeLaunchConfig.Variants)
+        {
+            string suffix = new MoeLaunchConfig(1, tiles, 4, depth, isAsync).KernelSuffix;
+            foreach (string part in new[] { "moe_gate_up", "moe_down" })
+            {
+                _gemms[part + suffix] = kernels.Kernel("moe_fp8", part + suffix);
+            }
+        }
 
         long e = experts, h = hidden, i = intermediate, s = (long)maxTokens * topK;
         W13 = Own(context.Allocate(e * 2 * i * h));
@@ -53,7 +58,7 @@ public sealed class MoeFp8Experts : IDisposable
         _slotOf = Own(context.Allocate(s * 4));
         _partial = Own(context.Allocate(maxSplits * s * 2 * i * 4));
         _h16 = Own(context.Allocate(s * i * 2));
-        _y = Own(context.Allocate(s * h * 4));
+        _y = Own(context.Allocate(MaxDownSplits * s * h * 4));
     }
 
     public int Experts { get; }
@@ -67,6 +72,9 @@ public sealed class MoeFp8Experts : IDisposable
     public int MaxTokens { get; }
 
     public int MaxSplits { get; }
+
+    /// <summary>The most K splits of the down projection (its float32 outputs are summed in the combine).</summary>
+    public const int MaxDownSplits = 4;
 
     /// <summary>[experts, 2 * intermediate, hidden] e4m3 bytes (gate_proj rows, then up_proj rows) in the packed tile order of <see cref="PackWeights"/>.</summary>
     public DeviceBuffer W13 { get; }
@@ -153,13 +161,20 @@ public sealed class MoeFp8Experts : IDisposable
             throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; this layer was sized for 1..{MaxTokens}");
         }
 
-        int kb = Hidden / 128;
-        int perSplit = (kb + Math.Clamp(config.Splits, 1, MaxSplits) - 1) / Math.Clamp(config.Splits, 1, MaxSplits);
-        int splits = (kb + perSplit - 1) / perSplit;
-        int nt = config.TokenTiles switch { 1 => 0, 2 => 1, 4 => 2, _ => throw new ArgumentException($"token tiles must be 1, 2 or 4, not {config.TokenTiles}") };
-        if (config.Warps is not (4 or 8))
+        if (!config.IsSupported)
         {
-            throw new ArgumentException($"warps per CTA must be 4 or 8, not {config.Warps}");
+            throw new ArgumentException($"unsupported MoE launch config {config} (shared memory {config.SharedBytes} bytes)");
+        }
+
+        (int splits, int perSplit) = SplitK(Hidden / 128, Math.Min(config.Splits, MaxSplits));
+        (int downSplits, int downPerSplit) = SplitK(Intermediate / 128, config.DownSplits);
+        CudaKernel gateUp = _gemms["moe_gate_up" + config.KernelSuffix];
+        CudaKernel down = _gemms["moe_down" + config.KernelSuffix];
+        uint shared = (uint)config.SharedBytes;
+        if (shared > 48 * 1024)
+        {
+            gateUp.SetMaxDynamicSharedMemory(config.SharedBytes);
+            down.SetMaxDynamicSharedMemory(config.SharedBytes);
         }
 
         int s = tokens * TopK;
@@ -170,16 +185,23 @@ public sealed class MoeFp8Experts : IDisposable
         int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
         _prepare.Launch(stream, 1 + convertBlocks, Block, 0, TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, X, _x16, Hidden);
         marks?[1].Record(stream);
-        _gateUp[nt].Launch(stream, new Dim3((uint)(maxActive * (Intermediate / (16 * config.Warps))), (uint)splits), threads, 0,
+        gateUp.Launch(stream, new Dim3((uint)(maxActive * (Intermediate / (16 * config.Warps))), (uint)splits), threads, shared,
             W13, S13, _x16, _meta, _slotToken, _partial, Experts, Hidden, Intermediate, s, perSplit);
         marks?[2].Record(stream);
         int siluBlocks = (int)Math.Min(((long)s * Intermediate / 2 + Block - 1) / Block, 2048);
         _silu.Launch(stream, siluBlocks, Block, 0, _partial, splits, s, Intermediate, _h16);
         marks?[3].Record(stream);
-        _down[nt].Launch(stream, maxActive * (Hidden / (32 * config.Warps)), threads, 0, W2, S2, _h16, _meta, _y, Experts, Hidden, Intermediate);
+        down.Launch(stream, new Dim3((uint)(maxActive * (Hidden / (32 * config.Warps))), (uint)downSplits), threads, shared, W2, S2, _h16, _meta, _y, Experts, Hidden, Intermediate, s, downPerSplit);
         marks?[4].Record(stream);
-        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, Output);
+        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, downSplits, s, Output);
         marks?[5].Record(stream);
+    }
+
+    /// <summary>Splits <paramref name="chunks"/> K chunks into at most <paramref name="wanted"/> equal runs: (runs, chunks per run).</summary>
+    private static (int Splits, int PerSplit) SplitK(int chunks, int wanted)
+    {
+        int per = (chunks + Math.Max(1, wanted) - 1) / Math.Max(1, wanted);
+        return ((chunks + per - 1) / per, per);
     }
 
     public void Dispose()

@@ -29,11 +29,21 @@ public class MoeRoutingTests
     [InlineData(16)]
     [InlineData(64)]
     [InlineData(256)]
-    public void DefaultLaunchConfigs_UseSupportedTileAndWarpCounts(int tokens)
+    public void DefaultLaunchConfigs_AreCompiledVariants_ThatFitSharedMemory(int tokens)
     {
         MoeLaunchConfig c = MoeLaunchConfig.ForTokens(tokens);
-        Assert.Contains(c.TokenTiles, new[] { 1, 2, 4 });
-        Assert.Contains(c.Warps, new[] { 4, 8 });
-        Assert.InRange(c.Splits, 1, 14);
+        Assert.True(c.IsSupported, c.ToString());
+        Assert.InRange(c.SharedBytes, 0, MoeLaunchConfig.MaxSharedBytes);
+    }
+
+    [Fact]
+    public void TheSharedMemoryRing_HoldsWeightsAndTokensOfEveryStageOfEveryWarp()
+    {
+        // 4 warps x 4 stages x (4 KB of weights + 2 KB per 8-token tile).
+        Assert.Equal(4 * 4 * (4096 + 2048), new MoeLaunchConfig(1, 1, 4, 4, true).SharedBytes);
+        Assert.Equal(0, new MoeLaunchConfig(1, 1, 4, 2, false).SharedBytes);
+        Assert.False(new MoeLaunchConfig(1, 2, 8, 4, true).IsSupported); // 256 KB: over the 227 KB a CTA may have
+        Assert.False(new MoeLaunchConfig(1, 1, 4, 5, true).IsSupported); // not a compiled variant
+        Assert.Equal("_async_nt2_d4", new MoeLaunchConfig(1, 2, 4, 4, true).KernelSuffix);
     }
 }

@@ -2,8 +2,22 @@ using R1Orleans.Cuda;
 
 namespace R1Orleans.GpuCheck;
 
+/// <summary>Measured device bandwidths, GB/s: three copies (bytes read + written) and a read.</summary>
+public sealed record Bandwidth(double Memcpy, double CopyKernel, double CopyKernel4, double Read)
+{
+    /// <summary>The best of the three copies: the "copy bandwidth" the targets are stated against.</summary>
+    public double Copy => Math.Max(Memcpy, Math.Max(CopyKernel, CopyKernel4));
+
+    public override string ToString() =>
+        $"copy: cuMemcpyDtoD {Memcpy:F0}, copy kernel {CopyKernel:F0}, copy kernel x4 {CopyKernel4:F0} GB/s (read + write); read kernel {Read:F0} GB/s";
+}
+
 /// <summary>One timed configuration of the MoE decode step.</summary>
-public sealed record MoeTiming(int Splits, int TokenTiles, int Warps, double Ms, double GBps, double PctCopy);
+public sealed record MoeTiming(MoeLaunchConfig Launch, double Ms, double GBps, double PctCopy)
+{
+    /// <summary>Short form: K splits of gate_up / down, token tiles, warps, depth, a for the cp.async ring.</summary>
+    public string Config => $"s{Launch.Splits}/{Launch.DownSplits} t{Launch.TokenTiles} w{Launch.Warps} d{Launch.Depth}{(Launch.Async ? "a" : "")}";
+}
 
 /// <summary>The MoE decode step at one token count: the sweep, the best configuration and its per-launch times.</summary>
 public sealed record MoeBenchResult(
@@ -31,12 +45,12 @@ public static class MoeBench
         var configs = new List<MoeLaunchConfig> { def };
         foreach (int warps in new[] { 4, 8 })
         {
-            foreach (int tiles in new[] { 1, 2, 4 })
+            foreach ((int tiles, int depth, bool isAsync) in MoeLaunchConfig.Variants)
             {
-                foreach (int splits in new[] { 1, 2, 4, 7 })
+                foreach ((int splits, int downSplits) in new[] { (1, 1), (2, 1), (4, 2), (7, 2), (7, 4) })
                 {
-                    var c = new MoeLaunchConfig(splits, tiles, warps);
-                    if (c != def)
+                    var c = new MoeLaunchConfig(splits, tiles, warps, depth, isAsync, downSplits);
+                    if (c != def && c.IsSupported && (tokens > 1 || tiles == 1) && (tokens < 64 || splits <= 2))
                     {
                         configs.Add(c);
                     }
@@ -49,11 +63,11 @@ public static class MoeBench
         foreach (MoeLaunchConfig c in configs)
         {
             double ms = Median(reps, () => Time(stream, start, end, () => moe.Forward(stream, tokens, c)), warm: 3);
-            sweep.Add(new MoeTiming(c.Splits, c.TokenTiles, c.Warps, ms, gb / (ms / 1e3), 100 * gb / (ms / 1e3) / copyGBps));
+            sweep.Add(new MoeTiming(c, ms, gb / (ms / 1e3), 100 * gb / (ms / 1e3) / copyGBps));
         }
 
         MoeTiming best = sweep.MinBy(t => t.Ms)!;
-        var bestConfig = new MoeLaunchConfig(best.Splits, best.TokenTiles, best.Warps);
+        MoeLaunchConfig bestConfig = best.Launch;
 
         // Back-to-back steps: launch gaps hidden behind the previous step's kernels.
         const int Pipelined = 20;
@@ -91,19 +105,29 @@ public static class MoeBench
         return new MoeBenchResult(tokens, unique, gb, floorMs, sweep[0], best, pipelined, kernelMs, sweep);
     }
 
-    /// <summary>Copy bandwidth in GB/s (bytes read + written): cuMemcpyDtoD and a 16-byte-per-thread copy kernel.</summary>
-    public static (double Memcpy, double Kernel) CopyBandwidth(CudaContext context, KernelLibrary kernels, CudaStream stream, int reps)
+    /// <summary>
+    /// Device memory bandwidth in GB/s: copies count bytes read + written (cuMemcpyDtoD, a 16-byte copy kernel, the
+    /// same with four loads in flight per thread); the read kernel counts bytes read (the MoE step only reads weights).
+    /// </summary>
+    public static Bandwidth MeasureBandwidth(CudaContext context, KernelLibrary kernels, CudaStream stream, int reps)
     {
-        const long Bytes = 1L << 30;
+        const long Bytes = 1L << 31;
         using DeviceBuffer a = context.Allocate(Bytes);
         using DeviceBuffer b = context.Allocate(Bytes);
-        a.Fill32(0x3F800001u);
+        using DeviceBuffer sink = context.Allocate(16);
+        kernels.Kernel("bench_util", "fill_fp8").Launch(stream, 132 * 16, 256, 0, a, (ulong)(Bytes / 4), 7u);
         using CudaEvent start = context.CreateEvent();
         using CudaEvent end = context.CreateEvent();
         double memcpy = Median(reps, () => Time(stream, start, end, () => b.CopyFromAsync(a, Bytes, stream)), warm: 3);
         CudaKernel copy = kernels.Kernel("bench_util", "copy_u4");
-        double kernel = Median(reps, () => Time(stream, start, end, () => copy.Launch(stream, context.MultiprocessorCount * 8, 256, 0, a, b, (ulong)(Bytes / 16))), warm: 3);
-        return (2 * Bytes / (memcpy / 1e3) / 1e9, 2 * Bytes / (kernel / 1e3) / 1e9);
+        CudaKernel copy4 = kernels.Kernel("bench_util", "copy_u4x4");
+        CudaKernel read4 = kernels.Kernel("bench_util", "read_u4x4");
+        int grid = context.MultiprocessorCount * 8;
+        double kernel = Median(reps, () => Time(stream, start, end, () => copy.Launch(stream, grid, 256, 0, a, b, (ulong)(Bytes / 16))), warm: 3);
+        double kernel4 = Median(reps, () => Time(stream, start, end, () => copy4.Launch(stream, grid, 256, 0, a, b, (ulong)(Bytes / 16))), warm: 3);
+        double read = Median(reps, () => Time(stream, start, end, () => read4.Launch(stream, grid, 256, 0, a, (ulong)(Bytes / 16), sink)), warm: 3);
+        static double GBps(long bytes, double ms) => bytes / (ms / 1e3) / 1e9;
+        return new Bandwidth(GBps(2 * Bytes, memcpy), GBps(2 * Bytes, kernel), GBps(2 * Bytes, kernel4), GBps(Bytes, read));
     }
 
     private static double Time(CudaStream stream, CudaEvent start, CudaEvent end, Action work)

@@ -37,10 +37,14 @@ Console.WriteLine($"cuda:{device}: {context.Name}, compute capability {context.C
 using KernelLibrary kernels = KernelLibrary.Load(context, kernelsDir, cache);
 kernels.Log.ToList().ForEach(Console.WriteLine);
 Console.WriteLine($"NVRTC {KernelCompiler.Version()} from {KernelCompiler.LibraryPath}");
-foreach (string k in new[] { "moe_gate_up_nt1", "moe_gate_up_nt2", "moe_gate_up_nt4", "moe_down_nt1", "moe_down_nt2", "moe_down_nt4" })
+foreach ((int tiles, int depth, bool isAsync) in MoeLaunchConfig.Variants)
 {
-    (int regs, int local) = kernels.Kernel("moe_fp8", k).Resources();
-    Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
+    string suffix = new MoeLaunchConfig(1, tiles, 4, depth, isAsync).KernelSuffix;
+    foreach (string k in new[] { "moe_gate_up" + suffix, "moe_down" + suffix })
+    {
+        (int regs, int local) = kernels.Kernel("moe_fp8", k).Resources();
+        Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
+    }
 }
 
 using CudaStream stream = context.CreateStream();
@@ -61,7 +65,12 @@ const int Hidden = 7168, Inter = 2048, TopK = 8;
 using (var small = new MoeFp8Experts(context, kernels, experts: 8, Hidden, Inter, TopK, maxTokens: 64))
 {
     using MoeWeights smallWeights = MoeWeights.Fill(context, small, kernels, stream, rng);
-    foreach ((int t, MoeLaunchConfig c) in new[] { (16, new MoeLaunchConfig(1, 1, 8)), (37, new MoeLaunchConfig(4, 4, 4)), (37, new MoeLaunchConfig(2, 2, 8)), (3, new MoeLaunchConfig(14, 1, 4)), (37, new MoeLaunchConfig(1, 1, 4)) })
+    foreach ((int t, MoeLaunchConfig c) in new[]
+    {
+        (16, new MoeLaunchConfig(1, 1, 8, 2, false)), (37, new MoeLaunchConfig(4, 4, 4, 1, false)), (37, new MoeLaunchConfig(2, 2, 8, 2, false)),
+        (3, new MoeLaunchConfig(14, 1, 4, 3, false, 3)), (37, new MoeLaunchConfig(1, 1, 4, 4, true, 2)), (37, new MoeLaunchConfig(3, 2, 4, 4, true)),
+        (37, new MoeLaunchConfig(1, 4, 4, 3, true, 4)), (5, new MoeLaunchConfig(7, 1, 4, 6, true)),
+    })
     {
         Report(MoeCheck.Run(small, smallWeights, stream, rng, t, c));
     }
@@ -69,29 +78,36 @@ using (var small = new MoeFp8Experts(context, kernels, experts: 8, Hidden, Inter
 
 using var moe = new MoeFp8Experts(context, kernels, experts: 256, Hidden, Inter, TopK, maxTokens: 256);
 MoeWeights weights = MoeWeights.Fill(context, moe, kernels, stream, rng);
-foreach ((int t, MoeLaunchConfig c) in new[] { (1, MoeLaunchConfig.ForTokens(1)), (1, new MoeLaunchConfig(1, 1)), (16, MoeLaunchConfig.ForTokens(16)), (64, MoeLaunchConfig.ForTokens(64)), (64, new MoeLaunchConfig(4, 1, 8)), (256, MoeLaunchConfig.ForTokens(256)) })
+foreach ((int t, MoeLaunchConfig c) in new[]
+{
+    (1, MoeLaunchConfig.ForTokens(1)), (1, new MoeLaunchConfig(1, 1, 8, 2, false)), (16, MoeLaunchConfig.ForTokens(16)),
+    (64, MoeLaunchConfig.ForTokens(64)), (64, new MoeLaunchConfig(4, 1, 8, 3, false, 2)), (256, MoeLaunchConfig.ForTokens(256)),
+})
 {
     Report(MoeCheck.Run(moe, weights, stream, rng, t, c));
 }
 
 weights.Dispose(); // the benchmark needs only the packed copy
 
-(double memcpyGBps, double kernelGBps) = MoeBench.CopyBandwidth(context, kernels, stream, reps);
-double copyGBps = Math.Max(memcpyGBps, kernelGBps);
-Console.WriteLine($"copy bandwidth: cuMemcpyDtoD {memcpyGBps:F0} GB/s, copy kernel {kernelGBps:F0} GB/s (read + write); using {copyGBps:F0}");
+Bandwidth before = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
+Console.WriteLine($"before the MoE benchmark: {before}");
+double copyGBps = before.Copy;
 var results = new List<MoeBenchResult>();
 foreach (int t in new[] { 1, 16, 64, 256 })
 {
     results.Add(MoeBench.Run(context, moe, stream, rng, t, copyGBps, reps));
 }
 
+Bandwidth after = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
+Console.WriteLine($"after the MoE benchmark:  {after}");
+
 Console.WriteLine();
-Console.WriteLine("MoE decode step, 256 experts top-8, hidden 7168, moe_intermediate 2048, FP8 e4m3 128x128 blocks (median of " + reps + ")");
-Console.WriteLine($"{"tokens",6} {"experts",7} {"floor ms",8} {"default ms",10} {"best ms",8} {"best cfg",9} {"GB/s",6} {"% copy",6} {"pipelined ms",12}  per launch ms (prepare gate_up silu down combine)");
+Console.WriteLine($"MoE decode step, 256 experts top-8, hidden 7168, moe_intermediate 2048, FP8 e4m3 128x128 blocks (median of {reps}); % of copy {copyGBps:F0} GB/s, read {before.Read:F0} GB/s");
+Console.WriteLine($"{"tokens",6} {"experts",7} {"floor ms",8} {"default ms",10} {"best ms",8} {"best config",-22} {"GB/s",6} {"% copy",6} {"% read",6} {"pipelined ms",12}  per launch ms (prepare gate_up silu down combine)");
 foreach (MoeBenchResult r in results)
 {
     string perKernel = string.Join(" ", MoeBench.Launches.Select(n => r.KernelMs[n].ToString("F4", System.Globalization.CultureInfo.InvariantCulture)));
-    Console.WriteLine($"{r.Tokens,6} {r.UniqueExperts,7} {r.FloorMs,8:F4} {r.Default.Ms,10:F4} {r.Best.Ms,8:F4} {$"s{r.Best.Splits}/t{r.Best.TokenTiles}/w{r.Best.Warps}",9} {r.Best.GBps,6:F0} {r.Best.PctCopy,6:F1} {r.PipelinedMs,12:F4}  {perKernel}");
+    Console.WriteLine($"{r.Tokens,6} {r.UniqueExperts,7} {r.FloorMs,8:F4} {r.Default.Ms,10:F4} {r.Best.Ms,8:F4} {r.Best.Config,-22} {r.Best.GBps,6:F0} {r.Best.PctCopy,6:F1} {100 * r.Best.GBps / before.Read,6:F1} {r.PipelinedMs,12:F4}  {perKernel}");
 }
 
 int failed = checks.Count(c => !c.Passed);
@@ -107,8 +123,8 @@ if (outFile is not null)
         driverCudaVersion = context.DriverVersion,
         nvrtc = KernelCompiler.Version(),
         date = DateTime.UtcNow.ToString("O"),
-        copyGBpsMemcpy = memcpyGBps,
-        copyGBpsKernel = kernelGBps,
+        bandwidthBefore = before,
+        bandwidthAfter = after,
         copyGBps,
         checks = checks.Select(c => new { c.Name, c.Passed, c.Tolerance, c.Agreement }),
         moeDecode = results,
