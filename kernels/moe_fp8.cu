@@ -271,6 +271,84 @@ __device__ __forceinline__ void gemm_pass_async(float (&acc)[2][NT][4], const un
     cp_async_wait<0>();
 }
 
+// The cp.async ring with the tokens' tile shared by the CTA: every warp of a CTA works on the same expert, tokens and K
+// range, so the B chunk (NT * 2 KB) is copied once per CTA instead of once per warp; each warp still streams its own A
+// tiles. Stage layout (16-byte units): [B: j][v][lane] (NT * 128), then per warp [A: m][v][lane] (256). One barrier
+// per chunk: after it, chunk c is visible to all and every warp has finished reading chunk c - 1, whose stage is refilled.
+// bsrc[i]: the source of B unit threadIdx.x + i * blockDim.x for this pass (0: no such token, or no such unit).
+template <int NT, int DEPTH>
+__device__ __forceinline__ void gemm_pass_shared(float (&acc)[2][NT][4], const unsigned char* const (&a)[2],
+                                                 const float* const (&sa)[2], const unsigned char* const (&b)[NT],
+                                                 const unsigned char* const (&bsrc)[4], int c0, int c1, int warp, int lane)
+{
+    const int stage_units = NT * 128 + (int)(blockDim.x >> 5) * 256;
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[m][j][i] = 0.f;
+
+    float sc[2][2];
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+        sc[m][0] = lane < c1 ? __ldg(sa[m] + lane) : 0.f;
+        sc[m][1] = lane + 32 < c1 ? __ldg(sa[m] + lane + 32) : 0.f;
+    }
+
+    const unsigned base = shared_address(moe_smem);
+    auto issue = [&](int stage, int c) {
+        const unsigned st = base + (unsigned)(stage * stage_units) * 16u;
+        const unsigned sa_w = st + (unsigned)(NT * 128 + warp * 256) * 16u;
+#pragma unroll
+        for (int m = 0; m < 2; ++m)
+#pragma unroll
+            for (int v = 0; v < 4; ++v) cp_async16(sa_w + (((m * 4 + v) * 32 + lane) << 4), a[m] + (size_t)c * 2048 + v * 512);
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+            if (bsrc[i] != 0) cp_async16(st + ((threadIdx.x + i * blockDim.x) << 4), bsrc[i] + (size_t)c * 256);
+    };
+
+#pragma unroll
+    for (int d = 0; d < DEPTH - 1; ++d) {
+        if (c0 + d < c1) issue(d, c0 + d);
+        cp_async_commit();
+    }
+    for (int c = c0; c < c1; ++c) {
+        cp_async_wait<DEPTH - 2>();
+        __syncthreads();
+        const int ahead = c + DEPTH - 1;
+        if (ahead < c1) issue((ahead - c0) % DEPTH, ahead);
+        cp_async_commit();
+
+        const uint4* st = moe_smem + ((c - c0) % DEPTH) * stage_units;
+        const uint4* sa_w = st + NT * 128 + warp * 256;
+        Chunk<NT> k;
+#pragma unroll
+        for (int m = 0; m < 2; ++m) {
+            set_words(&k.a[m][0][0], sa_w[(m * 4 + 0) * 32 + lane]);
+            set_words(&k.a[m][0][4], sa_w[(m * 4 + 1) * 32 + lane]);
+            set_words(&k.a[m][1][0], sa_w[(m * 4 + 2) * 32 + lane]);
+            set_words(&k.a[m][1][4], sa_w[(m * 4 + 3) * 32 + lane]);
+        }
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            if (b[j] != 0) {
+#pragma unroll
+                for (int v = 0; v < 4; ++v) set_words(&k.b[j][4 * v], st[(j * 4 + v) * 32 + lane]);
+            } else {
+#pragma unroll
+                for (int v = 0; v < 16; ++v) k.b[j][v] = 0u;
+            }
+        }
+        k.s[0] = __shfl_sync(0xffffffffu, c < 32 ? sc[0][0] : sc[0][1], c & 31);
+        k.s[1] = __shfl_sync(0xffffffffu, c < 32 ? sc[1][0] : sc[1][1], c & 31);
+        mma_chunk<NT>(acc, k);
+    }
+    cp_async_wait<0>();
+    __syncthreads();  // the next pass refills the ring
+}
+
 // meta (ints): [0, E] expert offsets into the slot order (E + 1 entries); [E + 1, 2E + 1) active experts, ascending;
 // [2E + 1] number of active experts. slot_token[S]: token of each slot in expert order; slot_of[T*K]: slot of (t, k).
 extern "C" __global__ void __launch_bounds__(256)
@@ -377,10 +455,21 @@ __device__ __forceinline__ void gate_up(const unsigned char* __restrict__ w13, c
             b[j] = n < count ? x16 + ((size_t)slot_token[first + n] * H + 32 * q) * 2 : 0;
         }
         float acc[2][NT][4];
-        if (ASYNC)
+        if (ASYNC == 2) {
+            const unsigned char* bsrc[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int u = threadIdx.x + i * blockDim.x;
+                const int n = t0 + 8 * (u >> 7) + ((u & 31) >> 2);
+                bsrc[i] = u < NT * 128 && n < count
+                    ? x16 + ((size_t)slot_token[first + n] * H + 32 * (u & 3)) * 2 + ((u >> 5) & 3) * 16 : 0;
+            }
+            gemm_pass_shared<NT, DEPTH>(acc, a, sa, b, bsrc, c0, c1, warp, lane);
+        } else if (ASYNC == 1) {
             gemm_pass_async<NT, DEPTH>(acc, a, sa, b, c0, c1, moe_smem + (size_t)warp * DEPTH * (256 + 128 * NT), lane);
-        else
+        } else {
             gemm_pass<NT, DEPTH>(acc, a, sa, b, c0, c1);
+        }
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             const int n = t0 + 8 * j + 2 * q;
@@ -438,10 +527,20 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
             b[j] = n < count ? h16 + ((size_t)(first + n) * I + 32 * q) * 2 : 0;
         }
         float acc[2][NT][4];
-        if (ASYNC)
+        if (ASYNC == 2) {
+            const unsigned char* bsrc[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int u = threadIdx.x + i * blockDim.x;
+                const int n = t0 + 8 * (u >> 7) + ((u & 31) >> 2);
+                bsrc[i] = u < NT * 128 && n < count ? h16 + ((size_t)(first + n) * I + 32 * (u & 3)) * 2 + ((u >> 5) & 3) * 16 : 0;
+            }
+            gemm_pass_shared<NT, DEPTH>(acc, a, sa, b, bsrc, c0, c1, warp, lane);
+        } else if (ASYNC == 1) {
             gemm_pass_async<NT, DEPTH>(acc, a, sa, b, c0, c1, moe_smem + (size_t)warp * DEPTH * (256 + 128 * NT), lane);
-        else
+        } else {
             gemm_pass<NT, DEPTH>(acc, a, sa, b, c0, c1);
+        }
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             const int n = t0 + 8 * j + 2 * q;
@@ -478,8 +577,9 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
         down<NT, DEPTH, ASYNC>(w2, s2, h16, meta, y, E, H, I, S, chunks_per_split);                                             \
     }
 
-// (token tiles, depth) variants; MoeLaunchConfig.Variants lists the same ones. Register ring (ASYNC 0) or cp.async
-// shared-memory ring (ASYNC 1, dynamic shared memory of warps * DEPTH * (256 + 128 NT) * 16 bytes).
+// (token tiles, depth) variants; MoeLaunchConfig.Variants lists the same ones. Register ring (ASYNC 0), per-warp cp.async
+// ring (ASYNC 1, dynamic shared memory of warps * DEPTH * (256 + 128 NT) * 16 bytes) or cp.async ring with the tokens'
+// tile shared by the CTA (ASYNC 2, DEPTH * (128 NT + 256 warps) * 16 bytes).
 MOE_GEMM_KERNELS(1, 2, 0, )
 MOE_GEMM_KERNELS(1, 3, 0, )
 MOE_GEMM_KERNELS(2, 2, 0, )
@@ -488,6 +588,10 @@ MOE_GEMM_KERNELS(1, 4, 1, _async)
 MOE_GEMM_KERNELS(1, 6, 1, _async)
 MOE_GEMM_KERNELS(2, 4, 1, _async)
 MOE_GEMM_KERNELS(4, 3, 1, _async)
+MOE_GEMM_KERNELS(1, 4, 2, _shared)
+MOE_GEMM_KERNELS(1, 6, 2, _shared)
+MOE_GEMM_KERNELS(2, 4, 2, _shared)
+MOE_GEMM_KERNELS(4, 4, 2, _shared)
 
 // Packs row-major FP8 weights [experts, rows, cols] into the tile order the GEMMs stream: for each expert, each 16-row
 // tile, each 128-column chunk, 2048 contiguous bytes in which 16-byte unit (v, lane) holds row 8 * (v >> 1) + lane / 4,

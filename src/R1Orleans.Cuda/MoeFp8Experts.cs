@@ -34,9 +34,9 @@ public sealed class MoeFp8Experts : IDisposable
         _silu = kernels.Kernel("moe_fp8", "moe_silu");
         _combine = kernels.Kernel("moe_fp8", "moe_combine");
         _pack = kernels.Kernel("moe_fp8", "moe_pack_tiles");
-        foreach ((int tiles, int depth, bool isAsync) in MoeLaunchConfig.Variants)
+        foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants)
         {
-            string suffix = new MoeLaunchConfig(1, tiles, 4, depth, isAsync).KernelSuffix;
+            string suffix = new MoeLaunchConfig(1, tiles, 4, depth, ring).KernelSuffix;
             foreach (string part in new[] { "moe_gate_up", "moe_down" })
             {
                 _gemms[part + suffix] = kernels.Kernel("moe_fp8", part + suffix);

@@ -40,10 +40,13 @@ public class MoeRoutingTests
     public void TheSharedMemoryRing_HoldsWeightsAndTokensOfEveryStageOfEveryWarp()
     {
         // 4 warps x 4 stages x (4 KB of weights + 2 KB per 8-token tile).
-        Assert.Equal(4 * 4 * (4096 + 2048), new MoeLaunchConfig(1, 1, 4, 4, true).SharedBytes);
-        Assert.Equal(0, new MoeLaunchConfig(1, 1, 4, 2, false).SharedBytes);
-        Assert.False(new MoeLaunchConfig(1, 2, 8, 4, true).IsSupported); // 256 KB: over the 227 KB a CTA may have
-        Assert.False(new MoeLaunchConfig(1, 1, 4, 5, true).IsSupported); // not a compiled variant
-        Assert.Equal("_async_nt2_d4", new MoeLaunchConfig(1, 2, 4, 4, true).KernelSuffix);
+        Assert.Equal(4 * 4 * (4096 + 2048), new MoeLaunchConfig(1, 1, 4, 4, MoeRing.WarpAsync).SharedBytes);
+        Assert.Equal(0, new MoeLaunchConfig(1, 1, 4, 2, MoeRing.Registers).SharedBytes);
+        // Per CTA: 4 stages x (2 KB per token tile, once + 4 KB of weights per warp).
+        Assert.Equal(4 * ((2 * 2048) + (8 * 4096)), new MoeLaunchConfig(1, 2, 8, 4, MoeRing.CtaAsync).SharedBytes);
+        Assert.Equal("_shared_nt2_d4", new MoeLaunchConfig(1, 2, 8, 4, MoeRing.CtaAsync).KernelSuffix);
+        Assert.False(new MoeLaunchConfig(1, 2, 8, 4, MoeRing.WarpAsync).IsSupported); // 256 KB: over the 227 KB a CTA may have
+        Assert.False(new MoeLaunchConfig(1, 1, 4, 5, MoeRing.WarpAsync).IsSupported); // not a compiled variant
+        Assert.Equal("_async_nt2_d4", new MoeLaunchConfig(1, 2, 4, 4, MoeRing.WarpAsync).KernelSuffix);
     }
 }

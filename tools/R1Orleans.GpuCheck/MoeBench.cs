@@ -16,7 +16,7 @@ public sealed record Bandwidth(double Memcpy, double CopyKernel, double CopyKern
 public sealed record MoeTiming(MoeLaunchConfig Launch, double Ms, double GBps, double PctCopy)
 {
     /// <summary>Short form: K splits of gate_up / down, token tiles, warps, depth, a for the cp.async ring.</summary>
-    public string Config => $"s{Launch.Splits}/{Launch.DownSplits} t{Launch.TokenTiles} w{Launch.Warps} d{Launch.Depth}{(Launch.Async ? "a" : "")}";
+    public string Config => Launch.ShortName;
 }
 
 /// <summary>The MoE decode step at one token count: the sweep, the best configuration and its per-launch times.</summary>
@@ -45,11 +45,11 @@ public static class MoeBench
         var configs = new List<MoeLaunchConfig> { def };
         foreach (int warps in new[] { 4, 8 })
         {
-            foreach ((int tiles, int depth, bool isAsync) in MoeLaunchConfig.Variants)
+            foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants)
             {
                 foreach ((int splits, int downSplits) in new[] { (1, 1), (2, 1), (4, 2), (7, 2), (7, 4) })
                 {
-                    var c = new MoeLaunchConfig(splits, tiles, warps, depth, isAsync, downSplits);
+                    var c = new MoeLaunchConfig(splits, tiles, warps, depth, ring, downSplits);
                     if (c != def && c.IsSupported && (tokens > 1 || tiles == 1) && (tokens < 64 || splits <= 2))
                     {
                         configs.Add(c);

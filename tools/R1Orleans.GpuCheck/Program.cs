@@ -37,9 +37,9 @@ Console.WriteLine($"cuda:{device}: {context.Name}, compute capability {context.C
 using KernelLibrary kernels = KernelLibrary.Load(context, kernelsDir, cache);
 kernels.Log.ToList().ForEach(Console.WriteLine);
 Console.WriteLine($"NVRTC {KernelCompiler.Version()} from {KernelCompiler.LibraryPath}");
-foreach ((int tiles, int depth, bool isAsync) in MoeLaunchConfig.Variants)
+foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants)
 {
-    string suffix = new MoeLaunchConfig(1, tiles, 4, depth, isAsync).KernelSuffix;
+    string suffix = new MoeLaunchConfig(1, tiles, 4, depth, ring).KernelSuffix;
     foreach (string k in new[] { "moe_gate_up" + suffix, "moe_down" + suffix })
     {
         (int regs, int local) = kernels.Kernel("moe_fp8", k).Resources();
@@ -67,9 +67,11 @@ using (var small = new MoeFp8Experts(context, kernels, experts: 8, Hidden, Inter
     using MoeWeights smallWeights = MoeWeights.Fill(context, small, kernels, stream, rng);
     foreach ((int t, MoeLaunchConfig c) in new[]
     {
-        (16, new MoeLaunchConfig(1, 1, 8, 2, false)), (37, new MoeLaunchConfig(4, 4, 4, 1, false)), (37, new MoeLaunchConfig(2, 2, 8, 2, false)),
-        (3, new MoeLaunchConfig(14, 1, 4, 3, false, 3)), (37, new MoeLaunchConfig(1, 1, 4, 4, true, 2)), (37, new MoeLaunchConfig(3, 2, 4, 4, true)),
-        (37, new MoeLaunchConfig(1, 4, 4, 3, true, 4)), (5, new MoeLaunchConfig(7, 1, 4, 6, true)),
+        (16, new MoeLaunchConfig(1, 1, 8, 2, MoeRing.Registers)), (37, new MoeLaunchConfig(4, 4, 4, 1, MoeRing.Registers)), (37, new MoeLaunchConfig(2, 2, 8, 2, MoeRing.Registers)),
+        (3, new MoeLaunchConfig(14, 1, 4, 3, MoeRing.Registers, 3)), (37, new MoeLaunchConfig(1, 1, 4, 4, MoeRing.WarpAsync, 2)), (37, new MoeLaunchConfig(3, 2, 4, 4, MoeRing.WarpAsync)),
+        (37, new MoeLaunchConfig(1, 4, 4, 3, MoeRing.WarpAsync, 4)), (5, new MoeLaunchConfig(7, 1, 4, 6, MoeRing.WarpAsync)),
+        (37, new MoeLaunchConfig(1, 1, 8, 4, MoeRing.CtaAsync)), (37, new MoeLaunchConfig(3, 2, 4, 4, MoeRing.CtaAsync, 2)),
+        (37, new MoeLaunchConfig(2, 4, 4, 4, MoeRing.CtaAsync, 4)), (2, new MoeLaunchConfig(7, 1, 4, 6, MoeRing.CtaAsync, 3)),
     })
     {
         Report(MoeCheck.Run(small, smallWeights, stream, rng, t, c));
@@ -80,8 +82,9 @@ using var moe = new MoeFp8Experts(context, kernels, experts: 256, Hidden, Inter,
 MoeWeights weights = MoeWeights.Fill(context, moe, kernels, stream, rng);
 foreach ((int t, MoeLaunchConfig c) in new[]
 {
-    (1, MoeLaunchConfig.ForTokens(1)), (1, new MoeLaunchConfig(1, 1, 8, 2, false)), (16, MoeLaunchConfig.ForTokens(16)),
-    (64, MoeLaunchConfig.ForTokens(64)), (64, new MoeLaunchConfig(4, 1, 8, 3, false, 2)), (256, MoeLaunchConfig.ForTokens(256)),
+    (1, MoeLaunchConfig.ForTokens(1)), (1, new MoeLaunchConfig(1, 1, 8, 2, MoeRing.Registers)), (16, MoeLaunchConfig.ForTokens(16)),
+    (64, MoeLaunchConfig.ForTokens(64)), (64, new MoeLaunchConfig(4, 1, 8, 3, MoeRing.Registers, 2)), (256, MoeLaunchConfig.ForTokens(256)),
+    (256, new MoeLaunchConfig(1, 2, 8, 4, MoeRing.CtaAsync)), (16, new MoeLaunchConfig(2, 1, 4, 6, MoeRing.CtaAsync, 2)),
 })
 {
     Report(MoeCheck.Run(moe, weights, stream, rng, t, c));
