@@ -10,6 +10,25 @@ public static class MoeCheck
 {
     public const double Tolerance = 2e-3;
 
+    /// <summary>A captured graph of the step replays to the same bits as the direct launches.</summary>
+    public static CheckResult GraphReplay(MoeFp8Experts moe, CudaStream stream, Random rng, int tokens, MoeLaunchConfig config)
+    {
+        moe.X.Upload<float>(Rng.Uniform(rng, tokens * moe.Hidden, -1f, 1f));
+        (int[] ids, float[] w) = Rng.Routing(rng, tokens, moe.TopK, moe.Experts);
+        moe.TopkIds.Upload<int>(ids);
+        moe.TopkWeights.Upload<float>(w);
+        moe.Output.Fill32(OpChecks.Poison);
+        moe.Forward(stream, tokens, config);
+        stream.Synchronize();
+        float[] direct = moe.Output.Download<float>(tokens * moe.Hidden);
+        using CudaGraph graph = CudaGraph.Capture(stream, () => moe.Forward(stream, tokens, config));
+        moe.Output.Fill32(OpChecks.Poison);
+        graph.Launch(stream);
+        stream.Synchronize();
+        float[] replay = moe.Output.Download<float>(tokens * moe.Hidden);
+        return new CheckResult($"moe_fp8 T={tokens} graph replay = direct launch", 0, Agreement.Of(replay, direct));
+    }
+
     public static CheckResult Run(MoeFp8Experts moe, MoeWeights weights, CudaStream stream, Random rng, int tokens, MoeLaunchConfig config)
     {
         float[] x = Rng.Uniform(rng, tokens * moe.Hidden, -1f, 1f);

@@ -90,6 +90,8 @@ foreach ((int t, MoeLaunchConfig c) in new[]
     Report(MoeCheck.Run(moe, weights, stream, rng, t, c));
 }
 
+Report(MoeCheck.GraphReplay(moe, stream, rng, 1, MoeLaunchConfig.ForTokens(1)));
+Report(MoeCheck.GraphReplay(moe, stream, rng, 64, MoeLaunchConfig.ForTokens(64)));
 weights.Dispose(); // the benchmark needs only the packed copy
 
 Bandwidth before = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
@@ -106,11 +108,11 @@ Console.WriteLine($"after the MoE benchmark:  {after}");
 
 Console.WriteLine();
 Console.WriteLine($"MoE decode step, 256 experts top-8, hidden 7168, moe_intermediate 2048, FP8 e4m3 128x128 blocks (median of {reps}); % of copy {copyGBps:F0} GB/s, read {before.Read:F0} GB/s");
-Console.WriteLine($"{"tokens",6} {"experts",7} {"floor ms",8} {"default ms",10} {"best ms",8} {"best config",-22} {"GB/s",6} {"% copy",6} {"% read",6} {"pipelined ms",12}  per launch ms (prepare gate_up silu down combine)");
+Console.WriteLine($"{"tokens",6} {"experts",7} {"floor ms",8} {"default ms",10} {"best ms",8} {"best config",-22} {"GB/s",6} {"% copy",6} {"% read",6} {"pipelined ms",12} {"graph ms",8}  per launch ms (prepare gate_up silu down combine)");
 foreach (MoeBenchResult r in results)
 {
     string perKernel = string.Join(" ", MoeBench.Launches.Select(n => r.KernelMs[n].ToString("F4", System.Globalization.CultureInfo.InvariantCulture)));
-    Console.WriteLine($"{r.Tokens,6} {r.UniqueExperts,7} {r.FloorMs,8:F4} {r.Default.Ms,10:F4} {r.Best.Ms,8:F4} {r.Best.Config,-22} {r.Best.GBps,6:F0} {r.Best.PctCopy,6:F1} {100 * r.Best.GBps / before.Read,6:F1} {r.PipelinedMs,12:F4}  {perKernel}");
+    Console.WriteLine($"{r.Tokens,6} {r.UniqueExperts,7} {r.FloorMs,8:F4} {r.Default.Ms,10:F4} {r.Best.Ms,8:F4} {r.Best.Config,-22} {r.Best.GBps,6:F0} {r.Best.PctCopy,6:F1} {100 * r.Best.GBps / before.Read,6:F1} {r.PipelinedMs,12:F4} {r.GraphMs,8:F4}  {perKernel}");
 }
 
 int failed = checks.Count(c => !c.Passed);

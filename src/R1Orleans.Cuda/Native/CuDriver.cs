@@ -124,6 +124,26 @@ internal static unsafe partial class CuDriver
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuEventDestroy_v2(nint evt);
 
+    public const int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuStreamBeginCapture_v2(nint stream, int mode);
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuStreamEndCapture(nint stream, out nint graph);
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuGraphInstantiateWithFlags(out nint graphExec, nint graph, ulong flags);
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuGraphLaunch(nint graphExec, nint stream);
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuGraphExecDestroy(nint graphExec);
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuGraphDestroy(nint graph);
+
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuGetErrorName(int status, out nint text);
 

@@ -69,3 +69,14 @@ internal sealed class DeviceMemoryHandle : SafeHandle
     protected override bool ReleaseHandle() =>
         CuDriver.cuCtxSetCurrent(_context) == 0 && CuDriver.cuMemFree_v2((ulong)handle) == 0;
 }
+
+/// <summary>An instantiated CUDA graph (CUgraphExec); destroyed when disposed.</summary>
+internal sealed class GraphExecHandle : SafeHandle
+{
+    public GraphExecHandle(nint exec)
+        : base(0, ownsHandle: true) => SetHandle(exec);
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle() => CuDriver.cuGraphExecDestroy(handle) == 0;
+}
