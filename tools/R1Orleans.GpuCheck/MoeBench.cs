@@ -146,11 +146,13 @@ public static class MoeBench
         return end.ElapsedSince(start);
     }
 
+    /// <summary>Warm-up: at least <paramref name="warm"/> samples and 50 ms of device time (clocks ramp up after idle host work).</summary>
     private static double Median(int reps, Func<double> sample, int warm)
     {
-        for (int i = 0; i < warm; i++)
+        double warmMs = 0;
+        for (int i = 0; i < warm || (warmMs < 50 && i < 10_000); i++)
         {
-            sample();
+            warmMs += sample();
         }
 
         var xs = new List<double>(reps);
