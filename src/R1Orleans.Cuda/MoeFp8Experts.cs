@@ -1,0 +1,220 @@
+namespace R1Orleans.Cuda;
+
+/// <summary>
+/// The routed experts of one MoE layer on the GPU, FP8 e4m3 with 128x128 block scales (DeepSeek-V3's checkpoint
+/// format, vLLM's w13/w2 layout), and the decode step over them: permute (tokens grouped by expert), gate/up grouped
+/// GEMM, SiLU x up, down grouped GEMM, combine with the routing weights. Kernels: kernels/moe_fp8.cu.
+/// Buffers: <see cref="X"/> [tokens, hidden] float32 in, <see cref="TopkIds"/>/<see cref="TopkWeights"/> [tokens, topK] in,
+/// <see cref="Output"/> [tokens, hidden] float32 out.
+/// </summary>
+public sealed class MoeFp8Experts : IDisposable
+{
+    private const int Block = 256;
+    private readonly CudaKernel _prepare;
+    private readonly CudaKernel _silu;
+    private readonly CudaKernel _combine;
+    private readonly CudaKernel _pack;
+    private readonly Dictionary<string, CudaKernel> _gemms = [];
+    private readonly List<DeviceBuffer> _owned = [];
+
+    public MoeFp8Experts(CudaContext context, KernelLibrary kernels, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = 14)
+    {
+        if (hidden % 256 != 0 || intermediate % 128 != 0 || hidden > 8192 || intermediate > 8192 || experts > 1024 || topK > experts || maxTokens < 1)
+        {
+            throw new ArgumentException($"MoE shape not supported: experts {experts} (at most 1024), hidden {hidden} (multiple of 256, at most 8192), intermediate {intermediate} (multiple of 128, at most 8192), top-{topK}, {maxTokens} tokens");
+        }
+
+        Experts = experts;
+        Hidden = hidden;
+        Intermediate = intermediate;
+        TopK = topK;
+        MaxTokens = maxTokens;
+        MaxSplits = maxSplits;
+        _prepare = kernels.Kernel("moe_fp8", "moe_prepare");
+        _silu = kernels.Kernel("moe_fp8", "moe_silu");
+        _combine = kernels.Kernel("moe_fp8", "moe_combine");
+        _pack = kernels.Kernel("moe_fp8", "moe_pack_tiles");
+        foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants)
+        {
+            string suffix = new MoeLaunchConfig(1, tiles, 4, depth, ring).KernelSuffix;
+            foreach (string part in new[] { "moe_gate_up", "moe_down" })
+            {
+                _gemms[part + suffix] = kernels.Kernel("moe_fp8", part + suffix);
+            }
+        }
+
+        long e = experts, h = hidden, i = intermediate, s = (long)maxTokens * topK;
+        W13 = Own(context.Allocate(e * 2 * i * h));
+        S13 = Own(context.Allocate(e * (2 * i / 128) * (h / 128) * 4));
+        W2 = Own(context.Allocate(e * h * i));
+        S2 = Own(context.Allocate(e * (h / 128) * (i / 128) * 4));
+        X = Own(context.Allocate(maxTokens * h * 4));
+        TopkIds = Own(context.Allocate(s * 4));
+        TopkWeights = Own(context.Allocate(s * 4));
+        Output = Own(context.Allocate(maxTokens * h * 4));
+        _x16 = Own(context.Allocate(maxTokens * h * 2));
+        _meta = Own(context.Allocate(((2 * e) + 2) * 4));
+        _slotToken = Own(context.Allocate(s * 4));
+        _slotOf = Own(context.Allocate(s * 4));
+        _partial = Own(context.Allocate(maxSplits * s * 2 * i * 4));
+        _h16 = Own(context.Allocate(s * i * 2));
+        _y = Own(context.Allocate(MaxDownSplits * s * h * 4));
+    }
+
+    public int Experts { get; }
+
+    public int Hidden { get; }
+
+    public int Intermediate { get; }
+
+    public int TopK { get; }
+
+    public int MaxTokens { get; }
+
+    public int MaxSplits { get; }
+
+    /// <summary>The most K splits of the down projection (its float32 outputs are summed in the combine).</summary>
+    public const int MaxDownSplits = 4;
+
+    /// <summary>[experts, 2 * intermediate, hidden] e4m3 bytes (gate_proj rows, then up_proj rows) in the packed tile order of <see cref="PackWeights"/>.</summary>
+    public DeviceBuffer W13 { get; }
+
+    /// <summary>[experts, 2 * intermediate / 128, hidden / 128] float32 weight_scale_inv.</summary>
+    public DeviceBuffer S13 { get; }
+
+    /// <summary>[experts, hidden, intermediate] e4m3 bytes of down_proj, in the packed tile order of <see cref="PackWeights"/>.</summary>
+    public DeviceBuffer W2 { get; }
+
+    /// <summary>[experts, hidden / 128, intermediate / 128] float32 weight_scale_inv.</summary>
+    public DeviceBuffer S2 { get; }
+
+    public DeviceBuffer X { get; }
+
+    public DeviceBuffer TopkIds { get; }
+
+    public DeviceBuffer TopkWeights { get; }
+
+    public DeviceBuffer Output { get; }
+
+    private readonly DeviceBuffer _x16;
+    private readonly DeviceBuffer _meta;
+    private readonly DeviceBuffer _slotToken;
+    private readonly DeviceBuffer _slotOf;
+    private readonly DeviceBuffer _partial;
+    private readonly DeviceBuffer _h16;
+    private readonly DeviceBuffer _y;
+
+    /// <summary>Bytes of FP8 weights one active expert streams per step (gate, up, down).</summary>
+    public long ExpertWeightBytes => 3L * Hidden * Intermediate;
+
+    /// <summary>
+    /// Fills <see cref="W13"/> and <see cref="W2"/> from row-major checkpoint-layout weights already on the device
+    /// ([experts, 2I, H] and [experts, H, I] bytes), reordered into 16-row x 128-column tiles (kernels/moe_fp8.cu,
+    /// moe_pack_tiles) so the GEMMs stream each tile contiguously.
+    /// </summary>
+    public void PackWeights(DeviceBuffer w13RowMajor, DeviceBuffer w2RowMajor, CudaStream stream)
+    {
+        if (w13RowMajor.Bytes != W13.Bytes || w2RowMajor.Bytes != W2.Bytes)
+        {
+            throw new ArgumentException($"row-major weights hold {w13RowMajor.Bytes} and {w2RowMajor.Bytes} bytes; this layer needs {W13.Bytes} and {W2.Bytes}");
+        }
+
+        _pack.Launch(stream, 132 * 16, Block, 0, w13RowMajor, W13, Experts, 2 * Intermediate, Hidden);
+        _pack.Launch(stream, 132 * 16, Block, 0, w2RowMajor, W2, Experts, Hidden, Intermediate);
+    }
+
+    /// <summary>Checks a routing before upload: every id in [0, experts), no expert twice for one token.</summary>
+    public static void ValidateRouting(ReadOnlySpan<int> ids, int tokens, int topK, int experts)
+    {
+        if (ids.Length != tokens * topK)
+        {
+            throw new ArgumentException($"routing holds {ids.Length} ids, expected {tokens} x {topK}");
+        }
+
+        for (int t = 0; t < tokens; t++)
+        {
+            ReadOnlySpan<int> row = ids.Slice(t * topK, topK);
+            for (int k = 0; k < topK; k++)
+            {
+                if ((uint)row[k] >= (uint)experts)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(ids), $"token {t} slot {k}: expert {row[k]} is outside [0, {experts})");
+                }
+
+                if (row[..k].Contains(row[k]))
+                {
+                    throw new ArgumentException($"token {t} routes to expert {row[k]} twice");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Queues one decode step over the first <paramref name="tokens"/> rows of <see cref="X"/> and the routing in
+    /// <see cref="TopkIds"/>/<see cref="TopkWeights"/>; the result lands in <see cref="Output"/>. When
+    /// <paramref name="marks"/> holds 6 events, they are recorded before and after each of the five launches.
+    /// </summary>
+    public void Forward(CudaStream stream, int tokens, MoeLaunchConfig config, CudaEvent[]? marks = null)
+    {
+        if (tokens < 1 || tokens > MaxTokens)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; this layer was sized for 1..{MaxTokens}");
+        }
+
+        if (!config.IsSupported)
+        {
+            throw new ArgumentException($"unsupported MoE launch config {config} (shared memory {config.SharedBytes} bytes)");
+        }
+
+        (int splits, int perSplit) = SplitK(Hidden / 128, Math.Min(config.Splits, MaxSplits));
+        (int downSplits, int downPerSplit) = SplitK(Intermediate / 128, config.DownSplits);
+        CudaKernel gateUp = _gemms["moe_gate_up" + config.KernelSuffix];
+        CudaKernel down = _gemms["moe_down" + config.KernelSuffix];
+        uint shared = (uint)config.SharedBytes;
+        if (shared > 48 * 1024)
+        {
+            gateUp.SetMaxDynamicSharedMemory(config.SharedBytes);
+            down.SetMaxDynamicSharedMemory(config.SharedBytes);
+        }
+
+        int s = tokens * TopK;
+        int maxActive = Math.Min(Experts, s);
+        int threads = 32 * config.Warps;
+
+        marks?[0].Record(stream);
+        int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
+        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, X, _x16, Hidden);
+        marks?[1].Record(stream);
+        gateUp.Launch(stream, new Dim3((uint)(maxActive * (Intermediate / (16 * config.Warps))), (uint)splits), threads, shared,
+            W13, S13, _x16, _meta, _slotToken, _partial, Experts, Hidden, Intermediate, s, perSplit);
+        marks?[2].Record(stream);
+        int siluBlocks = (int)Math.Min(((long)s * Intermediate / 2 + Block - 1) / Block, 2048);
+        _silu.Launch(stream, siluBlocks, Block, 0, _partial, splits, s, Intermediate, _h16);
+        marks?[3].Record(stream);
+        down.Launch(stream, new Dim3((uint)(maxActive * (Hidden / (32 * config.Warps))), (uint)downSplits), threads, shared, W2, S2, _h16, _meta, _y, Experts, Hidden, Intermediate, s, downPerSplit);
+        marks?[4].Record(stream);
+        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, downSplits, s, Output);
+        marks?[5].Record(stream);
+    }
+
+    /// <summary>Splits <paramref name="chunks"/> K chunks into at most <paramref name="wanted"/> equal runs: (runs, chunks per run).</summary>
+    private static (int Splits, int PerSplit) SplitK(int chunks, int wanted)
+    {
+        int per = (chunks + Math.Max(1, wanted) - 1) / Math.Max(1, wanted);
+        return ((chunks + per - 1) / per, per);
+    }
+
+    public void Dispose()
+    {
+        foreach (DeviceBuffer b in _owned)
+        {
+            b.Dispose();
+        }
+    }
+
+    private DeviceBuffer Own(DeviceBuffer b)
+    {
+        _owned.Add(b);
+        return b;
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using R1Orleans.Cuda;
+using R1Orleans.GpuCheck;
+
+// r1-gpucheck: compiles kernels/*.cu with NVRTC for the device, checks every kernel against the CPU reference, then
+// times the FP8 MoE decode step at 1, 16, 64 and 256 tokens against the copy bandwidth measured in the same run.
+//   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N]
+//   r1-gpucheck --compile-only sm_90a [--kernels DIR] [--cache DIR]     (NVRTC only; no driver or GPU needed)
+string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+string kernelsDir = Arg("--kernels") ?? FindKernels();
+var cache = new KernelCache(Arg("--cache") ?? KernelCache.DefaultDirectory);
+int device = int.Parse(Arg("--device") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+int reps = int.Parse(Arg("--reps") ?? "20", System.Globalization.CultureInfo.InvariantCulture);
+string? outFile = Arg("--out");
+
+if (Arg("--compile-only") is string arch)
+{
+    var log = new List<string>();
+    try
+    {
+        KernelLibrary.CompileFolder(kernelsDir, arch, cache, log);
+    }
+    catch (KernelCompilationException e)
+    {
+        log.ForEach(Console.WriteLine);
+        Console.Error.WriteLine(e.Message);
+        return 2;
+    }
+
+    log.ForEach(Console.WriteLine);
+    Console.WriteLine($"NVRTC {KernelCompiler.Version()} from {KernelCompiler.LibraryPath}");
+    return 0;
+}
+
+using CudaContext context = CudaContext.Open(device);
+Console.WriteLine($"cuda:{device}: {context.Name}, compute capability {context.ComputeCapability} ({context.ComputeCapability.NvrtcArchitecture}), {context.MultiprocessorCount} SMs, {context.TotalMemoryBytes / (1L << 30)} GiB, driver CUDA {context.DriverVersion}");
+using KernelLibrary kernels = KernelLibrary.Load(context, kernelsDir, cache);
+kernels.Log.ToList().ForEach(Console.WriteLine);
+Console.WriteLine($"NVRTC {KernelCompiler.Version()} from {KernelCompiler.LibraryPath}");
+foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants)
+{
+    string suffix = new MoeLaunchConfig(1, tiles, 4, depth, ring).KernelSuffix;
+    foreach (string k in new[] { "moe_gate_up" + suffix, "moe_down" + suffix })
+    {
+        (int regs, int local) = kernels.Kernel("moe_fp8", k).Resources();
+        Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
+    }
+}
+
+using CudaStream stream = context.CreateStream();
+var rng = new Random(20261204);
+var checks = new List<CheckResult>();
+void Report(CheckResult c)
+{
+    checks.Add(c);
+    Console.WriteLine(c);
+}
+
+foreach (CheckResult c in OpChecks.Run(context, kernels, stream, rng))
+{
+    Report(c);
+}
+
+const int Hidden = 7168, Inter = 2048, TopK = 8;
+using (var small = new MoeFp8Experts(context, kernels, experts: 8, Hidden, Inter, TopK, maxTokens: 64))
+{
+    using MoeWeights smallWeights = MoeWeights.Fill(context, small, kernels, stream, rng);
+    foreach ((int t, MoeLaunchConfig c) in new[]
+    {
+        (16, new MoeLaunchConfig(1, 1, 8, 2, MoeRing.Registers)), (37, new MoeLaunchConfig(4, 4, 4, 1, MoeRing.Registers)), (37, new MoeLaunchConfig(2, 2, 8, 2, MoeRing.Registers)),
+        (3, new MoeLaunchConfig(14, 1, 4, 3, MoeRing.Registers, 3)), (37, new MoeLaunchConfig(1, 1, 4, 4, MoeRing.WarpAsync, 2)), (37, new MoeLaunchConfig(3, 2, 4, 4, MoeRing.WarpAsync)),
+        (37, new MoeLaunchConfig(1, 4, 4, 3, MoeRing.WarpAsync, 4)), (5, new MoeLaunchConfig(7, 1, 4, 6, MoeRing.WarpAsync)),
+        (37, new MoeLaunchConfig(1, 1, 8, 4, MoeRing.CtaAsync)), (37, new MoeLaunchConfig(3, 2, 4, 4, MoeRing.CtaAsync, 2)),
+        (37, new MoeLaunchConfig(2, 4, 4, 4, MoeRing.CtaAsync, 4)), (2, new MoeLaunchConfig(7, 1, 4, 6, MoeRing.CtaAsync, 3)),
+    })
+    {
+        Report(MoeCheck.Run(small, smallWeights, stream, rng, t, c));
+    }
+}
+
+using var moe = new MoeFp8Experts(context, kernels, experts: 256, Hidden, Inter, TopK, maxTokens: 256);
+MoeWeights weights = MoeWeights.Fill(context, moe, kernels, stream, rng);
+foreach ((int t, MoeLaunchConfig c) in new[]
+{
+    (1, MoeLaunchConfig.ForTokens(1)), (1, new MoeLaunchConfig(1, 1, 8, 2, MoeRing.Registers)), (16, MoeLaunchConfig.ForTokens(16)),
+    (64, MoeLaunchConfig.ForTokens(64)), (64, new MoeLaunchConfig(4, 1, 8, 3, MoeRing.Registers, 2)), (256, MoeLaunchConfig.ForTokens(256)),
+    (256, new MoeLaunchConfig(1, 2, 8, 4, MoeRing.CtaAsync)), (16, new MoeLaunchConfig(2, 1, 4, 6, MoeRing.CtaAsync, 2)),
+})
+{
+    Report(MoeCheck.Run(moe, weights, stream, rng, t, c));
+}
+
+Report(MoeCheck.GraphReplay(moe, stream, rng, 1, MoeLaunchConfig.ForTokens(1)));
+Report(MoeCheck.GraphReplay(moe, stream, rng, 64, MoeLaunchConfig.ForTokens(64)));
+weights.Dispose(); // the benchmark needs only the packed copy
+
+Bandwidth before = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
+Console.WriteLine($"before the MoE benchmark: {before}");
+double copyGBps = before.Copy;
+var results = new List<MoeBenchResult>();
+foreach (int t in new[] { 1, 16, 64, 256 })
+{
+    results.Add(MoeBench.Run(context, moe, stream, rng, t, copyGBps, reps));
+}
+
+Bandwidth after = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
+Console.WriteLine($"after the MoE benchmark:  {after}");
+
+Console.WriteLine();
+Console.WriteLine($"MoE decode step, 256 experts top-8, hidden 7168, moe_intermediate 2048, FP8 e4m3 128x128 blocks (median of {reps}); % of copy {copyGBps:F0} GB/s, read {before.Read:F0} GB/s");
+Console.WriteLine($"{"tokens",6} {"experts",7} {"floor ms",8} {"default ms",10} {"best ms",8} {"best config",-22} {"GB/s",6} {"% copy",6} {"% read",6} {"pipelined ms",12} {"graph ms",8}  per launch ms (prepare gate_up silu down combine)");
+foreach (MoeBenchResult r in results)
+{
+    string perKernel = string.Join(" ", MoeBench.Launches.Select(n => r.KernelMs[n].ToString("F4", System.Globalization.CultureInfo.InvariantCulture)));
+    Console.WriteLine($"{r.Tokens,6} {r.UniqueExperts,7} {r.FloorMs,8:F4} {r.Default.Ms,10:F4} {r.Best.Ms,8:F4} {r.Best.Config,-22} {r.Best.GBps,6:F0} {r.Best.PctCopy,6:F1} {100 * r.Best.GBps / before.Read,6:F1} {r.PipelinedMs,12:F4} {r.GraphMs,8:F4}  {perKernel}");
+}
+
+int failed = checks.Count(c => !c.Passed);
+Console.WriteLine($"{checks.Count - failed} passed, {failed} failed");
+if (outFile is not null)
+{
+    var report = new
+    {
+        device = context.Name,
+        computeCapability = context.ComputeCapability.ToString(),
+        architecture = context.ComputeCapability.NvrtcArchitecture,
+        sms = context.MultiprocessorCount,
+        driverCudaVersion = context.DriverVersion,
+        nvrtc = KernelCompiler.Version(),
+        date = DateTime.UtcNow.ToString("O"),
+        bandwidthBefore = before,
+        bandwidthAfter = after,
+        copyGBps,
+        checks = checks.Select(c => new { c.Name, c.Passed, c.Tolerance, c.Agreement }),
+        moeDecode = results,
+    };
+    File.WriteAllText(outFile, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+}
+
+return failed == 0 ? 0 : 1;
+
+static string FindKernels()
+{
+    foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+    {
+        for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
+        {
+            string k = Path.Combine(d.FullName, "kernels");
+            if (Directory.Exists(k) && Directory.GetFiles(k, "*.cu").Length > 0)
+            {
+                return k;
+            }
+        }
+    }
+
+    throw new DirectoryNotFoundException("no kernels/*.cu folder beside the program or above the current directory; pass --kernels DIR");
+}

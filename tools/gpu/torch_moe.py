@@ -1,0 +1,99 @@
+"""PyTorch's MoE decode step at DeepSeek-V3 sizes, for a same-run comparison with r1-gpucheck's FP8 kernels:
+copy bandwidth, then one MoE layer (256 routed experts, top-8, hidden 7168, moe_intermediate 2048) at 1, 16, 64 and
+256 tokens through torch._grouped_mm (BF16 weights) and torch._scaled_grouped_mm (FP8 e4m3 weights, rowwise scales).
+Adapted from the project's PyTorch anchors (shared/perf/torch_anchors.py); timings are CUDA-event medians.
+
+usage: python3 tools/gpu/torch_moe.py [--out FILE.json]"""
+import json, sys, traceback
+import torch
+
+torch.manual_seed(0)
+dev = torch.device("cuda")
+E, H, I, K = 256, 7168, 2048, 8
+TOKENS = (1, 16, 64, 256)
+
+
+def timeit(fn, reps=20, warm=3):
+    for _ in range(warm):
+        fn()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record(); fn(); b.record(); torch.cuda.synchronize(); ts.append(a.elapsed_time(b) / 1e3)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+
+def routing(B):
+    return torch.stack([torch.randperm(E, device=dev)[:K] for _ in range(B)])
+
+
+res = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+n = 1 << 30
+x = torch.empty(n, dtype=torch.uint8, device=dev).random_(0, 255)
+y = torch.empty_like(x)
+res["copy_GBps"] = 2 * n / timeit(lambda: y.copy_(x)) / 1e9
+del x, y
+
+w13 = torch.randn(E, 2 * I, H, dtype=torch.bfloat16, device=dev) * 0.02
+w2 = torch.randn(E, H, I, dtype=torch.bfloat16, device=dev) * 0.02
+
+
+def moe_bf16(xb, idx):
+    flat = idx.flatten(); order = flat.argsort(); counts = torch.bincount(flat, minlength=E)
+    offs = counts.cumsum(0).to(torch.int32)
+    xs = xb.repeat_interleave(K, dim=0)[order]
+    h = torch._grouped_mm(xs, w13.transpose(1, 2), offs=offs)
+    g, u = h.chunk(2, dim=-1)
+    o = torch._grouped_mm((torch.nn.functional.silu(g) * u).contiguous(), w2.transpose(1, 2), offs=offs)
+    out = torch.zeros_like(xb); out.index_add_(0, order // K, o)
+    return out
+
+
+def row(kind, B, t, idx, bytes_per_expert):
+    uniq = int(idx.unique().numel())
+    gb = uniq * bytes_per_expert / 1e9
+    return {"tokens": B, "ms": t * 1e3, "unique_experts": uniq, "GBps": gb / t, "pct_copy": 100 * gb / t / res["copy_GBps"]}
+
+
+res["moe_decode_bf16"] = []
+for B in TOKENS:
+    xb = torch.randn(B, H, dtype=torch.bfloat16, device=dev); idx = routing(B)
+    res["moe_decode_bf16"].append(row("bf16", B, timeit(lambda: moe_bf16(xb, idx)), idx, 3 * H * I * 2))
+
+try:
+    w13_8 = w13.to(torch.float8_e4m3fn); w2_8 = w2.to(torch.float8_e4m3fn)
+    del w13, w2
+    torch.cuda.empty_cache()
+    s13 = torch.ones(E, 2 * I, device=dev); s2 = torch.ones(E, H, device=dev)
+
+    def moe_fp8(xb, idx):
+        flat = idx.flatten(); order = flat.argsort(); counts = torch.bincount(flat, minlength=E)
+        offs = counts.cumsum(0).to(torch.int32)
+        xs = xb.repeat_interleave(K, dim=0)[order].to(torch.float8_e4m3fn)
+        sa = torch.ones(xs.shape[0], device=dev)
+        h = torch._scaled_grouped_mm(xs, w13_8.transpose(1, 2), sa, s13, offs=offs, out_dtype=torch.bfloat16)
+        g, u = h.chunk(2, dim=-1)
+        m = (torch.nn.functional.silu(g) * u).to(torch.float8_e4m3fn)
+        o = torch._scaled_grouped_mm(m, w2_8.transpose(1, 2), sa, s2, offs=offs, out_dtype=torch.bfloat16)
+        out = torch.zeros(xb.shape, dtype=torch.bfloat16, device=dev); out.index_add_(0, order // K, o)
+        return out
+
+    res["moe_decode_fp8_rowwise"] = []
+    for B in TOKENS:
+        xb = torch.randn(B, H, dtype=torch.bfloat16, device=dev); idx = routing(B)
+        res["moe_decode_fp8_rowwise"].append(row("fp8", B, timeit(lambda: moe_fp8(xb, idx)), idx, 3 * H * I))
+except Exception:
+    res["moe_decode_fp8_error"] = traceback.format_exc()[-600:]
+
+print(f"PyTorch {res['torch']} on {res['device']}: copy {res['copy_GBps']:.0f} GB/s")
+print(f"{'tokens':>6} {'bf16 ms':>8} {'bf16 %copy':>10} {'fp8 ms':>8} {'fp8 %copy':>9}")
+for i, B in enumerate(TOKENS):
+    b = res["moe_decode_bf16"][i]
+    f = res.get("moe_decode_fp8_rowwise", [None] * 4)[i]
+    fs = f"{f['ms']:8.4f} {f['pct_copy']:9.1f}" if f else "   error"
+    print(f"{B:>6} {b['ms']:8.4f} {b['pct_copy']:10.1f} {fs}")
+if "--out" in sys.argv:
+    with open(sys.argv[sys.argv.index("--out") + 1], "w") as fh:
+        json.dump(res, fh, indent=1)
