@@ -90,24 +90,12 @@ public static class MoeReference
 
     private static FeedForward Dequantize((byte[] W13, float[] S13, byte[] W2, float[] S2) raw, int h, int inter)
     {
-        float[] w13 = Decode(raw.W13);
-        Fp8BlockDequantizer.ApplyScales(w13, 2 * inter, h, raw.S13, s_blocks);
-        float[] w2 = Decode(raw.W2);
-        Fp8BlockDequantizer.ApplyScales(w2, h, inter, raw.S2, s_blocks);
+        float[] w13 = new float[raw.W13.Length];
+        Fp8BlockDequantizer.Dequantize(raw.W13, 2 * inter, h, raw.S13, s_blocks, w13);
+        float[] w2 = new float[raw.W2.Length];
+        Fp8BlockDequantizer.Dequantize(raw.W2, h, inter, raw.S2, s_blocks, w2);
         var gate = new Matrix(inter, h, w13.AsSpan(0, inter * h).ToArray());
         var up = new Matrix(inter, h, w13.AsSpan(inter * h, inter * h).ToArray());
         return new FeedForward(gate, up, new Matrix(h, inter, w2));
-    }
-
-    private static float[] Decode(byte[] q)
-    {
-        ReadOnlySpan<float> table = ElementConversion.Fp8E4M3Table;
-        var f = new float[q.Length];
-        for (int i = 0; i < q.Length; i++)
-        {
-            f[i] = table[q[i]];
-        }
-
-        return f;
     }
 }
