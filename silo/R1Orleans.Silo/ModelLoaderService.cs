@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using R1Orleans.Checkpoint;
+using R1Orleans.Cluster;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Scheduling;
 using R1Orleans.Gateway;
@@ -27,8 +28,12 @@ public sealed partial class ModelLoaderService(
     ILocalSiloDetails silo,
     IServer server,
     IHostApplicationLifetime lifetime,
+    IServiceProvider services,
     ILogger<ModelLoaderService> logger) : BackgroundService
 {
+    /// <summary>This silo's side of the cluster (redis clustering), or null for a single silo.</summary>
+    private readonly ClusterNode? _cluster = services.GetService<ClusterNode>();
+
     private InferenceEngine? _engine;
     private ServedModelRecord? _record;
 
@@ -61,6 +66,12 @@ public sealed partial class ModelLoaderService(
 
             (InferenceEngine engine, ServedModelRecord record) = result;
             _engine = engine;
+            if (_cluster is not null)
+            {
+                // A rank steps only once a committed placement says who holds every expert.
+                modelHost.SetLoadingStatus("waiting for the cluster's expert placement");
+                await _cluster.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
 
             modelHost.SetReady(engine, new ServedModelInfo(
                 record.ModelId,
@@ -146,6 +157,7 @@ public sealed partial class ModelLoaderService(
             KvCacheTokens = options.KvCacheTokens,
             Threads = options.Threads,
             UseCorrectionBias = options.GateBias,
+            Exchange = _cluster?.RankExchange,
             AllowNonfiniteWeights = options.AllowNonfiniteWeights,
             Scheduler = new SchedulerConfig
             {

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using R1Orleans.Cluster;
 using R1Orleans.Gateway;
 using R1Orleans.Grains;
 using R1Orleans.Silo.Startup;
@@ -47,6 +48,7 @@ public static class SiloHost
         ["--no-http"] = "Cluster:NoHttp",
         ["--expert-replicas"] = "Cluster:ExpertReplicas",
         ["--max-nodes-per-token"] = "Cluster:MaxNodesPerToken",
+        ["--exchange"] = "Cluster:Exchange",
     };
 
     /// <summary>Switches that may be given without a value (meaning true).</summary>
@@ -95,6 +97,7 @@ public static class SiloHost
           --no-http                     a worker silo: an attention rank and expert holder without the HTTP gateway
           --expert-replicas N           copies of each routed expert across silos (default 1)
           --max-nodes-per-token N       most nodes one token's experts may span (default 4)
+          --exchange ucx|orleans        the data plane between silos: UCX (default; UCX_TLS etc. apply) or grain calls
 
         Any setting can also be given as --Section:Key VALUE, as an environment variable R1ORLEANS_Section__Key, or in
         appsettings.json (sections Model, Gateway, Silo, Cluster). An unknown switch or a value of the wrong type is an error.
@@ -144,6 +147,22 @@ public static class SiloHost
         builder.Services.AddSingleton(Options.Create(silo));
         builder.Services.AddSingleton(Options.Create(cluster));
         builder.UseOrleans(s => OrleansClustering.Configure(s, silo));
+        if (silo.UsesRedis)
+        {
+            // A cluster member: joins the placement directory, holds its share of the experts, steps its rank across silos.
+            ModelOptions model = Bind<ModelOptions>(builder.Configuration, ModelOptions.Section, new ModelOptionsValidator());
+            string directory = model.CheckpointDirectory
+                ?? throw new SettingsException("--model builtin-random cannot be served by a cluster: give every silo the same checkpoint directory (--model DIR, or none for r1orleans-tiny)");
+            builder.Services.AddR1Cluster(new ClusterNodeOptions
+            {
+                ModelDirectory = directory,
+                Node = cluster.NodeName,
+                ExpertReplicas = cluster.ExpertReplicas,
+                MaxNodesPerToken = cluster.MaxNodesPerToken,
+                StepDeadline = TimeSpan.FromSeconds(cluster.StepDeadlineSeconds),
+                Exchange = cluster.Exchange.ToLowerInvariant(),
+            });
+        }
 
         builder.Services.AddR1Gateway(builder.Configuration);
         builder.Services.AddSingleton<ModelLoaderService>();
@@ -157,6 +176,8 @@ public static class SiloHost
         // The control plane's view: which silos serve which models (from IModelRegistryGrain).
         app.MapGet("/cluster/models", async (IGrainFactory grains) =>
             Results.Ok(await grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey).List().ConfigureAwait(false)));
+        app.MapGet("/cluster/status", async (IGrainFactory grains, IServiceProvider services) =>
+            Results.Ok(await ClusterStatus.ReadAsync(grains, services.GetService<ClusterNode>()).ConfigureAwait(false)));
         return app;
     }
 

@@ -116,6 +116,12 @@ public sealed class ClusterServingOptions
     /// <summary>Most nodes one token's experts may span (DeepSeek-V3's node-limited routing: 4).</summary>
     public int MaxNodesPerToken { get; set; } = 4;
 
+    /// <summary>The data plane between silos: ucx (default; shared memory, TCP or RDMA as UCX finds them) or orleans (grain calls).</summary>
+    public string Exchange { get; set; } = "ucx";
+
+    /// <summary>How long a step waits for one expert holder before it fails naming the silo and the layer.</summary>
+    public double StepDeadlineSeconds { get; set; } = 30;
+
     /// <summary>The node name in effect.</summary>
     public string NodeName => string.IsNullOrWhiteSpace(Node) ? Environment.MachineName : Node;
 }
@@ -135,6 +141,16 @@ public sealed class ClusterServingOptionsValidator : IValidateOptions<ClusterSer
         if (options.ExpertReplicas is < 1 or > 64)
         {
             errors.Add($"Cluster:ExpertReplicas (--expert-replicas) is {options.ExpertReplicas}; it must be between 1 and 64");
+        }
+
+        if (!string.Equals(options.Exchange, "ucx", StringComparison.OrdinalIgnoreCase) && !string.Equals(options.Exchange, "orleans", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"Cluster:Exchange (--exchange) is '{options.Exchange}'; it must be ucx or orleans");
+        }
+
+        if (options.StepDeadlineSeconds is <= 0 or > 3600)
+        {
+            errors.Add($"Cluster:StepDeadlineSeconds is {options.StepDeadlineSeconds}; it must be above 0 and at most 3600");
         }
 
         if (options.MaxNodesPerToken is < 1 or > 1024)

@@ -5,7 +5,9 @@ using R1Orleans.Backend;
 using R1Orleans.Engine;
 using R1Orleans.Grains.Cluster;
 using R1Orleans.Placement;
+using R1Orleans.Interop.Ucx;
 using R1Orleans.Transport.Cluster;
+using R1Orleans.Transport.Ucx;
 using ClusterMember = R1Orleans.Placement.ClusterMember;
 
 namespace R1Orleans.Cluster;
@@ -35,6 +37,13 @@ public sealed record ClusterNodeOptions
     /// </summary>
     public TimeSpan RetireGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The data plane between silos: "ucx" (default) or "orleans" (grain calls: the fallback, and in-process test clusters).</summary>
+    public string Exchange { get; init; } = ExchangeUcx;
+
+    public const string ExchangeUcx = "ucx";
+
+    public const string ExchangeOrleans = "orleans";
+
     /// <summary>Experts of one request that run at once on this holder.</summary>
     public int HolderParallelism { get; init; } = Environment.ProcessorCount;
 }
@@ -55,6 +64,8 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private PlacementStamp? _acknowledged;
     private DateTime _retireAfter = DateTime.MaxValue;
+    private readonly UcxNode? _ucx;
+    private volatile Dictionary<string, byte[]> _exchangeAddresses = new(StringComparer.Ordinal);
 
     public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger)
     {
@@ -67,8 +78,22 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
         Planner = PlacementPlanner.For(_store.Config, options.ExpertReplicas);
         ModelHash = HashOf(Path.Combine(options.ModelDirectory, "config.json"));
         Holder = new ExpertHolder(new CpuBackend(1), options.HolderParallelism, _fence, _store.Get);
-        Transport = new OrleansExpertTransport(grains);
+        if (string.Equals(options.Exchange, ClusterNodeOptions.ExchangeUcx, StringComparison.OrdinalIgnoreCase))
+        {
+            _ucx = new UcxNode(new UcxNodeOptions { Name = Self.Silo.Value });
+            var ucx = new UcxExpertTransport(_ucx, s => _exchangeAddresses.GetValueOrDefault(s.Value) is { Length: > 0 } a ? a : null);
+            ucx.Serve(Holder);
+            ExchangeAddress = ucx.Address.ToArray();
+            Transport = ucx;
+        }
+        else
+        {
+            Transport = new OrleansExpertTransport(grains);
+        }
     }
+
+    /// <summary>Where this silo's holder takes data-plane requests (its UCX worker address; empty over Orleans).</summary>
+    public byte[] ExchangeAddress { get; } = [];
 
     public ClusterMember Self { get; }
 
@@ -102,7 +127,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         IPlacementDirectoryGrain directory = _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey);
-        var member = new ClusterMemberInfo(Self.Silo.Value, Self.Node.Value, ModelHash);
+        var member = new ClusterMemberInfo(Self.Silo.Value, Self.Node.Value, ModelHash, ExchangeAddress);
         PlacementSnapshot? snapshot = null;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -143,6 +168,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     /// <summary>Loads and acknowledges a pending map that includes this silo; publishes the committed map.</summary>
     private async Task<PlacementSnapshot> ApplyAsync(IPlacementDirectoryGrain directory, PlacementSnapshot snapshot, CancellationToken stoppingToken)
     {
+        _exchangeAddresses = snapshot.Members.ToDictionary(m => m.Silo, m => m.ExchangeAddress, StringComparer.Ordinal);
         if (snapshot.Pending is { } pendingDto)
         {
             PlacementMap pending = pendingDto.ToMap();
@@ -207,6 +233,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
 
     public override void Dispose()
     {
+        _ucx?.Dispose();
         _store.Dispose();
         base.Dispose();
     }

@@ -90,6 +90,7 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
             ModelDirectory = model,
             Node = $"node-{name}",
             HolderParallelism = 1,
+            Exchange = ClusterNodeOptions.ExchangeOrleans,
             PollInterval = TimeSpan.FromMilliseconds(50),
             RetireGrace = TimeSpan.FromMilliseconds(200),
         });

@@ -30,6 +30,9 @@ public sealed record InferenceEngineOptions
     /// element; see <see cref="CheckpointReadOptions.AllowNonfiniteWeights"/>).
     /// </summary>
     public bool AllowNonfiniteWeights { get; init; }
+
+    /// <summary>How the model reaches its routed experts: null holds them all here; a cluster rank gives its cross-silo exchange.</summary>
+    public ExpertExchangeFactory? Exchange { get; init; }
 }
 
 /// <summary>
@@ -107,6 +110,7 @@ public sealed class InferenceEngine : IAsyncDisposable
             WithMtp = true,
             RequireMtp = options.Scheduler.SpeculativeMtp,
             AllowNonfiniteWeights = options.AllowNonfiniteWeights,
+            Exchange = options.Exchange,
         };
         LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), loadOptions, progress);
         try

@@ -12,6 +12,7 @@ namespace R1Orleans.Grains.Cluster;
 public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource planners, ILogger<PlacementDirectoryGrain> logger) : Grain, IPlacementDirectoryGrain
 {
     private PlacementDirectory? _directory;
+    private readonly Dictionary<string, byte[]> _exchangeAddresses = new(StringComparer.Ordinal);
 
     public Task<JoinReply> Join(ClusterMemberInfo member)
     {
@@ -25,6 +26,7 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
             return Task.FromResult(new JoinReply(false, refusal, SnapshotOf(directory)));
         }
 
+        _exchangeAddresses[member.Silo] = member.ExchangeAddress ?? [];
         LogJoined(logger, member.Silo, member.Node, directory.Members.Count, directory.Pending?.Stamp.ToString() ?? "none");
         return Task.FromResult(new JoinReply(true, null, SnapshotOf(directory)));
     }
@@ -33,6 +35,7 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
     {
         if (_directory?.Leave(new SiloId(silo)) == true)
         {
+            _exchangeAddresses.Remove(silo);
             LogLeft(logger, silo, _directory.Members.Count);
         }
 
@@ -51,10 +54,10 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
 
     public Task<PlacementSnapshot> Snapshot() => Task.FromResult(_directory is null ? new PlacementSnapshot(null, null, [], null, 1) : SnapshotOf(_directory));
 
-    private static PlacementSnapshot SnapshotOf(PlacementDirectory d) => new(
+    private PlacementSnapshot SnapshotOf(PlacementDirectory d) => new(
         d.Committed is null ? null : PlacementMapDto.From(d.Committed),
         d.Pending is null ? null : PlacementMapDto.From(d.Pending),
-        [.. d.Members.Select(m => new ClusterMemberInfo(m.Silo.Value, m.Node.Value, d.ModelHash ?? ""))],
+        [.. d.Members.Select(m => new ClusterMemberInfo(m.Silo.Value, m.Node.Value, d.ModelHash ?? "", _exchangeAddresses.GetValueOrDefault(m.Silo.Value) ?? []))],
         d.ModelHash,
         d.MembersNeeded);
 

@@ -26,12 +26,16 @@ public sealed record PlacementMapDto(
     public PlacementMap ToMap() => PlacementMap.FromData(new PlacementMapData(Version, Epoch, Silos, Nodes, MoeLayers, Experts, Groups, TopkGroup, HolderOffsets, HolderMembers));
 }
 
-/// <summary>A silo as it joins the cluster: its address, its node, and the hash of the model config it loaded.</summary>
+/// <summary>
+/// A silo as it joins the cluster: its address, its node, the hash of the model config it loaded, and where its
+/// expert holder takes data-plane requests (its UCX worker address; empty when it serves through Orleans only).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("R1Orleans.ClusterMemberInfo")]
 public sealed record ClusterMemberInfo(
     [property: Id(0)] string Silo,
     [property: Id(1)] string Node,
-    [property: Id(2)] string ModelHash);
+    [property: Id(2)] string ModelHash,
+    [property: Id(3)] byte[] ExchangeAddress);
 
 /// <summary>What the placement directory holds: the committed map, the pending one, the members and the model's hash.</summary>
 [GenerateSerializer, Immutable, Alias("R1Orleans.PlacementSnapshot")]

@@ -1,0 +1,41 @@
+using R1Orleans.Grains.Cluster;
+using R1Orleans.Placement;
+
+namespace R1Orleans.Cluster;
+
+/// <summary>One silo as the cluster status shows it.</summary>
+public sealed record SiloStatusReport(string Silo, string Node, int ExpertsPlaced, bool ThisSilo);
+
+/// <summary>
+/// What <c>GET /cluster/status</c> answers: the members, the committed placement (version, epoch) and what each silo
+/// holds in it, the pending placement being loaded, and whether every MoE layer's experts are held by a member.
+/// </summary>
+public sealed record ClusterStatusReport(
+    string? ModelHash,
+    long? Version,
+    long? Epoch,
+    long? PendingVersion,
+    bool ExpertsCovered,
+    long? ThisSiloVersion,
+    IReadOnlyList<SiloStatusReport> Silos);
+
+/// <summary>Reads the cluster's status from the placement directory grain (and this silo's node, when it is a member).</summary>
+public static class ClusterStatus
+{
+    public static async Task<ClusterStatusReport> ReadAsync(IGrainFactory grains, ClusterNode? self)
+    {
+        ArgumentNullException.ThrowIfNull(grains);
+        PlacementSnapshot snapshot = await grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey).Snapshot().ConfigureAwait(false);
+        PlacementMap? map = snapshot.Committed?.ToMap();
+        var silos = snapshot.Members
+            .OrderBy(m => m.Node, StringComparer.Ordinal).ThenBy(m => m.Silo, StringComparer.Ordinal)
+            .Select(m => new SiloStatusReport(
+                m.Silo,
+                m.Node,
+                map is null ? 0 : map.Layout.MoeLayers.Sum(l => map.ExpertsHeldBy(new SiloId(m.Silo), l).Count),
+                self is not null && self.Self.Silo.Value == m.Silo))
+            .ToList();
+        bool covered = map is not null && map.Members.All(m => snapshot.Members.Any(s => s.Silo == m.Silo.Value));
+        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos);
+    }
+}

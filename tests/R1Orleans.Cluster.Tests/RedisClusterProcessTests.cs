@@ -1,0 +1,135 @@
+using System.ClientModel;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Chat;
+using R1Orleans.Tests.Shared;
+
+namespace R1Orleans.Cluster.Tests;
+
+/// <summary>
+/// Three silo processes on loopback joined through a real redis-server, experts spread over them and exchanged over
+/// UCX (shared memory, then TCP), driven by the official OpenAI client through one silo's HTTP: greedy and
+/// seeded-sampling answers, streamed and not, are exactly a single silo's; each silo holds a strict subset of the experts.
+/// </summary>
+public sealed class RedisClusterProcessTests
+{
+    private static readonly (string Question, float Temperature, long? Seed)[] s_requests =
+    [
+        ("What is 47 + 385?", 0f, null),
+        ("What is 23 * 47?", 0f, null),
+        ("What is 618 - 259?", 0.8f, 7),
+        ("What is 905 + 96?", 1.0f, 12345),
+    ];
+
+    [Theory]
+    [InlineData("posix,cma,self")]
+    [InlineData("tcp,self")]
+    public async Task Three_silo_processes_through_redis_answer_exactly_as_one_silo(string tls)
+    {
+        var environment = new Dictionary<string, string> { ["UCX_TLS"] = tls, ["UCX_NET_DEVICES"] = "lo" };
+        await using RedisServer redis = await RedisServer.StartAsync();
+        string cluster = $"cluster-{Guid.NewGuid():N}";
+        string[] common = ["--clustering", "redis", "--redis", redis.Address, "--cluster-id", cluster, "--Logging:LogLevel:Default", "Warning"];
+        await using SiloProcess single = SiloProcess.Start(http: true, environment, "--Logging:LogLevel:Default", "Warning");
+        await using SiloProcess gateway = SiloProcess.Start(http: true, environment, [.. common, "--node", "node-a"]);
+        await using SiloProcess worker1 = SiloProcess.Start(http: false, environment, [.. common, "--node", "node-b"]);
+        await using SiloProcess worker2 = SiloProcess.Start(http: false, environment, [.. common, "--node", "node-c"]);
+        SiloProcess[] all = [single, gateway, worker1, worker2];
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        await WaitUntil(async () => await Healthy(http, single) && await Healthy(http, gateway) && await PlacedOverThree(http, gateway), all, TimeSpan.FromSeconds(120));
+
+        using (JsonDocument status = JsonDocument.Parse(await http.GetStringAsync(new Uri(gateway.Url, "/cluster/status"))))
+        {
+            JsonElement[] silos = [.. status.RootElement.GetProperty("silos").EnumerateArray()];
+            Assert.Equal(3, silos.Length);
+            Assert.Equal(["node-a", "node-b", "node-c"], silos.Select(s => s.GetProperty("node").GetString()));
+            int total = silos.Sum(s => s.GetProperty("expertsPlaced").GetInt32());
+            Assert.All(silos, s => Assert.InRange(s.GetProperty("expertsPlaced").GetInt32(), 1, total - 1));
+        }
+
+        ChatClient reference = Client(single), distributed = Client(gateway);
+        foreach ((string question, float temperature, long? seed) in s_requests)
+        {
+            var options = new ChatCompletionOptions { Temperature = temperature, MaxOutputTokenCount = 400 };
+#pragma warning disable OPENAI001
+            options.Seed = seed;
+#pragma warning restore OPENAI001
+            Assert.Equal(await Answer(reference, question, options), await Answer(distributed, question, options));
+            Assert.Equal(await Streamed(reference, question, options), await Streamed(distributed, question, options));
+        }
+
+        Assert.All(all, p => Assert.False(p.HasExited, p.Output));
+    }
+
+    private static ChatClient Client(SiloProcess silo) => new(
+        "r1orleans-tiny",
+        new ApiKeyCredential("unused"),
+        new OpenAIClientOptions { Endpoint = new Uri(silo.Url, "/v1"), NetworkTimeout = TimeSpan.FromSeconds(120) });
+
+    /// <summary>The whole message as JSON (reasoning_content and content), not streamed.</summary>
+    private static async Task<string> Answer(ChatClient chat, string question, ChatCompletionOptions options)
+    {
+        ClientResult<ChatCompletion> result = await chat.CompleteChatAsync([new UserChatMessage(question)], options);
+        using JsonDocument raw = JsonDocument.Parse(result.GetRawResponse().Content.ToString());
+        return raw.RootElement.GetProperty("choices")[0].GetProperty("message").ToString();
+    }
+
+    /// <summary>The streamed content pieces, joined with a separator so that a different split shows too.</summary>
+    private static async Task<string> Streamed(ChatClient chat, string question, ChatCompletionOptions options)
+    {
+        var text = new StringBuilder();
+        await foreach (StreamingChatCompletionUpdate u in chat.CompleteChatStreamingAsync([new UserChatMessage(question)], options))
+        {
+            foreach (ChatMessageContentPart part in u.ContentUpdate)
+            {
+                text.Append(part.Text).Append('|');
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task<bool> Healthy(HttpClient http, SiloProcess silo)
+    {
+        try
+        {
+            return (await http.GetAsync(new Uri(silo.Url, "/health"))).StatusCode == HttpStatusCode.OK;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<bool> PlacedOverThree(HttpClient http, SiloProcess gateway)
+    {
+        try
+        {
+            using JsonDocument status = JsonDocument.Parse(await http.GetStringAsync(new Uri(gateway.Url, "/cluster/status")));
+            JsonElement root = status.RootElement;
+            return root.GetProperty("silos").GetArrayLength() == 3 && root.GetProperty("pendingVersion").ValueKind == JsonValueKind.Null
+                && root.GetProperty("version").ValueKind == JsonValueKind.Number && root.GetProperty("thisSiloVersion").ToString() == root.GetProperty("version").ToString();
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task WaitUntil(Func<Task<bool>> ready, SiloProcess[] processes, TimeSpan timeout)
+    {
+        for (var deadline = DateTime.UtcNow + timeout; DateTime.UtcNow < deadline; await Task.Delay(250))
+        {
+            Assert.All(processes, p => Assert.False(p.HasExited, $"a silo exited:\n{p.Output}"));
+            if (await ready())
+            {
+                return;
+            }
+        }
+
+        Assert.Fail($"the cluster was not ready within {timeout.TotalSeconds} s:\n" + string.Join("\n----\n", processes.Select(p => p.Output)));
+    }
+}
