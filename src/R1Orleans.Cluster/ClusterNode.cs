@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using R1Orleans.Backend;
@@ -238,7 +239,47 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
         base.Dispose();
     }
 
-    private static string HashOf(string file) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
+    /// <summary>SHA-256 of config.json in a canonical form (properties sorted, no whitespace): formatting does not count, values do.</summary>
+    internal static string HashOf(string file)
+    {
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(file));
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteCanonical(doc.RootElement, writer);
+        }
+
+        return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
+    }
+
+    private static void WriteCanonical(JsonElement e, Utf8JsonWriter w)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                w.WriteStartObject();
+                foreach (JsonProperty p in e.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                {
+                    w.WritePropertyName(p.Name);
+                    WriteCanonical(p.Value, w);
+                }
+
+                w.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                w.WriteStartArray();
+                foreach (JsonElement item in e.EnumerateArray())
+                {
+                    WriteCanonical(item, w);
+                }
+
+                w.WriteEndArray();
+                break;
+            default:
+                e.WriteTo(w);
+                break;
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "the cluster refused this silo: {Refusal}")]
     private static partial void LogRefused(ILogger logger, string refusal);

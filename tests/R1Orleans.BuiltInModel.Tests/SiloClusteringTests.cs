@@ -47,6 +47,45 @@ public sealed class SiloClusteringTests
     }
 
     [Fact]
+    public async Task A_silo_whose_model_differs_from_the_clusters_is_refused_with_a_clear_message()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        string clusterId = $"test-{Guid.NewGuid():N}";
+        string other = Directory.CreateTempSubdirectory("r1-other-model-").FullName;
+        foreach (string f in Directory.EnumerateFiles(ModelOptions.ShippedModelDirectory))
+        {
+            File.Copy(f, Path.Combine(other, Path.GetFileName(f)));
+        }
+
+        // Same weights, another config value: another model as far as the cluster is concerned.
+        string config = Path.Combine(other, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 2e-06", StringComparison.Ordinal));
+        Assert.Contains("2e-06", File.ReadAllText(config), StringComparison.Ordinal);
+
+        WebApplication first = SiloHost.Build(Args(redis, clusterId, "node-a", "--urls", "http://127.0.0.1:0"));
+        WebApplication second = SiloHost.Build(Args(redis, clusterId, "node-b", "--no-http", "--model", other));
+        try
+        {
+            await first.StartAsync();
+            await first.Services.GetRequiredService<ModelLoaderService>().Ready.WaitAsync(TimeSpan.FromSeconds(60));
+            await second.StartAsync();
+            ModelLoaderService refused = second.Services.GetRequiredService<ModelLoaderService>();
+            Exception e = await Assert.ThrowsAnyAsync<Exception>(() => refused.Ready.WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("every silo of a cluster must load the same --model", e.Message, StringComparison.Ordinal);
+            Assert.True(refused.Failed);
+        }
+        finally
+        {
+            await second.StopAsync();
+            await first.StopAsync();
+            await second.DisposeAsync();
+            await first.DisposeAsync();
+            Environment.ExitCode = 0;
+            Directory.Delete(other, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task An_unreachable_redis_is_one_clear_error_and_exit_code_1()
     {
         int closed = FreePort();
