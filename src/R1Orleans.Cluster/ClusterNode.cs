@@ -123,7 +123,10 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
 
     /// <summary>The exchange of this silo's rank, for <see cref="ModelLoadOptions.Exchange"/>.</summary>
     public ExpertExchangeFactory RankExchange => (_, _) =>
-        new ClusterExpertExchange(Self, View, Transport, Holder!, _options.MaxNodesPerToken, _options.StepDeadline);
+        RankExchangeInstance = new ClusterExpertExchange(Self, View, Transport, Holder!, _options.MaxNodesPerToken, _options.StepDeadline);
+
+    /// <summary>The exchange this silo's rank runs with, once its model is loaded.</summary>
+    public ClusterExpertExchange? RankExchangeInstance { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

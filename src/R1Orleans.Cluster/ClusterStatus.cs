@@ -6,6 +6,16 @@ namespace R1Orleans.Cluster;
 /// <summary>One silo as the cluster status shows it.</summary>
 public sealed record SiloStatusReport(string Silo, string Node, int ExpertsPlaced, bool ThisSilo);
 
+/// <summary>What this silo's rank sent to other silos and got back, and what its holder ran for all ranks.</summary>
+public sealed record ExchangeStatusReport(
+    long SentMessages,
+    long SentBytes,
+    long ReceivedMessages,
+    long ReceivedBytes,
+    double MeanReplyMicroseconds,
+    long NodeLimitViolations,
+    long TokensRunHere);
+
 /// <summary>
 /// What <c>GET /cluster/status</c> answers: the members, the committed placement (version, epoch) and what each silo
 /// holds in it, the pending placement being loaded, and whether every MoE layer's experts are held by a member.
@@ -17,7 +27,8 @@ public sealed record ClusterStatusReport(
     long? PendingVersion,
     bool ExpertsCovered,
     long? ThisSiloVersion,
-    IReadOnlyList<SiloStatusReport> Silos);
+    IReadOnlyList<SiloStatusReport> Silos,
+    ExchangeStatusReport? ThisSiloExchange);
 
 /// <summary>Reads the cluster's status from the placement directory grain (and this silo's node, when it is a member).</summary>
 public static class ClusterStatus
@@ -36,6 +47,9 @@ public static class ClusterStatus
                 self is not null && self.Self.Silo.Value == m.Silo))
             .ToList();
         bool covered = map is not null && map.Members.All(m => snapshot.Members.Any(s => s.Silo == m.Silo.Value));
-        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos);
+        ExchangeStatusReport? exchange = self?.RankExchangeInstance?.Statistics is { } st
+            ? new ExchangeStatusReport(st.SentMessages, st.SentBytes, st.ReceivedMessages, st.ReceivedBytes, st.MeanReplyLatency.TotalMicroseconds, st.NodeLimitViolations, self.Holder?.Load.Total ?? 0)
+            : null;
+        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange);
     }
 }
