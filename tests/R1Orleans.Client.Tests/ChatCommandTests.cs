@@ -130,6 +130,16 @@ public class ChatCommandTests
         Assert.Equal(7, body["max_tokens"]!.GetValue<int>());
     }
 
+    [Theory]
+    [InlineData("--num-requests", "c")]
+    [InlineData("--concurrency", "x")]
+    [InlineData("--timeout", "soon")]
+    public async Task ABenchOptionThatIsNotANumberIsAParseErrorNotACrash(string option, string value)
+    {
+        int rc = await BenchCommand.Create().Parse([option, value]).InvokeAsync();
+        Assert.NotEqual(0, rc);
+    }
+
     [Fact]
     public async Task ModelsListsTheServersModels()
     {

@@ -33,9 +33,9 @@ start_cluster() {
   common=(--clustering redis --redis "127.0.0.1:$redis_port" --cluster-id "$cid" "${model_args[@]}")
   dotnet "$silo" "${common[@]}" --node a --urls "http://127.0.0.1:$cluster_http" --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$out/cluster-a.log" 2>&1 &
   c1=$!; pids+=($c1)
-  for n in b c; do
-    dotnet "$silo" "${common[@]}" --node $n --no-http --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$out/cluster-$n.log" 2>&1 &
-    pids+=($!); eval "c_$n=\$!"
+  for node in b c; do
+    dotnet "$silo" "${common[@]}" --node $node --no-http --silo-port "$(free_port)" --gateway-port "$(free_port)" >"$out/cluster-$node.log" 2>&1 &
+    pids+=($!); eval "c_$node=\$!"
   done
   wait_health "$cluster_http"
   for _ in $(seq 1 120); do

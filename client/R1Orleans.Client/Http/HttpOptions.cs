@@ -25,14 +25,14 @@ public static class HttpOptions
     public static Option<double?> Temperature()
     {
         var o = new Option<double?>("--temperature") { Description = "Sampling temperature (default: the server's)" };
-        o.Validators.Add(r => Check(r, r.GetValueOrDefault<double?>() is null or (>= 0 and <= 100), "--temperature must be in [0, 100]"));
+        o.Validators.Add(r => Require<double?>(r, v => v is null or (>= 0 and <= 100), "--temperature must be in [0, 100]"));
         return o;
     }
 
     public static Option<int?> MaxTokens()
     {
         var o = new Option<int?>("--max-tokens") { Description = $"Most tokens to generate (default {ChatSettings.DefaultMaxTokens}: room for the reasoning of R1-style models)" };
-        o.Validators.Add(r => Check(r, r.GetValueOrDefault<int?>() is null or >= 1, "--max-tokens must be at least 1"));
+        o.Validators.Add(r => Require<int?>(r, v => v is null or >= 1, "--max-tokens must be at least 1"));
         return o;
     }
 
@@ -51,6 +51,30 @@ public static class HttpOptions
         };
         o.AcceptOnlyFromAmong("chat", "completions");
         return o;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="message"/> as a parse error unless the option's value passes <paramref name="ok"/>. A value
+    /// that does not even convert is left to the parser, which reports it (reading it here would throw).
+    /// </summary>
+    public static void Require<T>(OptionResult result, Func<T?, bool> ok, string message)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(ok);
+        T? value;
+        try
+        {
+            value = result.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+
+        if (!ok(value))
+        {
+            result.AddError(message);
+        }
     }
 
     public static void Check(OptionResult result, bool ok, string message)
