@@ -88,10 +88,10 @@ public sealed class SiloClusteringTests
     [Fact]
     public async Task An_unreachable_redis_is_one_clear_error_and_exit_code_1()
     {
-        int closed = FreePort();
+        int closed = TestPorts.Free();
         using var error = new StringWriter();
         int code = await SiloHost.RunAsync(
-            ["--clustering", "redis", "--redis", $"127.0.0.1:{closed}", "--urls", "http://127.0.0.1:0", "--silo-port", $"{FreePort()}", "--gateway-port", $"{FreePort()}"],
+            ["--clustering", "redis", "--redis", $"127.0.0.1:{closed}", "--urls", "http://127.0.0.1:0", "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}"],
             error).WaitAsync(TimeSpan.FromSeconds(60));
         Environment.ExitCode = 0;
 
@@ -127,17 +127,10 @@ public sealed class SiloClusteringTests
     private static string[] Args(RedisServer redis, string clusterId, string node, params string[] more) =>
     [
         "--clustering", "redis", "--redis", redis.Address, "--cluster-id", clusterId, "--node", node,
-        "--silo-port", $"{FreePort()}", "--gateway-port", $"{FreePort()}", "--kv-cache-tokens", "1024",
+        "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}", "--kv-cache-tokens", "1024",
         "--Logging:LogLevel:Default", "Warning", .. more,
     ];
 
     private static string Address(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

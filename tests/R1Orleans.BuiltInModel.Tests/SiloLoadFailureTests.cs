@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using R1Orleans.Silo;
 
+using R1Orleans.Tests.Shared;
+
 namespace R1Orleans.BuiltInModel.Tests;
 
 /// <summary>A checkpoint that cannot be served stops the silo at load with a message naming what is wrong; the switch that allows it does.</summary>
@@ -110,14 +112,7 @@ public sealed class SiloLoadFailureTests
 
     private static string[] Args(string model) =>
     [
-        "--model", model, "--urls", "http://127.0.0.1:0", "--silo-port", $"{FreePort()}", "--gateway-port", $"{FreePort()}",
+        "--model", model, "--urls", "http://127.0.0.1:0", "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}",
         "--kv-cache-tokens", "1024", "--Logging:LogLevel:Default", "Warning",
     ];
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Builder;
 using R1Orleans.Silo;
 using R1Orleans.Silo.Startup;
 
+using R1Orleans.Tests.Shared;
+
 namespace R1Orleans.BuiltInModel.Tests;
 
 /// <summary>
@@ -112,7 +114,7 @@ public sealed class SiloStartupTests
     {
         // Orleans listens with address reuse: without the check, the second silo listened on the same port too.
         string cache = Directory.CreateTempSubdirectory("r1-silo-clash-").FullName;
-        int siloPort = FreePort(), gatewayPort = FreePort();
+        int siloPort = TestPorts.Free(), gatewayPort = TestPorts.Free();
         string[] first = ["--urls", "http://127.0.0.1:0", "--cache-dir", cache, "--model", ModelOptions.RandomBuiltIn, "--kv-cache-tokens", "1024",
             "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--Logging:LogLevel:Default", "Warning"];
         WebApplication running = SiloHost.Build(first);
@@ -120,11 +122,11 @@ public sealed class SiloStartupTests
         {
             await running.StartAsync();
 
-            (int code, string error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{siloPort}", "--gateway-port", $"{FreePort()}");
+            (int code, string error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{siloPort}", "--gateway-port", $"{TestPorts.Free()}");
             Assert.Equal(2, code);
             Assert.Contains($"the Orleans silo port {siloPort} (--silo-port) is already in use", error, StringComparison.Ordinal);
 
-            (code, error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{FreePort()}", "--gateway-port", $"{gatewayPort}");
+            (code, error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{gatewayPort}");
             Assert.Equal(2, code);
             Assert.Contains($"the Orleans gateway port {gatewayPort} (--gateway-port) is already in use", error, StringComparison.Ordinal);
         }
@@ -161,12 +163,5 @@ public sealed class SiloStartupTests
         int code = await SiloHost.RunAsync(args, error).WaitAsync(TimeSpan.FromSeconds(60));
         Environment.ExitCode = 0;
         return (code, error.ToString());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
+using R1Orleans.Tests.Shared;
+
 namespace R1Orleans.Cluster.Tests;
 
 /// <summary>
@@ -47,8 +49,8 @@ internal sealed class SiloProcess : IAsyncDisposable
         string silo = Path.Combine(AppContext.BaseDirectory, "r1-silo.dll");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var start = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        int? httpPort = http ? FreePort() : null;
-        foreach (string a in (string[])[silo, .. args, "--silo-port", $"{FreePort()}", "--gateway-port", $"{FreePort()}", "--kv-cache-tokens", "4096",
+        int? httpPort = http ? TestPorts.Free() : null;
+        foreach (string a in (string[])[silo, .. args, "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}", "--kv-cache-tokens", "4096",
             .. http ? (string[])["--urls", $"http://127.0.0.1:{httpPort}"] : ["--no-http"]])
         {
             start.ArgumentList.Add(a);
@@ -84,12 +86,5 @@ internal sealed class SiloProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -32,7 +32,7 @@ public sealed class RedisServer : IAsyncDisposable
         string directory = Directory.CreateTempSubdirectory("r1-redis-").FullName;
         for (int attempt = 0; ; attempt++)
         {
-            int port = FreePort();
+            int port = TestPorts.Free();
             var start = new ProcessStartInfo(executable)
             {
                 RedirectStandardOutput = true,
@@ -105,11 +105,4 @@ public sealed class RedisServer : IAsyncDisposable
         (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':')
             .Select(d => Path.Combine(d, "redis-server"))
             .FirstOrDefault(File.Exists);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -91,7 +91,7 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
             }
 
             ReadOnlySpan<int> experts = plan.RowExperts(d);
-            int length = ExpertStepCodec.RequestLength(CountGroups(experts), experts.Length, hidden);
+            int length = ExpertStepCodec.RequestLength(ExpertStepCodec.CountGroups(experts), experts.Length, hidden);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
             ExpertStepCodec.WriteRequest(buffer, plan.Stamp, layer, hidden, plan.RowTokens(d), experts, x);
             SiloId holder = plan.Destination(d);
@@ -208,17 +208,6 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
                 Load.Add(layer, e, counts[e]);
             }
         }
-    }
-
-    private static int CountGroups(ReadOnlySpan<int> experts)
-    {
-        int groups = 0;
-        for (int r = 0; r < experts.Length; r++)
-        {
-            groups += r == 0 || experts[r] != experts[r - 1] ? 1 : 0;
-        }
-
-        return groups;
     }
 
     private sealed record Call(int Destination, SiloId Holder, byte[] Request, Task<IExpertReply> Reply);

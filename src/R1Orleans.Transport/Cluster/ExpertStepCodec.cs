@@ -188,7 +188,8 @@ public static class ExpertStepCodec
         return status;
     }
 
-    private static int CountGroups(ReadOnlySpan<int> rowExperts)
+    /// <summary>Expert groups in rows listed by expert, ascending (throws when they are not).</summary>
+    public static int CountGroups(ReadOnlySpan<int> rowExperts)
     {
         int groups = 0;
         for (int r = 0; r < rowExperts.Length; r++)
