@@ -9,4 +9,6 @@ root.Subcommands.Add(ChatCommand.Create());
 root.Subcommands.Add(CompleteCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(ClusterCommand.Create());
+root.Subcommands.Add(ClusterCommand.CreateExperts());
 return await root.Parse(args).InvokeAsync();

@@ -178,6 +178,8 @@ public static class SiloHost
             Results.Ok(await grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey).List().ConfigureAwait(false)));
         app.MapGet("/cluster/status", async (IGrainFactory grains, IServiceProvider services) =>
             Results.Ok(await ClusterStatus.ReadAsync(grains, services.GetService<ClusterNode>()).ConfigureAwait(false)));
+        app.MapGet("/cluster/experts", async (IGrainFactory grains, IServiceProvider services, int? layer) =>
+            Results.Ok(await ClusterStatus.ReadExpertsAsync(grains, services.GetService<ClusterNode>(), layer).ConfigureAwait(false)));
         return app;
     }
 

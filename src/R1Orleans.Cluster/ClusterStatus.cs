@@ -30,9 +30,37 @@ public sealed record ClusterStatusReport(
     IReadOnlyList<SiloStatusReport> Silos,
     ExchangeStatusReport? ThisSiloExchange);
 
+/// <summary>One expert of one layer: where it is held (replica 0 first) and the tokens this silo's rank routed to it.</summary>
+public sealed record ExpertPlacementReport(int Expert, IReadOnlyList<string> Holders, long TokensRoutedHere);
+
+/// <summary>One MoE layer's experts.</summary>
+public sealed record LayerPlacementReport(int Layer, IReadOnlyList<ExpertPlacementReport> Experts);
+
+/// <summary>What <c>GET /cluster/experts</c> answers: the committed placement, expert by expert.</summary>
+public sealed record ExpertsReport(long? Version, long? Epoch, IReadOnlyList<LayerPlacementReport> Layers);
+
 /// <summary>Reads the cluster's status from the placement directory grain (and this silo's node, when it is a member).</summary>
 public static class ClusterStatus
 {
+    /// <summary>The committed placement of every MoE layer (or only <paramref name="layer"/>), with this rank's routed tokens.</summary>
+    public static async Task<ExpertsReport> ReadExpertsAsync(IGrainFactory grains, ClusterNode? self, int? layer)
+    {
+        ArgumentNullException.ThrowIfNull(grains);
+        PlacementSnapshot snapshot = await grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey).Snapshot().ConfigureAwait(false);
+        if (snapshot.Committed?.ToMap() is not { } map)
+        {
+            return new ExpertsReport(null, null, []);
+        }
+
+        var load = self?.RankExchangeInstance?.Load;
+        var layers = map.Layout.MoeLayers
+            .Where(l => layer is null || l == layer)
+            .Select(l => new LayerPlacementReport(l, [.. Enumerable.Range(0, map.Layout.Experts)
+                .Select(e => new ExpertPlacementReport(e, [.. map.Holders(l, e).Select(h => h.Value)], load?.Tokens(l, e) ?? 0))]))
+            .ToList();
+        return new ExpertsReport(map.Version, map.Epoch, layers);
+    }
+
     public static async Task<ClusterStatusReport> ReadAsync(IGrainFactory grains, ClusterNode? self)
     {
         ArgumentNullException.ThrowIfNull(grains);

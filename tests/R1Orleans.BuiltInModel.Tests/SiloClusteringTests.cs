@@ -36,6 +36,27 @@ public sealed class SiloClusteringTests
             string[] silos = [.. models.RootElement.EnumerateArray().Select(r => r.GetProperty("silo").GetString()!).Order(StringComparer.Ordinal)];
             Assert.Equal(2, silos.Length);
             Assert.NotEqual(silos[0], silos[1]);
+
+            // The placement spans both silos once the second one's join is committed: /cluster/status and /cluster/experts say so.
+            JsonElement status = default;
+            for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(200))
+            {
+                using JsonDocument doc = JsonDocument.Parse(await http.GetStringAsync(new Uri("/cluster/status", UriKind.Relative)));
+                status = doc.RootElement.Clone();
+                if (status.GetProperty("silos").GetArrayLength() == 2 && status.GetProperty("pendingVersion").ValueKind == JsonValueKind.Null)
+                {
+                    break;
+                }
+            }
+
+            Assert.Equal(["node-a", "node-b"], status.GetProperty("silos").EnumerateArray().Select(x => x.GetProperty("node").GetString()));
+            Assert.All(status.GetProperty("silos").EnumerateArray(), x => Assert.True(x.GetProperty("expertsPlaced").GetInt32() > 0));
+            Assert.True(status.GetProperty("expertsCovered").GetBoolean());
+            using JsonDocument experts = JsonDocument.Parse(await http.GetStringAsync(new Uri("/cluster/experts?layer=1", UriKind.Relative)));
+            JsonElement layer = Assert.Single(experts.RootElement.GetProperty("layers").EnumerateArray());
+            Assert.Equal(1, layer.GetProperty("layer").GetInt32());
+            string[] holders = [.. layer.GetProperty("experts").EnumerateArray().SelectMany(e => e.GetProperty("holders").EnumerateArray().Select(h => h.GetString()!)).Distinct().Order(StringComparer.Ordinal)];
+            Assert.Equal(status.GetProperty("silos").EnumerateArray().Select(x => x.GetProperty("silo").GetString()!).Order(StringComparer.Ordinal), holders);
         }
         finally
         {

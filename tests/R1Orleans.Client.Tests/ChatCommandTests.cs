@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using R1Orleans.Client.Http;
 
@@ -138,6 +139,32 @@ public class ChatCommandTests
     {
         int rc = await BenchCommand.Create().Parse([option, value]).InvokeAsync();
         Assert.NotEqual(0, rc);
+    }
+
+    [Fact]
+    public void ClusterStatusAndExpertsRenderTheSilosJson()
+    {
+        using JsonDocument status = JsonDocument.Parse("""
+            {"modelHash":"ab","version":3,"epoch":4,"pendingVersion":null,"expertsCovered":true,"thisSiloVersion":3,
+             "silos":[{"silo":"127.0.0.1:1@1","node":"a","expertsPlaced":32,"thisSilo":true},{"silo":"127.0.0.1:2@1","node":"b","expertsPlaced":16,"thisSilo":false}],
+             "thisSiloExchange":{"sentMessages":10,"sentBytes":5000,"receivedMessages":10,"receivedBytes":5000,"meanReplyMicroseconds":812.4,"nodeLimitViolations":0,"tokensRunHere":77}}
+            """);
+        var text = new StringWriter();
+        ClusterCommand.RenderStatus(status.RootElement, text);
+        string s = text.ToString();
+        Assert.Contains("placement v3 (epoch 4); experts covered: yes", s, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:1@1  a     32       (this silo)", s, StringComparison.Ordinal);
+        Assert.Contains("10 requests to other silos, 5000 bytes, mean reply 812 µs", s, StringComparison.Ordinal);
+
+        using JsonDocument experts = JsonDocument.Parse("""
+            {"version":3,"epoch":4,"layers":[{"layer":1,"experts":[{"expert":0,"holders":["s1","s2"],"tokensRoutedHere":5},{"expert":1,"holders":["s2"],"tokensRoutedHere":0}]}]}
+            """);
+        text = new StringWriter();
+        ClusterCommand.RenderExperts(experts.RootElement, text);
+        string[] lines = text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("placement v3 (epoch 4)", lines[0]);
+        Assert.Equal("1      0       s1 s2                      5", lines[3].TrimEnd());
+        Assert.Equal(5, lines.Length);
     }
 
     [Fact]
