@@ -9,20 +9,9 @@ public sealed class CheckpointErrorTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private string WriteRaw(byte[] bytes, string name = "broken.safetensors")
-    {
-        string path = _dir.File(name);
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
+    private string WriteRaw(byte[] bytes, string name = "broken.safetensors") => _dir.Write(name, bytes);
 
-    private static CheckpointFormatException OpenFails(string path)
-    {
-        CheckpointFormatException e = Assert.Throws<CheckpointFormatException>(() => SafetensorsFile.Open(path).Dispose());
-        Assert.Equal(path, e.File);
-        Assert.StartsWith(path + ":", e.Message, StringComparison.Ordinal);
-        return e;
-    }
+    private static CheckpointFormatException OpenFails(string path) => TestFiles.OpenFails(path);
 
     private static CheckpointFormatException ReaderFails(string directory)
     {
@@ -104,15 +93,6 @@ public sealed class CheckpointErrorTests : IDisposable
         string header = $$$"""{"w":{"dtype":"F32","shape":[1],"data_offsets":{{{offsets}}}}}""";
         CheckpointFormatException e = OpenFails(WriteRaw(TestFiles.RawSafetensors(header, dataBytes: 8)));
         Assert.Equal("w", e.Tensor);
-    }
-
-    [Fact]
-    public void OverlappingOffsets()
-    {
-        string header = """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""";
-        CheckpointFormatException e = OpenFails(WriteRaw(TestFiles.RawSafetensors(header, dataBytes: 12)));
-        Assert.Equal("b", e.Tensor);
-        Assert.Contains("overlap tensor 'a'", e.Problem, StringComparison.Ordinal);
     }
 
     [Fact]

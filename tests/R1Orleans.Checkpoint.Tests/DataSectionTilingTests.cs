@@ -16,19 +16,9 @@ public sealed class DataSectionTilingTests : IDisposable
 
     public static TheoryData<string> ModelCases => new(GoldenDirectory.ModelCaseNames);
 
-    private string WriteRaw(byte[] bytes, string name = "t.safetensors")
-    {
-        string path = _dir.File(name);
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
+    private string WriteRaw(byte[] bytes, string name = "t.safetensors") => _dir.Write(name, bytes);
 
-    private static CheckpointFormatException OpenFails(string path)
-    {
-        CheckpointFormatException e = Assert.Throws<CheckpointFormatException>(() => SafetensorsFile.Open(path).Dispose());
-        Assert.Equal(path, e.File);
-        return e;
-    }
+    private static CheckpointFormatException OpenFails(string path) => TestFiles.OpenFails(path);
 
     /// <summary>Lowers the 8-byte header length by one: the header's last byte (padding) becomes the data section's first.</summary>
     private static void LowerHeaderLengthByOne(string path)

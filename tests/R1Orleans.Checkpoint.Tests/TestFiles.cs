@@ -17,6 +17,14 @@ internal sealed class TempDirectory : IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>Writes <paramref name="bytes"/> to a file of this directory and returns its path.</summary>
+    public string Write(string name, byte[] bytes)
+    {
+        string path = File(name);
+        System.IO.File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
     public string Sub(string name)
     {
         string p = System.IO.Path.Combine(Path, name);
@@ -43,6 +51,15 @@ internal sealed class TempDirectory : IDisposable
 internal static class TestFiles
 {
     /// <summary>8-byte length (the JSON's unless overridden), the JSON text as given, then <paramref name="dataBytes"/> zero bytes.</summary>
+    /// <summary>Opening the file fails with a <see cref="CheckpointFormatException"/> that names the file first.</summary>
+    public static CheckpointFormatException OpenFails(string path)
+    {
+        CheckpointFormatException e = Assert.Throws<CheckpointFormatException>(() => SafetensorsFile.Open(path).Dispose());
+        Assert.Equal(path, e.File);
+        Assert.StartsWith(path + ":", e.Message, StringComparison.Ordinal);
+        return e;
+    }
+
     public static byte[] RawSafetensors(string headerJson, int dataBytes = 0, ulong? lengthField = null)
     {
         byte[] json = Encoding.UTF8.GetBytes(headerJson);

@@ -116,7 +116,6 @@ public class ChatCommandTests
         Assert.Equal("/v1/chat/completions", path);
         Assert.Equal("What is 12 * 34?", body["messages"]![0]!["content"]!.GetValue<string>());
         Assert.Equal(ChatSettings.DefaultMaxTokens, body["max_tokens"]!.GetValue<int>());
-        Assert.True(ChatSettings.DefaultMaxTokens >= 320 * 2, "the default leaves room for a two-digit multiplication's reasoning (~320 tokens) and the answer");
     }
 
     [Fact]

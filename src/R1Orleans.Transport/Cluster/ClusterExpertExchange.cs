@@ -90,10 +90,11 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
                 continue;
             }
 
-            ReadOnlySpan<int> experts = plan.RowExperts(d);
-            int length = ExpertStepCodec.RequestLength(ExpertStepCodec.CountGroups(experts), experts.Length, hidden);
+            ReadOnlySpan<int> tokens = plan.RowTokens(d);
+            ExpertGroup[] groups = ExpertGroup.Of(plan.RowExperts(d));
+            int length = ExpertStepCodec.RequestLength(groups.Length, tokens.Length, hidden);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
-            ExpertStepCodec.WriteRequest(buffer, plan.Stamp, layer, hidden, plan.RowTokens(d), experts, x);
+            ExpertStepCodec.WriteRequest(buffer, plan.Stamp, layer, hidden, tokens, groups, x);
             SiloId holder = plan.Destination(d);
             Statistics.OnSent(length);
             step.Calls.Add(new Call(d, holder, buffer, _transport.CallAsync(holder, buffer.AsMemory(0, length), Deadline)));
@@ -168,7 +169,7 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
         int d = s.Plan.LocalDestination;
         ReadOnlySpan<int> tokens = s.Plan.RowTokens(d);
         ReadOnlySpan<int> slots = s.Plan.RowSlots(d);
-        ReadOnlySpan<int> experts = s.Plan.RowExperts(d);
+        ExpertGroup[] groups = ExpertGroup.Of(s.Plan.RowExperts(d));
         int hidden = s.Hidden, k = s.Routing.K, rows = tokens.Length;
         float[] input = ArrayPool<float>.Shared.Rent(rows * hidden);
         float[] output = ArrayPool<float>.Shared.Rent(rows * hidden);
@@ -179,7 +180,7 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
                 x.Slice(tokens[r] * hidden, hidden).CopyTo(input.AsSpan(r * hidden, hidden));
             }
 
-            _local.RunInPlace(s.Plan.Stamp, s.Layer, hidden, experts, input, output);
+            _local.RunInPlace(s.Plan.Stamp, s.Layer, hidden, groups, input, output);
             for (int r = 0; r < rows; r++)
             {
                 output.AsSpan(r * hidden, hidden).CopyTo(s.ExpertOut.AsSpan(((tokens[r] * k) + slots[r]) * hidden, hidden));

@@ -79,37 +79,31 @@ public sealed class ExpertHolder
     }
 
     /// <summary>
-    /// Runs the rank's own rows here without the transport: <paramref name="rowExperts"/> grouped ascending,
-    /// <paramref name="input"/> and <paramref name="output"/> rows × hidden in the same order. Fenced like a request.
+    /// Runs the rank's own rows here without the transport: <paramref name="groups"/> (<see cref="ExpertGroup.Of"/>),
+    /// <paramref name="input"/> and <paramref name="output"/> rows × hidden in their order. Fenced like a request.
     /// </summary>
-    public void RunInPlace(PlacementStamp stamp, int layer, int hidden, ReadOnlySpan<int> rowExperts, float[] input, float[] output)
+    public void RunInPlace(PlacementStamp stamp, int layer, int hidden, ExpertGroup[] groups, float[] input, float[] output)
     {
+        ArgumentNullException.ThrowIfNull(groups);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         Fence.Admit(stamp);
-        var groups = new List<ExpertGroup>();
-        for (int r = 0; r < rowExperts.Length;)
+        foreach (ExpertGroup g in groups)
         {
-            int start = r;
-            while (r < rowExperts.Length && rowExperts[r] == rowExperts[start])
+            if (_expertOf(layer, g.Expert) is null)
             {
-                r++;
+                throw new KeyNotFoundException($"layer {layer} expert {g.Expert} is not held here (placement {stamp})");
             }
-
-            int expert = rowExperts[start];
-            if (_expertOf(layer, expert) is null)
-            {
-                throw new KeyNotFoundException($"layer {layer} expert {expert} is not held here (placement {stamp})");
-            }
-
-            groups.Add(new ExpertGroup(expert, start, r - start));
-            Load.Add(layer, expert, r - start);
         }
 
         GroupedExperts.Run(
-            _backend, _parallelism, e => _expertOf(layer, e)!, [.. groups], groups.Count,
+            _backend, _parallelism, e => _expertOf(layer, e)!, groups, groups.Length,
             (first, n) => input.AsSpan(first * hidden, n * hidden),
             (first, n) => output.AsSpan(first * hidden, n * hidden));
+        foreach (ExpertGroup g in groups)
+        {
+            Load.Add(layer, g.Expert, g.Rows);
+        }
     }
 
     private static ExpertReplyStatus Refuse(IBufferWriter<byte> reply, ExpertReplyStatus status, string message)

@@ -38,18 +38,20 @@ public static class ExpertStepCodec
 
     /// <summary>
     /// Writes a request into <paramref name="destination"/> (at least <see cref="RequestLength"/> bytes): the rows of
-    /// <paramref name="x"/> named by <paramref name="rowTokens"/> (tokens × hidden), grouped by <paramref name="rowExperts"/>
-    /// (ascending, as the dispatch plan lists them). Returns the bytes written.
+    /// <paramref name="x"/> named by <paramref name="rowTokens"/> (tokens × hidden), in <paramref name="groupsOfRows"/>
+    /// (<see cref="ExpertGroup.Of"/> of the rows' experts). Returns the bytes written.
     /// </summary>
-    public static int WriteRequest(Span<byte> destination, PlacementStamp stamp, int layer, int hidden, ReadOnlySpan<int> rowTokens, ReadOnlySpan<int> rowExperts, ReadOnlySpan<float> x)
+    public static int WriteRequest(Span<byte> destination, PlacementStamp stamp, int layer, int hidden, ReadOnlySpan<int> rowTokens, ExpertGroup[] groupsOfRows, ReadOnlySpan<float> x)
     {
-        if (rowTokens.Length != rowExperts.Length)
+        ArgumentNullException.ThrowIfNull(groupsOfRows);
+        int rows = rowTokens.Length;
+        int groups = groupsOfRows.Length;
+        int covered = groups == 0 ? 0 : groupsOfRows[^1].FirstRow + groupsOfRows[^1].Rows;
+        if (covered != rows)
         {
-            throw new ArgumentException("one expert per row");
+            throw new ArgumentException($"the groups cover {covered} rows, the request has {rows}", nameof(groupsOfRows));
         }
 
-        int rows = rowTokens.Length;
-        int groups = CountGroups(rowExperts);
         int length = RequestLength(groups, rows, hidden);
         if (destination.Length < length)
         {
@@ -64,17 +66,10 @@ public static class ExpertStepCodec
         BinaryPrimitives.WriteInt32LittleEndian(destination[28..], rows);
         BinaryPrimitives.WriteInt32LittleEndian(destination[32..], groups);
         BinaryPrimitives.WriteInt32LittleEndian(destination[36..], 0);
-        int g = 0;
-        for (int r = 0; r < rows; g++)
+        for (int g = 0; g < groups; g++)
         {
-            int start = r;
-            while (r < rows && rowExperts[r] == rowExperts[start])
-            {
-                r++;
-            }
-
-            BinaryPrimitives.WriteInt32LittleEndian(destination[(RequestHeader + (g * 8))..], rowExperts[start]);
-            BinaryPrimitives.WriteInt32LittleEndian(destination[(RequestHeader + (g * 8) + 4)..], r - start);
+            BinaryPrimitives.WriteInt32LittleEndian(destination[(RequestHeader + (g * 8))..], groupsOfRows[g].Expert);
+            BinaryPrimitives.WriteInt32LittleEndian(destination[(RequestHeader + (g * 8) + 4)..], groupsOfRows[g].Rows);
         }
 
         int offset = RowsOffset(groups);
@@ -186,26 +181,6 @@ public static class ExpertStepCodec
 
         data = MemoryMarshal.Cast<byte, float>(bytes[ReplyHeader..]);
         return status;
-    }
-
-    /// <summary>Expert groups in rows listed by expert, ascending (throws when they are not).</summary>
-    public static int CountGroups(ReadOnlySpan<int> rowExperts)
-    {
-        int groups = 0;
-        for (int r = 0; r < rowExperts.Length; r++)
-        {
-            if (r == 0 || rowExperts[r] != rowExperts[r - 1])
-            {
-                if (r > 0 && rowExperts[r] < rowExperts[r - 1])
-                {
-                    throw new ArgumentException("rows must be grouped by expert in ascending order");
-                }
-
-                groups++;
-            }
-        }
-
-        return groups;
     }
 }
 

@@ -4,7 +4,31 @@ using R1Orleans.Model;
 namespace R1Orleans.Transport.Experts;
 
 /// <summary>One expert's rows in a batch grouped by expert: rows [FirstRow, FirstRow + Rows).</summary>
-public readonly record struct ExpertGroup(int Expert, int FirstRow, int Rows);
+public readonly record struct ExpertGroup(int Expert, int FirstRow, int Rows)
+{
+    /// <summary>The groups of rows listed by expert in ascending order (as a dispatch plan lists them); throws otherwise.</summary>
+    public static ExpertGroup[] Of(ReadOnlySpan<int> rowExperts)
+    {
+        var groups = new List<ExpertGroup>();
+        for (int r = 0; r < rowExperts.Length;)
+        {
+            int start = r;
+            if (start > 0 && rowExperts[start] < rowExperts[start - 1])
+            {
+                throw new ArgumentException("rows must be grouped by expert in ascending order", nameof(rowExperts));
+            }
+
+            while (r < rowExperts.Length && rowExperts[r] == rowExperts[start])
+            {
+                r++;
+            }
+
+            groups.Add(new ExpertGroup(rowExperts[start], start, r - start));
+        }
+
+        return [.. groups];
+    }
+}
 
 /// <summary>Rows of a grouped batch, <paramref name="rows"/> rows from <paramref name="firstRow"/> on (each <c>hidden</c> floats).</summary>
 public delegate ReadOnlySpan<float> RowSource(int firstRow, int rows);
