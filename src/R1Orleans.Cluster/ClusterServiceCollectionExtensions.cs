@@ -1,10 +1,18 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using R1Orleans.Cluster.Ranks;
+using R1Orleans.Gateway;
+using R1Orleans.Gateway.Ranks;
 using R1Orleans.Grains.Cluster;
 using R1Orleans.Grains.Placement;
+using R1Orleans.Grains.Ranks;
 
 namespace R1Orleans.Cluster;
 
-/// <summary>Adds a silo's cluster side: the silo-bound placement director, the cluster node and the grains' view of it.</summary>
+/// <summary>
+/// Adds a silo's cluster side: the silo-bound placement director, the cluster node and the grains' view of it, the rank
+/// other silos' gateways reach, and the gateway's rank router (registered before the gateway's own default).
+/// </summary>
 public static class ClusterServiceCollectionExtensions
 {
     public static IServiceCollection AddR1Cluster(this IServiceCollection services, ClusterNodeOptions options)
@@ -17,6 +25,13 @@ public static class ClusterServiceCollectionExtensions
         services.AddSingleton<ILocalExpertHolder>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<IPlacementPlannerSource>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
+
+        // Every silo is a rank: its engine serves other silos' gateways, and its gateway spreads requests over all ranks.
+        services.TryAddSingleton<ModelHost>();
+        services.AddSingleton<ILocalRank, SiloRank>();
+        services.AddSingleton<RankLoads>();
+        services.AddHostedService(sp => sp.GetRequiredService<RankLoads>());
+        services.AddSingleton<IRankRouter, ClusterRankRouter>();
         return services;
     }
 }

@@ -1,10 +1,12 @@
 using R1Orleans.Grains.Cluster;
+using R1Orleans.Grains.Ranks;
 using R1Orleans.Placement;
 
 namespace R1Orleans.Cluster;
 
 /// <summary>One silo as the cluster status shows it.</summary>
-public sealed record SiloStatusReport(string Silo, string Node, int ExpertsPlaced, bool ThisSilo);
+/// <param name="Rank">What the silo's rank says of itself (requests, exchange traffic, experts held); null when it did not answer within a second.</param>
+public sealed record SiloStatusReport(string Silo, string Node, int ExpertsPlaced, bool ThisSilo, RankReport? Rank);
 
 /// <summary>What this silo's rank sent to other silos and got back, and what its holder ran for all ranks.</summary>
 public sealed record ExchangeStatusReport(
@@ -66,18 +68,32 @@ public static class ClusterStatus
         ArgumentNullException.ThrowIfNull(grains);
         PlacementSnapshot snapshot = await grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey).Snapshot().ConfigureAwait(false);
         PlacementMap? map = snapshot.Committed?.ToMap();
-        var silos = snapshot.Members
-            .OrderBy(m => m.Node, StringComparer.Ordinal).ThenBy(m => m.Silo, StringComparer.Ordinal)
-            .Select(m => new SiloStatusReport(
+        ClusterMemberInfo[] members = [.. snapshot.Members.OrderBy(m => m.Node, StringComparer.Ordinal).ThenBy(m => m.Silo, StringComparer.Ordinal)];
+        RankReport?[] ranks = await Task.WhenAll(members.Select(m => ReportOf(grains, m.Silo))).ConfigureAwait(false);
+        var silos = members
+            .Select((m, i) => new SiloStatusReport(
                 m.Silo,
                 m.Node,
                 map is null ? 0 : map.Layout.MoeLayers.Sum(l => map.ExpertsHeldBy(new SiloId(m.Silo), l).Count),
-                self is not null && self.Self.Silo.Value == m.Silo))
+                self is not null && self.Self.Silo.Value == m.Silo,
+                ranks[i]))
             .ToList();
         bool covered = map is not null && map.Members.All(m => snapshot.Members.Any(s => s.Silo == m.Silo.Value));
         ExchangeStatusReport? exchange = self?.RankExchangeInstance?.Statistics is { } st
             ? new ExchangeStatusReport(st.SentMessages, st.SentBytes, st.ReceivedMessages, st.ReceivedBytes, st.MeanReplyLatency.TotalMicroseconds, st.NodeLimitViolations, self.Holder?.Load.Total ?? 0)
             : null;
         return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange);
+    }
+
+    private static async Task<RankReport?> ReportOf(IGrainFactory grains, string silo)
+    {
+        try
+        {
+            return await grains.GetGrain<IRankGrain>(silo).Report().WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+        {
+            return null;
+        }
     }
 }

@@ -6,11 +6,12 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
+using R1Orleans.Gateway.Ranks;
 
 namespace R1Orleans.Gateway;
 
 /// <summary>The request handlers of the OpenAI-compatible API, /health and /metrics.</summary>
-internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> options, GatewayMetrics metrics, TokenizerGate tokenizerGate, ILogger<GatewayEndpoints> logger)
+internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, RequestTable requests, IOptions<GatewayOptions> options, GatewayMetrics metrics, TokenizerGate tokenizerGate, ILogger<GatewayEndpoints> logger)
 {
     private GatewayOptions Options => options.Value;
 
@@ -42,7 +43,8 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
 
     public Task HealthAsync(HttpContext http)
     {
-        if (host.TryGet(out _, out ServedModelInfo? info))
+        string? unready = host.IsReady ? ranks.Unready : null;
+        if (host.TryGet(out _, out ServedModelInfo? info) && unready is null)
         {
             return WriteJsonAsync(http, StatusCodes.Status200OK, w =>
             {
@@ -57,8 +59,8 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
         return WriteJsonAsync(http, StatusCodes.Status503ServiceUnavailable, w =>
         {
             w.WriteStartObject();
-            w.WriteString("status", "loading");
-            w.WriteString("detail", host.LoadingStatus);
+            w.WriteString("status", unready is null ? "loading" : "unavailable");
+            w.WriteString("detail", unready ?? host.LoadingStatus);
             w.WriteEndObject();
         });
     }
@@ -95,9 +97,9 @@ internal sealed class GatewayEndpoints(ModelHost host, IOptions<GatewayOptions> 
             CheckModel(model, info);
         }
 
-        GenerationPlan plan = await GenerationPlanner.PlanAsync(engine, o, spec, tokenizerGate, http.RequestAborted).ConfigureAwait(false);
+        GenerationPlan plan = await GenerationPlanner.PlanAsync(engine, ranks, o, spec, tokenizerGate, http.RequestAborted).ConfigureAwait(false);
         ResponseFormat format = chat ? new ChatFormat(engine.Tokenizer) : new CompletionFormat(engine.Tokenizer);
-        using var run = new GenerationRun(engine, plan, metrics, start, http.RequestAborted);
+        using var run = new GenerationRun(plan, metrics, requests, start, http.RequestAborted);
         await new GenerationResponder(http, format, spec, plan, info, o, logger).RespondAsync(run).ConfigureAwait(false);
     }
 

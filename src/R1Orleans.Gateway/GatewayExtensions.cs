@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using R1Orleans.Gateway.Ranks;
 
 namespace R1Orleans.Gateway;
 
@@ -12,7 +13,8 @@ namespace R1Orleans.Gateway;
 public static class GatewayExtensions
 {
     /// <summary>
-    /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/>, the tokenizer gate (singletons) and <see cref="GatewayOptions"/> bound
+    /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/>, the tokenizer gate, the request table, the rank
+    /// router (this silo's engine unless a cluster registered its own first; singletons) and <see cref="GatewayOptions"/> bound
     /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup.
     /// </summary>
     public static IServiceCollection AddR1Gateway(this IServiceCollection services, IConfiguration configuration)
@@ -23,6 +25,8 @@ public static class GatewayExtensions
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<GatewayEndpoints>();
         services.TryAddSingleton<TokenizerGate>();
+        services.TryAddSingleton<RequestTable>();
+        services.TryAddSingleton<IRankRouter, LocalRankRouter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
         services.AddOptions<GatewayOptions>()
             .Bind(configuration.GetSection(GatewayOptions.SectionName))

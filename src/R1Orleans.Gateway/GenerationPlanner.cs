@@ -1,6 +1,7 @@
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
 using R1Orleans.Engine.Scheduling;
+using R1Orleans.Gateway.Ranks;
 using R1Orleans.Text.Chat;
 
 namespace R1Orleans.Gateway;
@@ -12,9 +13,10 @@ internal static class GenerationPlanner
     /// Everything the engine would refuse, checked before anything runs so it can be a 4xx: the template renders,
     /// the prompt is non-empty and in the vocabulary, prompt plus max_tokens fits the context (first by the prompt's
     /// length in bytes, before tokenizing, see <see cref="PromptLengthBound"/>), the sampling is valid, the engine has
-    /// room (waiting places plus free running slots). Large prompts are tokenized through <paramref name="gate"/>.
+    /// room (waiting places plus free running slots) on the rank <paramref name="ranks"/> picks. Large prompts are tokenized
+    /// through <paramref name="gate"/>.
     /// </summary>
-    public static async Task<GenerationPlan> PlanAsync(InferenceEngine engine, GatewayOptions options, GenerationSpec spec, TokenizerGate gate, CancellationToken cancellation)
+    public static async Task<GenerationPlan> PlanAsync(InferenceEngine engine, IRankRouter ranks, GatewayOptions options, GenerationSpec spec, TokenizerGate gate, CancellationToken cancellation)
     {
         EncodedPrompt prompt;
         try
@@ -84,7 +86,9 @@ internal static class GenerationPlanner
             samplings[i] = spec.Sampling with
             {
                 MaxTokens = maxTokens,
-                Seed = spec.Sampling.Seed is ulong seed ? unchecked(seed + (ulong)i) : null,
+                // Every request gets its seed here (the one asked for, or a random one): the gateway's record of the request
+                // (RequestTable) must be enough to resume it on another rank with the same draws.
+                Seed = spec.Sampling.Seed is ulong seed ? unchecked(seed + (ulong)i) : (ulong)Random.Shared.NextInt64(),
             };
         }
 
@@ -97,17 +101,15 @@ internal static class GenerationPlanner
             throw OpenAiErrorException.BadRequest(e.Message, e.Param, "invalid_value");
         }
 
-        if (!engine.Core.Admits(spec.N, options.MaxWaiting))
-        {
-            throw new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {engine.Core.LoadSummary(options.MaxWaiting)}; retry later", null, "rate_limit_exceeded")
+        IRank rank = ranks.Pick(spec.N, options.MaxWaiting)
+            ?? throw new OpenAiErrorException(429, "rate_limit_exceeded", $"the server is busy: {ranks.BusySummary(options.MaxWaiting)}; retry later", null, "rate_limit_exceeded")
             {
                 RetryAfterSeconds = options.RetryAfterSeconds,
             };
-        }
 
         // The engine gets the prompt as encoded here: tokenized once per request (chat messages are rendered twice, above to
         // measure the text and by Encode).
-        return new GenerationPlan(prompt, tokens.Length, samplings);
+        return new GenerationPlan(prompt, tokens.Length, samplings, rank);
     }
 
     /// <summary>

@@ -3,11 +3,12 @@ using System.Threading.Channels;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
 using R1Orleans.Engine.Scheduling;
+using R1Orleans.Gateway.Ranks;
 
 namespace R1Orleans.Gateway;
 
-/// <summary>What the engine is asked for: its input, the prompt's length, and one sampling per choice (n of them).</summary>
-internal sealed record GenerationPlan(EncodedPrompt Prompt, int PromptTokens, SamplingParams[] Samplings);
+/// <summary>What the engine is asked for: its input, the prompt's length, one sampling per choice (n of them), and the rank that runs them.</summary>
+internal sealed record GenerationPlan(EncodedPrompt Prompt, int PromptTokens, SamplingParams[] Samplings, IRank Rank);
 
 /// <summary>One event of one choice, or the exception that ended that choice's stream.</summary>
 internal readonly record struct ChoiceEvent(int Index, TextEvent? Event, Exception? Exception);
@@ -15,26 +16,29 @@ internal readonly record struct ChoiceEvent(int Index, TextEvent? Event, Excepti
 /// <summary>
 /// The n engine requests of one HTTP request, running concurrently, their events merged into one channel in arrival
 /// order. Each choice's stream is cancelled when the client goes away (RequestAborted) or when the run is disposed, so
-/// the engine frees its KV blocks at its next step. Records the latency metrics of each choice.
+/// the engine frees its KV blocks at its next step. Records the latency metrics of each choice, and keeps each choice's
+/// state in the gateway's <see cref="RequestTable"/> while it runs.
 /// </summary>
 internal sealed class GenerationRun : IDisposable
 {
     private readonly Channel<ChoiceEvent> _events = Channel.CreateUnbounded<ChoiceEvent>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _cts;
     private readonly GatewayMetrics _metrics;
+    private readonly RequestTable _requests;
     private readonly long _start;
     private int _live;
 
-    public GenerationRun(InferenceEngine engine, GenerationPlan plan, GatewayMetrics metrics, long startTimestamp, CancellationToken aborted)
+    public GenerationRun(GenerationPlan plan, GatewayMetrics metrics, RequestTable requests, long startTimestamp, CancellationToken aborted)
     {
         _cts = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         _metrics = metrics;
+        _requests = requests;
         _start = startTimestamp;
         _live = plan.Samplings.Length;
         for (int i = 0; i < plan.Samplings.Length; i++)
         {
             // Runs synchronously up to the first wait, so choice i is queued before choice i + 1.
-            _ = PumpAsync(engine, plan, i);
+            _ = PumpAsync(plan, i);
         }
     }
 
@@ -55,19 +59,21 @@ internal sealed class GenerationRun : IDisposable
         _cts.Dispose();
     }
 
-    private async Task PumpAsync(InferenceEngine engine, GenerationPlan plan, int index)
+    private async Task PumpAsync(GenerationPlan plan, int index)
     {
         long last = 0;
         bool finished = false;
         Usage usage = new(plan.PromptTokens, 0);
+        using TrackedRequest tracked = _requests.Start(plan.Rank.Name, plan.Prompt.Tokens, plan.Samplings[index]);
         try
         {
-            await foreach (TextEvent e in engine.GenerateAsync(plan.Prompt, plan.Samplings[index], _cts.Token).ConfigureAwait(false))
+            await foreach (TextEvent e in plan.Rank.GenerateAsync(plan.Prompt, plan.Samplings[index], _cts.Token).ConfigureAwait(false))
             {
                 usage = e.Usage;
                 long now = Stopwatch.GetTimestamp();
                 if (e.Token >= 0)
                 {
+                    tracked.Append(e.Token);
                     if (last == 0)
                     {
                         _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(_start, now).TotalSeconds);

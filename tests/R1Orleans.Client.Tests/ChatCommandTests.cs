@@ -145,14 +145,17 @@ public class ChatCommandTests
     {
         using JsonDocument status = JsonDocument.Parse("""
             {"modelHash":"ab","version":3,"epoch":4,"pendingVersion":null,"expertsCovered":true,"thisSiloVersion":3,
-             "silos":[{"silo":"127.0.0.1:1@1","node":"a","expertsPlaced":32,"thisSilo":true},{"silo":"127.0.0.1:2@1","node":"b","expertsPlaced":16,"thisSilo":false}],
+             "silos":[{"silo":"127.0.0.1:1@1","node":"a","expertsPlaced":32,"thisSilo":true,
+                        "rank":{"running":2,"waiting":1,"finished":9,"generatedTokens":50,"dispatchSentMessages":4,"dispatchSentBytes":4096,"dispatchReceivedMessages":4,"dispatchReceivedBytes":4096,"tokensRunByHolder":12,"expertsHeld":32,"placementVersion":3}},
+                       {"silo":"127.0.0.1:2@1","node":"b","expertsPlaced":16,"thisSilo":false,"rank":null}],
              "thisSiloExchange":{"sentMessages":10,"sentBytes":5000,"receivedMessages":10,"receivedBytes":5000,"meanReplyMicroseconds":812.4,"nodeLimitViolations":0,"tokensRunHere":77}}
             """);
         var text = new StringWriter();
         ClusterCommand.RenderStatus(status.RootElement, text);
         string s = text.ToString();
         Assert.Contains("placement v3 (epoch 4); experts covered: yes", s, StringComparison.Ordinal);
-        Assert.Contains("127.0.0.1:1@1  a     32       (this silo)", s, StringComparison.Ordinal);
+        Assert.Matches(@"127\.0\.0\.1:1@1\s+a\s+32\s+2\s+1\s+9\s+4096 B\s+\(this silo\)", s);
+        Assert.Matches(@"127\.0\.0\.1:2@1\s+b\s+16\s+\?\s+\?\s+\?\s+\?", s);
         Assert.Contains("10 requests to other silos, 5000 bytes, mean reply 812 µs", s, StringComparison.Ordinal);
 
         using JsonDocument experts = JsonDocument.Parse("""

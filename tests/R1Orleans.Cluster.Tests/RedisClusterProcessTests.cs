@@ -11,7 +11,9 @@ namespace R1Orleans.Cluster.Tests;
 /// <summary>
 /// Three silo processes on loopback joined through a real redis-server, experts spread over them and exchanged over
 /// UCX (shared memory, then TCP), driven by the official OpenAI client through one silo's HTTP: greedy and
-/// seeded-sampling answers, streamed and not, are exactly a single silo's; each silo holds a strict subset of the experts.
+/// seeded-sampling answers, streamed and not, are exactly a single silo's, one at a time and all at once (spread over
+/// the three ranks by the gateway); each silo holds a strict subset of the experts, runs requests as a rank and sends
+/// dispatch bytes.
 /// </summary>
 public sealed class RedisClusterProcessTests
 {
@@ -51,17 +53,42 @@ public sealed class RedisClusterProcessTests
         }
 
         ChatClient reference = Client(single), distributed = Client(gateway);
+        var expected = new List<string>();
         foreach ((string question, float temperature, long? seed) in s_requests)
         {
-            var options = new ChatCompletionOptions { Temperature = temperature, MaxOutputTokenCount = 400 };
-#pragma warning disable OPENAI001
-            options.Seed = seed;
-#pragma warning restore OPENAI001
-            Assert.Equal(await Answer(reference, question, options), await Answer(distributed, question, options));
-            Assert.Equal(await Streamed(reference, question, options), await Streamed(distributed, question, options));
+            ChatCompletionOptions options = Options(temperature, seed);
+            string answer = await Answer(reference, question, options), streamed = await Streamed(reference, question, options);
+            Assert.Equal(answer, await Answer(distributed, question, options));
+            Assert.Equal(streamed, await Streamed(distributed, question, options));
+            expected.AddRange([answer, streamed]);
+        }
+
+        // All at once: the gateway sends each to the least-loaded rank, so the other silos' ranks run some of them.
+        string[] concurrent = await Task.WhenAll(s_requests.SelectMany(r => new[]
+        {
+            Answer(distributed, r.Question, Options(r.Temperature, r.Seed)),
+            Streamed(distributed, r.Question, Options(r.Temperature, r.Seed)),
+        }));
+        Assert.Equal(expected, concurrent);
+
+        using (JsonDocument status = JsonDocument.Parse(await http.GetStringAsync(new Uri(gateway.Url, "/cluster/status"))))
+        {
+            JsonElement[] ranks = [.. status.RootElement.GetProperty("silos").EnumerateArray().Select(s => s.GetProperty("rank"))];
+            Assert.All(ranks, r => Assert.True(r.GetProperty("finished").GetInt64() > 0, $"a rank ran no request: {status.RootElement}"));
+            Assert.All(ranks, r => Assert.True(r.GetProperty("dispatchSentBytes").GetInt64() > 0 && r.GetProperty("dispatchReceivedBytes").GetInt64() > 0, $"a rank sent no dispatch bytes: {status.RootElement}"));
+            Assert.All(ranks, r => Assert.True(r.GetProperty("tokensRunByHolder").GetInt64() > 0, $"a holder ran no expert: {status.RootElement}"));
         }
 
         Assert.All(all, p => Assert.False(p.HasExited, p.Output));
+    }
+
+    private static ChatCompletionOptions Options(float temperature, long? seed)
+    {
+        var options = new ChatCompletionOptions { Temperature = temperature, MaxOutputTokenCount = 400 };
+#pragma warning disable OPENAI001
+        options.Seed = seed;
+#pragma warning restore OPENAI001
+        return options;
     }
 
     private static ChatClient Client(SiloProcess silo) => new(

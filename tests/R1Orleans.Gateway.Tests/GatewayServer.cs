@@ -37,13 +37,17 @@ public sealed class GatewayServer : IAsyncDisposable
     public static ServedModelInfo Info { get; } =
         new(ModelId, "r1orleans-tests", "built-in random-weight model: output is noise", new DateTimeOffset(2025, 1, 20, 0, 0, 0, TimeSpan.Zero));
 
-    /// <summary>Starts a gateway with the given "Gateway:*" settings; serving <paramref name="engine"/> at once when given.</summary>
-    public static async Task<GatewayServer> StartAsync(InferenceEngine? engine, IDictionary<string, string?>? settings = null, Action<WebApplication>? extra = null)
+    /// <summary>
+    /// Starts a gateway with the given "Gateway:*" settings; serving <paramref name="engine"/> at once when given;
+    /// <paramref name="services"/> registers before the gateway's own (a rank router, say).
+    /// </summary>
+    public static async Task<GatewayServer> StartAsync(InferenceEngine? engine, IDictionary<string, string?>? settings = null, Action<WebApplication>? extra = null, Action<IServiceCollection>? services = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        services?.Invoke(builder.Services);
         builder.Services.AddR1Gateway(builder.Configuration);
         WebApplication app = builder.Build();
         app.MapR1Gateway();

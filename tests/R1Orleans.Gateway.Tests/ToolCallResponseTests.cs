@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
 using R1Orleans.Engine.Scheduling;
+using R1Orleans.Gateway.Ranks;
 using R1Orleans.TestSupport;
 using R1Orleans.Text.Tokenization;
 
@@ -98,7 +99,7 @@ public sealed class ToolCallResponseTests
             Stream = stream,
             ParsesToolCalls = parsesToolCalls,
         };
-        var plan = new GenerationPlan(new EncodedPrompt([1, 2, 3], true, true), 3, [sampling]);
+        var plan = new GenerationPlan(new EncodedPrompt([1, 2, 3], true, true), 3, [sampling], new NoRank());
         var http = new DefaultHttpContext();
         using var body = new MemoryStream();
         http.Response.Body = body;
@@ -117,5 +118,14 @@ public sealed class ToolCallResponseTests
         events.Writer.Complete();
         await responder.RespondAsync(events.Reader);
         return Encoding.UTF8.GetString(body.ToArray());
+    }
+
+    /// <summary>The responder is fed events directly here; nothing runs on a rank.</summary>
+    private sealed class NoRank : IRank
+    {
+        public string Name => "none";
+
+        public IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, CancellationToken cancellation) =>
+            throw new InvalidOperationException("the responder test runs no rank");
     }
 }

@@ -59,12 +59,22 @@ public static class ClusterCommand
         string pending = Number(status, "pendingVersion") is { } p ? $", v{p} loading" : "";
         output.WriteLine($"placement {version}{pending}; experts covered: {(status.GetProperty("expertsCovered").GetBoolean() ? "yes" : "no")}");
         JsonElement[] silos = [.. status.GetProperty("silos").EnumerateArray()];
-        TextTable.Write(output, ["silo", "node", "experts", ""], [.. silos.Select(s => new[]
+        TextTable.Write(output, ["silo", "node", "experts", "running", "waiting", "finished", "dispatch sent", ""], [.. silos.Select(s =>
         {
-            s.GetProperty("silo").GetString() ?? "",
-            s.GetProperty("node").GetString() ?? "",
-            s.GetProperty("expertsPlaced").GetInt32().ToString(CultureInfo.InvariantCulture),
-            s.GetProperty("thisSilo").GetBoolean() ? "(this silo)" : "",
+            // A silo whose rank did not answer shows "?" (it may be loading, paused or gone).
+            JsonElement rank = s.TryGetProperty("rank", out JsonElement r) && r.ValueKind == JsonValueKind.Object ? r : default;
+            string Of(string name) => rank.ValueKind == JsonValueKind.Object ? rank.GetProperty(name).GetInt64().ToString(CultureInfo.InvariantCulture) : "?";
+            return new[]
+            {
+                s.GetProperty("silo").GetString() ?? "",
+                s.GetProperty("node").GetString() ?? "",
+                s.GetProperty("expertsPlaced").GetInt32().ToString(CultureInfo.InvariantCulture),
+                Of("running"),
+                Of("waiting"),
+                Of("finished"),
+                rank.ValueKind == JsonValueKind.Object ? $"{Of("dispatchSentBytes")} B" : "?",
+                s.GetProperty("thisSilo").GetBoolean() ? "(this silo)" : "",
+            };
         })]);
         if (status.TryGetProperty("thisSiloExchange", out JsonElement e) && e.ValueKind == JsonValueKind.Object)
         {

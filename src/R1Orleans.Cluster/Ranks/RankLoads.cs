@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using R1Orleans.Grains.Ranks;
+using R1Orleans.Placement;
+using ClusterMember = R1Orleans.Placement.ClusterMember;
+
+namespace R1Orleans.Cluster.Ranks;
+
+/// <summary>
+/// What this gateway knows of the other ranks' load: each rank of the live placement reports its running and waiting
+/// requests every <see cref="Interval"/>; requests sent to a rank since its last report are counted on top, so a burst
+/// spreads before the next report. A rank that does not answer is left out until it does.
+/// </summary>
+public sealed class RankLoads(ClusterNode node, IGrainFactory grains) : BackgroundService
+{
+    private readonly ConcurrentDictionary<string, Entry> _loads = new(StringComparer.Ordinal);
+
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The rank's last report plus the requests sent to it since, or null when it has not reported (or stopped answering).</summary>
+    public RankCandidate? Candidate(SiloId silo)
+    {
+        if (!_loads.TryGetValue(silo.Value, out Entry? entry) || !entry.Load.Ready)
+        {
+            return null;
+        }
+
+        return new RankCandidate(silo.Value, entry.Load.Running, entry.Load.Waiting + Volatile.Read(ref entry.SentSince), entry.Load.MaxNumSeqs, false);
+    }
+
+    /// <summary>Counts <paramref name="count"/> requests sent to <paramref name="silo"/> until its next report.</summary>
+    public void Sent(SiloId silo, int count)
+    {
+        if (_loads.TryGetValue(silo.Value, out Entry? entry))
+        {
+            Interlocked.Add(ref entry.SentSince, count);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            if (node.View.Current is not { } map)
+            {
+                continue;
+            }
+
+            var polls = new List<Task>();
+            foreach (ClusterMember member in map.Members)
+            {
+                if (member.Silo != node.Self.Silo)
+                {
+                    polls.Add(PollAsync(member.Silo.Value, stoppingToken));
+                }
+            }
+
+            foreach (string gone in _loads.Keys.Where(k => map.IndexOf(new SiloId(k)) < 0))
+            {
+                _loads.TryRemove(gone, out _);
+            }
+
+            await Task.WhenAll(polls).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PollAsync(string silo, CancellationToken stoppingToken)
+    {
+        try
+        {
+            RankLoad load = await grains.GetGrain<IRankGrain>(silo).Load().WaitAsync(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+            _loads[silo] = new Entry(load);
+        }
+        catch (Exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Unreachable, dead, or failing to activate its rank: left out until it answers again.
+            _loads.TryRemove(silo, out _);
+        }
+    }
+
+    private sealed class Entry(RankLoad load)
+    {
+        public RankLoad Load { get; } = load;
+
+        public int SentSince;
+    }
+}

@@ -1,0 +1,15 @@
+using R1Orleans.Engine.Api;
+using R1Orleans.Engine.Sampling;
+
+namespace R1Orleans.Gateway.Ranks;
+
+/// <summary>A rank that is an engine in this process.</summary>
+public sealed class EngineRank(string name, InferenceEngine engine) : IRank
+{
+    public string Name => name;
+
+    public InferenceEngine Engine => engine;
+
+    public IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, CancellationToken cancellation) =>
+        engine.GenerateAsync(prompt, sampling, cancellation);
+}

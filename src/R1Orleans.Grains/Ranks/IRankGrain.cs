@@ -1,0 +1,21 @@
+namespace R1Orleans.Grains.Ranks;
+
+/// <summary>
+/// One silo's rank (its engine: MLA, dense blocks, latent KV, scheduler) reached from another silo's gateway (key: the
+/// silo's address; placed on that silo). A request's tokens stream back as the rank makes them, one streamed response
+/// per request; the gateway polls <see cref="Load"/> to send each new request to the least-loaded rank.
+/// </summary>
+[Alias("R1Orleans.IRankGrain")]
+public interface IRankGrain : IGrainWithStringKey
+{
+    /// <summary>Runs one request; cancelling the token ends it on the rank (its KV blocks freed at the next step).</summary>
+    [Alias("Generate")]
+    IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation = default);
+
+    [Alias("Load")]
+    Task<RankLoad> Load();
+
+    /// <summary>What <c>/cluster/status</c> shows of this silo: its requests, its exchange's traffic, its experts.</summary>
+    [Alias("Report")]
+    Task<RankReport> Report();
+}

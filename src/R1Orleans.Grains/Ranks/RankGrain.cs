@@ -1,0 +1,25 @@
+using Orleans.Concurrency;
+using R1Orleans.Grains.Placement;
+
+namespace R1Orleans.Grains.Ranks;
+
+/// <summary>Thin over the silo's own rank (<see cref="ILocalRank"/>). Reentrant: a rank runs many requests at once.</summary>
+[SiloBound, Reentrant]
+public sealed class RankGrain(ILocalRank local) : Grain, IRankGrain
+{
+    public IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation = default) => local.Generate(request, cancellation);
+
+    public Task<RankLoad> Load() => Task.FromResult(local.Load);
+
+    public Task<RankReport> Report() => Task.FromResult(local.Report);
+}
+
+/// <summary>The silo's own rank, as the rank grain serves it to other silos.</summary>
+public interface ILocalRank
+{
+    RankLoad Load { get; }
+
+    RankReport Report { get; }
+
+    IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation);
+}

@@ -1,0 +1,142 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Engine.Api;
+using R1Orleans.Engine.Sampling;
+using R1Orleans.Engine.Scheduling;
+using R1Orleans.Gateway.Ranks;
+
+namespace R1Orleans.Gateway.Tests;
+
+/// <summary>The gateway's side of data parallelism: it runs each request on the rank its router picks and keeps the request's state.</summary>
+[Collection(GatewayCollection.Name)]
+public sealed class RankRoutingTests(GatewayFixture fx)
+{
+    private const string Prompt = "The quick brown fox";
+
+    [Fact]
+    public async Task Each_request_runs_on_the_rank_the_router_picks_with_a_seed_the_gateway_chose()
+    {
+        var router = new RecordingRouter([new RecordingRank("a", fx.Engine), new RecordingRank("b", fx.Engine)]);
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(router));
+        JsonObject body = Api.CompletionBody(Prompt, 5);
+        body["temperature"] = 0.9;
+        for (int i = 0; i < 2; i++)
+        {
+            (HttpResponseMessage response, _) = await Api.PostAsync(server, "/v1/completions", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        SamplingParams a = Assert.Single(router.Ranks[0].Samplings);
+        SamplingParams b = Assert.Single(router.Ranks[1].Samplings);
+        Assert.NotNull(a.Seed);
+        Assert.NotNull(b.Seed);
+        Assert.NotEqual(a.Seed, b.Seed);
+
+        // A seed asked for is the one used (choice i gets seed + i).
+        body["seed"] = 77;
+        body["n"] = 2;
+        await Api.PostAsync(server, "/v1/completions", body);
+        Assert.Equal([77UL, 78UL], router.Ranks[0].Samplings.Skip(1).Select(s => s.Seed!.Value));
+    }
+
+    [Fact]
+    public async Task The_gateway_holds_a_running_requests_prompt_seed_and_tokens_so_far_and_forgets_it_when_it_ends()
+    {
+        var rank = new RecordingRank("held", fx.Engine) { PauseAfter = 3 };
+        var router = new RecordingRouter([rank]);
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(router));
+        RequestTable table = server.Services.GetRequiredService<RequestTable>();
+        JsonObject body = Api.CompletionBody(Prompt, 8);
+        body["temperature"] = 0.9;
+        body["seed"] = 5;
+        body["ignore_eos"] = true;
+        Task<(HttpResponseMessage, JsonElement)> post = Api.PostAsync(server, "/v1/completions", body);
+
+        await rank.Paused.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        TrackedRequest tracked = Assert.Single(table.Running);
+        RequestState state = tracked.Snapshot();
+        Assert.Equal("held", tracked.Rank);
+        Assert.Equal(5UL, state.Seed);
+        Assert.Equal(rank.Tokens.Take(3), state.OutputTokens);
+        Assert.Equal(fx.Engine.Encode(PromptInput.FromText(Prompt)).Tokens, state.PromptTokens);
+
+        rank.Resume.SetResult();
+        (HttpResponseMessage response, _) = await post;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Empty(table.Running);
+        Assert.Equal(8, rank.Tokens.Count);
+    }
+
+    [Fact]
+    public async Task Health_is_unavailable_while_the_router_says_what_is_missing_and_a_full_cluster_is_a_429()
+    {
+        var router = new RecordingRouter([]) { UnreadyReason = "layer 1 expert 3 has no live holder (held by s2)" };
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(router));
+        (HttpResponseMessage health, JsonElement json) = await Api.GetAsync(server, "/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.Equal("unavailable", json.GetProperty("status").GetString());
+        Assert.Equal(router.UnreadyReason, json.GetProperty("detail").GetString());
+
+        (HttpResponseMessage busy, JsonElement error) = await Api.PostAsync(server, "/v1/completions", Api.CompletionBody(Prompt, 5));
+        Assert.Equal(HttpStatusCode.TooManyRequests, busy.StatusCode);
+        Assert.Contains("no rank has room (test)", error.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Picks its ranks in turn (none: every rank is full).</summary>
+    private sealed class RecordingRouter(RecordingRank[] ranks) : IRankRouter
+    {
+        private int _next;
+
+        public RecordingRank[] Ranks => ranks;
+
+        public string? UnreadyReason { get; init; }
+
+        public string? Unready => UnreadyReason;
+
+        public IRank? Pick(int count, int maxWaiting) => ranks.Length == 0 ? null : ranks[_next++ % ranks.Length];
+
+        public string BusySummary(int maxWaiting) => "no rank has room (test)";
+    }
+
+    /// <summary>The engine, recording each request's sampling and tokens; optionally pausing after some tokens until resumed.</summary>
+    private sealed class RecordingRank(string name, InferenceEngine engine) : IRank
+    {
+        public string Name => name;
+
+        public List<SamplingParams> Samplings { get; } = [];
+
+        public List<int> Tokens { get; } = [];
+
+        public int PauseAfter { get; init; } = -1;
+
+        public TaskCompletionSource Paused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Resume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, [EnumeratorCancellation] CancellationToken cancellation)
+        {
+            lock (Samplings)
+            {
+                Samplings.Add(sampling);
+            }
+
+            await foreach (TextEvent e in engine.GenerateAsync(prompt, sampling, cancellation))
+            {
+                yield return e;
+                if (e.Token >= 0)
+                {
+                    Tokens.Add(e.Token);
+                    if (Tokens.Count == PauseAfter)
+                    {
+                        // The gateway has recorded this token before asking for the next one.
+                        Paused.SetResult();
+                        await Resume.Task.WaitAsync(cancellation);
+                    }
+                }
+            }
+        }
+    }
+}
