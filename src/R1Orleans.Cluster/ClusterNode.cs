@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using R1Orleans.Backend;
 using R1Orleans.Engine;
 using R1Orleans.Grains.Cluster;
+using R1Orleans.Grains.Routing;
 using R1Orleans.Placement;
 using R1Orleans.Interop.Ucx;
 using R1Orleans.Transport.Cluster;
@@ -55,7 +56,7 @@ public sealed record ClusterNodeOptions
 /// acknowledges it, and publishes each committed placement to its rank, which takes it up at its next step. Leaves the
 /// directory when the silo stops. Its <see cref="RankExchange"/> is what the silo's engine loads its model with.
 /// </summary>
-public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder, IPlacementPlannerSource
+public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder, IPlacementPlannerSource, ILocalPlacement
 {
     private readonly ClusterNodeOptions _options;
     private readonly IGrainFactory _grains;
@@ -108,6 +109,11 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     public ExpertStore Experts => _store;
 
     public PlacementView View { get; } = new();
+
+    /// <summary>The live placement (the router grain's view).</summary>
+    public PlacementMap? Current => View.Current;
+
+    public int MaxNodesPerToken => _options.MaxNodesPerToken;
 
     /// <summary>How this silo's rank reaches other silos' experts.</summary>
     public IExpertTransport Transport { get; set; }

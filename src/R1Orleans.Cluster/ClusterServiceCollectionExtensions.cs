@@ -4,8 +4,10 @@ using R1Orleans.Cluster.Ranks;
 using R1Orleans.Gateway;
 using R1Orleans.Gateway.Ranks;
 using R1Orleans.Grains.Cluster;
+using R1Orleans.Grains.Layers;
 using R1Orleans.Grains.Placement;
 using R1Orleans.Grains.Ranks;
+using R1Orleans.Grains.Routing;
 
 namespace R1Orleans.Cluster;
 
@@ -24,6 +26,8 @@ public static class ClusterServiceCollectionExtensions
         services.AddSingleton<ClusterNode>();
         services.AddSingleton<ILocalExpertHolder>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<IPlacementPlannerSource>(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddSingleton<ILocalPlacement>(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddSingleton<ILocalLayers, SiloLayers>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
 
         // Every silo is a rank: its engine serves other silos' gateways, and its gateway spreads requests over all ranks.

@@ -1,7 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using R1Orleans.Backend;
+using R1Orleans.Checkpoint;
 using R1Orleans.Conformance;
+using R1Orleans.Grains.Layers;
+using R1Orleans.Grains.Routing;
 using R1Orleans.Placement;
 using R1Orleans.TestSupport;
 
@@ -51,6 +54,57 @@ public sealed class OrleansClusterTests
             int total = rank.View.Current!.Layout.MoeLayers.Count * rank.View.Current.Layout.Experts;
             Assert.All(nodes, n => Assert.True(n.Experts.Count >= 1 && n.Experts.Count < total, $"{n.Self} holds {n.Experts.Count} of {total} experts ({string.Join(", ", nodes.Select(o => o.Experts.Count))})"));
             Assert.All(nodes.SkipLast(1), n => Assert.True(n.Holder!.Load.Total > 0, $"{n.Self} ran no expert for the rank"));
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Layer_grains_live_on_their_ranks_silo_and_the_router_grain_routes_within_the_node_limit()
+    {
+        string directory = Path.Combine(DistributedEqualsSingleProcessTests.RepositoryRoot, "models", "r1orleans-tiny");
+        ModelConfig config = DistributedEqualsSingleProcessTests.ModelConfigOf(directory);
+        var builder = new TestClusterBuilder(3);
+        builder.Properties[ClusterSiloConfigurator.ModelKey] = directory;
+        builder.AddSiloBuilderConfigurator<ClusterSiloConfigurator>();
+        TestCluster cluster = builder.Build();
+        await cluster.DeployAsync();
+        try
+        {
+            ClusterNode[] nodes = [.. cluster.Silos.Select(s => ((InProcessSiloHandle)s).SiloHost.Services.GetRequiredService<ClusterNode>())];
+            await WhenPlacedOverAll(nodes, TimeSpan.FromSeconds(60));
+            PlacementMap map = nodes[0].View.Current!;
+            int layers = config.NumHiddenLayers + config.NumNextnPredictLayers;
+            foreach (ClusterNode node in nodes)
+            {
+                for (int layer = 0; layer < layers; layer++)
+                {
+                    LayerReport report = await cluster.Client.GetGrain<IRankLayerGrain>($"{node.Self.Silo.Value}/{layer}").Describe();
+                    Assert.Equal(node.Self.Silo.Value, report.Silo);
+                    Assert.Equal(layer, report.Layer);
+                    Assert.Equal(layer >= config.NumHiddenLayers ? "mtp" : config.IsMoeLayer(layer) ? "moe" : "dense", report.Kind);
+                    int placed = map.HasLayer(layer) ? map.ExpertsHeldBy(node.Self.Silo, layer).Count : 0;
+                    Assert.Equal(placed, report.RoutedExpertsHeldHere);
+                }
+            }
+
+            // The gate's choice for 64 tokens of the first MoE layer (top-k within topk_group groups), routed by a router grain.
+            int moe = map.Layout.MoeLayers[0], k = config.NumExpertsPerTok;
+            var rng = new Random(20261204);
+            int[] ids = [.. Enumerable.Range(0, 64).SelectMany(_ => Enumerable.Range(0, config.NRoutedExperts).OrderBy(_ => rng.Next()).Take(k))];
+            RoutePreview preview = await cluster.Client.GetGrain<IExpertRouterGrain>(0).Route(moe, k, ids);
+            Assert.Equal(map.Version, preview.Version);
+            Assert.Contains(nodes, n => n.Self.Silo.Value == preview.RoutedBy);
+            for (int i = 0; i < ids.Length; i++)
+            {
+                Assert.True(map.Holds(new SiloId(preview.Holders[i]), moe, ids[i]), $"slot {i}: expert {ids[i]} sent to {preview.Holders[i]}, which does not hold it");
+            }
+
+            Assert.All(preview.NodesSpanned, n => Assert.InRange(n, 1, 4));
+            await Assert.ThrowsAnyAsync<ArgumentException>(() => cluster.Client.GetGrain<IExpertRouterGrain>(0).Route(moe, k, [1, 2, 3]));
         }
         finally
         {
