@@ -127,6 +127,55 @@ public sealed class PlacementMap : IEquatable<PlacementMap>
         return new PlacementMap(version, epoch, m, layout, offsets, [.. flat]);
     }
 
+    /// <summary>
+    /// The same version (same stamp, members and layout) with <paramref name="suspects"/> left out of every holder list
+    /// that has another holder: what a rank routes with while it avoids holders that failed it, before the control plane
+    /// publishes a placement without them. An expert held only by suspects keeps its holders (nothing else can run it).
+    /// </summary>
+    public PlacementMap Excluding(IReadOnlyCollection<SiloId> suspects)
+    {
+        ArgumentNullException.ThrowIfNull(suspects);
+        var excluded = new bool[_members.Length];
+        bool any = false;
+        foreach (SiloId s in suspects)
+        {
+            if (_memberIndex.TryGetValue(s, out int m))
+            {
+                excluded[m] = any = true;
+            }
+        }
+
+        if (!any)
+        {
+            return this;
+        }
+
+        var offsets = new int[_holderOffsets.Length];
+        var holders = new List<int>(_holders.Length);
+        for (int i = 0; i + 1 < _holderOffsets.Length; i++)
+        {
+            ReadOnlySpan<int> h = _holders.AsSpan(_holderOffsets[i], _holderOffsets[i + 1] - _holderOffsets[i]);
+            int kept = 0;
+            foreach (int m in h)
+            {
+                if (!excluded[m])
+                {
+                    holders.Add(m);
+                    kept++;
+                }
+            }
+
+            if (kept == 0)
+            {
+                holders.AddRange(h);
+            }
+
+            offsets[i + 1] = holders.Count;
+        }
+
+        return new PlacementMap(Version, Epoch, _members, Layout, offsets, [.. holders]);
+    }
+
     /// <summary>Internal factory for the planner: arrays are taken over, not copied.</summary>
     internal static PlacementMap FromArrays(long version, long epoch, ClusterMember[] members, ExpertLayout layout, int[] holderOffsets, int[] holders) =>
         new(version, epoch, members, layout, holderOffsets, holders);

@@ -260,4 +260,46 @@ public sealed class RequestStateTests
         int[] resumed = [.. before, .. after];
         Assert.Equal(uninterrupted, resumed);
     }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(4)]
+    public void A_resumed_requests_recomputed_latent_cache_is_the_lost_one_bit_for_bit(int maxBatchedTokens)
+    {
+        // Prompt rows go through prefill attention as they first did, generated rows through decode attention, in any
+        // chunking: every layer's cache equals the uninterrupted engine's at every position.
+        var sampling = new SamplingParams { Temperature = 0.9f, TopP = 0.95f, Seed = 7, MaxTokens = 20, IgnoreEos = true };
+        using var original = new EngineHarness("tiny-bf16-yarn", new SchedulerConfig());
+        original.Submit("r", original.Golden.Prompts[1].Tokens, sampling);
+        for (int i = 0; i < 8; i++)
+        {
+            original.Core.Step();
+        }
+
+        RequestState state = original.Core.Snapshot("r")!;
+        Assert.InRange(state.OutputTokens.Length, 2, 19);
+
+        using var survivor = new EngineHarness("tiny-bf16-yarn", new SchedulerConfig { MaxNumBatchedTokens = maxBatchedTokens });
+        var ch = System.Threading.Channels.Channel.CreateUnbounded<GenerationEvent>();
+        survivor.Core.Resume(state, ch.Writer);
+        for (int i = 0; i < 100 && survivor.Core.Snapshot("r")!.OutputTokens.Length == state.OutputTokens.Length; i++)
+        {
+            survivor.Core.Step();
+        }
+
+        // Both now hold the prompt and the generated tokens but the newest, whose row the next decode computes.
+        original.Core.Step();
+        (PagedSequenceCache lost, int lostComputed) = original.Core.CacheOf("r")!.Value;
+        (PagedSequenceCache rebuilt, int rebuiltComputed) = survivor.Core.CacheOf("r")!.Value;
+        Assert.Equal(state.PromptTokens.Length + state.OutputTokens.Length, rebuiltComputed);
+        Assert.Equal(lostComputed, rebuiltComputed);
+        Assert.Equal(original.Core.Snapshot("r")!.OutputTokens, survivor.Core.Snapshot("r")!.OutputTokens);
+        for (int layer = 0; layer < original.Cache.Layers; layer++)
+        {
+            float[] a = new float[rebuiltComputed * original.Cache.EntryDim], b = new float[a.Length];
+            lost.Gather(layer, rebuiltComputed, a);
+            rebuilt.Gather(layer, rebuiltComputed, b);
+            Assert.True(a.AsSpan().SequenceEqual(b), $"layer {layer}: the rebuilt latent cache differs from the lost one");
+        }
+    }
 }

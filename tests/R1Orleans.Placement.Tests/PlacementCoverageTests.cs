@@ -36,3 +36,36 @@ public sealed class PlacementCoverageTests
         Assert.NotNull(PlacementCoverage.FirstUncovered(map, _ => false));
     }
 }
+
+public sealed class PlacementExclusionTests
+{
+    [Fact]
+    public void Excluding_a_suspect_keeps_the_stamp_and_drops_it_wherever_a_replica_remains()
+    {
+        PlacementMap map = new PlacementPlanner(Layout(16, 4, 2, layers: 2), replicas: 2).Plan(Members(2, 2));
+        SiloId suspect = map.Member(0).Silo;
+        PlacementMap avoided = map.Excluding([suspect]);
+        Assert.Equal(map.Stamp, avoided.Stamp);
+        Assert.Equal(map.Members, avoided.Members);
+        foreach (int layer in map.Layout.MoeLayers)
+        {
+            for (int e = 0; e < map.Layout.Experts; e++)
+            {
+                Assert.Equal(map.Holders(layer, e).Where(h => h != suspect), avoided.Holders(layer, e));
+            }
+        }
+    }
+
+    [Fact]
+    public void An_expert_held_only_by_suspects_keeps_its_holders_and_no_suspect_is_the_same_map()
+    {
+        PlacementMap map = new PlacementPlanner(Layout(16, 4, 2, layers: 2), replicas: 1).Plan(Members(2, 2));
+        SiloId suspect = map.Member(1).Silo;
+        PlacementMap avoided = map.Excluding([suspect]);
+        int layer = map.Layout.MoeLayers[0];
+        int only = map.ExpertsHeldBy(suspect, layer)[0];
+        Assert.Equal([suspect], avoided.Holders(layer, only));
+        Assert.Same(map, map.Excluding([]));
+        Assert.Same(map, map.Excluding([new SiloId("not-a-member")]));
+    }
+}

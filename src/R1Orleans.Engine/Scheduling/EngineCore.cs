@@ -148,6 +148,13 @@ public sealed class EngineCore
     /// <summary>The MTP draft a running request will verify in its next step (diagnostics and tests).</summary>
     public int? DraftOf(string requestId) => _byId.TryGetValue(requestId, out SequenceState? s) ? s.Draft : null;
 
+    /// <summary>
+    /// The latent cache of a live request and how many positions of it are computed (failover's recompute must rebuild
+    /// it bit for bit; tests compare).
+    /// </summary>
+    public (PagedSequenceCache Cache, int Computed)? CacheOf(string requestId) =>
+        _byId.TryGetValue(requestId, out SequenceState? s) ? (s.Cache, s.Computed) : null;
+
     /// <summary>The serializable state of a live request (failover: another engine re-prefills it and continues).</summary>
     public RequestState? Snapshot(string requestId) => _byId.TryGetValue(requestId, out SequenceState? s) ? s.Snapshot() : null;
 
@@ -249,7 +256,14 @@ public sealed class EngineCore
 
     private int SchedulePrefill(SequenceState s, int budget, List<Scheduled> plan)
     {
+        // A recompute (resumed or preempted request) never mixes prompt rows and generated rows in one chunk: the prompt's
+        // go through prefill attention as they first did, the generated ones through decode attention (see Execute).
         int count = Math.Min(s.Total - s.Computed, budget);
+        if (s.Computed < s.Prompt.Length)
+        {
+            count = Math.Min(count, s.Prompt.Length - s.Computed);
+        }
+
         if (count <= 0 || !s.Cache.TryReserve(s.Computed + count))
         {
             return 0;
@@ -307,7 +321,10 @@ public sealed class EngineCore
                 tokens.Add(j == 1 && decode ? s.Draft!.Value : s.TokenAt(s.Computed + j));
             }
 
-            slices.Add(new SequenceSlice(start, count, s.Computed, s.Cache) { Mode = decode ? AttentionMode.Absorbed : AttentionMode.Naive });
+            // Prompt rows: prefill (naive) attention. Generated rows: decode (absorbed) attention, also when they are
+            // recomputed after a preemption or a failover, so the rebuilt latent cache is the lost one bit for bit.
+            bool absorbed = decode || s.Computed >= s.Prompt.Length;
+            slices.Add(new SequenceSlice(start, count, s.Computed, s.Cache) { Mode = absorbed ? AttentionMode.Absorbed : AttentionMode.Naive });
             firstLogit[i] = logitRows.Count;
             if (decode)
             {

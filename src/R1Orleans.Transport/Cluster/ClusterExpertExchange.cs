@@ -12,10 +12,13 @@ namespace R1Orleans.Transport.Cluster;
 /// experts run in place meanwhile (no copy through the transport), and once every reply is in, the outputs are
 /// combined in slot order. Activations travel as float32 and each expert runs the same kernel everywhere, so the
 /// result is bitwise the single-process one for any placement, replica choice or batch. Every call has a deadline; a
-/// holder that fails, is fenced or is silent fails the step with an <see cref="ExpertStepFailedException"/> naming it
-/// and the layer. One step at a time (a rank's forward pass is sequential).
+/// holder that fails, is fenced or is silent becomes a suspect and its rows are re-dispatched in the same step to a live
+/// replica, or, where none is left, to the holders of the next placement the control plane publishes (see
+/// ClusterExpertExchange.Failover.cs); only when none comes within <see cref="RecoveryTimeout"/> does the step fail, with
+/// an <see cref="ExpertStepFailedException"/> naming the holder and the layer. One step at a time (a rank's forward pass
+/// is sequential).
 /// </summary>
-public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
+public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
 {
     private readonly ClusterMember _self;
     private readonly PlacementView _placement;
@@ -23,6 +26,8 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
     private readonly ExpertHolder _local;
     private readonly int _maxNodesPerToken;
     private ExpertRouter? _router;
+    private PlacementMap? _routedMap;
+    private int _routedSuspects = -1;
     private DispatchPlan? _plan;
 
     /// <param name="self">This rank's silo and node.</param>
@@ -41,7 +46,14 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
         Deadline = deadline;
     }
 
+    /// <summary>How long a step waits for one holder's reply before it re-dispatches that holder's rows.</summary>
     public TimeSpan Deadline { get; set; }
+
+    /// <summary>How long a step whose experts have no live holder waits for a placement that gives them one.</summary>
+    public TimeSpan RecoveryTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Holders this rank saw fail; routed around while a replica remains.</summary>
+    public SuspectHolders Suspects { get; init; } = new();
 
     /// <summary>Tokens this rank routed per (layer, expert), wherever they ran.</summary>
     public ExpertLoadCounter Load { get; } = new();
@@ -55,18 +67,41 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
     public void BeginStep()
     {
         PlacementMap map = _placement.Current ?? throw new InvalidOperationException("no placement has been published to this rank yet");
-        if (_router?.Map != map)
+        if (Suspects.Any)
         {
-            _router = new ExpertRouter(map, _self, _maxNodesPerToken);
+            // Lapsed suspicions are dropped here, once per step (the set's version changes, the router is rebuilt).
+            _ = Suspects.Current();
+        }
+
+        Route(map);
+    }
+
+    /// <summary>
+    /// Routes with <paramref name="map"/> less the current suspects. A new map is taken only at a step boundary; new
+    /// suspects are left out at once, even within a step (same version: only the choice among replicas changes).
+    /// </summary>
+    private void Route(PlacementMap map)
+    {
+        int suspects = Suspects.Version;
+        if (_routedMap != map || _routedSuspects != suspects)
+        {
+            IReadOnlyCollection<SiloId> avoid = Suspects.Current();
+            _router = new ExpertRouter(avoid.Count == 0 ? map : map.Excluding(avoid), _self, _maxNodesPerToken);
+            _routedMap = map;
+            _routedSuspects = Suspects.Version;
         }
     }
 
     public ExpertStep Dispatch(int layer, ReadOnlySpan<float> x, ExpertRouting routing)
     {
         ArgumentNullException.ThrowIfNull(routing);
-        if (_router is null)
+        if (_routedMap is null)
         {
             BeginStep();
+        }
+        else
+        {
+            Route(_routedMap);
         }
 
         int n = routing.Tokens;
@@ -97,7 +132,7 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
             ExpertStepCodec.WriteRequest(buffer, plan.Stamp, layer, hidden, tokens, groups, x);
             SiloId holder = plan.Destination(d);
             Statistics.OnSent(length);
-            step.Calls.Add(new Call(d, holder, buffer, _transport.CallAsync(holder, buffer.AsMemory(0, length), Deadline)));
+            step.Calls.Add(new Call(d, holder, buffer, length, _transport.CallAsync(holder, buffer.AsMemory(0, length), Deadline)));
         }
 
         if (plan.LocalDestination >= 0)
@@ -113,26 +148,29 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
         var s = step as Step ?? throw new ArgumentException("a step of another exchange", nameof(step));
         try
         {
+            Recovery? recovery = null;
             foreach (Call call in s.Calls)
             {
-                IExpertReply reply;
-                try
+                ExpertStepFailedException? failure = Await(s, call.Holder, call.Reply, out IExpertReply? reply);
+                if (reply is not null)
                 {
-                    reply = call.Reply.GetAwaiter().GetResult();
-                }
-                catch (ExpertStepFailedException e)
-                {
-                    throw new ExpertStepFailedException(call.Holder, s.Layer, e.Failure, e.Reason, e);
-                }
-                catch (Exception e) when (e is not ExpertStepFailedException and not OutOfMemoryException)
-                {
-                    throw new ExpertStepFailedException(call.Holder, s.Layer, ExpertStepFailure.Unreachable, e.Message, e);
+                    using (reply)
+                    {
+                        failure = Scatter(s, call.Holder, call.Destination, reply.Bytes.Span);
+                    }
                 }
 
-                using (reply)
+                if (failure is not null)
                 {
-                    Scatter(s, call, reply.Bytes.Span);
+                    // The holder's rows go elsewhere in this same step; it is avoided from now on.
+                    Suspects.Suspect(call.Holder);
+                    (recovery ??= new Recovery(s.Hidden, failure)).Add(s, call);
                 }
+            }
+
+            if (recovery is not null)
+            {
+                Recover(s, recovery);
             }
         }
         finally
@@ -146,14 +184,35 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
         SlotOrderCombine.Run(s.Routing, s.Hidden, s.ExpertOut, y);
     }
 
-    private void Scatter(Step s, Call call, ReadOnlySpan<byte> bytes)
+    /// <summary>The reply of one call, or the failure that stands for it (named for the holder and the layer).</summary>
+    private static ExpertStepFailedException? Await(Step s, SiloId holder, Task<IExpertReply> call, out IExpertReply? reply)
     {
-        ReadOnlySpan<int> tokens = s.Plan.RowTokens(call.Destination);
-        ReadOnlySpan<int> slots = s.Plan.RowSlots(call.Destination);
+        reply = null;
+        try
+        {
+            reply = call.GetAwaiter().GetResult();
+            return null;
+        }
+        catch (ExpertStepFailedException e)
+        {
+            return new ExpertStepFailedException(holder, s.Layer, e.Failure, e.Reason, e);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new ExpertStepFailedException(holder, s.Layer, ExpertStepFailure.Unreachable, e.Message, e);
+        }
+    }
+
+    /// <summary>Copies a destination's reply rows to their (token, slot) places, or returns the holder's refusal.</summary>
+    private ExpertStepFailedException? Scatter(Step s, SiloId holder, int destination, ReadOnlySpan<byte> bytes) =>
+        Scatter(s, holder, s.Plan.RowTokens(destination), s.Plan.RowSlots(destination), bytes);
+
+    private ExpertStepFailedException? Scatter(Step s, SiloId holder, ReadOnlySpan<int> tokens, ReadOnlySpan<int> slots, ReadOnlySpan<byte> bytes)
+    {
         ExpertReplyStatus status = ExpertStepCodec.ReadReply(bytes, tokens.Length, s.Hidden, out string? message, out ReadOnlySpan<float> rows);
         if (status != ExpertReplyStatus.Ok)
         {
-            throw new ExpertStepFailedException(call.Holder, s.Layer, status == ExpertReplyStatus.Fenced ? ExpertStepFailure.Fenced : ExpertStepFailure.Failed, message ?? "");
+            return new ExpertStepFailedException(holder, s.Layer, status == ExpertReplyStatus.Fenced ? ExpertStepFailure.Fenced : ExpertStepFailure.Failed, message ?? "");
         }
 
         Statistics.OnReceived(bytes.Length, Stopwatch.GetElapsedTime(s.Started));
@@ -162,6 +221,8 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
         {
             rows.Slice(r * hidden, hidden).CopyTo(s.ExpertOut.AsSpan(((tokens[r] * k) + slots[r]) * hidden, hidden));
         }
+
+        return null;
     }
 
     private void RunLocal(Step s, ReadOnlySpan<float> x)
@@ -211,7 +272,7 @@ public sealed class ClusterExpertExchange : IExpertExchange, IExpertLoadSource
         }
     }
 
-    private sealed record Call(int Destination, SiloId Holder, byte[] Request, Task<IExpertReply> Reply);
+    private sealed record Call(int Destination, SiloId Holder, byte[] Request, int Length, Task<IExpertReply> Reply);
 
     private sealed class Step(int layer, ExpertRouting routing, int hidden, DispatchPlan plan, float[] expertOut) : ExpertStep(layer, routing, hidden)
     {

@@ -9,6 +9,9 @@ public sealed class ExchangeStatistics
     private long _receivedMessages;
     private long _violations;
     private long _latencyTicks;
+    private long _failovers;
+    private long _redispatchedRows;
+    private long _recoveryTicks;
 
     public long SentBytes => Interlocked.Read(ref _sentBytes);
 
@@ -23,6 +26,18 @@ public sealed class ExchangeStatistics
 
     /// <summary>Mean time from dispatch to a reply's arrival.</summary>
     public TimeSpan MeanReplyLatency => ReceivedMessages == 0 ? TimeSpan.Zero : TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks) / ReceivedMessages);
+
+    /// <summary>Holder failures this rank recovered from within the step (re-dispatched elsewhere).</summary>
+    public long Failovers => Interlocked.Read(ref _failovers);
+
+    /// <summary>Rows sent again to another holder after theirs failed.</summary>
+    public long RedispatchedRows => Interlocked.Read(ref _redispatchedRows);
+
+    /// <summary>Total time steps spent recovering (from the failure to the last re-dispatched reply).</summary>
+    public TimeSpan RecoveryTime => TimeSpan.FromTicks(Interlocked.Read(ref _recoveryTicks));
+
+    /// <summary>Raised for every recovered step with the time its recovery took (a histogram's input).</summary>
+    public event Action<TimeSpan>? Recovered;
 
     /// <summary>Raised for every reply with its latency (a histogram's input).</summary>
     public event Action<TimeSpan>? ReplyLatency;
@@ -39,6 +54,14 @@ public sealed class ExchangeStatistics
         Interlocked.Increment(ref _receivedMessages);
         Interlocked.Add(ref _latencyTicks, latency.Ticks);
         ReplyLatency?.Invoke(latency);
+    }
+
+    internal void OnRecovered(int rows, TimeSpan took)
+    {
+        Interlocked.Increment(ref _failovers);
+        Interlocked.Add(ref _redispatchedRows, rows);
+        Interlocked.Add(ref _recoveryTicks, took.Ticks);
+        Recovered?.Invoke(took);
     }
 
     internal void OnViolations(int violations)
