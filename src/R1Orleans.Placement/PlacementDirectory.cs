@@ -15,7 +15,8 @@ public enum JoinOutcome
 /// loaded. A change (join, leave) plans the next map as pending; each member loads what it adds and acknowledges;
 /// when every member of the pending map has, it becomes the committed map (ranks take it up at their next step).
 /// A newer pending map supersedes an unfinished one. State is in memory and recomputable: after the grain's silo is
-/// lost, members that find themselves absent join again.
+/// lost, members that find themselves absent join again, each with the epoch it serves, and the new activation's
+/// placements continue above the highest (ranks take only newer epochs).
 /// </summary>
 public sealed class PlacementDirectory
 {
@@ -37,15 +38,22 @@ public sealed class PlacementDirectory
     /// <summary>The next map, being loaded by its members.</summary>
     public PlacementMap? Pending { get; private set; }
 
-    /// <summary>Adds <paramref name="member"/> (idempotent) and plans the next map; refused when its model differs.</summary>
-    public JoinOutcome Join(ClusterMember member, string modelHash)
+    /// <summary>
+    /// Adds <paramref name="member"/> (idempotent) and plans the next map; refused when its model differs.
+    /// <paramref name="servedEpoch"/> is the epoch of the placement the member serves (0 for none): the next map's epoch
+    /// is above it, so a directory that lost its state never publishes an epoch the ranks already passed.
+    /// </summary>
+    public JoinOutcome Join(ClusterMember member, string modelHash, long servedEpoch = 0)
     {
         ArgumentNullException.ThrowIfNull(member);
         ArgumentException.ThrowIfNullOrEmpty(modelHash);
+        ArgumentOutOfRangeException.ThrowIfNegative(servedEpoch);
         if (ModelHash is not null && !string.Equals(ModelHash, modelHash, StringComparison.Ordinal))
         {
             return JoinOutcome.ModelMismatch;
         }
+
+        _generation = Math.Max(_generation, servedEpoch);
 
         ModelHash ??= modelHash;
         if (_members.TryGetValue(member.Silo, out ClusterMember? known) && known == member)

@@ -6,7 +6,7 @@ namespace R1Orleans.Grains.Cluster;
 /// <summary>
 /// The grain over <see cref="PlacementDirectory"/>. Its planner comes from the silo's <see cref="IPlacementPlannerSource"/>
 /// (every silo loads the same model). In memory and kept alive: if its silo is lost, members join the new activation
-/// again when they find themselves absent from its snapshot.
+/// again when they find themselves absent from its snapshot, with the epochs they serve, and it goes on from there.
 /// </summary>
 [KeepAlive]
 public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource planners, ILogger<PlacementDirectoryGrain> logger) : Grain, IPlacementDirectoryGrain
@@ -18,7 +18,7 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
     {
         ArgumentNullException.ThrowIfNull(member);
         PlacementDirectory directory = _directory ??= new PlacementDirectory(planners.Planner);
-        JoinOutcome outcome = directory.Join(new R1Orleans.Placement.ClusterMember(member.Silo, member.Node), member.ModelHash);
+        JoinOutcome outcome = directory.Join(new R1Orleans.Placement.ClusterMember(member.Silo, member.Node), member.ModelHash, member.Epoch);
         if (outcome == JoinOutcome.ModelMismatch)
         {
             string refusal = $"silo {member.Silo} loaded a model whose config hash is {member.ModelHash}; the cluster serves {directory.ModelHash}: every silo of a cluster must load the same --model";

@@ -35,7 +35,8 @@ public sealed record ClusterMemberInfo(
     [property: Id(0)] string Silo,
     [property: Id(1)] string Node,
     [property: Id(2)] string ModelHash,
-    [property: Id(3)] byte[] ExchangeAddress);
+    [property: Id(3)] byte[] ExchangeAddress,
+    [property: Id(4)] long Epoch = 0);
 
 /// <summary>What the placement directory holds: the committed map, the pending one, the members and the model's hash.</summary>
 [GenerateSerializer, Immutable, Alias("R1Orleans.PlacementSnapshot")]
