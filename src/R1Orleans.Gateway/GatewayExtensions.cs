@@ -13,7 +13,8 @@ public static class GatewayExtensions
 {
     /// <summary>
     /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/>, the tokenizer gate (singletons) and <see cref="GatewayOptions"/> bound
-    /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup.
+    /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup; and the metrics export
+    /// (<see cref="GatewayTelemetry.AddR1Metrics"/>).
     /// </summary>
     public static IServiceCollection AddR1Gateway(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,6 +24,7 @@ public static class GatewayExtensions
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<GatewayEndpoints>();
         services.TryAddSingleton<TokenizerGate>();
+        services.AddR1Metrics();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
         services.AddOptions<GatewayOptions>()
             .Bind(configuration.GetSection(GatewayOptions.SectionName))
@@ -47,7 +49,7 @@ public static class GatewayExtensions
         app.MapMethods("/v1/models", get, (RequestDelegate)endpoints.ModelsAsync);
         app.MapMethods("/v1/models/{**id}", get, (RequestDelegate)endpoints.ModelAsync);
         app.MapMethods("/health", get, (RequestDelegate)endpoints.HealthAsync);
-        app.MapMethods("/metrics", get, (RequestDelegate)endpoints.MetricsAsync);
+        app.MapR1Metrics();
         return app;
     }
 }
