@@ -4,7 +4,7 @@ using R1Orleans.Grains.Placement;
 
 namespace R1Orleans.Cluster;
 
-/// <summary>Adds a silo's cluster side: the silo-bound placement director, the cluster node and the grains' view of it.</summary>
+/// <summary>Adds a silo's cluster side: the silo-bound placement director, the cluster node, the grains' view of it and its metrics.</summary>
 public static class ClusterServiceCollectionExtensions
 {
     public static IServiceCollection AddR1Cluster(this IServiceCollection services, ClusterNodeOptions options)
@@ -17,6 +17,9 @@ public static class ClusterServiceCollectionExtensions
         services.AddSingleton<ILocalExpertHolder>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<IPlacementPlannerSource>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddMetrics();
+        services.AddSingleton<ClusterMetrics>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterMetrics>());
         return services;
     }
 }
