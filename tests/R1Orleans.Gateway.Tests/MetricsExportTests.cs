@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Tests.Shared;
 
 namespace R1Orleans.Gateway.Tests;
 

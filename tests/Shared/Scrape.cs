@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace R1Orleans.Gateway.Tests;
+namespace R1Orleans.Tests.Shared;
 
 /// <summary>One Prometheus text scrape, read series by series (name, label text, value).</summary>
-public sealed class Scrape
+internal sealed class Scrape
 {
     private Scrape(string text)
     {
