@@ -21,6 +21,9 @@ public sealed class GatewayMetrics : IDisposable
     /// <summary>The prefix of every instrument name on R1Orleans' meters; Prometheus sees it as <c>r1orleans:</c>.</summary>
     public const string InstrumentPrefix = "r1orleans.";
 
+    /// <summary>The name of the per (layer, expert) counter, whose series outnumber OpenTelemetry's default limit.</summary>
+    internal const string ExpertTokens = "expert_tokens";
+
     private const string ModelName = "model_name";
 
     private static readonly double[] s_ttftBuckets = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0];
@@ -68,9 +71,6 @@ public sealed class GatewayMetrics : IDisposable
         _itl = Seconds("inter_token_latency", "Histogram of inter-token latency in seconds.", s_itlBuckets);
         _e2e = Seconds("e2e_request_latency", "Histogram of end to end request latency in seconds.", s_e2eBuckets);
     }
-
-    /// <summary>The name of the per (layer, expert) counter, whose series outnumber OpenTelemetry's default limit.</summary>
-    internal const string ExpertTokens = "expert_tokens";
 
     internal void RecordFirstToken(double seconds) => _ttft.Record(seconds, Model());
 
