@@ -66,6 +66,7 @@ public sealed partial class ModelLoaderService(
 
             (InferenceEngine engine, ServedModelRecord record) = result;
             _engine = engine;
+            services.GetService<ClusterMetrics>()?.ObserveRank(engine);
             if (_cluster is not null)
             {
                 // A rank steps only once a committed placement says who holds every expert.

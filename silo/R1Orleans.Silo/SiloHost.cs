@@ -25,6 +25,9 @@ public static class SiloHost
 
     public const string EnvironmentPrefix = "R1ORLEANS_";
 
+    /// <summary>The meter of Orleans' own instruments (orleans-* names: membership, messaging, grains, directory).</summary>
+    public const string OrleansMeterName = "Microsoft.Orleans";
+
     /// <summary>Short command-line switches and the configuration keys they set.</summary>
     public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -165,6 +168,9 @@ public static class SiloHost
         }
 
         builder.Services.AddR1Gateway(builder.Configuration);
+
+        // /metrics also carries Orleans' own meter (membership, messaging, grains) and the cluster's.
+        builder.Services.AddR1MetricsMeters(OrleansMeterName, ClusterMetrics.MeterName);
         builder.Services.AddSingleton<ModelLoaderService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelLoaderService>());
 

@@ -12,8 +12,8 @@ using R1Orleans.Grains.Routing;
 namespace R1Orleans.Cluster;
 
 /// <summary>
-/// Adds a silo's cluster side: the silo-bound placement director, the cluster node and the grains' view of it, the rank
-/// other silos' gateways reach, and the gateway's rank router (registered before the gateway's own default).
+/// Adds a silo's cluster side: the silo-bound placement director, the cluster node and the grains' view of it, its
+/// metrics, the rank other silos' gateways reach, and the gateway's rank router (registered before the gateway's own default).
 /// </summary>
 public static class ClusterServiceCollectionExtensions
 {
@@ -29,6 +29,9 @@ public static class ClusterServiceCollectionExtensions
         services.AddSingleton<ILocalPlacement>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<ILocalLayers, SiloLayers>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddMetrics();
+        services.AddSingleton<ClusterMetrics>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterMetrics>());
 
         // Every silo is a rank: its engine serves other silos' gateways, and its gateway spreads requests over all ranks.
         services.TryAddSingleton<ModelHost>();

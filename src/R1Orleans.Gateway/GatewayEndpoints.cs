@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -10,7 +9,7 @@ using R1Orleans.Gateway.Ranks;
 
 namespace R1Orleans.Gateway;
 
-/// <summary>The request handlers of the OpenAI-compatible API, /health and /metrics.</summary>
+/// <summary>The request handlers of the OpenAI-compatible API and /health (/metrics: <see cref="GatewayTelemetry"/>).</summary>
 internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, RequestTable requests, IOptions<GatewayOptions> options, GatewayMetrics metrics, TokenizerGate tokenizerGate, ILogger<GatewayEndpoints> logger)
 {
     private GatewayOptions Options => options.Value;
@@ -63,15 +62,6 @@ internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, Reques
             w.WriteString("detail", unready ?? host.LoadingStatus);
             w.WriteEndObject();
         });
-    }
-
-    public async Task MetricsAsync(HttpContext http)
-    {
-        byte[] text = Encoding.UTF8.GetBytes(metrics.Render(host));
-        http.Response.StatusCode = StatusCodes.Status200OK;
-        http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-        http.Response.ContentLength = text.Length;
-        await http.Response.Body.WriteAsync(text, http.RequestAborted).ConfigureAwait(false);
     }
 
     private async Task GenerateAsync(HttpContext http, bool chat)

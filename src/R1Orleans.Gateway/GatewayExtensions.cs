@@ -15,7 +15,8 @@ public static class GatewayExtensions
     /// <summary>
     /// Registers <see cref="ModelHost"/>, <see cref="GatewayMetrics"/>, the tokenizer gate, the request table, the rank
     /// router (this silo's engine unless a cluster registered its own first; singletons) and <see cref="GatewayOptions"/> bound
-    /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup.
+    /// from <paramref name="configuration"/>'s "Gateway" section, validated at startup; and the metrics export
+    /// (<see cref="GatewayTelemetry.AddR1Metrics"/>).
     /// </summary>
     public static IServiceCollection AddR1Gateway(this IServiceCollection services, IConfiguration configuration)
     {
@@ -27,6 +28,7 @@ public static class GatewayExtensions
         services.TryAddSingleton<TokenizerGate>();
         services.TryAddSingleton<RequestTable>();
         services.TryAddSingleton<IRankRouter, LocalRankRouter>();
+        services.AddR1Metrics();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());
         services.AddOptions<GatewayOptions>()
             .Bind(configuration.GetSection(GatewayOptions.SectionName))
@@ -51,7 +53,7 @@ public static class GatewayExtensions
         app.MapMethods("/v1/models", get, (RequestDelegate)endpoints.ModelsAsync);
         app.MapMethods("/v1/models/{**id}", get, (RequestDelegate)endpoints.ModelAsync);
         app.MapMethods("/health", get, (RequestDelegate)endpoints.HealthAsync);
-        app.MapMethods("/metrics", get, (RequestDelegate)endpoints.MetricsAsync);
+        app.MapR1Metrics();
         return app;
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Cluster;
 using R1Orleans.Silo;
 using R1Orleans.Tests.Shared;
 
@@ -57,6 +58,22 @@ public sealed class SiloClusteringTests
             Assert.Equal(1, layer.GetProperty("layer").GetInt32());
             string[] holders = [.. layer.GetProperty("experts").EnumerateArray().SelectMany(e => e.GetProperty("holders").EnumerateArray().Select(h => h.GetString()!)).Distinct().Order(StringComparer.Ordinal)];
             Assert.Equal(status.GetProperty("silos").EnumerateArray().Select(x => x.GetProperty("silo").GetString()!).Order(StringComparer.Ordinal), holders);
+
+            // The gateway silo's /metrics: its cluster instruments once it holds only what the placement over both gives it.
+            ClusterNode node = gateway.Services.GetRequiredService<ClusterNode>();
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); !node.Settled && DateTime.UtcNow < deadline;)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.True(node.Settled);
+            string silo = $"silo=\"{node.Self.Silo.Value}\"";
+            JsonElement self = status.GetProperty("silos").EnumerateArray().Single(x => x.GetProperty("silo").GetString() == node.Self.Silo.Value);
+            Scrape metrics = await Scrape.OfAsync(http);
+            Assert.Equal(2, metrics.Value("r1orleans:cluster_silos_up", silo, "node=\"node-a\""));
+            Assert.Equal(self.GetProperty("expertsPlaced").GetInt32(), metrics.Value("r1orleans:cluster_experts_held", silo));
+            Assert.Equal(node.Experts.WeightBytes, metrics.Value("r1orleans:cluster_experts_held_bytes", silo));
+            Assert.Equal(status.GetProperty("version").GetInt64(), metrics.Value("r1orleans:cluster_placement_version", silo));
         }
         finally
         {

@@ -62,6 +62,7 @@ public sealed class RankRoutingTests(GatewayFixture fx)
         Assert.Equal(5UL, state.Seed);
         Assert.Equal(rank.Tokens.Take(3), state.OutputTokens);
         Assert.Equal(fx.Engine.Encode(PromptInput.FromText(Prompt)).Tokens, state.PromptTokens);
+        Assert.Matches("""r1orleans:gateway_requests_by_rank\{rank="held"\} 1\b""", await server.Http.GetStringAsync("/metrics"));
 
         rank.Resume.SetResult();
         (HttpResponseMessage response, _) = await post;

@@ -29,7 +29,9 @@ ENGLISH = [
     "Never put off till tomorrow what",
     "You will be successful in your work",
 ]
-SERIES = re.compile(r'^r1orleans:expert_tokens_total\{[^}]*layer="(\d+)",expert="(\d+)"\} (\S+)$')
+# Labels in any order (OpenTelemetry's exporter sorts them by name: expert, layer, model_name).
+SERIES = re.compile(r'^r1orleans:expert_tokens_total\{([^}]*)\} (\S+)$')
+LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 ap = argparse.ArgumentParser()
 ap.add_argument("url")
@@ -49,7 +51,8 @@ def counters():
     for line in text.splitlines():
         m = SERIES.match(line)
         if m:
-            c[(int(m.group(1)), int(m.group(2)))] = int(float(m.group(3)))
+            labels = dict(LABEL.findall(m.group(1)))
+            c[(int(labels["layer"]), int(labels["expert"]))] = int(float(m.group(2)))
     return c
 
 

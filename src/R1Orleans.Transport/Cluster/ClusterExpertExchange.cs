@@ -115,6 +115,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         CountLoad(layer, routing, plan.Map.Layout.Experts);
         _plan = plan;
         Statistics.OnViolations(plan.Violations);
+        Statistics.OnLayerStep();
         var step = new Step(layer, routing, hidden, plan, new float[routing.TopkIds.Length * hidden]);
 
         // Remote holders first, so that they work while the local experts run.

@@ -1,6 +1,6 @@
 namespace R1Orleans.Transport.Cluster;
 
-/// <summary>What one rank's exchange sent and received: bytes, messages, reply latency, node-limit violations. Thread-safe counters.</summary>
+/// <summary>What one rank's exchange sent and received: MoE layer steps, bytes, messages, reply latency, node-limit violations. Thread-safe counters.</summary>
 public sealed class ExchangeStatistics
 {
     private long _sentBytes;
@@ -12,6 +12,10 @@ public sealed class ExchangeStatistics
     private long _failovers;
     private long _redispatchedRows;
     private long _recoveryTicks;
+    private long _layerSteps;
+
+    /// <summary>MoE layer steps dispatched (one per layer per forward pass), local or not: the denominator of "per layer step".</summary>
+    public long LayerSteps => Interlocked.Read(ref _layerSteps);
 
     public long SentBytes => Interlocked.Read(ref _sentBytes);
 
@@ -41,6 +45,8 @@ public sealed class ExchangeStatistics
 
     /// <summary>Raised for every reply with its latency (a histogram's input).</summary>
     public event Action<TimeSpan>? ReplyLatency;
+
+    internal void OnLayerStep() => Interlocked.Increment(ref _layerSteps);
 
     internal void OnSent(int bytes)
     {
