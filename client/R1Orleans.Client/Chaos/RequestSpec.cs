@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace R1Orleans.Client.Chaos;
 
 /// <summary>
@@ -7,9 +9,11 @@ namespace R1Orleans.Client.Chaos;
 public sealed record RequestSpec(string Prompt, double Temperature, int? Seed, int MaxTokens, bool Stream, string? Answer = null)
 {
     /// <summary>Greedy: temperature 0.</summary>
+    [JsonIgnore]
     public bool Greedy => Temperature == 0;
 
     /// <summary>What the answer depends on (everything but streaming and the known answer): the key of its reference.</summary>
+    [JsonIgnore]
     public ReferenceKey Key => new(Prompt, Temperature, Seed, MaxTokens);
 }
 
