@@ -92,7 +92,10 @@ public static class ChaosRun
                     gateways = () => [.. c.Silos.Where(x => x.Http && x.Running).Select(x => (x.Name, x.Url!))];
                 }
 
-                history.Write(new RunRecord(DateTimeOffset.UtcNow, schedule.Name, cluster?.Silos.Select(x => x.Name).ToArray() ?? [.. s.Attach], s.Bound.TotalSeconds, Environment.CommandLine));
+                RunProcess[] processes = cluster is null
+                    ? [.. s.Attach.Select(u => new RunProcess(u, null, u))]
+                    : [.. cluster.Silos.Select(x => new RunProcess(x.Name, x.Process.Pid, x.Url?.ToString())), new RunProcess("redis", cluster.Redis!.Pid, cluster.Redis.Address)];
+                history.Write(new RunRecord(DateTimeOffset.UtcNow, schedule.Name, processes, s.Bound.TotalSeconds, Environment.CommandLine));
                 var clock = Stopwatch.StartNew();
                 var injector = new FaultInjector(cluster, s.Redis, history, clock);
                 using var probeStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

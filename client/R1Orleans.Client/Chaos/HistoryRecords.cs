@@ -14,8 +14,11 @@ namespace R1Orleans.Client.Chaos;
 [JsonDerivedType(typeof(StatusRecord), "status")]
 public abstract record HistoryRecord;
 
-/// <summary>The run: when the workload started (UTC), the schedule, the silos and the per-request bound.</summary>
-public sealed record RunRecord(DateTimeOffset StartedUtc, string Schedule, IReadOnlyList<string> Silos, double BoundSeconds, string Command) : HistoryRecord;
+/// <summary>The run: when the workload started (UTC), the schedule, the silos (and Redis) at the start, the per-request bound, the command line.</summary>
+public sealed record RunRecord(DateTimeOffset StartedUtc, string Schedule, IReadOnlyList<RunProcess> Processes, double BoundSeconds, string Command) : HistoryRecord;
+
+/// <summary>A process of the run: a silo (<c>s0</c>…, with its HTTP URL if it has one) or <c>redis</c>, with its PID when the harness started it.</summary>
+public sealed record RunProcess(string Name, int? Pid, string? Url);
 
 /// <summary>How a request ended.</summary>
 public enum RequestStatus

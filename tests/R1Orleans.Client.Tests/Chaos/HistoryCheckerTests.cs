@@ -137,7 +137,7 @@ public sealed class HistoryCheckerTests
             StreamedToken[] missing = [.. Tokens[..2], .. Tokens[3..]];
             HistoryRecord[] written =
             [
-                new RunRecord(DateTimeOffset.UnixEpoch, "test", ["s0", "s1"], 60, "r1 chaos"),
+                new RunRecord(DateTimeOffset.UnixEpoch, "test", [new RunProcess("s0", 10, "http://127.0.0.1:1/"), new RunProcess("s1", 11, null)], 60, "r1 chaos"),
                 new FaultRecord("kill", "s1", 1.5, 42),
                 Completed(0, Tokens),
                 Completed(1, missing),
