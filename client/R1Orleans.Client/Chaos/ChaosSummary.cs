@@ -38,6 +38,11 @@ public static class ChaosSummary
             })]);
         }
 
+        if (check.Violations.Count > 0)
+        {
+            output.WriteLine("violations by kind: " + string.Join(", ", check.Violations.GroupBy(v => v.Kind).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count()}")));
+        }
+
         foreach (Violation v in check.Violations.Take(MaxViolationsShown))
         {
             output.WriteLine("VIOLATION " + v);
