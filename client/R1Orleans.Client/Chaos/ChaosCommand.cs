@@ -47,6 +47,8 @@ public static class ChaosCommand
         window.Validators.Add(r => HttpOptions.Require<double>(r, v => v is > 0 and <= 3600, "--window must be in (0, 3600]"));
         var ready = new Option<double>("--ready-timeout") { Description = "Seconds the cluster (and the reference silo) may take to start", DefaultValueFactory = _ => 180 };
         ready.Validators.Add(r => HttpOptions.Require<double>(r, v => v is > 0 and <= 3600, "--ready-timeout must be in (0, 3600]"));
+        var joinGrace = new Option<double>("--join-grace") { Description = "Seconds a joined silo has to show in the gateway's /cluster/status (judged when the run lasts that long after the join)", DefaultValueFactory = _ => HistoryChecker.DefaultJoinGrace.TotalSeconds };
+        joinGrace.Validators.Add(r => HttpOptions.Require<double>(r, v => v is > 0 and <= 3600, "--join-grace must be in (0, 3600]"));
         var references = new Option<string?>("--references") { Description = "Reference answers to read (references.json of an earlier run); those missing are computed on a single silo" };
         var output = new Option<string?>("--out") { Description = "Directory for history.jsonl, references.json and the processes' logs (default: a new one in the temp directory)" };
         var siloArgs = new Argument<string[]>("silo-args") { Description = "Arguments for every silo, after --, e.g. -- --expert-replicas 2", Arity = ArgumentArity.ZeroOrMore };
@@ -55,7 +57,7 @@ public static class ChaosCommand
             + "The 'ci' schedule needs failover and is not run in CI yet")
         {
             schedule, silos, gateways, silo, attach, redis, model, questions, concurrency, duration, maxRequests, maxTokens, temperature, bound, window, ready,
-            references, output, siloArgs,
+            joinGrace, references, output, siloArgs,
         };
         command.SetAction((p, ct) =>
         {
@@ -79,6 +81,7 @@ public static class ChaosCommand
                 Bound = TimeSpan.FromSeconds(p.GetValue(bound)),
                 Window = TimeSpan.FromSeconds(p.GetValue(window)),
                 ReadyTimeout = TimeSpan.FromSeconds(p.GetValue(ready)),
+                JoinGrace = TimeSpan.FromSeconds(p.GetValue(joinGrace)),
                 References = p.GetValue(references),
                 Output = p.GetValue(output),
             };

@@ -130,10 +130,10 @@ public static class ChaosRun
 
         IReadOnlyList<HistoryRecord> records = history.Records;
         ReferenceSet references = await ReferencesAsync(s, records, silo, directory, output, cancellationToken).ConfigureAwait(false);
-        CheckResult check = HistoryChecker.Check(records, references, s.Bound);
+        CheckResult check = HistoryChecker.Check(records, references, s.Bound, s.JoinGrace);
         if (injectorProblems.Count > 0)
         {
-            check = check with { Violations = [.. check.Violations, .. injectorProblems.Select(p => new Violation(null, "fault-not-injected", p))] };
+            check = check with { Violations = [.. check.Violations, .. injectorProblems.Select(p => new Violation(null, ViolationKind.FaultNotInjected, p))] };
         }
 
         ChaosSummary.Write(output, schedule.Name, check, records, s.Window);

@@ -44,6 +44,9 @@ public sealed record ChaosSettings
     /// <summary>How long after each fault its token gaps are counted.</summary>
     public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long after a join the joined silo has to show in the gateway's cluster status (judged when the run watched that long).</summary>
+    public TimeSpan JoinGrace { get; init; } = HistoryChecker.DefaultJoinGrace;
+
     public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(180);
 
     /// <summary>A references file to read (keys it lacks are computed and added).</summary>

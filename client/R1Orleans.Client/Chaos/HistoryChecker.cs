@@ -20,15 +20,19 @@ public sealed record CheckResult(
 /// Checks a chaos history against the references: every request ended within the bound; every completed answer is the
 /// fault-free single silo's (tokens, text, finish reason), with no token repeated or missing and the server's token count
 /// equal to the tokens it sent; every failure is an explicit error, and there is none where a survivor could serve (the
-/// one excuse: the request's own gateway silo was killed, which the client sees as every server's death).
+/// one excuse: the request's own gateway silo was killed, which the client sees as every server's death); every silo that
+/// joined shows in the gateway's cluster status (when the run watched long enough).
 /// </summary>
 public static class HistoryChecker
 {
-    public static CheckResult Check(IReadOnlyList<HistoryRecord> history, ReferenceSet references, TimeSpan bound)
+    /// <summary>How long after its start a joined silo has to show in the gateway's cluster status, when the run watched that long.</summary>
+    public static readonly TimeSpan DefaultJoinGrace = TimeSpan.FromSeconds(8);
+
+    public static CheckResult Check(IReadOnlyList<HistoryRecord> history, ReferenceSet references, TimeSpan bound, TimeSpan? joinGrace = null)
     {
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(references);
-        var violations = new List<Violation>();
+        var violations = new List<Violation>(JoinsNotSeen(history, joinGrace ?? DefaultJoinGrace));
         FaultRecord[] kills = [.. history.OfType<FaultRecord>().Where(f => f.Kind == Fault.Name(FaultKind.Kill))];
         int requests = 0, completed = 0, identical = 0, failed = 0, lost = 0, greedyWithAnswer = 0, greedyCorrect = 0;
         foreach (RequestRecord r in history.OfType<RequestRecord>())
@@ -74,6 +78,24 @@ public static class HistoryChecker
         }
 
         return new CheckResult(requests, completed, identical, failed, lost, greedyWithAnswer, greedyCorrect, violations);
+    }
+
+    /// <summary>
+    /// A silo that joined and that the gateway's <c>/cluster/status</c> never listed, though it was watched for
+    /// <paramref name="grace"/> after the join: it did not join this cluster (after Redis lost its data, it may have formed a second one).
+    /// </summary>
+    private static IEnumerable<Violation> JoinsNotSeen(IReadOnlyList<HistoryRecord> history, TimeSpan grace)
+    {
+        StatusRecord[] statuses = [.. history.OfType<StatusRecord>()];
+        double watched = statuses.Length == 0 ? double.NegativeInfinity : statuses.Max(s => s.Time);
+        foreach (FaultRecord join in history.OfType<FaultRecord>().Where(f => f.Kind == Fault.Name(FaultKind.Join) && f.Note?.StartsWith("not injected", StringComparison.Ordinal) != true))
+        {
+            if (watched >= join.Time + grace.TotalSeconds && !statuses.Any(s => s.Time >= join.Time && s.Silos.Any(o => o.Node == join.Target)))
+            {
+                yield return new Violation(null, ViolationKind.JoinNotSeen, string.Create(CultureInfo.InvariantCulture,
+                    $"{join.Target} started at {join.Time:0.0} s and the gateway's cluster status never listed it (watched to {watched:0.0} s): it joined no cluster, or a second one"));
+            }
+        }
     }
 
     private static void Compare(RequestRecord r, ReferenceAnswer? reference, List<Violation> violations)

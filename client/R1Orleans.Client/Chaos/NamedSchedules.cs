@@ -25,8 +25,8 @@ public static class NamedSchedules
         ["redis"] = """
             # Redis restarts under load: with its data (AOF), after a 3 s outage, then wiped (as without persistence)
             4s  redis-restart for 3s
-            14s redis-restart wipe
-            20s join                 # a silo that starts after the wipe must join the old cluster, not form a second
+            10s redis-restart wipe
+            14s join                 # a silo that starts after the wipe must join the old cluster, not form a second
             """,
     };
 

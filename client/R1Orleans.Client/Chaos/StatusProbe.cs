@@ -4,7 +4,8 @@ namespace R1Orleans.Client.Chaos;
 
 /// <summary>
 /// Polls a running gateway's <c>/cluster/status</c> while the workload runs and writes a <see cref="StatusRecord"/> each
-/// time what it shows changes: the client-side clock of detection and recovery. Bounded by the run's cancellation.
+/// time what it shows changes (and the last one at the end): the client-side clock of detection and recovery. Bounded by
+/// the run's cancellation.
 /// </summary>
 public static class StatusProbe
 {
@@ -16,6 +17,7 @@ public static class StatusProbe
         ArgumentNullException.ThrowIfNull(gateways);
         ArgumentNullException.ThrowIfNull(history);
         ClusterSnapshot? last = null;
+        StatusRecord? unwritten = null;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -23,10 +25,15 @@ public static class StatusProbe
                 foreach ((string name, Uri url) in gateways().Take(1))
                 {
                     double time = clock.Elapsed.TotalSeconds;
-                    if (await reader.ReadAsync(url, cancellationToken).ConfigureAwait(false) is { } snapshot && !snapshot.SameAs(last))
+                    if (await reader.ReadAsync(url, cancellationToken).ConfigureAwait(false) is { } snapshot)
                     {
-                        history.Write(new StatusRecord(time, name, snapshot.Silos, snapshot.Version, snapshot.PendingVersion, snapshot.ExpertsCovered));
-                        last = snapshot;
+                        var record = new StatusRecord(time, name, snapshot.Silos, snapshot.Version, snapshot.PendingVersion, snapshot.ExpertsCovered);
+                        unwritten = snapshot.SameAs(last) ? record : null;
+                        if (unwritten is null)
+                        {
+                            history.Write(record);
+                            last = snapshot;
+                        }
                     }
                 }
 
@@ -35,6 +42,12 @@ public static class StatusProbe
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+
+        // The last observation, unchanged or not, so the history shows how long the cluster was watched.
+        if (unwritten is not null)
+        {
+            history.Write(unwritten);
         }
     }
 }

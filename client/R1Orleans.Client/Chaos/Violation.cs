@@ -29,6 +29,12 @@ public static class ViolationKind
 
     /// <summary>A request that ended with neither an answer nor an error (a cut stream, a reset), its gateway alive.</summary>
     public const string SilentFailure = "silent-failure";
+
+    /// <summary>A silo that joined but never showed in the gateway's cluster status (a second cluster, say, after Redis lost its data).</summary>
+    public const string JoinNotSeen = "join-not-seen";
+
+    /// <summary>A fault of the schedule that the harness could not inject (no running worker left, say).</summary>
+    public const string FaultNotInjected = "fault-not-injected";
 }
 
 /// <summary>One thing a chaos history shows that must not happen: which request (if one), the kind, and what exactly.</summary>

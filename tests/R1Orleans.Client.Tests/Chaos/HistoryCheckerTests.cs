@@ -165,6 +165,20 @@ public sealed class HistoryCheckerTests
     }
 
     [Fact]
+    public void A_joined_silo_the_gateway_never_lists_is_reported_once_watched_long_enough()
+    {
+        StatusRecord Status(double time, params string[] nodes) => new(time, "s0", [.. nodes.Select(n => new SiloObservation("x", n, 16))], 1, null, true);
+        var join = new FaultRecord("join", "s3", 3.0, 99);
+
+        Violation v = Single(Check(Status(0, "s0", "s1"), join, Status(14, "s0", "s1")), ViolationKind.JoinNotSeen);
+        Assert.Contains("s3 started at 3.0 s", v.Message, StringComparison.Ordinal);
+        Assert.True(Check(Status(0, "s0", "s1"), join, Status(8, "s0", "s1", "s3"), Status(14, "s0", "s1", "s3")).Passed);
+
+        // Watched for less than the grace after the join: no verdict.
+        Assert.True(Check(Status(0, "s0", "s1"), join, Status(9, "s0", "s1")).Passed);
+    }
+
+    [Fact]
     public void Token_gaps_and_detection_are_measured_around_each_fault()
     {
         RequestRecord stalled = Completed(0, Tokens) with { TokenTimes = [1.0, 1.1, 4.9, 6.2, 6.3, 6.4] };
