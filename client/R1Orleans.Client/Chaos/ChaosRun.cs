@@ -112,7 +112,7 @@ public static class ChaosRun
                 await probe.ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 injectorProblems = injector.Problems;
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload done in {clock.Elapsed.TotalSeconds:0.0} s; stopping the cluster"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload done in {clock.Elapsed.TotalSeconds:0.0} s{(cluster is null ? "" : "; stopping the cluster")}"));
             }
             finally
             {
