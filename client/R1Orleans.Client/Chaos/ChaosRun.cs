@@ -100,6 +100,7 @@ public static class ChaosRun
                 var injector = new FaultInjector(cluster, s.Redis, history, clock);
                 using var probeStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 Task probe = StatusProbe.RunAsync(reader, gateways, history, clock, probeStop.Token);
+                Task exits = cluster is null ? Task.CompletedTask : ExitWatcher.RunAsync(cluster, history, clock, probeStop.Token);
                 Task faults = injector.RunAsync(schedule, cancellationToken);
                 await Workload.RunAsync(
                     workload,
@@ -110,6 +111,7 @@ public static class ChaosRun
                 await faults.ConfigureAwait(false);
                 await probeStop.CancelAsync().ConfigureAwait(false);
                 await probe.ConfigureAwait(false);
+                await exits.ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 injectorProblems = injector.Problems;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload done in {clock.Elapsed.TotalSeconds:0.0} s{(cluster is null ? "" : "; stopping the cluster")}"));

@@ -39,6 +39,9 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code once it has exited (a signal shows as 128 + its number).</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
     /// <summary>Whether the harness stopped it (SIGSTOP) and has not resumed it.</summary>
     public bool Stopped { get; private set; }
 

@@ -45,7 +45,7 @@ public sealed record FaultImpact(FaultRecord Fault, int Gaps, double? GapP99, do
     private static (double? Detected, double? Recovered) Settling(FaultRecord f, StatusRecord[] statuses)
     {
         bool join = f.Kind == Chaos.Fault.Name(FaultKind.Join);
-        bool silo = join || f.Kind == Chaos.Fault.Name(FaultKind.Kill) || f.Kind == Chaos.Fault.Name(FaultKind.Term) || f.Kind == Chaos.Fault.Name(FaultKind.Stop);
+        bool silo = join || f.Kind == ExitWatcher.Kind || f.Kind == Chaos.Fault.Name(FaultKind.Kill) || f.Kind == Chaos.Fault.Name(FaultKind.Term) || f.Kind == Chaos.Fault.Name(FaultKind.Stop);
         if (!silo)
         {
             return (null, null);
