@@ -23,6 +23,14 @@ public class CompletionChunkParserTests
     }
 
     [Fact]
+    public void ChatLogprobsGiveTheTokensOfTheChunk()
+    {
+        CompletionChunk c = Parse("""{"choices":[{"delta":{"content":"ab"},"logprobs":{"content":[{"token":"a","logprob":-0.5,"bytes":[97],"top_logprobs":[]},{"token":"b","logprob":0,"bytes":[98],"top_logprobs":[]}],"refusal":null}}]}""");
+        Assert.Equal([new StreamedToken("a", -0.5), new StreamedToken("b", 0)], c.Tokens!);
+        Assert.Null(Parse("""{"choices":[{"delta":{"content":"ab"},"logprobs":null}]}""").Tokens);
+    }
+
+    [Fact]
     public void ReasoningFieldOfOtherServers() =>
         Assert.Equal("r", Parse("""{"choices":[{"delta":{"reasoning":"r"}}]}""").Reasoning);
 

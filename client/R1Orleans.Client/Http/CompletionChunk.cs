@@ -2,6 +2,9 @@ using System.Text.Json;
 
 namespace R1Orleans.Client.Http;
 
+/// <summary>One generated token as <c>logprobs.content</c> reports it (asked with <c>"logprobs": true</c>): its text and logprob.</summary>
+public sealed record StreamedToken(string Text, double Logprob);
+
 /// <summary>Token counts a server reported (<c>usage</c>).</summary>
 public sealed record TokenUsage(int? PromptTokens, int? CompletionTokens);
 
@@ -20,6 +23,9 @@ public sealed record CompletionChunk
     public string? FinishReason { get; init; }
 
     public TokenUsage? Usage { get; init; }
+
+    /// <summary>The tokens this chunk carries (chat <c>logprobs.content</c>), when the request asked for logprobs; else null.</summary>
+    public IReadOnlyList<StreamedToken>? Tokens { get; init; }
 
     /// <summary>An error event (<c>{"error": ...}</c>, an <c>event: error</c>, or data that is not JSON); the message.</summary>
     public string? Error { get; init; }
@@ -79,6 +85,7 @@ public static class CompletionChunkParser
             }
 
             string? content = null, reasoning = null, finish = null;
+            List<StreamedToken>? tokens = null;
             if (root.TryGetProperty("choices", out JsonElement choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0)
             {
                 JsonElement choice = choices[0];
@@ -94,6 +101,7 @@ public static class CompletionChunkParser
 
                     content ??= String(choice, "text");
                     finish = String(choice, "finish_reason");
+                    tokens = LogprobTokens(choice);
                 }
             }
 
@@ -103,7 +111,7 @@ public static class CompletionChunkParser
                 usage = new TokenUsage(Int(u, "prompt_tokens"), Int(u, "completion_tokens"));
             }
 
-            return new CompletionChunk { Content = content, Reasoning = reasoning, FinishReason = finish, Usage = usage };
+            return new CompletionChunk { Content = content, Reasoning = reasoning, FinishReason = finish, Usage = usage, Tokens = tokens };
         }
     }
 
@@ -123,6 +131,25 @@ public static class CompletionChunkParser
         }
 
         return Truncate(error.GetRawText(), 200);
+    }
+
+    /// <summary>The chat format's <c>logprobs.content</c> entries of a choice (token and logprob), or null when it has none.</summary>
+    private static List<StreamedToken>? LogprobTokens(JsonElement choice)
+    {
+        if (!choice.TryGetProperty("logprobs", out JsonElement logprobs) || logprobs.ValueKind != JsonValueKind.Object
+            || !logprobs.TryGetProperty("content", out JsonElement entries) || entries.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        var tokens = new List<StreamedToken>(entries.GetArrayLength());
+        foreach (JsonElement e in entries.EnumerateArray())
+        {
+            double logprob = e.TryGetProperty("logprob", out JsonElement l) && l.ValueKind == JsonValueKind.Number ? l.GetDouble() : double.NaN;
+            tokens.Add(new StreamedToken(String(e, "token") ?? "", logprob));
+        }
+
+        return tokens;
     }
 
     public static string Truncate(string s, int max) => s.Length <= max ? s : string.Concat(s.AsSpan(0, max), "…");

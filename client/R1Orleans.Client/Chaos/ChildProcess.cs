@@ -1,0 +1,181 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace R1Orleans.Client.Chaos;
+
+/// <summary>
+/// A process the harness started (a silo or redis-server), its output written to a log file. Signals go to its own PID
+/// only; disposing it kills it (a stopped one too) and waits for it. Should the harness itself be ended, every child
+/// still running is killed on the way out (<see cref="AppDomain.ProcessExit"/>).
+/// </summary>
+public sealed class ChildProcess : IAsyncDisposable
+{
+    private static readonly ConcurrentDictionary<int, Process> s_running = new();
+
+    static ChildProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
+
+    private readonly Process _process;
+    private readonly StreamWriter _log;
+    private readonly Lock _lock = new();
+
+    private ChildProcess(string name, Process process, StreamWriter log, string logPath)
+    {
+        Name = name;
+        _process = process;
+        _log = log;
+        LogPath = logPath;
+        Pid = process.Id;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Name { get; }
+
+    public int Pid { get; }
+
+    public string LogPath { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The exit code once it has exited (a signal shows as 128 + its number).</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>Whether the harness stopped it (SIGSTOP) and has not resumed it.</summary>
+    public bool Stopped { get; private set; }
+
+    public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, string logPath, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
+        };
+        foreach (string a in arguments)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
+        log.WriteLine($"# {fileName} {string.Join(' ', start.ArgumentList)}");
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"{fileName} did not start");
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+
+        s_running[process.Id] = process;
+        return new ChildProcess(name, process, log, logPath);
+    }
+
+    /// <summary>Kills every child still running (each by its own PID).</summary>
+    public static void KillAll()
+    {
+        foreach ((int pid, Process p) in s_running)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill(entireProcessTree: true);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            s_running.TryRemove(pid, out _);
+        }
+    }
+
+    /// <summary>Sends a signal (<see cref="PosixSignals"/>) unless the process has exited; remembers stop and continue.</summary>
+    public bool Signal(int signal)
+    {
+        if (_process.HasExited)
+        {
+            return false;
+        }
+
+        PosixSignals.Send(Pid, signal);
+        Stopped = signal == PosixSignals.SigStop || (Stopped && signal != PosixSignals.SigCont);
+        return true;
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the process to exit; true when it did.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The last lines of its log (for error messages).</summary>
+    public string Tail(int lines = 20)
+    {
+        lock (_lock)
+        {
+            _log.Flush();
+        }
+
+        try
+        {
+            using var reader = new StreamReader(new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            string[] all = reader.ReadToEnd().Split('\n');
+            return string.Join('\n', all.TakeLast(lines));
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await WaitForExitAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+        s_running.TryRemove(Pid, out _);
+        _process.Dispose();
+        lock (_lock)
+        {
+            _log.Dispose();
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            try
+            {
+                _log.WriteLine(line);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+}

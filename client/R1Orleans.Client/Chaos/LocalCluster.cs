@@ -1,0 +1,132 @@
+using System.Globalization;
+
+namespace R1Orleans.Client.Chaos;
+
+/// <summary>
+/// A cluster of silo processes on loopback that the harness starts and owns: a redis-server with persistence, silos
+/// <c>s0</c>… joined through it (the first <c>gateways</c> serve HTTP, the rest are workers with <c>--no-http</c>), and the
+/// silos that join later. Disposing it stops every process it started.
+/// </summary>
+public sealed class LocalCluster : IAsyncDisposable
+{
+    private readonly List<SiloInstance> _silos = [];
+    private readonly Lock _lock = new();
+    private readonly string _silo;
+    private readonly IReadOnlyList<string> _extraArgs;
+    private readonly string _directory;
+    private readonly string _clusterId = "chaos-" + Guid.NewGuid().ToString("N")[..12];
+
+    private LocalCluster(string silo, IReadOnlyList<string> extraArgs, string directory)
+    {
+        _silo = silo;
+        _extraArgs = extraArgs;
+        _directory = directory;
+    }
+
+    public RedisInstance? Redis { get; private set; }
+
+    public IReadOnlyList<SiloInstance> Silos
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _silos];
+            }
+        }
+    }
+
+    /// <summary>Starts Redis and <paramref name="silos"/> silos (the first <paramref name="gateways"/> with HTTP); does not wait for them.</summary>
+    public static async Task<LocalCluster> StartAsync(string silo, int silos, int gateways, IReadOnlyList<string> extraArgs, string directory, CancellationToken cancellationToken)
+    {
+        var cluster = new LocalCluster(silo, extraArgs, directory);
+        try
+        {
+            cluster.Redis = await RedisInstance.StartAsync(Path.Combine(directory, "redis"), cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < silos; i++)
+            {
+                cluster.Add(http: i < gateways);
+            }
+
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Starts one more silo that joins the cluster (named after the last).</summary>
+    public SiloInstance Add(bool http)
+    {
+        string[] clusterArgs = ["--clustering", "redis", "--redis", Redis!.Address, "--cluster-id", _clusterId];
+        lock (_lock)
+        {
+            string name = string.Create(CultureInfo.InvariantCulture, $"s{_silos.Count}");
+            SiloInstance s = SiloInstance.Start(name, _silo, http, [.. clusterArgs, "--node", name], _extraArgs, _directory);
+            _silos.Add(s);
+            return s;
+        }
+    }
+
+    /// <summary>
+    /// Waits until every HTTP silo is healthy and the first one's <c>/cluster/status</c> lists every silo with a settled
+    /// placement; throws naming the silo and its log when one exits or the time runs out.
+    /// </summary>
+    public async Task WaitReadyAsync(ClusterStatusReader reader, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        IReadOnlyList<SiloInstance> silos = Silos;
+        SiloInstance first = silos.First(s => s.Http);
+        for (var deadline = DateTime.UtcNow + timeout; ; await Task.Delay(250, cancellationToken).ConfigureAwait(false))
+        {
+            if (silos.FirstOrDefault(s => s.Process.HasExited) is { } dead)
+            {
+                throw new InvalidOperationException($"silo {dead.Name} exited while the cluster started; its log ({dead.Process.LogPath}) ends:\n{dead.Process.Tail()}");
+            }
+
+            bool healthy = true;
+            foreach (SiloInstance s in silos.Where(s => s.Http))
+            {
+                healthy &= await reader.HealthyAsync(s.Url!, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (healthy && await reader.ReadAsync(first.Url!, cancellationToken).ConfigureAwait(false) is { Settled: true } status
+                && silos.All(s => status.Silos.Any(o => o.Node == s.Name)))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the cluster of {silos.Count} silos was not ready within {timeout.TotalSeconds:0} s (logs in {_directory})");
+            }
+        }
+    }
+
+    /// <summary>The silo a schedule target names at this moment: <c>sN</c>, or the running <c>worker</c>/<c>gateway</c> of lowest number.</summary>
+    public SiloInstance Resolve(string target)
+    {
+        IReadOnlyList<SiloInstance> silos = Silos;
+        return target switch
+        {
+            "worker" => silos.FirstOrDefault(s => s.Running && !s.Http) ?? throw new InvalidOperationException("no running worker silo to act on"),
+            "gateway" => silos.FirstOrDefault(s => s.Running && s.Http) ?? throw new InvalidOperationException("no running gateway silo to act on"),
+            _ => silos.FirstOrDefault(s => s.Name == target) ?? throw new InvalidOperationException($"no silo {target}"),
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (SiloInstance s in Silos)
+        {
+            await s.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

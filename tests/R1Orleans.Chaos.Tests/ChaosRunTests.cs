@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using R1Orleans.Client.Chaos;
+
+namespace R1Orleans.Chaos.Tests;
+
+/// <summary>
+/// `r1 chaos` for real: a redis-server and three silo processes on loopback serving r1orleans-tiny, a workload of
+/// greedy and seeded-sampling requests (streamed and not) while a fourth silo joins, every answer checked against a
+/// single silo's; afterwards no process the harness started is left running. (The schedules with kills wait for failover.)
+/// </summary>
+public sealed class ChaosRunTests
+{
+    [Fact]
+    public async Task A_fourth_silo_joining_under_load_loses_nothing_and_every_answer_is_a_single_silos()
+    {
+        string directory = Directory.CreateTempSubdirectory("r1-chaos-test-").FullName;
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var settings = new ChaosSettings
+        {
+            Schedule = "join",
+            Silos = 3,
+            Silo = Path.Combine(AppContext.BaseDirectory, SiloLocator.DllName),
+            SiloArgs = ["--kv-cache-tokens", "4096"],
+            Concurrency = 3,
+            Duration = TimeSpan.FromSeconds(10),
+            MaxTokens = 32,
+            Bound = TimeSpan.FromSeconds(60),
+            ReadyTimeout = TimeSpan.FromSeconds(90),
+
+            // When the joined silo shows in the cluster status is a measurement (the summary's "detected"), not asserted here.
+            JoinGrace = TimeSpan.FromMinutes(10),
+            Output = directory,
+        };
+        try
+        {
+            int exit = await ChaosRun.RunAsync(settings, output, error);
+            string said = $"{output}\n{error}";
+            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{said}");
+
+            List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
+            RunRecord run = Assert.Single(history.OfType<RunRecord>());
+            Assert.Equal(["s0", "s1", "s2", "redis"], run.Processes.Select(p => p.Name));
+            FaultRecord join = Assert.Single(history.OfType<FaultRecord>());
+            Assert.Equal(("join", "s3"), (join.Kind, join.Target));
+
+            RequestRecord[] requests = [.. history.OfType<RequestRecord>()];
+            Assert.NotEmpty(requests);
+            Assert.All(requests, r => Assert.Equal(RequestStatus.Completed, r.Status));
+            Assert.Contains(requests, r => r.Spec.Stream && r.Tokens.Count > 0 && r.TokenTimes.Count == r.Tokens.Count);
+            Assert.Contains(requests, r => !r.Spec.Stream);
+            Assert.Contains(requests, r => r.Spec.Seed is not null);
+            ReferenceSet references = ReferenceSet.Load(Path.Combine(directory, "references.json"));
+            Assert.All(requests, r => Assert.Equal(references.Find(r.Spec.Key)!.Tokens, r.Tokens));
+            Assert.Contains($"{requests.Length} requests, {requests.Length} completed, {requests.Length} identical", said, StringComparison.Ordinal);
+
+            // Every process it started is gone: the cluster's, the joined silo and the reference silo (its log exists).
+            Assert.True(File.Exists(Path.Combine(directory, "reference.log")));
+            Assert.All(run.Processes.Select(p => p.Pid!.Value).Append(join.Pid!.Value), pid => Assert.False(Running(pid), $"pid {pid} still runs"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static bool Running(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+}
