@@ -67,10 +67,12 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     private PlacementStamp? _acknowledged;
     private DateTime _retireAfter = DateTime.MaxValue;
     private readonly UcxNode? _ucx;
+    private readonly IClusterMembershipService? _membership;
     private volatile Dictionary<string, byte[]> _exchangeAddresses = new(StringComparer.Ordinal);
 
-    public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger)
+    public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger, IClusterMembershipService? membership = null)
     {
+        _membership = membership;
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _grains = grains ?? throw new ArgumentNullException(nameof(grains));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
@@ -137,14 +139,15 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         IPlacementDirectoryGrain directory = _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey);
-        var member = new ClusterMemberInfo(Self.Silo.Value, Self.Node.Value, ModelHash, ExchangeAddress);
         PlacementSnapshot? snapshot = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                if (snapshot is null || !snapshot.Members.Any(m => m.Silo == member.Silo))
+                if (snapshot is null || !snapshot.Members.Any(m => m.Silo == Self.Silo.Value))
                 {
+                    // With the epoch this silo serves: a directory that lost its state (its silo died) goes on above it.
+                    var member = new ClusterMemberInfo(Self.Silo.Value, Self.Node.Value, ModelHash, ExchangeAddress, Math.Max(View.Current?.Epoch ?? 0, _fence.Current?.Epoch ?? 0));
                     JoinReply reply = await directory.Join(member).ConfigureAwait(false);
                     if (!reply.Joined)
                     {
@@ -157,6 +160,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
                     snapshot = reply.Snapshot;
                 }
 
+                await LeaveForTheDeadAsync(directory, snapshot).ConfigureAwait(false);
                 snapshot = await ApplyAsync(directory, snapshot, stoppingToken).ConfigureAwait(false);
                 await Task.Delay(_options.PollInterval, stoppingToken).ConfigureAwait(false);
                 snapshot = await directory.Snapshot().ConfigureAwait(false);
@@ -165,12 +169,36 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
             {
                 break;
             }
-            catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested && e is not OutOfMemoryException)
             {
-                // The directory's silo may be gone or starting: ask again.
+                // The directory's silo may be gone or starting, or its placement older than what is served here (it lost
+                // its state): join again. Never let the silo stop for it.
                 LogRetry(_logger, e.Message);
                 snapshot = null;
                 await Task.Delay(_options.PollInterval, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Members that Orleans' membership declared dead leave the directory (any silo may tell it; leaving is idempotent):
+    /// the next placement gives their experts to the survivors, and ranks waiting on them continue with it.
+    /// </summary>
+    private async Task LeaveForTheDeadAsync(IPlacementDirectoryGrain directory, PlacementSnapshot snapshot)
+    {
+        if (_membership is null)
+        {
+            return;
+        }
+
+        ClusterMembershipSnapshot alive = _membership.CurrentSnapshot;
+        foreach (ClusterMemberInfo m in snapshot.Members)
+        {
+            SiloAddress address = SiloAddress.FromParsableString(m.Silo);
+            if (alive.GetSiloStatus(address) == SiloStatus.Dead)
+            {
+                LogDead(_logger, m.Silo, m.Node);
+                await directory.Leave(m.Silo).ConfigureAwait(false);
             }
         }
     }
@@ -290,10 +318,13 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "silo {Silo} on node {Node} is dead (Orleans membership): it leaves the placement")]
+    private static partial void LogDead(ILogger logger, string silo, string node);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "the cluster refused this silo: {Refusal}")]
     private static partial void LogRefused(ILogger logger, string refusal);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "placement directory: {Reason}; retrying")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "placement directory: {Reason}; retrying")]
     private static partial void LogRetry(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "loaded {Loaded} experts ({Held} held) for placement {Stamp}")]

@@ -89,7 +89,7 @@ internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, Reques
 
         GenerationPlan plan = await GenerationPlanner.PlanAsync(engine, ranks, o, spec, tokenizerGate, http.RequestAborted).ConfigureAwait(false);
         ResponseFormat format = chat ? new ChatFormat(engine.Tokenizer) : new CompletionFormat(engine.Tokenizer);
-        using var run = new GenerationRun(plan, metrics, requests, start, http.RequestAborted);
+        using var run = new GenerationRun(plan, metrics, requests, ranks, start, http.RequestAborted);
         await new GenerationResponder(http, format, spec, plan, info, o, logger).RespondAsync(run).ConfigureAwait(false);
     }
 

@@ -42,6 +42,8 @@ public sealed class GatewayMetrics : IDisposable
     private long _length;
     private long _abort;
     private long _errors;
+    private long _resumed;
+    private long _recomputed;
 
     public GatewayMetrics(IMeterFactory meters, ModelHost host, RequestTable requests)
     {
@@ -59,6 +61,8 @@ public sealed class GatewayMetrics : IDisposable
         Total("generation_tokens", "Number of generation tokens processed.", _ => Interlocked.Read(ref _generationTokens));
         _meter.CreateObservableCounter(InstrumentPrefix + "request_success", RequestSuccess, null, "Count of successfully processed requests.");
         Total("request_errors", "Count of requests the engine ended with an error.", _ => Interlocked.Read(ref _errors));
+        Total("requests_resumed", "Requests resumed on another rank after theirs was lost (failover).", _ => Interlocked.Read(ref _resumed));
+        Total("recomputed_tokens", "Tokens (prompt and generated) recomputed to resume requests on another rank.", _ => Interlocked.Read(ref _recomputed));
         Total("num_preemptions", "Cumulative number of preemptions from the engine.", e => e?.Stats.Preemptions ?? 0);
         Total("spec_decode_num_draft_tokens", "Number of draft tokens (MTP speculative decoding).", e => e?.Stats.DraftTokens ?? 0);
         Total("spec_decode_num_accepted_tokens", "Number of accepted draft tokens.", e => e?.Stats.AcceptedDraftTokens ?? 0);
@@ -75,6 +79,13 @@ public sealed class GatewayMetrics : IDisposable
         _ttft = Seconds("time_to_first_token", "Histogram of time to first token in seconds.", s_ttftBuckets);
         _itl = Seconds("inter_token_latency", "Histogram of inter-token latency in seconds.", s_itlBuckets);
         _e2e = Seconds("e2e_request_latency", "Histogram of end to end request latency in seconds.", s_e2eBuckets);
+    }
+
+    /// <summary>One request continued on another rank, recomputing <paramref name="tokens"/> positions.</summary>
+    internal void RecordResumed(int tokens)
+    {
+        Interlocked.Increment(ref _resumed);
+        Interlocked.Add(ref _recomputed, tokens);
     }
 
     internal void RecordFirstToken(double seconds) => _ttft.Record(seconds, Model());

@@ -25,11 +25,13 @@ internal sealed class GenerationRun : IDisposable
     private readonly CancellationTokenSource _cts;
     private readonly GatewayMetrics _metrics;
     private readonly RequestTable _requests;
+    private readonly IRankRouter _ranks;
     private readonly long _start;
     private int _live;
 
-    public GenerationRun(GenerationPlan plan, GatewayMetrics metrics, RequestTable requests, long startTimestamp, CancellationToken aborted)
+    public GenerationRun(GenerationPlan plan, GatewayMetrics metrics, RequestTable requests, IRankRouter ranks, long startTimestamp, CancellationToken aborted)
     {
+        _ranks = ranks;
         _cts = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         _metrics = metrics;
         _requests = requests;
@@ -65,34 +67,57 @@ internal sealed class GenerationRun : IDisposable
         bool finished = false;
         Usage usage = new(plan.PromptTokens, 0);
         using TrackedRequest tracked = _requests.Start(plan.Rank.Name, plan.Prompt.Tokens, plan.Samplings[index]);
+        IRank rank = plan.Rank;
+        IAsyncEnumerable<TextEvent> stream = rank.GenerateAsync(plan.Prompt, plan.Samplings[index], _cts.Token);
+        List<string>? lost = null;
         try
         {
-            await foreach (TextEvent e in plan.Rank.GenerateAsync(plan.Prompt, plan.Samplings[index], _cts.Token).ConfigureAwait(false))
+            while (true)
             {
-                usage = e.Usage;
-                long now = Stopwatch.GetTimestamp();
-                if (e.Token >= 0)
+                try
                 {
-                    tracked.Append(e.Token);
-                    if (last == 0)
+                    await foreach (TextEvent e in stream.ConfigureAwait(false))
                     {
-                        _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(_start, now).TotalSeconds);
-                    }
-                    else
-                    {
-                        _metrics.RecordInterToken(Stopwatch.GetElapsedTime(last, now).TotalSeconds);
+                        usage = e.Usage;
+                        long now = Stopwatch.GetTimestamp();
+                        if (e.Token >= 0)
+                        {
+                            tracked.Append(e.Token);
+                            if (last == 0)
+                            {
+                                _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(_start, now).TotalSeconds);
+                            }
+                            else
+                            {
+                                _metrics.RecordInterToken(Stopwatch.GetElapsedTime(last, now).TotalSeconds);
+                            }
+
+                            last = now;
+                        }
+
+                        if (e.Finish is FinishReason finish)
+                        {
+                            finished = true;
+                            _metrics.RecordFinished(finish, Stopwatch.GetElapsedTime(_start, now).TotalSeconds, e.Usage);
+                        }
+
+                        _events.Writer.TryWrite(new ChoiceEvent(index, e, null));
                     }
 
-                    last = now;
+                    break;
                 }
-
-                if (e.Finish is FinishReason finish)
+                catch (RankUnavailableException lostRank) when (!_cts.IsCancellationRequested && !finished)
                 {
-                    finished = true;
-                    _metrics.RecordFinished(finish, Stopwatch.GetElapsedTime(_start, now).TotalSeconds, e.Usage);
+                    // The rank is gone: the request continues on another from what the gateway holds (prompt, tokens so
+                    // far, seed). The client's stream goes on with the next token: none repeated, none missing.
+                    (lost ??= []).Add(rank.Name);
+                    rank = _ranks.Pick(1, int.MaxValue / 2, lost)
+                        ?? throw new InvalidOperationException($"{lostRank.Message}, and no other rank is left to resume the request on", lostRank);
+                    RequestState state = tracked.Snapshot();
+                    tracked.Rank = rank.Name;
+                    _metrics.RecordResumed(state.PromptTokens.Length + state.OutputTokens.Length);
+                    stream = rank.ResumeAsync(plan.Prompt, state, _cts.Token);
                 }
-
-                _events.Writer.TryWrite(new ChoiceEvent(index, e, null));
             }
         }
         catch (OperationCanceledException) when (_cts.IsCancellationRequested)

@@ -56,7 +56,10 @@ public sealed class PlacementDirectory
         _generation = Math.Max(_generation, servedEpoch);
 
         ModelHash ??= modelHash;
-        if (_members.TryGetValue(member.Silo, out ClusterMember? known) && known == member)
+
+        // Already a member: nothing to plan, unless it serves an epoch the directory's newest map does not exceed.
+        long newest = Pending?.Epoch ?? Committed?.Epoch ?? long.MaxValue;
+        if (_members.TryGetValue(member.Silo, out ClusterMember? known) && known == member && servedEpoch < newest)
         {
             return JoinOutcome.Joined;
         }

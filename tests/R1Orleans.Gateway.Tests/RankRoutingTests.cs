@@ -71,6 +71,44 @@ public sealed class RankRoutingTests(GatewayFixture fx)
         Assert.Equal(8, rank.Tokens.Count);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_request_whose_rank_is_lost_continues_on_another_rank_with_the_uninterrupted_output(bool stream)
+    {
+        var sampling = new SamplingParams { Temperature = 0.9f, TopP = 0.95f, Seed = 11, MaxTokens = 12, IgnoreEos = true };
+        EngineAnswer expected = await Api.EngineAsync(fx.Engine, PromptInput.FromText(Prompt), sampling);
+        var dying = new RecordingRank("dying", fx.Engine) { LoseAfter = 4 };
+        var survivor = new RecordingRank("survivor", fx.Engine);
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(new RecordingRouter([dying, survivor])));
+        JsonObject body = Api.CompletionBody(Prompt, 12, stream);
+        body["temperature"] = 0.9;
+        body["top_p"] = 0.95;
+        body["seed"] = 11;
+        body["ignore_eos"] = true;
+
+        string text;
+        if (stream)
+        {
+            (HttpResponseMessage response, List<string> events) = await Api.StreamAsync(server, "/v1/completions", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            text = string.Concat(events.Where(e => e != "[DONE]").Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
+        }
+        else
+        {
+            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, "/v1/completions", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            text = json.GetProperty("choices")[0].GetProperty("text").GetString()!;
+            Assert.Equal(12, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        }
+
+        Assert.Equal(expected.Text, text);
+        RequestState resumed = Assert.Single(survivor.Resumed);
+        Assert.Equal(dying.Tokens, resumed.OutputTokens);
+        Assert.Equal(11UL, resumed.Seed);
+        Assert.Matches(@"r1orleans:requests_resumed_total\{[^}]*\} [1-9]", await server.Http.GetStringAsync("/metrics"));
+    }
+
     [Fact]
     public async Task Health_is_unavailable_while_the_router_says_what_is_missing_and_a_full_cluster_is_a_429()
     {
@@ -97,7 +135,11 @@ public sealed class RankRoutingTests(GatewayFixture fx)
 
         public string? Unready => UnreadyReason;
 
-        public IRank? Pick(int count, int maxWaiting) => ranks.Length == 0 ? null : ranks[_next++ % ranks.Length];
+        public IRank? Pick(int count, int maxWaiting, IReadOnlyCollection<string>? exclude = null)
+        {
+            RecordingRank[] open = [.. ranks.Where(r => exclude?.Contains(r.Name) != true)];
+            return open.Length == 0 ? null : open[_next++ % open.Length];
+        }
 
         public string BusySummary(int maxWaiting) => "no rank has room (test)";
     }
@@ -117,6 +159,20 @@ public sealed class RankRoutingTests(GatewayFixture fx)
 
         public TaskCompletionSource Resume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>After this many tokens the rank is "killed": its stream ends with RankUnavailableException.</summary>
+        public int LoseAfter { get; init; } = -1;
+
+        public List<RequestState> Resumed { get; } = [];
+
+        public async IAsyncEnumerable<TextEvent> ResumeAsync(EncodedPrompt prompt, RequestState state, [EnumeratorCancellation] CancellationToken cancellation)
+        {
+            Resumed.Add(state);
+            await foreach (TextEvent e in engine.ResumeAsync(prompt, state, cancellation))
+            {
+                yield return e;
+            }
+        }
+
         public async IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, [EnumeratorCancellation] CancellationToken cancellation)
         {
             lock (Samplings)
@@ -130,6 +186,11 @@ public sealed class RankRoutingTests(GatewayFixture fx)
                 if (e.Token >= 0)
                 {
                     Tokens.Add(e.Token);
+                    if (Tokens.Count == LoseAfter)
+                    {
+                        throw new RankUnavailableException(name, "killed by the test");
+                    }
+
                     if (Tokens.Count == PauseAfter)
                     {
                         // The gateway has recorded this token before asking for the next one.

@@ -127,5 +127,8 @@ public sealed class ToolCallResponseTests
 
         public IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, CancellationToken cancellation) =>
             throw new InvalidOperationException("the responder test runs no rank");
+
+        public IAsyncEnumerable<TextEvent> ResumeAsync(EncodedPrompt prompt, RequestState state, CancellationToken cancellation) =>
+            throw new InvalidOperationException("the responder test runs no rank");
     }
 }

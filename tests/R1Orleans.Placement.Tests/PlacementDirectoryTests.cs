@@ -74,5 +74,10 @@ public sealed class PlacementDirectoryTests
         second.Join(members[0], "h", servedEpoch: served);
         second.Join(members[1], "h", servedEpoch: served);
         Assert.True(second.Pending!.Epoch > served, $"epoch {second.Pending.Epoch} is not above the served {served}");
+
+        // A member already joined that serves an epoch at or above the directory's newest map makes it plan again, above.
+        long pending = second.Pending.Epoch;
+        second.Join(members[0], "h", servedEpoch: pending + 5);
+        Assert.True(second.Pending.Epoch > pending + 5);
     }
 }

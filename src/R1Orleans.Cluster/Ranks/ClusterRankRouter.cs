@@ -30,7 +30,7 @@ public sealed class ClusterRankRouter(ClusterNode node, ModelHost host, RankLoad
         }
     }
 
-    public IRank? Pick(int count, int maxWaiting)
+    public IRank? Pick(int count, int maxWaiting, IReadOnlyCollection<string>? exclude = null)
     {
         InferenceEngine engine = host.Engine ?? throw new InvalidOperationException("the model is not loaded yet");
         if (node.View.Current is not { } map)
@@ -41,6 +41,11 @@ public sealed class ClusterRankRouter(ClusterNode node, ModelHost host, RankLoad
         var candidates = new List<RankCandidate>(map.MemberCount);
         foreach (ClusterMember member in map.Members)
         {
+            if (exclude?.Contains(member.Silo.Value) == true)
+            {
+                continue;
+            }
+
             if (member.Silo == node.Self.Silo)
             {
                 candidates.Add(new RankCandidate(member.Silo.Value, engine.Core.Running, engine.Core.Waiting, engine.Core.MaxNumSeqs, true));
@@ -64,7 +69,7 @@ public sealed class ClusterRankRouter(ClusterNode node, ModelHost host, RankLoad
         }
 
         loads.Sent(new SiloId(chosen.Name), count);
-        return new RemoteRank(chosen.Name, grains.GetGrain<IRankGrain>(chosen.Name));
+        return new RemoteRank(chosen.Name, grains.GetGrain<IRankGrain>(chosen.Name), loads.LostToken(new SiloId(chosen.Name)));
     }
 
     public string BusySummary(int maxWaiting) =>

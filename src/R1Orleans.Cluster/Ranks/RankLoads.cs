@@ -11,9 +11,20 @@ namespace R1Orleans.Cluster.Ranks;
 /// requests every <see cref="Interval"/>; requests sent to a rank since its last report are counted on top, so a burst
 /// spreads before the next report. A rank that does not answer is left out until it does.
 /// </summary>
-public sealed class RankLoads(ClusterNode node, IGrainFactory grains) : BackgroundService
+public sealed class RankLoads(ClusterNode node, IGrainFactory grains, IClusterMembershipService membership) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, Entry> _loads = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _lost = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
+
+    /// <summary>Polls in a row a rank may miss before its requests are resumed elsewhere.</summary>
+    public const int MissedPollsLimit = 3;
+
+    /// <summary>
+    /// Cancelled when <paramref name="silo"/>'s rank is lost: Orleans' membership declared it dead, or it missed
+    /// <see cref="MissedPollsLimit"/> load polls in a row. Requests streaming from it are then resumed elsewhere.
+    /// </summary>
+    public CancellationToken LostToken(SiloId silo) => _lost.GetOrAdd(silo.Value, _ => new CancellationTokenSource()).Token;
 
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
@@ -61,6 +72,15 @@ public sealed class RankLoads(ClusterNode node, IGrainFactory grains) : Backgrou
                 _loads.TryRemove(gone, out _);
             }
 
+            ClusterMembershipSnapshot alive = membership.CurrentSnapshot;
+            foreach (string silo in _lost.Keys)
+            {
+                if (alive.GetSiloStatus(SiloAddress.FromParsableString(silo)) == SiloStatus.Dead)
+                {
+                    MarkLost(silo);
+                }
+            }
+
             await Task.WhenAll(polls).ConfigureAwait(false);
         }
     }
@@ -71,11 +91,25 @@ public sealed class RankLoads(ClusterNode node, IGrainFactory grains) : Backgrou
         {
             RankLoad load = await grains.GetGrain<IRankGrain>(silo).Load().WaitAsync(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
             _loads[silo] = new Entry(load);
+            _failures[silo] = 0;
         }
         catch (Exception) when (!stoppingToken.IsCancellationRequested)
         {
-            // Unreachable, dead, or failing to activate its rank: left out until it answers again.
+            // Unreachable, dead, or failing to activate its rank: left out until it answers again; lost after a few.
             _loads.TryRemove(silo, out _);
+            if (_failures.AddOrUpdate(silo, 1, (_, n) => n + 1) >= MissedPollsLimit)
+            {
+                MarkLost(silo);
+            }
+        }
+    }
+
+    private void MarkLost(string silo)
+    {
+        if (_lost.TryRemove(silo, out CancellationTokenSource? cts))
+        {
+            cts.Cancel();
+            cts.Dispose();
         }
     }
 

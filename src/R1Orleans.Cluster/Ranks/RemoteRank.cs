@@ -1,22 +1,62 @@
 using System.Runtime.CompilerServices;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
+using R1Orleans.Engine.Scheduling;
 using R1Orleans.Gateway.Ranks;
 using R1Orleans.Grains.Ranks;
 
 namespace R1Orleans.Cluster.Ranks;
 
-/// <summary>Another silo's rank: the request goes to its <see cref="IRankGrain"/> and the tokens stream back as it makes them.</summary>
-public sealed class RemoteRank(string name, IRankGrain grain) : IRank
+/// <summary>
+/// Another silo's rank: the request goes to its <see cref="IRankGrain"/> and the tokens stream back as it makes them.
+/// When the silo is lost (Orleans cannot reach it, or <paramref name="lost"/> fires: membership or the load poll gave
+/// up on it), the stream ends with a <see cref="RankUnavailableException"/> and the gateway resumes the request elsewhere.
+/// </summary>
+public sealed class RemoteRank(string name, IRankGrain grain, CancellationToken lost) : IRank
 {
     public string Name => name;
 
-    public async IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, [EnumeratorCancellation] CancellationToken cancellation)
+    public IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, CancellationToken cancellation) =>
+        StreamAsync(c => grain.Generate(RankWire.Request(prompt, sampling), c), cancellation);
+
+    public IAsyncEnumerable<TextEvent> ResumeAsync(EncodedPrompt prompt, RequestState state, CancellationToken cancellation)
     {
+        ArgumentNullException.ThrowIfNull(state);
+        return StreamAsync(c => grain.Resume(RankWire.Request(prompt, state.Sampling), state.OutputTokens, state.Seed, c), cancellation);
+    }
+
+    private async IAsyncEnumerable<TextEvent> StreamAsync(Func<CancellationToken, IAsyncEnumerable<RankEvent>> call, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, lost);
         // Batches of one: each token is forwarded as soon as the rank makes it.
-        await foreach (RankEvent e in grain.Generate(RankWire.Request(prompt, sampling), cancellation).WithBatchSize(1).WithCancellation(cancellation).ConfigureAwait(false))
+        await using IAsyncEnumerator<RankEvent> events = call(linked.Token).WithBatchSize(1).GetAsyncEnumerator(linked.Token);
+        while (true)
         {
+            RankEvent e;
+            try
+            {
+                if (!await events.MoveNextAsync().ConfigureAwait(false))
+                {
+                    yield break;
+                }
+
+                e = events.Current;
+            }
+            catch (OperationCanceledException) when (lost.IsCancellationRequested && !cancellation.IsCancellationRequested)
+            {
+                throw new RankUnavailableException(name, "the cluster declared its silo lost");
+            }
+            catch (Exception ex) when (IsLoss(ex) && !cancellation.IsCancellationRequested)
+            {
+                throw new RankUnavailableException(name, ex.Message, ex);
+            }
+
             yield return RankWire.Event(e);
         }
     }
+
+    /// <summary>Orleans' ways of saying the silo is gone or unreachable (not an error of the request itself).</summary>
+    private static bool IsLoss(Exception e) =>
+        e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException
+        || (e is OrleansException && e.InnerException is not null && IsLoss(e.InnerException));
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using R1Orleans.Engine.Api;
+using R1Orleans.Engine.Scheduling;
 using R1Orleans.Gateway;
 using R1Orleans.Grains.Ranks;
 
@@ -29,6 +30,16 @@ public sealed class SiloRank(ModelHost host, ClusterNode node) : ILocalRank
     {
         InferenceEngine engine = host.Engine ?? throw new InvalidOperationException("this silo's model is still loading");
         await foreach (TextEvent e in engine.GenerateAsync(RankWire.Prompt(request), RankWire.Sampling(request), cancellation).ConfigureAwait(false))
+        {
+            yield return RankWire.Event(e);
+        }
+    }
+
+    public async IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        InferenceEngine engine = host.Engine ?? throw new InvalidOperationException("this silo's model is still loading");
+        var state = new RequestState("resumed", request.PromptTokens, generated, RankWire.Sampling(request), seed);
+        await foreach (TextEvent e in engine.ResumeAsync(RankWire.Prompt(request), state, cancellation).ConfigureAwait(false))
         {
             yield return RankWire.Event(e);
         }

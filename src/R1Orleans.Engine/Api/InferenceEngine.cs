@@ -181,6 +181,36 @@ public sealed class InferenceEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Continues a request another rank was running (failover): <paramref name="state"/> holds its prompt, the tokens it
+    /// made so far and its seed; they are recomputed here (the latent cache rebuilt bit for bit) and sampling resumes at
+    /// the same RNG position, so the new events continue the stream exactly. Reasoning is split as if from the start.
+    /// </summary>
+    public async IAsyncEnumerable<TextEvent> ResumeAsync(EncodedPrompt prompt, RequestState state, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(state);
+        bool split = prompt.SplitsReasoning;
+        var splitter = new ReasoningSplitter(prompt.OpensThink);
+        if (split && state.OutputTokens.Length > 0)
+        {
+            _ = splitter.Push(Tokenizer.Decode(state.OutputTokens, state.Sampling.SkipSpecialTokens));
+        }
+
+        string id = $"req-{Interlocked.Increment(ref _ids)}";
+        await foreach (GenerationEvent e in _loop.Resume(state with { Id = id }, cancellation).ConfigureAwait(false))
+        {
+            ReasoningDelta d = split ? splitter.Push(e.Text) : new ReasoningDelta("", e.Text);
+            if (e.Finish is not null && split)
+            {
+                ReasoningDelta tail = splitter.Flush();
+                d = new ReasoningDelta(d.Reasoning + tail.Reasoning, d.Content + tail.Content);
+            }
+
+            yield return new TextEvent(e.Token, e.Text, d.Reasoning, d.Content, e.Logprob, e.TopLogprobs, e.Finish, e.Usage, e.Error);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _loop.DisposeAsync().ConfigureAwait(false);

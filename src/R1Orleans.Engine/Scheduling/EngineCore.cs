@@ -79,7 +79,9 @@ public sealed class EngineCore
     public bool HasWork => !_incoming.IsEmpty || _waiting.Count > 0 || _running.Count > 0;
 
     /// <summary>Queues a request (thread-safe). Invalid requests throw here, before anything is queued.</summary>
-    public void Submit(GenerationRequest request, ChannelWriter<GenerationEvent> sink)
+    public void Submit(GenerationRequest request, ChannelWriter<GenerationEvent> sink) => Submit(request, sink, []);
+
+    private void Submit(GenerationRequest request, ChannelWriter<GenerationEvent> sink, int[] generated)
     {
         request.Sampling.Validate();
         if (request.PromptTokens.Length == 0)
@@ -106,6 +108,20 @@ public sealed class EngineCore
 
         ulong seed = request.Sampling.Seed ?? (ulong)Random.Shared.NextInt64();
         var seq = new SequenceState(request, seed, Interlocked.Increment(ref _arrivals), _cache.NewSequence(), _text?.Create(request.Sampling.SkipSpecialTokens), sink);
+
+        // A resumed request's tokens so far, before the engine thread can see it: output, penalties' history, the text
+        // stream's and the stop strings' state, as if it had made them (only new tokens are streamed).
+        foreach (int t in generated)
+        {
+            seq.Output.Add(t);
+            seq.History.Add(t);
+            string piece = seq.Text?.Push(t) ?? "";
+            if (seq.Sampling.Stop.Count > 0)
+            {
+                seq.Stops.Push(piece);
+            }
+        }
+
         if (!_byId.TryAdd(request.Id, seq))
         {
             throw new ArgumentException($"request id {request.Id} is already in use");
@@ -121,19 +137,13 @@ public sealed class EngineCore
     /// </summary>
     public void Resume(RequestState state, ChannelWriter<GenerationEvent> sink)
     {
-        var request = new GenerationRequest(state.Id, state.PromptTokens, state.Sampling with { Seed = state.Seed });
-        Submit(request, sink);
-        SequenceState seq = _byId[state.Id];
-        foreach (int t in state.OutputTokens)
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.OutputTokens.Length >= state.Sampling.MaxTokens)
         {
-            seq.Output.Add(t);
-            seq.History.Add(t);
-            string piece = seq.Text?.Push(t) ?? "";
-            if (seq.Sampling.Stop.Count > 0)
-            {
-                seq.Stops.Push(piece);
-            }
+            throw new SamplingParamException("max_tokens", $"the request already has its {state.Sampling.MaxTokens} tokens: nothing to resume");
         }
+
+        Submit(new GenerationRequest(state.Id, state.PromptTokens, state.Sampling with { Seed = state.Seed }), sink, state.OutputTokens);
     }
 
     /// <summary>Asks a request to stop (thread-safe); the next step frees its blocks and ends its stream with Abort.</summary>

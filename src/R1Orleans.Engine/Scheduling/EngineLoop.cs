@@ -38,6 +38,21 @@ public sealed class EngineLoop : IAsyncDisposable
         return Read(request.Id, channel.Reader, cancellation);
     }
 
+    /// <summary>Continues a request from its state (another rank ran it and is gone) and streams its new events.</summary>
+    public IAsyncEnumerable<GenerationEvent> Resume(RequestState state, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (_fault is not null)
+        {
+            throw new InvalidOperationException("the engine thread failed", _fault);
+        }
+
+        var channel = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        _core.Resume(state, channel.Writer);
+        _wake.Release();
+        return Read(state.Id, channel.Reader, cancellation);
+    }
+
     private async IAsyncEnumerable<GenerationEvent> Read(string id, ChannelReader<GenerationEvent> reader, [EnumeratorCancellation] CancellationToken cancellation)
     {
         using CancellationTokenRegistration reg = cancellation.Register(() =>

@@ -1,5 +1,6 @@
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
+using R1Orleans.Engine.Scheduling;
 
 namespace R1Orleans.Gateway.Ranks;
 
@@ -12,4 +13,7 @@ public sealed class EngineRank(string name, InferenceEngine engine) : IRank
 
     public IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, CancellationToken cancellation) =>
         engine.GenerateAsync(prompt, sampling, cancellation);
+
+    public IAsyncEnumerable<TextEvent> ResumeAsync(EncodedPrompt prompt, RequestState state, CancellationToken cancellation) =>
+        engine.ResumeAsync(prompt, state, cancellation);
 }

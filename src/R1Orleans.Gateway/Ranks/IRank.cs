@@ -1,5 +1,6 @@
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
+using R1Orleans.Engine.Scheduling;
 
 namespace R1Orleans.Gateway.Ranks;
 
@@ -14,4 +15,10 @@ public interface IRank
 
     /// <summary>Streams the events of an encoded prompt; the last one has Finish set.</summary>
     IAsyncEnumerable<TextEvent> GenerateAsync(EncodedPrompt prompt, SamplingParams sampling, CancellationToken cancellation);
+
+    /// <summary>
+    /// Continues a request another rank ran until it was lost, from the gateway's <paramref name="state"/> of it (its
+    /// prompt, tokens so far and seed): only the events after those tokens are streamed.
+    /// </summary>
+    IAsyncEnumerable<TextEvent> ResumeAsync(EncodedPrompt prompt, RequestState state, CancellationToken cancellation);
 }

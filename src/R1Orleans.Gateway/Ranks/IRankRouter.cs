@@ -6,8 +6,11 @@ namespace R1Orleans.Gateway.Ranks;
 /// </summary>
 public interface IRankRouter
 {
-    /// <summary>A rank with room for <paramref name="count"/> more requests (waiting places plus free running slots), or null when none has.</summary>
-    IRank? Pick(int count, int maxWaiting);
+    /// <summary>
+    /// A rank with room for <paramref name="count"/> more requests (waiting places plus free running slots), or null when
+    /// none has; never one of <paramref name="exclude"/> (ranks a request was lost on).
+    /// </summary>
+    IRank? Pick(int count, int maxWaiting, IReadOnlyCollection<string>? exclude = null);
 
     /// <summary>Why nothing was picked, for the 429's message ("3 requests are waiting and 64 running ...").</summary>
     string BusySummary(int maxWaiting);

@@ -12,6 +12,10 @@ public interface IRankGrain : IGrainWithStringKey
     [Alias("Generate")]
     IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation = default);
 
+    /// <summary>Continues a request another rank was running (its prompt and sampling in <paramref name="request"/>, its tokens so far and seed).</summary>
+    [Alias("Resume")]
+    IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, CancellationToken cancellation = default);
+
     [Alias("Load")]
     Task<RankLoad> Load();
 

@@ -9,6 +9,9 @@ public sealed class RankGrain(ILocalRank local) : Grain, IRankGrain
 {
     public IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation = default) => local.Generate(request, cancellation);
 
+    public IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, CancellationToken cancellation = default) =>
+        local.Resume(request, generated, seed, cancellation);
+
     public Task<RankLoad> Load() => Task.FromResult(local.Load);
 
     public Task<RankReport> Report() => Task.FromResult(local.Report);
@@ -22,4 +25,6 @@ public interface ILocalRank
     RankReport Report { get; }
 
     IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation);
+
+    IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, CancellationToken cancellation);
 }
