@@ -182,10 +182,16 @@ public static class SiloHost
         // The control plane's view: which silos serve which models (from IModelRegistryGrain).
         app.MapGet("/cluster/models", async (IGrainFactory grains) =>
             Results.Ok(await grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey).List().ConfigureAwait(false)));
+        // A silo that runs alone (localhost clustering) has no placement: the cluster endpoints say so plainly.
+        const string Alone = "this silo runs alone (--clustering localhost): it has no cluster placement; start silos with --clustering redis";
         app.MapGet("/cluster/status", async (IGrainFactory grains, IServiceProvider services) =>
-            Results.Ok(await ClusterStatus.ReadAsync(grains, services.GetService<ClusterNode>()).ConfigureAwait(false)));
+            services.GetService<ClusterNode>() is { } node
+                ? Results.Ok(await ClusterStatus.ReadAsync(grains, node).ConfigureAwait(false))
+                : Results.NotFound(new { error = Alone }));
         app.MapGet("/cluster/experts", async (IGrainFactory grains, IServiceProvider services, int? layer) =>
-            Results.Ok(await ClusterStatus.ReadExpertsAsync(grains, services.GetService<ClusterNode>(), layer).ConfigureAwait(false)));
+            services.GetService<ClusterNode>() is { } node
+                ? Results.Ok(await ClusterStatus.ReadExpertsAsync(grains, node, layer).ConfigureAwait(false))
+                : Results.NotFound(new { error = Alone }));
         return app;
     }
 

@@ -58,6 +58,11 @@ public sealed class SiloMetricsTests
             // ASP.NET Core's routing saw the request; the runtime's meter is there.
             Assert.Equal(1, scrape.Value("aspnetcore_routing_match_attempts_total", "http_route=\"/v1/completions\""));
             Assert.True(scrape.Value("dotnet_process_cpu_count") >= 1);
+
+            // A silo alone has no cluster status: a 404 that says why (it was a 500 from the directory grain's activation).
+            using HttpResponseMessage alone = await http.GetAsync(new Uri("/cluster/status", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NotFound, alone.StatusCode);
+            Assert.Contains("runs alone (--clustering localhost)", await alone.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             Assert.Contains(scrape.Samples, s => s.Name == "dotnet_gc_heap_total_allocated_bytes_total" && s.Value > 0);
 
             // One silo with localhost clustering has no cluster side: no cluster series.

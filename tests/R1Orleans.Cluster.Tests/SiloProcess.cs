@@ -43,6 +43,9 @@ internal sealed class SiloProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>kill -9 (SIGKILL) of this silo's own process: no shutdown, no goodbye to the cluster.</summary>
+    public void KillNow() => _process.Kill();
+
     /// <summary>Starts a silo; <paramref name="http"/> false makes it a worker (--no-http).</summary>
     public static SiloProcess Start(bool http, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
