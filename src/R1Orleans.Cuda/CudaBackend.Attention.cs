@@ -18,6 +18,11 @@ public sealed partial class CudaBackend
     public void Attention(in AttentionProblem p)
     {
         CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
+        if (p.Queries == 0)
+        {
+            return;
+        }
+
         int width = p.NopeDim + p.RopeDim;
         int kvStride = p.Heads * (p.NopeDim + p.VDim);
         long qLen = (long)p.Queries * p.Heads * width, kvLen = (long)p.Keys * kvStride, outLen = (long)p.Queries * p.Heads * p.VDim;
@@ -28,10 +33,6 @@ public sealed partial class CudaBackend
         }
 
         CheckValueDim(p.VDim);
-        if (p.Queries == 0)
-        {
-            return;
-        }
 
         lock (_gate)
         {
@@ -57,6 +58,11 @@ public sealed partial class CudaBackend
     public void LatentAttention(in LatentAttentionProblem p)
     {
         CheckCausal(p.FirstQueryPosition, p.Queries, p.Keys);
+        if (p.Queries == 0)
+        {
+            return;
+        }
+
         int width = p.LatentDim + p.RopeDim;
         long qLen = (long)p.Queries * p.Heads * width, outLen = (long)p.Queries * p.Heads * p.LatentDim, latLen = (long)p.Keys * width;
         if (p.Q.Length < qLen || p.Output.Length < outLen)
@@ -66,10 +72,6 @@ public sealed partial class CudaBackend
 
         CheckValueDim(p.LatentDim);
         float[] latents = GatherLatents(p, width);
-        if (p.Queries == 0)
-        {
-            return;
-        }
 
         lock (_gate)
         {

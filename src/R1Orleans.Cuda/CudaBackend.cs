@@ -169,6 +169,16 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
         }
     }
 
+    /// <summary>Fills every scratch buffer with a 32-bit pattern (checks poison with NaN so that an unwritten output fails).</summary>
+    public void PoisonScratch(uint bits)
+    {
+        lock (_gate)
+        {
+            Enter();
+            _scratch.Fill32(bits);
+        }
+    }
+
     /// <summary>Makes the context current on the calling thread (the engine may call from any thread).</summary>
     private void Enter()
     {

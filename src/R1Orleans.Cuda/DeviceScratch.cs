@@ -24,6 +24,14 @@ public sealed class DeviceScratch(CudaContext context) : IDisposable
         return fresh;
     }
 
+    public void Fill32(uint bits)
+    {
+        foreach (DeviceBuffer b in _slots.Values)
+        {
+            b.Fill32(bits);
+        }
+    }
+
     public long Bytes => _slots.Values.Sum(b => b.Bytes);
 
     public void Dispose()

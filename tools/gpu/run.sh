@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs everything GPU-side in one call on the GPU machine: r1-gpucheck (NVRTC compile, op checks against the CPU
-# reference, MoE decode benchmark) and PyTorch's MoE decode at the same sizes, same run.
-# Layout expected beside this script: gpucheck/ (the single-file publish of tools/R1Orleans.GpuCheck), kernels/*.cu,
-# torch_moe.py. Results go to $OUT (or ./out).
-#   dotnet publish tools/R1Orleans.GpuCheck -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true \
-#     -p:EnableCompressionInSingleFile=true -o .gpu/gpucheck
-#   cp -r kernels .gpu/ && cp tools/gpu/run.sh tools/gpu/torch_moe.py .gpu/ && bash .gpu/run.sh
+# Runs everything GPU-side in one call on the GPU machine:
+#   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
+#      benchmark against the copy bandwidth measured in the same run;
+#   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU);
+#   3. r1 bench-engine --device cuda:0 on the largest golden case (a smoke run of the engine on the GPU);
+#   4. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
+# Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
+# torch_moe.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/out}"
@@ -22,13 +23,34 @@ if ! ldconfig -p | grep -q 'libnvrtc.so.1[23]'; then
   echo "NVRTC: ${R1ORLEANS_NVRTC:-not found}"
 fi
 
-export XDG_CACHE_HOME="$out/cache"
-chmod +x "$here/gpucheck/r1-gpucheck"
-"$here/gpucheck/r1-gpucheck" --kernels "$here/kernels" --out "$out/gpucheck.json" ${GPUCHECK_ARGS:-} 2>&1 | tee "$out/gpucheck.log"
+work="${TMPDIR:-/tmp}/r1orleans-gpu"
+rm -rf "$work" && mkdir -p "$work"
+xz -dc "$here/r1orleans.tar.xz" | tar -C "$work" -xf -
+bin="$work/r1orleans"
+export XDG_CACHE_HOME="$work/cache" R1ORLEANS_KERNELS="$here/kernels"
+SECONDS=0
+"$bin/r1-gpucheck" --kernels "$here/kernels" --out "$out/gpucheck.json" ${GPUCHECK_ARGS:-} 2>&1 | tee "$out/gpucheck.log"
 rc=${PIPESTATUS[0]}
-rm -rf "$out/cache"
+echo "r1-gpucheck: exit code $rc after ${SECONDS}s"
+
+golden_rc=0
+if [ -f "$here/golden.tar.xz" ]; then
+  mkdir -p "$work/golden"
+  xz -dc "$here/golden.tar.xz" | tar -C "$work/golden" -xf -
+  SECONDS=0
+  "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee "$out/golden-cuda.log"
+  golden_rc=${PIPESTATUS[0]}
+  echo "r1 golden --device cuda:0: exit code $golden_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
+  largest="$(du -s "$work"/golden/*/ | sort -n | tail -1 | cut -f2)"
+  SECONDS=0
+  timeout 180 "$bin/r1" bench-engine --device cuda:0 --model "$largest" --prompt-tokens 32 --context 32 --steps 8 --batch 1 4 --repeats 2 --threads 4 \
+    2>&1 | tee "$out/bench-engine-cuda.log"
+  echo "r1 bench-engine --device cuda:0: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine-cuda.log"
+fi
+
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   PYTHONUNBUFFERED=1 python3 "$here/torch_moe.py" --out "$out/torch_moe.json" 2>&1 | tee "$out/torch_moe.log"
 fi
-echo "r1-gpucheck exit code: $rc"
-exit $rc
+rm -rf "$work"
+echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc"
+[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ]
