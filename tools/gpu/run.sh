@@ -3,7 +3,7 @@
 #   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
 #      benchmark against the copy bandwidth measured in the same run;
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU);
-#   3. r1 bench-engine --device cuda:0 on the largest golden case (a smoke run of the engine on the GPU);
+#   3. r1 bench-engine on the synthetic medium model, --device cpu then cuda:0 (SKIP_ENGINE=1 leaves it out);
 #   4. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
 # Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
 # torch_moe.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
@@ -41,11 +41,18 @@ if [ -f "$here/golden.tar.xz" ]; then
   "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee "$out/golden-cuda.log"
   golden_rc=${PIPESTATUS[0]}
   echo "r1 golden --device cuda:0: exit code $golden_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
-  largest="$(du -s "$work"/golden/*/ | sort -n | tail -1 | cut -f2)"
-  SECONDS=0
-  timeout 180 "$bin/r1" bench-engine --device cuda:0 --model "$largest" --prompt-tokens 32 --context 32 --steps 8 --batch 1 4 --repeats 2 --threads 4 \
-    2>&1 | tee "$out/bench-engine-cuda.log"
-  echo "r1 bench-engine --device cuda:0: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine-cuda.log"
+fi
+
+# The engine through IComputeBackend on the synthetic medium model (random FP8 weights, generated here): the CPU with
+# every core, then cuda:0, same run. SKIP_ENGINE=1 leaves it out.
+if [ "${SKIP_ENGINE:-0}" != "1" ]; then
+  export XDG_DATA_HOME="$work/data"   # where bench-engine writes the synthetic checkpoint (once for both runs)
+  for device in cpu cuda:0; do
+    SECONDS=0
+    timeout 240 "$bin/r1" bench-engine --device "$device" --synthetic medium --prompt-tokens 128 --context 64 --steps 8 --batch 1 8 --repeats 2 \
+      2>&1 | tee -a "$out/bench-engine.log"
+    echo "r1 bench-engine --device $device: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine.log"
+  done
 fi
 
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
