@@ -4,9 +4,11 @@
 #      benchmark against the copy bandwidth measured in the same run;
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU);
 #   3. r1 bench-engine on the synthetic medium model, --device cpu then cuda:0 (SKIP_ENGINE=1 leaves it out);
-#   4. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
+#   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
+#      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
+#   5. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
 # Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
-# torch_moe.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
+# torch_moe.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/out}"
@@ -55,9 +57,32 @@ if [ "${SKIP_ENGINE:-0}" != "1" ]; then
   done
 fi
 
+# The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0: the 20 held-out
+# additions through the OpenAI API, greedy; the GPU silo's answers must equal the CPU silo's. SKIP_SILO=1 leaves it out.
+repo="$(dirname "$here")"
+tiny="$repo/models/r1orleans-tiny"
+questions="$repo/tests/R1Orleans.ModelAccuracy.Tests/heldout.json"
+silo_rc=0
+if [ "${SKIP_SILO:-0}" != "1" ] && [ -x "$bin/r1-silo" ] && [ -d "$tiny" ] && [ -f "$questions" ]; then
+  for device in cpu cuda:0; do
+    port=$((20000 + RANDOM % 10000))
+    "$bin/r1-silo" --device "$device" --model "$tiny" --served-model-name r1orleans-tiny --urls "http://127.0.0.1:$port" \
+      --silo-port $((port + 10000)) --gateway-port $((port + 20000)) --kv-cache-tokens 8192 --Logging:LogLevel:Default Warning \
+      >"$work/silo.log" 2>&1 &
+    pid=$!
+    if [ "$device" = cpu ]; then compare=(--save "$work/heldout-cpu.json"); else compare=(--expect "$work/heldout-cpu.json"); fi
+    python3 "$here/heldout.py" --url "http://127.0.0.1:$port" --questions "$questions" --pid "$pid" --label "$device" "${compare[@]}" \
+      2>&1 | tee -a "$out/silo-heldout.log"
+    q_rc=${PIPESTATUS[0]}
+    [ "$q_rc" -eq 0 ] || silo_rc=$q_rc
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    { echo "--- r1-silo --device $device: last lines of its log"; tail -n 15 "$work/silo.log"; } >>"$out/silo-heldout.log"
+  done
+fi
+
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   PYTHONUNBUFFERED=1 python3 "$here/torch_moe.py" --out "$out/torch_moe.json" 2>&1 | tee "$out/torch_moe.log"
 fi
 rm -rf "$work"
-echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc"
-[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ]
+echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; held-out questions through the silo: $silo_rc"
+[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ]
