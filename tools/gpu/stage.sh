@@ -7,7 +7,9 @@
 #   golden.tar.xz     the model golden cases of ../shared/golden (tokenizer cases need no GPU), xz-compressed (~15 MB);
 #   kernels/*.cu, run.sh, torch_moe.py, heldout.py (the silo's questions and model come from the sent tree).
 # Then, on the GPU machine: bash .gpu/run.sh (results in $OUT).
-#   tools/gpu/stage.sh [DEST]          GOLDEN=DIR overrides ../shared/golden; GOLDEN=none leaves the cases out
+#   tools/gpu/stage.sh [DEST]          GOLDEN=DIR overrides ../shared/golden; GOLDEN=none leaves the cases out;
+#                                      GOLDEN_CASES="a b" stages only those cases (with the silo staged, all three
+#                                      cases no longer fit: 16.5 MiB tracked + 38 + 16 MiB; the two tiny ones do)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dest="${1:-$root/.gpu}"
@@ -28,6 +30,7 @@ if [ "$golden" != "none" ] && [ -d "$golden" ]; then
   for c in "$golden"/*/; do
     [ -f "$c/config.json" ] && cases+=("$(basename "$c")")
   done
+  [ -n "${GOLDEN_CASES:-}" ] && read -r -a cases <<<"$GOLDEN_CASES"
   tar -C "$golden" -cf - "${cases[@]}" | xz -9 -T2 >"$dest/golden.tar.xz"
   echo "golden cases staged: ${cases[*]}"
 fi
