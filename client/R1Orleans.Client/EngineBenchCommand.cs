@@ -30,7 +30,7 @@ public static class EngineBenchCommand
         var parallelThreshold = new Option<long>("--parallel-threshold") { Description = "Multiply-adds below which a Linear stays on one thread", DefaultValueFactory = _ => CpuBackend.DefaultParallelThreshold };
         var device = new Option<string>("--device") { Description = "Where the math runs: cpu (default) or cuda:N (the ceilings stay the CPU's)", DefaultValueFactory = _ => "cpu" };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
-        var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
+        var command = new Command("bench-engine", "Engine prefill/decode throughput (cpu, or --device cuda:N) against the CPU ceilings measured in the same run")
         {
             models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, device,
         };
