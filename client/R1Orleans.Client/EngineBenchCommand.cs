@@ -4,6 +4,7 @@ using System.Text.Json;
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Client.Benchmarks;
+using R1Orleans.Cuda;
 using R1Orleans.Engine;
 
 namespace R1Orleans.Client;
@@ -27,18 +28,48 @@ public static class EngineBenchCommand
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
         var attention = new Option<AttentionKernel>("--attention") { Description = "Attention kernels (prefill and decode): Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => AttentionKernel.Tiled };
         var parallelThreshold = new Option<long>("--parallel-threshold") { Description = "Multiply-adds below which a Linear stays on one thread", DefaultValueFactory = _ => CpuBackend.DefaultParallelThreshold };
+        var device = new Option<string>("--device") { Description = "Where the math runs: cpu (default) or cuda:N (the ceilings stay the CPU's)", DefaultValueFactory = _ => "cpu" };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
-        var command = new Command("bench-engine", "CPU engine prefill/decode throughput against measured ceilings")
+        var command = new Command("bench-engine", "Engine prefill/decode throughput (cpu, or --device cuda:N) against the CPU ceilings measured in the same run")
         {
-            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold,
+            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, device,
         };
         command.SetAction(p => Run(
             p.GetValue(models) ?? [], p.GetValue(synthetic) ?? [], p.GetValue(prompt), p.GetValue(context), p.GetValue(steps),
-            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention), p.GetValue(parallelThreshold)));
+            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention), p.GetValue(parallelThreshold), p.GetValue(device)));
         return command;
     }
 
-    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold)
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold, string? device)
+    {
+        if (!ComputeDevice.TryParse(device, out ComputeDevice where))
+        {
+            Console.Error.WriteLine($"error: --device '{device}' is not {ComputeDevice.Forms}");
+            return 2;
+        }
+
+        IComputeBackend backend;
+        try
+        {
+            backend = where.IsCuda ? BackendFactory.Create(where) : new CpuBackend(threads, attention, parallelThreshold);
+        }
+        catch (Exception e) when (BackendFactory.IsDeviceFailure(e))
+        {
+            Console.Error.WriteLine($"error: --device {where}: {e.Message}");
+            return 2;
+        }
+
+        try
+        {
+            return Run(models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, backend);
+        }
+        finally
+        {
+            (backend as IDisposable)?.Dispose();
+        }
+    }
+
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold, IComputeBackend backend)
     {
         var dirs = models.Select(m => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Dir: m)).ToList();
         foreach (string s in synthetic)
@@ -59,8 +90,9 @@ public static class EngineBenchCommand
         var decodeRows = new List<string[]>();
         var servingRows = new List<string[]>();
         var results = new List<object>();
-        var backend = new CpuBackend(threads, attention, parallelThreshold);
-        Console.WriteLine($"attention kernels: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds");
+        Console.WriteLine(backend is CpuBackend
+            ? $"attention kernels: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds"
+            : $"backend: {backend.Name} (activations copied per call; ceilings above are the CPU's)");
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using R1Orleans.Backend;
 using R1Orleans.Conformance;
+using R1Orleans.Cuda;
 
 namespace R1Orleans.Client;
 
@@ -19,19 +20,60 @@ public static class GoldenCommand
         var speculative = new Option<string?>("--speculative") { Description = "Run the greedy check with speculative decoding: mtp" };
         speculative.AcceptOnlyFromAmong("mtp");
         var allowNonfinite = new Option<bool>("--allow-nonfinite-weights") { Description = "Check a checkpoint whose weights hold NaN or ±Inf instead of refusing it" };
-        var command = new Command("golden", "Check the engine against outputs Hugging Face transformers computed") { dirs, threads, speculative, allowNonfinite };
-        command.SetAction(parse => Run(parse.GetValue(dirs)!, parse.GetValue(threads), parse.GetValue(speculative) == "mtp", parse.GetValue(allowNonfinite)));
+        var device = new Option<string>("--device") { Description = "Where the math runs: cpu (default) or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var command = new Command("golden", "Check the engine against outputs Hugging Face transformers computed") { dirs, threads, speculative, allowNonfinite, device };
+        command.SetAction(parse => Run(parse.GetValue(dirs)!, parse.GetValue(threads), parse.GetValue(speculative) == "mtp", parse.GetValue(allowNonfinite), parse.GetValue(device)));
         return command;
     }
 
-    public static int Run(IEnumerable<string> dirs, int? threads, bool speculativeMtp = false, bool allowNonfiniteWeights = false)
+    /// <summary>
+    /// Checks the cases; 0 when all pass, 1 when any fails, 2 when nothing could be checked (a missing directory, a
+    /// device that cannot be opened: messages on <paramref name="error"/>, standard error by default).
+    /// </summary>
+    public static int Run(IEnumerable<string> dirs, int? threads, bool speculativeMtp = false, bool allowNonfiniteWeights = false, string? device = null, TextWriter? error = null)
     {
+        error ??= Console.Error;
+        if (!ComputeDevice.TryParse(device, out ComputeDevice where))
+        {
+            error.WriteLine($"error: --device '{device}' is not {ComputeDevice.Forms}");
+            return 2;
+        }
+
+        // The device first: a machine without a GPU fails here within a second, before any case is read.
+        IComputeBackend backend;
+        try
+        {
+            backend = BackendFactory.Create(where, threads);
+        }
+        catch (Exception e) when (BackendFactory.IsDeviceFailure(e))
+        {
+            error.WriteLine($"error: --device {where}: {e.Message}");
+            return 2;
+        }
+
+        try
+        {
+            return Run(dirs, backend, speculativeMtp, allowNonfiniteWeights, error);
+        }
+        finally
+        {
+            (backend as IDisposable)?.Dispose();
+        }
+    }
+
+    private static int Run(IEnumerable<string> dirs, IComputeBackend backend, bool speculativeMtp, bool allowNonfiniteWeights, TextWriter error)
+    {
+        if (backend is CudaBackend cuda)
+        {
+            Console.WriteLine($"device: {cuda.Name}; activations copied per call (first CUDA version)");
+        }
+
         var cases = new List<string>();
         foreach (string d in dirs)
         {
             if (!Directory.Exists(d))
             {
-                Console.Error.WriteLine($"error: {d} does not exist");
+                error.WriteLine($"error: {d} does not exist");
                 return 2;
             }
 
@@ -44,7 +86,7 @@ public static class GoldenCommand
                 var inner = Directory.GetDirectories(d).Where(x => GoldenCase.IsModelCase(x) || GoldenTokenizerChecker.IsTokenizerCase(x)).Order(StringComparer.Ordinal).ToList();
                 if (inner.Count == 0)
                 {
-                    Console.Error.WriteLine($"error: {d} is neither a golden model case (config.json and {GoldenCase.FileName}) nor a tokenizer case (tokenizer.json and golden.json), and holds none");
+                    error.WriteLine($"error: {d} is neither a golden model case (config.json and {GoldenCase.FileName}) nor a tokenizer case (tokenizer.json and golden.json), and holds none");
                     return 2;
                 }
 
@@ -52,7 +94,6 @@ public static class GoldenCommand
             }
         }
 
-        var backend = new CpuBackend(threads);
         bool allPassed = true;
         var table = new List<string[]>();
         var tokenizerTable = new List<string[]>();
@@ -64,7 +105,7 @@ public static class GoldenCommand
                 tokenizerTable.Add([r.Case, r.Probes.ToString(CultureInfo.InvariantCulture), r.Chats.ToString(CultureInfo.InvariantCulture), r.Mismatches.Count.ToString(CultureInfo.InvariantCulture), r.Passed ? "pass" : "FAIL"]);
                 foreach (string m in r.Mismatches.Take(20))
                 {
-                    Console.Error.WriteLine($"  {r.Case}: {m}");
+                    error.WriteLine($"  {r.Case}: {m}");
                 }
 
                 allPassed &= r.Passed;
@@ -72,7 +113,7 @@ public static class GoldenCommand
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException or System.Text.Json.JsonException or Text.Chat.TemplateException)
             {
                 tokenizerTable.Add([Path.GetFileName(dir), "-", "-", "-", "ERROR"]);
-                Console.Error.WriteLine($"error: {dir}: {e.Message}");
+                error.WriteLine($"error: {dir}: {e.Message}");
                 allPassed = false;
             }
         }
@@ -81,7 +122,7 @@ public static class GoldenCommand
         {
             try
             {
-                GoldenReport report = GoldenChecker.Check(dir, backend, msg => Console.Error.WriteLine($"  {msg}"), speculativeMtp, allowNonfiniteWeights: allowNonfiniteWeights);
+                GoldenReport report = GoldenChecker.Check(dir, backend, msg => error.WriteLine($"  {msg}"), speculativeMtp, allowNonfiniteWeights: allowNonfiniteWeights);
                 if (report.MtpAcceptanceRate is double rate)
                 {
                     Console.WriteLine($"{report.Case}: MTP acceptance rate {rate:P1}");
@@ -102,7 +143,7 @@ public static class GoldenCommand
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or Checkpoint.CheckpointFormatException or Checkpoint.ConfigException)
             {
                 table.Add([Path.GetFileName(dir), "-", "-", "-", "-", "-", "-", "ERROR"]);
-                Console.Error.WriteLine($"error: {dir}: {e.Message}");
+                error.WriteLine($"error: {dir}: {e.Message}");
                 allPassed = false;
             }
         }

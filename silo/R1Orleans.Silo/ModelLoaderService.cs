@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using R1Orleans.Checkpoint;
 using R1Orleans.Cluster;
+using R1Orleans.Cuda;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Scheduling;
 using R1Orleans.Gateway;
@@ -157,6 +158,7 @@ public sealed partial class ModelLoaderService(
         {
             KvCacheTokens = options.KvCacheTokens,
             Threads = options.Threads,
+            Backend = ComputeDevice.Parse(options.Device) is { IsCuda: true } device ? BackendFactory.Create(device) : null,
             UseCorrectionBias = options.GateBias,
             Exchange = _cluster?.RankExchange,
             AllowNonfiniteWeights = options.AllowNonfiniteWeights,

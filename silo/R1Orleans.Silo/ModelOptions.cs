@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using R1Orleans.Cuda;
 
 namespace R1Orleans.Silo;
 
@@ -45,6 +46,9 @@ public sealed class ModelOptions
     /// <summary>CPU threads for the math; empty uses every core.</summary>
     public int? Threads { get; set; }
 
+    /// <summary>Where the math runs: <c>cpu</c> (default) or <c>cuda:N</c> (see <see cref="ComputeDevice"/>).</summary>
+    public string Device { get; set; } = "cpu";
+
     /// <summary>
     /// False routes without the checkpoint's e_score_correction_bias (an ablation that shows what auxiliary-loss-free
     /// balancing bought: compare the expert load in /metrics). Default true, as the model was trained.
@@ -87,6 +91,11 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
         Range(errors, "Model:KvCacheTokens (--kv-cache-tokens)", options.KvCacheTokens, 16, 1 << 30);
         Range(errors, "Model:MaxNumSeqs (--max-num-seqs)", options.MaxNumSeqs, 1, 65_536);
         Range(errors, "Model:MaxNumBatchedTokens (--max-num-batched-tokens)", options.MaxNumBatchedTokens, 1, 1 << 20);
+        if (!ComputeDevice.TryParse(options.Device, out _))
+        {
+            errors.Add($"Model:Device (--device) is '{options.Device}'; it must be {ComputeDevice.Forms}");
+        }
+
         if (options.Threads is int threads)
         {
             Range(errors, "Model:Threads (--threads)", threads, 1, 4096);

@@ -39,6 +39,7 @@ public static class SiloHost
         ["--max-num-batched-tokens"] = "Model:MaxNumBatchedTokens",
         ["--speculative-mtp"] = "Model:SpeculativeMtp",
         ["--threads"] = "Model:Threads",
+        ["--device"] = "Model:Device",
         ["--gate-bias"] = "Model:GateBias",
         ["--allow-nonfinite-weights"] = "Model:AllowNonfiniteWeights",
         ["--generation-config"] = "Gateway:GenerationConfig",
@@ -84,6 +85,7 @@ public static class SiloHost
           --max-num-batched-tokens N    tokens per engine step (default 256)
           --speculative-mtp [true|false] draft with the MTP layer, verify next step (greedy requests)
           --threads N                   CPU threads for the math (default: all cores)
+          --device cpu|cuda:N           where the math runs (default cpu); cuda:N needs the NVIDIA driver and NVRTC
           --generation-config auto|none sampling defaults for parameters a request leaves out: the checkpoint's
                                         generation_config.json, then OpenAI's (auto, default), or OpenAI's only
           --gate-bias true|false        route with the checkpoint's e_score_correction_bias (default true; false is an
@@ -230,6 +232,7 @@ public static class SiloHost
 
             PortCheck.EnsureFree(silo.Address, silo.SiloPort, "Orleans silo", "--silo-port", "--silo-port N");
             PortCheck.EnsureFree(silo.Address, silo.GatewayPort, "Orleans gateway", "--gateway-port", "--gateway-port N");
+            DeviceProbe.EnsureAvailable(app.Services.GetRequiredService<IOptions<ModelOptions>>().Value.Device);
             if (silo.UsesRedis)
             {
                 await RedisProbe.EnsureReachableAsync(silo.Redis!).ConfigureAwait(false);

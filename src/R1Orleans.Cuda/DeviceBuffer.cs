@@ -40,6 +40,34 @@ public sealed unsafe class DeviceBuffer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Queues a copy from host memory on <paramref name="stream"/>, ordered with the stream's kernels. The source may be
+    /// pageable: the driver stages it before returning, so the span need not outlive the call.
+    /// </summary>
+    public void UploadAsync<T>(ReadOnlySpan<T> source, CudaStream stream, long byteOffset = 0)
+        where T : unmanaged
+    {
+        long n = (long)source.Length * sizeof(T);
+        CheckRange(byteOffset, n);
+        fixed (T* p = source)
+        {
+            CuDriver.Check(CuDriver.cuMemcpyHtoDAsync_v2(Pointer + (ulong)byteOffset, p, (nuint)n, stream.Handle), "cuMemcpyHtoDAsync");
+        }
+    }
+
+    /// <summary>Copies to host memory after the stream's queued work; returns once the bytes are in <paramref name="destination"/>.</summary>
+    public void DownloadAfter<T>(Span<T> destination, CudaStream stream, long byteOffset = 0)
+        where T : unmanaged
+    {
+        long n = (long)destination.Length * sizeof(T);
+        CheckRange(byteOffset, n);
+        fixed (T* p = destination)
+        {
+            CuDriver.Check(CuDriver.cuMemcpyDtoHAsync_v2(p, Pointer + (ulong)byteOffset, (nuint)n, stream.Handle), "cuMemcpyDtoHAsync");
+            stream.Synchronize();
+        }
+    }
+
     /// <summary>Fills every 32-bit word with <paramref name="bits"/> (e.g. a NaN pattern to poison outputs).</summary>
     public void Fill32(uint bits)
     {

@@ -17,8 +17,11 @@ public sealed class KernelLibrary : IDisposable
     /// <summary>One line per file: compiled or taken from the cache, and how long it took.</summary>
     public IReadOnlyList<string> Log { get; }
 
-    /// <summary>Compiles (or takes from the cache) every .cu file in <paramref name="folder"/> for <paramref name="architecture"/>.</summary>
-    public static IReadOnlyDictionary<string, byte[]> CompileFolder(string folder, string architecture, KernelCache cache, List<string> log)
+    /// <summary>
+    /// Compiles (or takes from the cache) every .cu file in <paramref name="folder"/> for <paramref name="architecture"/>,
+    /// or only the modules (file stems) named in <paramref name="modules"/> when it is not empty.
+    /// </summary>
+    public static IReadOnlyDictionary<string, byte[]> CompileFolder(string folder, string architecture, KernelCache cache, List<string> log, params IReadOnlyCollection<string> modules)
     {
         string version = KernelCompiler.Version();
         string[] options = KernelCompiler.Options(architecture);
@@ -27,6 +30,17 @@ public sealed class KernelLibrary : IDisposable
         if (files.Length == 0)
         {
             throw new FileNotFoundException($"no kernels (*.cu) in {folder}");
+        }
+
+        if (modules.Count > 0)
+        {
+            string[] missing = [.. modules.Where(m => !files.Any(f => Path.GetFileNameWithoutExtension(f) == m))];
+            if (missing.Length > 0)
+            {
+                throw new FileNotFoundException($"{folder} has no {string.Join(", ", missing.Select(m => m + ".cu"))}");
+            }
+
+            files = [.. files.Where(f => modules.Contains(Path.GetFileNameWithoutExtension(f)))];
         }
 
         foreach (string file in files.Order(StringComparer.Ordinal))
@@ -44,11 +58,11 @@ public sealed class KernelLibrary : IDisposable
         return images;
     }
 
-    /// <summary>Compiles every kernels/*.cu for the context's device and loads the modules.</summary>
-    public static KernelLibrary Load(CudaContext context, string folder, KernelCache cache)
+    /// <summary>Compiles every kernels/*.cu (or only the modules named in <paramref name="only"/>) for the context's device and loads the modules.</summary>
+    public static KernelLibrary Load(CudaContext context, string folder, KernelCache cache, params IReadOnlyCollection<string> only)
     {
         var log = new List<string>();
-        IReadOnlyDictionary<string, byte[]> images = CompileFolder(folder, context.ComputeCapability.NvrtcArchitecture, cache, log);
+        IReadOnlyDictionary<string, byte[]> images = CompileFolder(folder, context.ComputeCapability.NvrtcArchitecture, cache, log, only);
         var modules = new Dictionary<string, CudaModule>(StringComparer.Ordinal);
         try
         {

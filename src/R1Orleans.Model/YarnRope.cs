@@ -47,6 +47,9 @@ public sealed class YarnRope
 
     public ReadOnlySpan<double> InverseFrequencies => _invFreq;
 
+    /// <summary>What cos and sin are multiplied by (YaRN's mscale ratio; 1 without rope_scaling or for DeepSeek-V3).</summary>
+    public double AttentionFactor => _attentionFactor;
+
     public static double Mscale(double factor, double mscale) => factor <= 1 ? 1.0 : (0.1 * mscale * Math.Log(factor)) + 1.0;
 
     /// <summary>YaRN: f_i ← f_i/factor · ramp_i + f_i · (1 − ramp_i), ramp between the beta_fast and beta_slow correction dims.</summary>

@@ -4,7 +4,7 @@ using R1Orleans.GpuCheck;
 
 // r1-gpucheck: compiles kernels/*.cu with NVRTC for the device, checks every kernel against the CPU reference, then
 // times the FP8 MoE decode step at 1, 16, 64 and 256 tokens against the copy bandwidth measured in the same run.
-//   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N]
+//   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N] [--checks-only]
 //   r1-gpucheck --compile-only sm_90a [--kernels DIR] [--cache DIR]     (NVRTC only; no driver or GPU needed)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string kernelsDir = Arg("--kernels") ?? FindKernels();
@@ -59,6 +59,28 @@ void Report(CheckResult c)
 foreach (CheckResult c in OpChecks.Run(context, kernels, stream, rng))
 {
     Report(c);
+}
+
+foreach (CheckResult c in RopeGateChecks.Run(context, kernels, stream, rng))
+{
+    Report(c);
+}
+
+using (CudaBackend backend = CudaBackend.Open(device, kernelsDir, cache))
+{
+    foreach (CheckResult c in BackendChecks.Run(backend, rng))
+    {
+        Report(c);
+    }
+
+    context.MakeCurrent();
+}
+
+if (args.Contains("--checks-only"))
+{
+    int bad = checks.Count(c => !c.Passed);
+    Console.WriteLine($"{checks.Count - bad} passed, {bad} failed (--checks-only: MoE and benchmarks left out)");
+    return bad == 0 ? 0 : 1;
 }
 
 const int Hidden = 7168, Inter = 2048, TopK = 8;

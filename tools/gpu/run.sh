@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs everything GPU-side in one call on the GPU machine: r1-gpucheck (NVRTC compile, op checks against the CPU
-# reference, MoE decode benchmark) and PyTorch's MoE decode at the same sizes, same run.
-# Layout expected beside this script: gpucheck/ (the single-file publish of tools/R1Orleans.GpuCheck), kernels/*.cu,
-# torch_moe.py. Results go to $OUT (or ./out).
-#   dotnet publish tools/R1Orleans.GpuCheck -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true \
-#     -p:EnableCompressionInSingleFile=true -o .gpu/gpucheck
-#   cp -r kernels .gpu/ && cp tools/gpu/run.sh tools/gpu/torch_moe.py .gpu/ && bash .gpu/run.sh
+# Runs everything GPU-side in one call on the GPU machine:
+#   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
+#      benchmark against the copy bandwidth measured in the same run;
+#   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU);
+#   3. r1 bench-engine on the synthetic medium model, --device cpu then cuda:0 (SKIP_ENGINE=1 leaves it out);
+#   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
+#      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
+#   5. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
+# Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
+# torch_moe.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/out}"
@@ -22,13 +25,64 @@ if ! ldconfig -p | grep -q 'libnvrtc.so.1[23]'; then
   echo "NVRTC: ${R1ORLEANS_NVRTC:-not found}"
 fi
 
-export XDG_CACHE_HOME="$out/cache"
-chmod +x "$here/gpucheck/r1-gpucheck"
-"$here/gpucheck/r1-gpucheck" --kernels "$here/kernels" --out "$out/gpucheck.json" ${GPUCHECK_ARGS:-} 2>&1 | tee "$out/gpucheck.log"
+work="${TMPDIR:-/tmp}/r1orleans-gpu"
+rm -rf "$work" && mkdir -p "$work"
+xz -dc "$here/r1orleans.tar.xz" | tar -C "$work" -xf -
+bin="$work/r1orleans"
+export XDG_CACHE_HOME="$work/cache" R1ORLEANS_KERNELS="$here/kernels"
+SECONDS=0
+"$bin/r1-gpucheck" --kernels "$here/kernels" --out "$out/gpucheck.json" ${GPUCHECK_ARGS:-} 2>&1 | tee "$out/gpucheck.log"
 rc=${PIPESTATUS[0]}
-rm -rf "$out/cache"
+echo "r1-gpucheck: exit code $rc after ${SECONDS}s"
+
+golden_rc=0
+if [ -f "$here/golden.tar.xz" ]; then
+  mkdir -p "$work/golden"
+  xz -dc "$here/golden.tar.xz" | tar -C "$work/golden" -xf -
+  SECONDS=0
+  "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee "$out/golden-cuda.log"
+  golden_rc=${PIPESTATUS[0]}
+  echo "r1 golden --device cuda:0: exit code $golden_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
+fi
+
+# The engine through IComputeBackend on the synthetic medium model (random FP8 weights, generated here): the CPU with
+# every core, then cuda:0, same run. SKIP_ENGINE=1 leaves it out.
+if [ "${SKIP_ENGINE:-0}" != "1" ]; then
+  export XDG_DATA_HOME="$work/data"   # where bench-engine writes the synthetic checkpoint (once for both runs)
+  for device in cpu cuda:0; do
+    SECONDS=0
+    timeout 240 "$bin/r1" bench-engine --device "$device" --synthetic medium --prompt-tokens 128 --context 64 --steps 8 --batch 1 8 --repeats 2 \
+      2>&1 | tee -a "$out/bench-engine.log"
+    echo "r1 bench-engine --device $device: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine.log"
+  done
+fi
+
+# The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0: the 20 held-out
+# additions through the OpenAI API, greedy; the GPU silo's answers must equal the CPU silo's. SKIP_SILO=1 leaves it out.
+repo="$(dirname "$here")"
+tiny="$repo/models/r1orleans-tiny"
+questions="$repo/tests/R1Orleans.ModelAccuracy.Tests/heldout.json"
+silo_rc=0
+if [ "${SKIP_SILO:-0}" != "1" ] && [ -x "$bin/r1-silo" ] && [ -d "$tiny" ] && [ -f "$questions" ]; then
+  for device in cpu cuda:0; do
+    port=$((20000 + RANDOM % 10000))
+    "$bin/r1-silo" --device "$device" --model "$tiny" --served-model-name r1orleans-tiny --urls "http://127.0.0.1:$port" \
+      --silo-port $((port + 10000)) --gateway-port $((port + 20000)) --kv-cache-tokens 8192 --Logging:LogLevel:Default Warning \
+      >"$work/silo.log" 2>&1 &
+    pid=$!
+    if [ "$device" = cpu ]; then compare=(--save "$work/heldout-cpu.json"); else compare=(--expect "$work/heldout-cpu.json"); fi
+    python3 "$here/heldout.py" --url "http://127.0.0.1:$port" --questions "$questions" --pid "$pid" --label "$device" "${compare[@]}" \
+      2>&1 | tee -a "$out/silo-heldout.log"
+    q_rc=${PIPESTATUS[0]}
+    [ "$q_rc" -eq 0 ] || silo_rc=$q_rc
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    { echo "--- r1-silo --device $device: last lines of its log"; tail -n 15 "$work/silo.log"; } >>"$out/silo-heldout.log"
+  done
+fi
+
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   PYTHONUNBUFFERED=1 python3 "$here/torch_moe.py" --out "$out/torch_moe.json" 2>&1 | tee "$out/torch_moe.log"
 fi
-echo "r1-gpucheck exit code: $rc"
-exit $rc
+rm -rf "$work"
+echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; held-out questions through the silo: $silo_rc"
+[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ]

@@ -69,6 +69,12 @@ internal static unsafe partial class CuDriver
     public static partial int cuMemcpyDtoH_v2(void* destination, ulong source, nuint bytes);
 
     [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuMemcpyHtoDAsync_v2(ulong destination, void* source, nuint bytes, nint stream);
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuMemcpyDtoHAsync_v2(void* destination, ulong source, nuint bytes, nint stream);
+
+    [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuMemcpyDtoDAsync_v2(ulong destination, ulong source, nuint bytes, nint stream);
 
     [LibraryImport(CudaLibraries.Driver)]

@@ -19,6 +19,11 @@ internal static class CudaLibraries
 
     public const string DriverFile = "libcuda.so.1";
 
+    /// <summary>What a machine without the driver is told (CI checks it through r1 golden and r1-silo).</summary>
+    public const string DriverMissingMessage =
+        "no CUDA driver was found (" + DriverFile + "); install the NVIDIA driver, which provides it (e.g. apt install nvidia-driver-580, " +
+        "or libnvidia-compute-580 in a container started with the NVIDIA Container Toolkit), or run with --device cpu";
+
     /// <summary>NVRTC names in probe order: CUDA 13, then 12, then an unversioned link.</summary>
     public static readonly string[] NvrtcFiles = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"];
 
@@ -45,7 +50,7 @@ internal static class CudaLibraries
             {
                 s_driver = 0;
                 throw new CudaUnavailableException(
-                    $"no CUDA driver was found ({DriverFile}); install the NVIDIA driver, or run without --device");
+                    DriverMissingMessage);
             }
         }
     }

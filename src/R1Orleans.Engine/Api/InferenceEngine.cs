@@ -22,6 +22,9 @@ public sealed record InferenceEngineOptions
 
     public int? Threads { get; init; }
 
+    /// <summary>The backend the model's math runs on; null: a <see cref="CpuBackend"/> with <see cref="Threads"/> threads.</summary>
+    public IComputeBackend? Backend { get; init; }
+
     /// <summary>False routes every MoE layer without e_score_correction_bias (ablation; see NoauxTcGate.UseCorrectionBias).</summary>
     public bool UseCorrectionBias { get; init; } = true;
 
@@ -112,7 +115,7 @@ public sealed class InferenceEngine : IAsyncDisposable
             AllowNonfiniteWeights = options.AllowNonfiniteWeights,
             Exchange = options.Exchange,
         };
-        LoadedModel model = LoadedModel.Load(directory, new CpuBackend(options.Threads), loadOptions, progress);
+        LoadedModel model = LoadedModel.Load(directory, options.Backend ?? new CpuBackend(options.Threads), loadOptions, progress);
         try
         {
             model.Model.UseCorrectionBias(options.UseCorrectionBias);

@@ -1,0 +1,203 @@
+using System.Runtime.CompilerServices;
+using R1Orleans.Backend;
+
+namespace R1Orleans.Cuda;
+
+/// <summary>
+/// <see cref="IComputeBackend"/> on one CUDA device, float32 throughout, kernels from kernels/*.cu. Weights go to device
+/// memory once, on their first use, and stay there while their <see cref="Matrix"/> lives. In this first version
+/// activations are copied to the device and back on every call (a device-resident forward is the next step), and
+/// calls are serialized on one stream: it is correct from any thread, not yet fast.
+/// </summary>
+public sealed partial class CudaBackend : IComputeBackend, IDisposable
+{
+    /// <summary>The kernel modules (kernels/NAME.cu) this backend loads.</summary>
+    public static readonly string[] Modules = ["linear", "rmsnorm", "silu_mul", "mla_attention"];
+
+    /// <summary>Up to this many rows a Linear reads each weight row once per call (linear_gemv); above, 64x64 tiles.</summary>
+    public const int GemvMaxTokens = 8;
+
+    private readonly object _gate = new();
+    private readonly CudaContext _context;
+    private readonly KernelLibrary _kernels;
+    private readonly CudaStream _stream;
+    private readonly DeviceScratch _scratch;
+    private readonly ConditionalWeakTable<Matrix, DeviceBuffer> _weights = [];
+    private readonly CudaKernel _gemv, _tiled, _rmsnorm, _siluMul, _attention;
+    private long _weightBytes;
+    private bool _disposed;
+
+    private CudaBackend(CudaContext context, KernelLibrary kernels)
+    {
+        _context = context;
+        _kernels = kernels;
+        _stream = context.CreateStream();
+        _scratch = new DeviceScratch(context);
+        _gemv = kernels.Kernel("linear", "linear_gemv");
+        _tiled = kernels.Kernel("linear", "linear_tiled");
+        _rmsnorm = kernels.Kernel("rmsnorm", "rmsnorm");
+        _siluMul = kernels.Kernel("silu_mul", "silu_mul");
+        _attention = kernels.Kernel("mla_attention", "mla_attention");
+    }
+
+    /// <summary>
+    /// Opens cuda:<paramref name="ordinal"/> and compiles (or takes from the on-disk cache) the backend's kernels.
+    /// Throws <see cref="CudaUnavailableException"/> at once when the driver or NVRTC is missing, saying what to install.
+    /// </summary>
+    public static CudaBackend Open(int ordinal, string? kernelFolder = null, KernelCache? cache = null)
+    {
+        CudaContext context = CudaContext.Open(ordinal);
+        try
+        {
+            KernelLibrary kernels = KernelLibrary.Load(context, kernelFolder ?? KernelFolder.Find(), cache ?? new KernelCache(KernelCache.DefaultDirectory), Modules);
+            return new CudaBackend(context, kernels);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    public string Name => $"cuda:{_context.Ordinal} ({_context.Name})";
+
+    public CudaContext Context => _context;
+
+    /// <summary>What the kernel library did at start (compiled or cached, per file).</summary>
+    public IReadOnlyList<string> KernelLog => _kernels.Log;
+
+    /// <summary>Bytes of weights uploaded so far.</summary>
+    public long WeightBytes => Interlocked.Read(ref _weightBytes);
+
+    public void Linear(ReadOnlySpan<float> x, int n, Matrix w, Span<float> y)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        int rows = w.Rows, cols = w.Cols;
+        if (x.Length < (long)n * cols || y.Length < (long)n * rows)
+        {
+            throw new ArgumentException($"Linear: x holds {x.Length} (need {(long)n * cols}), y holds {y.Length} (need {(long)n * rows}) for [{n}, {cols}] x [{rows}, {cols}]ᵀ");
+        }
+
+        if (n <= 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            Enter();
+            DeviceBuffer dw = Weight(w);
+            DeviceBuffer dx = _scratch.Get(0, (long)n * cols * 4);
+            DeviceBuffer dy = _scratch.Get(1, (long)n * rows * 4);
+            dx.UploadAsync(x[..(n * cols)], _stream);
+            if (n <= GemvMaxTokens)
+            {
+                const int WarpsPerBlock = 8;
+                _gemv.Launch(_stream, (rows + WarpsPerBlock - 1) / WarpsPerBlock, 32 * WarpsPerBlock, 0, dx, dw, dy, n, rows, cols);
+            }
+            else
+            {
+                _tiled.Launch(_stream, new Dim3((uint)((rows + 63) / 64), (uint)((n + 63) / 64), 1), 256, 0, dx, dw, dy, n, rows, cols);
+            }
+
+            dy.DownloadAfter(y[..(n * rows)], _stream);
+        }
+    }
+
+    public void RmsNorm(ReadOnlySpan<float> x, int n, ReadOnlySpan<float> weight, float eps, Span<float> y)
+    {
+        int d = weight.Length;
+        if (n <= 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            Enter();
+            DeviceBuffer dx = _scratch.Get(0, (long)n * d * 4);
+            DeviceBuffer dy = _scratch.Get(1, (long)n * d * 4);
+            DeviceBuffer dw = _scratch.Get(2, (long)d * 4);
+            dx.UploadAsync(x[..(n * d)], _stream);
+            dw.UploadAsync(weight, _stream);
+            _rmsnorm.Launch(_stream, n, 256, 0, dx, 0UL, dw, dy, d, eps);
+            dy.DownloadAfter(y[..(n * d)], _stream);
+        }
+    }
+
+    public void SiluMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> y)
+    {
+        int n = gate.Length;
+        if (n == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            Enter();
+            DeviceBuffer dg = _scratch.Get(0, n * 4L);
+            DeviceBuffer du = _scratch.Get(1, n * 4L);
+            dg.UploadAsync(gate, _stream);
+            du.UploadAsync(up[..n], _stream);
+            int blocks = Math.Min((n + 255) / 256, _context.MultiprocessorCount * 16);
+            _siluMul.Launch(_stream, blocks, 256, 0, dg, du, dg, (long)n);
+            dg.DownloadAfter(y[..n], _stream);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (KeyValuePair<Matrix, DeviceBuffer> kv in _weights)
+            {
+                kv.Value.Dispose();
+            }
+
+            _weights.Clear();
+            _scratch.Dispose();
+            _stream.Dispose();
+            _kernels.Dispose();
+            _context.Dispose();
+        }
+    }
+
+    /// <summary>Fills every scratch buffer with a 32-bit pattern (checks poison with NaN so that an unwritten output fails).</summary>
+    public void PoisonScratch(uint bits)
+    {
+        lock (_gate)
+        {
+            Enter();
+            _scratch.Fill32(bits);
+        }
+    }
+
+    /// <summary>Makes the context current on the calling thread (the engine may call from any thread).</summary>
+    private void Enter()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _context.MakeCurrent();
+    }
+
+    /// <summary>The device copy of <paramref name="w"/>, uploaded on first use.</summary>
+    private DeviceBuffer Weight(Matrix w)
+    {
+        if (_weights.TryGetValue(w, out DeviceBuffer? b))
+        {
+            return b;
+        }
+
+        b = _context.Allocate(Math.Max(4, w.ByteSize));
+        b.UploadAsync<float>(w.Data, _stream);
+        _weights.Add(w, b);
+        Interlocked.Add(ref _weightBytes, w.ByteSize);
+        return b;
+    }
+}
