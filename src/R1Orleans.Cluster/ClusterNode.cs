@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using R1Orleans.Backend;
 using R1Orleans.Engine;
 using R1Orleans.Grains.Cluster;
+using R1Orleans.Grains.Ranks;
 using R1Orleans.Grains.Routing;
 using R1Orleans.Placement;
 using R1Orleans.Interop.Ucx;
@@ -45,6 +46,9 @@ public sealed record ClusterNodeOptions
     public const string ExchangeUcx = "ucx";
 
     public const string ExchangeOrleans = "orleans";
+
+    /// <summary>How long a stopping silo waits for the placement that no longer needs it.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>Experts of one request that run at once on this holder.</summary>
     public int HolderParallelism { get; init; } = Environment.ProcessorCount;
@@ -158,6 +162,16 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
                     }
 
                     snapshot = reply.Snapshot;
+                    if (await OlderSiloWithAnotherModelAsync().ConfigureAwait(false) is { } other)
+                    {
+                        // The directory's record of the model can be lost or duplicated (its activation moved, or two at
+                        // once): the silos themselves agree, and the younger of two that differ goes.
+                        Refusal = $"silo {Self.Silo} loaded a model whose config hash is {ModelHash}; silo {other.Silo} serves {other.Hash}: every silo of a cluster must load the same --model";
+                        LogRefused(_logger, Refusal);
+                        await directory.Leave(Self.Silo.Value).ConfigureAwait(false);
+                        _ready.TrySetException(new InvalidOperationException(Refusal));
+                        return;
+                    }
                 }
 
                 await LeaveForTheDeadAsync(directory, snapshot).ConfigureAwait(false);
@@ -178,6 +192,39 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
                 await Task.Delay(_options.PollInterval, stoppingToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>An active silo that started before this one and serves another model (by config hash), or null.</summary>
+    private async Task<(string Silo, string Hash)?> OlderSiloWithAnotherModelAsync()
+    {
+        if (_membership is null)
+        {
+            return null;
+        }
+
+        SiloAddress self = SiloAddress.FromParsableString(Self.Silo.Value);
+        foreach (Orleans.Runtime.ClusterMember m in _membership.CurrentSnapshot.Members.Values)
+        {
+            if (m.Status != SiloStatus.Active || m.SiloAddress.Equals(self) || m.SiloAddress.Generation > self.Generation)
+            {
+                continue;
+            }
+
+            try
+            {
+                string hash = await _grains.GetGrain<IRankGrain>(m.SiloAddress.ToParsableString()).ModelHash().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                if (!string.Equals(hash, ModelHash, StringComparison.Ordinal))
+                {
+                    return (m.SiloAddress.ToParsableString(), hash);
+                }
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+            {
+                // Not a cluster member (yet), or gone: nothing to compare with.
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -255,13 +302,35 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
         return snapshot;
     }
 
+    /// <summary>True once the silo is stopping: its rank takes no new requests and its experts are being placed elsewhere.</summary>
+    public bool Draining { get; private set; }
+
+    /// <summary>
+    /// Drains (SIGTERM, or the host stopping): the rank stops taking requests, the silo leaves the directory, and it
+    /// keeps serving its experts until a placement without it is committed (the others have loaded what it held), or
+    /// <see cref="ClusterNodeOptions.DrainTimeout"/> passes; only then does it go.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        Draining = true;
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        IPlacementDirectoryGrain directory = _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey);
         try
         {
-            await _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey).Leave(Self.Silo.Value)
-                .WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            await directory.Leave(Self.Silo.Value).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            for (var until = DateTime.UtcNow + _options.DrainTimeout; DateTime.UtcNow < until; await Task.Delay(100, cancellationToken).ConfigureAwait(false))
+            {
+                PlacementSnapshot snapshot = await directory.Snapshot().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                bool placedElsewhere = !snapshot.Members.Any()
+                    || (snapshot.Pending is null && snapshot.Committed is { } c && !c.ToMap().Members.Any(m => m.Silo == Self.Silo));
+                if (placedElsewhere)
+                {
+                    LogDrained(_logger, Self.Silo.Value);
+                    return;
+                }
+            }
+
+            LogRetry(_logger, $"drain: no placement without this silo was committed within {_options.DrainTimeout.TotalSeconds:0} s; leaving anyway");
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or OperationCanceledException)
         {
@@ -320,6 +389,9 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "silo {Silo} on node {Node} is dead (Orleans membership): it leaves the placement")]
     private static partial void LogDead(ILogger logger, string silo, string node);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "drained: the placement no longer needs silo {Silo}")]
+    private static partial void LogDrained(ILogger logger, string silo);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "the cluster refused this silo: {Refusal}")]
     private static partial void LogRefused(ILogger logger, string refusal);

@@ -60,6 +60,35 @@ public sealed class StepFailoverTests
     }
 
     [Fact]
+    public async Task Without_replicas_a_holder_paused_past_the_deadline_is_tried_again_until_it_answers_and_the_bits_do_not_change()
+    {
+        GoldenReport single = GoldenChecker.Check(s_case, new CpuBackend(1));
+        ClusterMember[] members = Members(3);
+        PlacementMap map = PlacementPlanner.For(ModelConfigOf(s_case)).Plan(members);
+        using var cluster = InMemoryCluster.Start(s_case, map);
+        SiloId paused = FirstRemoteHolder(map, members[0].Silo);
+        cluster.Pause(paused);
+
+        // The SIGCONT of a gray failure: a second later the holder runs again (no placement change happens meanwhile).
+        Task resume = Task.Run(async () =>
+        {
+            for (var until = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < until && (cluster.Exchanges.Count == 0 || cluster.Exchanges[0].Suspects.Suspicions == 0);)
+            {
+                await Task.Delay(5);
+            }
+
+            await Task.Delay(1000);
+            cluster.Resume(paused);
+        });
+
+        GoldenReport distributed = GoldenChecker.Check(s_case, new CpuBackend(1), exchange: cluster.RankOn(members[0], deadline: TimeSpan.FromMilliseconds(200), recoveryTimeout: TimeSpan.FromSeconds(60)));
+        await resume;
+
+        AssertSameBits(single.Trace!, distributed.Trace!, "a paused holder waited for");
+        Assert.True(cluster.Exchanges.Single().Statistics.Failovers >= 1);
+    }
+
+    [Fact]
     public async Task Without_replicas_a_step_waits_for_the_next_placement_and_the_survivors_run_the_lost_experts()
     {
         GoldenReport single = GoldenChecker.Check(s_case, new CpuBackend(1));

@@ -48,6 +48,11 @@ public sealed class ClusterRankRouter(ClusterNode node, ModelHost host, RankLoad
 
             if (member.Silo == node.Self.Silo)
             {
+                if (node.Draining)
+                {
+                    continue;
+                }
+
                 candidates.Add(new RankCandidate(member.Silo.Value, engine.Core.Running, engine.Core.Waiting, engine.Core.MaxNumSeqs, true));
             }
             else if (loads.Candidate(member.Silo) is { } remote)

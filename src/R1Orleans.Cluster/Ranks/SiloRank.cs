@@ -9,6 +9,8 @@ namespace R1Orleans.Cluster.Ranks;
 /// <summary>This silo's rank as other silos reach it through <see cref="IRankGrain"/>: the engine the silo loaded, and its cluster node's figures.</summary>
 public sealed class SiloRank(ModelHost host, ClusterNode node) : ILocalRank
 {
+    public string ModelHash => node.ModelHash;
+
     public RankReport Report
     {
         get
@@ -23,7 +25,7 @@ public sealed class SiloRank(ModelHost host, ClusterNode node) : ILocalRank
     }
 
     public RankLoad Load => host.Engine is { } engine
-        ? new RankLoad(engine.Core.Running, engine.Core.Waiting, engine.Core.MaxNumSeqs, true)
+        ? new RankLoad(engine.Core.Running, engine.Core.Waiting, engine.Core.MaxNumSeqs, !node.Draining)
         : new RankLoad(0, 0, 0, false);
 
     public async IAsyncEnumerable<RankEvent> Generate(RankRequest request, [EnumeratorCancellation] CancellationToken cancellation)

@@ -16,6 +16,10 @@ public interface IRankGrain : IGrainWithStringKey
     [Alias("Resume")]
     IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, CancellationToken cancellation = default);
 
+    /// <summary>The config hash of the model this silo loaded (silos of one cluster must agree).</summary>
+    [Alias("ModelHash")]
+    Task<string> ModelHash();
+
     [Alias("Load")]
     Task<RankLoad> Load();
 

@@ -14,6 +14,8 @@ public sealed class RankGrain(ILocalRank local) : Grain, IRankGrain
 
     public Task<RankLoad> Load() => Task.FromResult(local.Load);
 
+    public Task<string> ModelHash() => Task.FromResult(local.ModelHash);
+
     public Task<RankReport> Report() => Task.FromResult(local.Report);
 }
 
@@ -23,6 +25,8 @@ public interface ILocalRank
     RankLoad Load { get; }
 
     RankReport Report { get; }
+
+    string ModelHash { get; }
 
     IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation);
 

@@ -21,7 +21,8 @@ public sealed partial class ClusterExpertExchange
         int total = recovery.Count;
         PlacementMap map = s.Plan.Map;
         ExpertStepFailedException last = recovery.First;
-        TimeSpan deadline = Deadline;
+        TimeSpan deadline = EffectiveDeadline;
+        bool retrySuspects = false;
         List<int> pending = [.. Enumerable.Range(0, recovery.Count)];
         while (pending.Count > 0)
         {
@@ -31,11 +32,14 @@ public sealed partial class ClusterExpertExchange
             }
 
             // Each row to a live holder of its expert: this silo first (in place), then the first replica not suspect.
+            // When every holder of an expert has failed and no newer placement has come, its first holder is tried
+            // again with a doubled deadline: it may only have been slow (a silent one costs a deadline each time; a
+            // dead one fails at once, and the loop waits for the placement that drops it, up to RecoveryTimeout).
             var byMember = new SortedDictionary<int, List<int>>();
             var orphans = new List<int>();
             foreach (int row in pending)
             {
-                int member = LiveHolder(map, s.Layer, recovery.Expert(row));
+                int member = LiveHolder(map, s.Layer, recovery.Expert(row), retrySuspects);
                 if (member < 0)
                 {
                     orphans.Add(row);
@@ -51,10 +55,9 @@ public sealed partial class ClusterExpertExchange
                 }
             }
 
+            retrySuspects = false;
             if (byMember.Count == 0)
             {
-                // Every holder of these experts failed this rank: wait for a placement without them (or for a suspicion
-                // to lapse: a holder that was only slow is tried again, with a longer deadline).
                 if (Stopwatch.GetElapsedTime(started) > RecoveryTimeout)
                 {
                     throw new ExpertStepFailedException(last.Holder, s.Layer, last.Failure,
@@ -63,6 +66,7 @@ public sealed partial class ClusterExpertExchange
 
                 Thread.Sleep(5);
                 deadline = deadline * 2 < RecoveryTimeout ? deadline * 2 : RecoveryTimeout;
+                retrySuspects = true;
                 pending = orphans;
                 continue;
             }
@@ -124,8 +128,11 @@ public sealed partial class ClusterExpertExchange
         Statistics.OnRecovered(total, Stopwatch.GetElapsedTime(started));
     }
 
-    /// <summary>A holder of the expert that has not failed this rank, this silo preferred; -1 when every holder has.</summary>
-    private int LiveHolder(PlacementMap map, int layer, int expert)
+    /// <summary>
+    /// A holder of the expert that has not failed this rank, this silo preferred; -1 when every holder has (or, with
+    /// <paramref name="retrySuspects"/>, the first holder anyway).
+    /// </summary>
+    private int LiveHolder(PlacementMap map, int layer, int expert, bool retrySuspects)
     {
         ReadOnlySpan<int> holders = map.HolderIndexes(layer, expert);
         int self = map.IndexOf(_self.Silo);
@@ -142,7 +149,7 @@ public sealed partial class ClusterExpertExchange
             }
         }
 
-        return -1;
+        return retrySuspects ? holders[0] : -1;
     }
 
     /// <summary>Runs re-dispatched rows on this silo's holder; false when it does not serve that placement yet.</summary>

@@ -29,6 +29,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
     private PlacementMap? _routedMap;
     private int _routedSuspects = -1;
     private DispatchPlan? _plan;
+    private double _replyEwmaSeconds;
 
     /// <param name="self">This rank's silo and node.</param>
     /// <param name="placement">Where the control plane publishes the placement; taken up at each step boundary.</param>
@@ -46,8 +47,30 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         Deadline = deadline;
     }
 
-    /// <summary>How long a step waits for one holder's reply before it re-dispatches that holder's rows.</summary>
+    /// <summary>The longest a step waits for one holder's reply before it re-dispatches that holder's rows.</summary>
     public TimeSpan Deadline { get; set; }
+
+    /// <summary>The shortest deadline, however fast replies have been (a loaded machine's hiccups stay below it).</summary>
+    public TimeSpan DeadlineFloor { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// The deadline a step uses: <see cref="DeadlineMultiple"/> times the recent reply latency (an exponential average),
+    /// within [<see cref="DeadlineFloor"/>, <see cref="Deadline"/>]. A holder silent past it is passed over; a false
+    /// suspicion only costs a re-dispatch.
+    /// </summary>
+    public TimeSpan EffectiveDeadline
+    {
+        get
+        {
+            double ewma = Volatile.Read(ref _replyEwmaSeconds);
+            TimeSpan derived = ewma > 0 ? TimeSpan.FromSeconds(ewma * DeadlineMultiple) : Deadline;
+            TimeSpan floor = DeadlineFloor < Deadline ? DeadlineFloor : Deadline;
+            return derived < floor ? floor : derived > Deadline ? Deadline : derived;
+        }
+    }
+
+    /// <summary>How many recent reply latencies a holder may take before it is passed over.</summary>
+    public double DeadlineMultiple { get; set; } = 50;
 
     /// <summary>How long a step whose experts have no live holder waits for a placement that gives them one.</summary>
     public TimeSpan RecoveryTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -133,7 +156,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
             ExpertStepCodec.WriteRequest(buffer, plan.Stamp, layer, hidden, tokens, groups, x);
             SiloId holder = plan.Destination(d);
             Statistics.OnSent(length);
-            step.Calls.Add(new Call(d, holder, buffer, length, _transport.CallAsync(holder, buffer.AsMemory(0, length), Deadline)));
+            step.Calls.Add(new Call(d, holder, buffer, length, _transport.CallAsync(holder, buffer.AsMemory(0, length), EffectiveDeadline)));
         }
 
         if (plan.LocalDestination >= 0)
@@ -216,7 +239,10 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
             return new ExpertStepFailedException(holder, s.Layer, status == ExpertReplyStatus.Fenced ? ExpertStepFailure.Fenced : ExpertStepFailure.Failed, message ?? "");
         }
 
-        Statistics.OnReceived(bytes.Length, Stopwatch.GetElapsedTime(s.Started));
+        TimeSpan latency = Stopwatch.GetElapsedTime(s.Started);
+        Statistics.OnReceived(bytes.Length, latency);
+        double ewma = _replyEwmaSeconds;
+        Volatile.Write(ref _replyEwmaSeconds, ewma == 0 ? latency.TotalSeconds : (0.9 * ewma) + (0.1 * latency.TotalSeconds));
         int hidden = s.Hidden, k = s.Routing.K;
         for (int r = 0; r < tokens.Length; r++)
         {
