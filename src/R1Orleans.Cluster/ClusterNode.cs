@@ -260,12 +260,9 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
             if (pending.IndexOf(Self.Silo) >= 0 && _acknowledged != pending.Stamp)
             {
                 int loaded = await Task.Run(() => _store.Load(pending, Self.Silo), stoppingToken).ConfigureAwait(false);
-                if (_fence.Served.Count > 1)
-                {
-                    _fence.Retire(_fence.Served[1]);
-                }
-
-                _fence.Begin(pending.Stamp);
+                // The committed version stays served (this silo's rank and the others step with it until the switch);
+                // a pending one superseded before its commit is dropped.
+                _fence.BeginKeeping(pending.Stamp, View.Current?.Stamp);
                 _acknowledged = pending.Stamp;
                 Settled = false;
                 LogLoaded(_logger, loaded, _store.Count, pending.Stamp.ToString());

@@ -76,6 +76,32 @@ public sealed class HolderFence
     }
 
     /// <summary>Stops serving <paramref name="old"/> after its steps drained; false if it was not served. The current version cannot be retired.</summary>
+    /// <summary>
+    /// Begins <paramref name="next"/> while keeping <paramref name="keep"/> (the committed version this silo's ranks
+    /// still step with) served: whatever else was served (a pending version superseded before it was committed, an
+    /// older one still draining) is dropped for it. Without a version to keep, as <see cref="Begin"/> with the current
+    /// version left draining.
+    /// </summary>
+    public void BeginKeeping(PlacementStamp next, PlacementStamp? keep)
+    {
+        lock (_gate)
+        {
+            if (_current == next)
+            {
+                return;
+            }
+
+            if (next.Epoch <= _highestEpoch)
+            {
+                throw new PlacementFenceException(next, ServedLocked(), FenceRefusal.Stale);
+            }
+
+            _previous = keep is { } k && (_current == k || _previous == k) ? k : _current;
+            _current = next;
+            _highestEpoch = next.Epoch;
+        }
+    }
+
     public bool Retire(PlacementStamp old)
     {
         lock (_gate)

@@ -69,3 +69,34 @@ public sealed class PlacementExclusionTests
         Assert.Same(map, map.Excluding([new SiloId("not-a-member")]));
     }
 }
+
+public sealed class HolderFenceKeepingTests
+{
+    [Fact]
+    public void A_pending_version_superseded_before_its_commit_is_dropped_and_the_committed_one_stays_served()
+    {
+        var committed = new PlacementStamp(4, 5);
+        var fence = new HolderFence(committed);
+        var pending = new PlacementStamp(5, 6);
+        fence.BeginKeeping(pending, committed);
+        Assert.Equal([pending, committed], fence.Served);
+
+        // The directory lost its state and plans again from version 1, above the epochs served.
+        var replanned = new PlacementStamp(1, 8);
+        fence.BeginKeeping(replanned, committed);
+        Assert.Equal([replanned, committed], fence.Served);
+        Assert.False(fence.Serves(pending));
+        fence.Admit(committed);
+        Assert.Throws<PlacementFenceException>(() => fence.BeginKeeping(new PlacementStamp(9, 7), committed));
+    }
+
+    [Fact]
+    public void Without_a_committed_version_to_keep_the_current_one_is_left_draining()
+    {
+        var first = new PlacementStamp(1, 1);
+        var fence = new HolderFence(first);
+        var next = new PlacementStamp(2, 2);
+        fence.BeginKeeping(next, null);
+        Assert.Equal([next, first], fence.Served);
+    }
+}

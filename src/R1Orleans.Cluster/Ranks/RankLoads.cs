@@ -58,14 +58,19 @@ public sealed class RankLoads(ClusterNode node, IGrainFactory grains, IClusterMe
                 continue;
             }
 
-            var polls = new List<Task>();
+            // The placement's ranks, and any rank requests still stream from (one that left the placement, draining or
+            // dead, is polled until it is found lost or its streams end).
+            var polled = new HashSet<string>(StringComparer.Ordinal);
             foreach (ClusterMember member in map.Members)
             {
                 if (member.Silo != node.Self.Silo)
                 {
-                    polls.Add(PollAsync(member.Silo.Value, stoppingToken));
+                    polled.Add(member.Silo.Value);
                 }
             }
+
+            polled.UnionWith(_lost.Keys.Where(k => k != node.Self.Silo.Value));
+            var polls = polled.Select(silo => PollAsync(silo, stoppingToken)).ToList();
 
             foreach (string gone in _loads.Keys.Where(k => map.IndexOf(new SiloId(k)) < 0))
             {

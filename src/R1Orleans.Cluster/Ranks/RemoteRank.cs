@@ -28,35 +28,56 @@ public sealed class RemoteRank(string name, IRankGrain grain, CancellationToken 
     private async IAsyncEnumerable<TextEvent> StreamAsync(Func<CancellationToken, IAsyncEnumerable<RankEvent>> call, [EnumeratorCancellation] CancellationToken cancellation)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, lost);
+
         // Batches of one: each token is forwarded as soon as the rank makes it.
-        await using IAsyncEnumerator<RankEvent> events = call(linked.Token).WithBatchSize(1).GetAsyncEnumerator(linked.Token);
-        while (true)
+        IAsyncEnumerator<RankEvent> events = call(linked.Token).WithBatchSize(1).GetAsyncEnumerator(linked.Token);
+        bool abandoned = false;
+        try
         {
-            RankEvent e;
-            try
+            while (true)
             {
-                if (!await events.MoveNextAsync().ConfigureAwait(false))
+                RankEvent e;
+                try
                 {
-                    yield break;
+                    // Waited with the token here too: a call in flight to a silo that died is answered only at Orleans'
+                    // response timeout, and a lost rank must not hold its requests that long.
+                    if (!await events.MoveNextAsync().AsTask().WaitAsync(linked.Token).ConfigureAwait(false))
+                    {
+                        yield break;
+                    }
+
+                    e = events.Current;
+                }
+                catch (OperationCanceledException) when (lost.IsCancellationRequested && !cancellation.IsCancellationRequested)
+                {
+                    abandoned = true;
+                    throw new RankUnavailableException(name, "the cluster declared its silo lost");
+                }
+                catch (Exception ex) when (IsLoss(ex) && !cancellation.IsCancellationRequested)
+                {
+                    abandoned = true;
+                    throw new RankUnavailableException(name, ex.Message, ex);
                 }
 
-                e = events.Current;
+                yield return RankWire.Event(e);
             }
-            catch (OperationCanceledException) when (lost.IsCancellationRequested && !cancellation.IsCancellationRequested)
+        }
+        finally
+        {
+            if (abandoned || lost.IsCancellationRequested)
             {
-                throw new RankUnavailableException(name, "the cluster declared its silo lost");
+                // Its silo is gone: dispose in the background (that call, too, would wait for the response timeout).
+                _ = events.DisposeAsync().AsTask().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
             }
-            catch (Exception ex) when (IsLoss(ex) && !cancellation.IsCancellationRequested)
+            else
             {
-                throw new RankUnavailableException(name, ex.Message, ex);
+                await events.DisposeAsync().ConfigureAwait(false);
             }
-
-            yield return RankWire.Event(e);
         }
     }
 
     /// <summary>Orleans' ways of saying the silo is gone or unreachable (not an error of the request itself).</summary>
     private static bool IsLoss(Exception e) =>
-        e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException
+        e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or EnumerationAbortedException
         || (e is OrleansException && e.InnerException is not null && IsLoss(e.InnerException));
 }

@@ -135,6 +135,14 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
 
         DispatchPlan plan = _router!.Route(layer, routing, _plan);
+        if (plan.LocalDestination >= 0 && !_local.Fence.Serves(plan.Stamp) && _placement.Current is { } newer && newer.Epoch > plan.Map.Epoch)
+        {
+            // This silo's holder already moved past the step's version (a newer placement was committed meanwhile):
+            // the step switches to the newer one before anything is sent (the same experts, the same bits).
+            Route(newer);
+            plan = _router!.Route(layer, routing, _plan);
+        }
+
         CountLoad(layer, routing, plan.Map.Layout.Experts);
         _plan = plan;
         Statistics.OnViolations(plan.Violations);
