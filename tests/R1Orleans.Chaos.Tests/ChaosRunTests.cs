@@ -6,7 +6,9 @@ namespace R1Orleans.Chaos.Tests;
 /// <summary>
 /// `r1 chaos` for real: a redis-server and three silo processes on loopback serving r1orleans-tiny, a workload of
 /// greedy and seeded-sampling requests (streamed and not) while a fourth silo joins, every answer checked against a
-/// single silo's; afterwards no process the harness started is left running. (The schedules with kills wait for failover.)
+/// single silo's; afterwards no process the harness started is left running. And the CI schedule: kill -9 of a worker,
+/// SIGSTOP and SIGCONT of another, a join, SIGTERM of a worker, with every expert held twice: no request lost, every
+/// answer a single silo's.
 /// </summary>
 public sealed class ChaosRunTests
 {
@@ -57,6 +59,45 @@ public sealed class ChaosRunTests
             // Every process it started is gone: the cluster's, the joined silo and the reference silo (its log exists).
             Assert.True(File.Exists(Path.Combine(directory, "reference.log")));
             Assert.All(run.Processes.Select(p => p.Pid!.Value).Append(join.Pid!.Value), pid => Assert.False(Running(pid), $"pid {pid} still runs"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_ci_schedule_kill_stop_join_and_term_under_load_loses_nothing_and_every_answer_is_a_single_silos()
+    {
+        string directory = Directory.CreateTempSubdirectory("r1-chaos-ci-").FullName;
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var settings = new ChaosSettings
+        {
+            Schedule = "ci",
+            Silos = 3,
+            Silo = Path.Combine(AppContext.BaseDirectory, SiloLocator.DllName),
+            SiloArgs = ["--kv-cache-tokens", "4096", "--expert-replicas", "2"],
+            Concurrency = 4,
+            MaxTokens = 64,
+            Bound = TimeSpan.FromSeconds(60),
+            ReadyTimeout = TimeSpan.FromSeconds(90),
+            JoinGrace = TimeSpan.FromMinutes(10),
+            Output = directory,
+        };
+        try
+        {
+            int exit = await ChaosRun.RunAsync(settings, output, error);
+            string said = $"{output}\n{error}";
+            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{said}");
+
+            List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
+            Assert.Equal(["kill", "stop", "cont", "join", "term"], history.OfType<FaultRecord>().Select(f => f.Kind));
+            RequestRecord[] requests = [.. history.OfType<RequestRecord>()];
+            Assert.NotEmpty(requests);
+            Assert.All(requests, r => Assert.Equal(RequestStatus.Completed, r.Status));
+            ReferenceSet references = ReferenceSet.Load(Path.Combine(directory, "references.json"));
+            Assert.All(requests, r => Assert.Equal(references.Find(r.Spec.Key)!.Tokens, r.Tokens));
         }
         finally
         {
