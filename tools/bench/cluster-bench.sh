@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Decode throughput of one silo against a cluster of three silo processes (Redis clustering, UCX exchange) on this
 # machine, in the same run, alternating, for r1orleans-tiny (or --model DIR), with r1 bench at several concurrencies.
-# Also prints each cluster run's exchange figures from /cluster/status (messages, bytes and mean reply time per step).
+# Also prints each cluster run's exchange figures from /cluster/status (messages, bytes and mean reply time per step),
+# and UCX's own one-way latency (ucx_perftest tag_lat, shared memory and TCP) measured at the start of the same run.
 #   tools/bench/cluster-bench.sh [OUT_DIR] [UCX_TLS]      (needs redis-server and libucx0; builds Release first)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -18,6 +19,17 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_health() { for _ in $(seq 1 240); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.5; done; echo "silo on $1 never became healthy" >&2; return 1; }
 export UCX_TLS="$tls" UCX_NET_DEVICES=lo
+
+# UCX's own latency in this run: a server and a client of ucx_perftest per transport and payload.
+for t in "posix,cma,self" "tcp,self"; do
+  for size in 4096 65536; do
+    port=$(free_port)
+    UCX_TLS="$t" ucx_perftest -p "$port" >/dev/null 2>&1 & srv=$!
+    sleep 1
+    UCX_TLS="$t" ucx_perftest 127.0.0.1 -p "$port" -t tag_lat -n 2000 -s "$size" -w 100 >"$out/perftest-${t%%,*}-$size.txt" 2>&1 || true
+    wait "$srv" 2>/dev/null || true
+  done
+done
 
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes --dir "$out" >"$out/redis.log" 2>&1 &
@@ -70,6 +82,9 @@ for f in sorted(glob.glob(os.path.join(out, "*-c*-r*.json"))):
     if f.endswith("-status.json"): continue
     kind, c = os.path.basename(f).split("-")[:2]
     rows.setdefault((int(c[1:]), kind), []).append(tput(f))
+for f in sorted(glob.glob(os.path.join(out, "perftest-*.txt"))):
+    lines = [l for l in open(f) if l.strip().startswith("Final:")] or [l for l in open(f) if l.strip()][-1:]
+    print(f"{os.path.basename(f)}: {lines[-1].strip() if lines else 'no output'}")
 print("concurrency  single tok/s  cluster tok/s  cluster/single")
 for c in sorted({c for c, _ in rows}):
     s = statistics.median(rows[(c, "single")]); k = statistics.median(rows[(c, "cluster")])
