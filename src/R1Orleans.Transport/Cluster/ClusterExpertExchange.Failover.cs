@@ -60,8 +60,11 @@ public sealed partial class ClusterExpertExchange
             {
                 if (Stopwatch.GetElapsedTime(started) > RecoveryTimeout)
                 {
-                    throw new ExpertStepFailedException(last.Holder, s.Layer, last.Failure,
-                        $"expert {recovery.Expert(orphans[0])} has no live holder and no placement gave it one within {RecoveryTimeout.TotalSeconds:0.#} s ({last.Reason})", last);
+                    // Named for the first failure (the cause); the last retry's reason is told too.
+                    ExpertStepFailedException first = recovery.First;
+                    string lastReason = ReferenceEquals(last, first) ? "" : $"; last try: {last.Holder} {last.Reason}";
+                    throw new ExpertStepFailedException(first.Holder, s.Layer, first.Failure,
+                        $"expert {recovery.Expert(orphans[0])} has no live holder and no placement gave it one within {RecoveryTimeout.TotalSeconds:0.#} s ({first.Reason}{lastReason})", last);
                 }
 
                 Thread.Sleep(5);
