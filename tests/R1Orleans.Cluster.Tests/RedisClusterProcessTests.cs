@@ -1,10 +1,9 @@
 using System.ClientModel;
 using System.Net;
-using System.Text;
 using System.Text.Json;
-using OpenAI;
 using OpenAI.Chat;
 using R1Orleans.Tests.Shared;
+using static R1Orleans.Cluster.Tests.ClusterHttp;
 
 namespace R1Orleans.Cluster.Tests;
 
@@ -82,19 +81,6 @@ public sealed class RedisClusterProcessTests
         Assert.All(all, p => Assert.False(p.HasExited, p.Output));
     }
 
-    private static ChatCompletionOptions Options(float temperature, long? seed)
-    {
-        var options = new ChatCompletionOptions { Temperature = temperature, MaxOutputTokenCount = 400 };
-#pragma warning disable OPENAI001
-        options.Seed = seed;
-#pragma warning restore OPENAI001
-        return options;
-    }
-
-    private static ChatClient Client(SiloProcess silo) => new(
-        "r1orleans-tiny",
-        new ApiKeyCredential("unused"),
-        new OpenAIClientOptions { Endpoint = new Uri(silo.Url, "/v1"), NetworkTimeout = TimeSpan.FromSeconds(120) });
 
     /// <summary>The whole message as JSON (reasoning_content and content), not streamed.</summary>
     private static async Task<string> Answer(ChatClient chat, string question, ChatCompletionOptions options)
@@ -102,33 +88,6 @@ public sealed class RedisClusterProcessTests
         ClientResult<ChatCompletion> result = await chat.CompleteChatAsync([new UserChatMessage(question)], options);
         using JsonDocument raw = JsonDocument.Parse(result.GetRawResponse().Content.ToString());
         return raw.RootElement.GetProperty("choices")[0].GetProperty("message").ToString();
-    }
-
-    /// <summary>The streamed content pieces, joined with a separator so that a different split shows too.</summary>
-    private static async Task<string> Streamed(ChatClient chat, string question, ChatCompletionOptions options)
-    {
-        var text = new StringBuilder();
-        await foreach (StreamingChatCompletionUpdate u in chat.CompleteChatStreamingAsync([new UserChatMessage(question)], options))
-        {
-            foreach (ChatMessageContentPart part in u.ContentUpdate)
-            {
-                text.Append(part.Text).Append('|');
-            }
-        }
-
-        return text.ToString();
-    }
-
-    private static async Task<bool> Healthy(HttpClient http, SiloProcess silo)
-    {
-        try
-        {
-            return (await http.GetAsync(new Uri(silo.Url, "/health"))).StatusCode == HttpStatusCode.OK;
-        }
-        catch (HttpRequestException)
-        {
-            return false;
-        }
     }
 
     private static async Task<bool> PlacedOverThree(HttpClient http, SiloProcess gateway)
@@ -146,17 +105,4 @@ public sealed class RedisClusterProcessTests
         }
     }
 
-    private static async Task WaitUntil(Func<Task<bool>> ready, SiloProcess[] processes, TimeSpan timeout)
-    {
-        for (var deadline = DateTime.UtcNow + timeout; DateTime.UtcNow < deadline; await Task.Delay(250))
-        {
-            Assert.All(processes, p => Assert.False(p.HasExited, $"a silo exited:\n{p.Output}"));
-            if (await ready())
-            {
-                return;
-            }
-        }
-
-        Assert.Fail($"the cluster was not ready within {timeout.TotalSeconds} s:\n" + string.Join("\n----\n", processes.Select(p => p.Output)));
-    }
 }

@@ -1,10 +1,8 @@
-using System.ClientModel;
 using System.Net;
-using System.Text;
 using System.Text.Json;
-using OpenAI;
 using OpenAI.Chat;
 using R1Orleans.Tests.Shared;
+using static R1Orleans.Cluster.Tests.ClusterHttp;
 
 namespace R1Orleans.Cluster.Tests;
 
@@ -74,48 +72,6 @@ public sealed class WorkerKillProcessTests
         .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
         .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 
-    private static ChatCompletionOptions Options(float temperature, long? seed)
-    {
-        var options = new ChatCompletionOptions { Temperature = temperature, MaxOutputTokenCount = 400 };
-#pragma warning disable OPENAI001
-        options.Seed = seed;
-#pragma warning restore OPENAI001
-        return options;
-    }
-
-    private static ChatClient Client(SiloProcess silo) => new(
-        "r1orleans-tiny",
-        new ApiKeyCredential("unused"),
-        new OpenAIClientOptions { Endpoint = new Uri(silo.Url, "/v1"), NetworkTimeout = TimeSpan.FromSeconds(180) });
-
-    /// <summary>The streamed pieces (reasoning and content), joined with a separator so that a repeated or missing piece shows.</summary>
-    private static async Task<string> Streamed(ChatClient chat, string question, ChatCompletionOptions options, TaskCompletionSource? started)
-    {
-        var text = new StringBuilder();
-        await foreach (StreamingChatCompletionUpdate u in chat.CompleteChatStreamingAsync([new UserChatMessage(question)], options))
-        {
-            foreach (ChatMessageContentPart part in u.ContentUpdate)
-            {
-                text.Append(part.Text).Append('|');
-            }
-
-            started?.TrySetResult();
-        }
-
-        return text.ToString();
-    }
-
-    private static async Task<bool> Healthy(HttpClient http, SiloProcess silo)
-    {
-        try
-        {
-            return (await http.GetAsync(new Uri(silo.Url, "/health"))).StatusCode == HttpStatusCode.OK;
-        }
-        catch (HttpRequestException)
-        {
-            return false;
-        }
-    }
 
     /// <summary>Silos of the committed placement once it is settled (nothing pending, the gateway's rank on it); -1 otherwise.</summary>
     private static async Task<int> SilosInPlacement(HttpClient http, SiloProcess gateway)
@@ -134,17 +90,4 @@ public sealed class WorkerKillProcessTests
         }
     }
 
-    private static async Task WaitUntil(Func<Task<bool>> ready, SiloProcess[] processes, TimeSpan timeout)
-    {
-        for (var deadline = DateTime.UtcNow + timeout; DateTime.UtcNow < deadline; await Task.Delay(250))
-        {
-            Assert.All(processes, p => Assert.False(p.HasExited, $"a silo exited:\n{p.Output}"));
-            if (await ready())
-            {
-                return;
-            }
-        }
-
-        Assert.Fail($"not reached within {timeout.TotalSeconds} s:\n" + string.Join("\n----\n", processes.Select(p => p.Output)));
-    }
 }
