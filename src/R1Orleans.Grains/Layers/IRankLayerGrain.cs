@@ -18,7 +18,7 @@ public interface IRankLayerGrain : IGrainWithStringKey
 /// <param name="Kind">"dense" (a dense FFN), "moe" (shared expert and gate here, routed experts where the placement says) or "mtp".</param>
 /// <param name="Silo">The silo the grain (and the layer's objects) live on.</param>
 /// <param name="RoutedExpertsHeldHere">The routed experts of this layer that this silo's holder has loaded.</param>
-/// <param name="KvPositionsUsed">Latent KV positions in use on this rank (every layer's cache is paged alike; null while the model loads).</param>
+/// <param name="KvPositionsUsed">Latent KV positions reserved on this rank (blocks in use × block size; every layer's cache is paged alike; null while the model loads).</param>
 [GenerateSerializer, Immutable, Alias("R1Orleans.LayerReport")]
 public sealed record LayerReport(
     [property: Id(0)] int Layer,
