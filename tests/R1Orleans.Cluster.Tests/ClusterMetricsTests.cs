@@ -67,13 +67,16 @@ public sealed class ClusterMetricsTests
             long sentMessages = listener.Value("r1orleans.cluster_dispatch_messages", rank, "sent");
             int mainMoeLayers = map.Layout.MoeLayers.Count(l => l < rank.Experts.Config.NumHiddenLayers);
             Assert.True(steps >= mainMoeLayers * 4, $"{steps} MoE layer steps, {mainMoeLayers} MoE layers, 4 forward passes");
-            Assert.True(sentMessages > 0 && sentMessages <= steps, $"{sentMessages} messages in {steps} steps");
-            Assert.Equal(sentMessages, listener.Value("r1orleans.cluster_dispatch_messages", rank, "received"));
+            // A reply slower than the step deadline on a loaded machine is a failed call whose rows are sent again.
+            long failed = rank.RankExchangeInstance!.Statistics.FailedCalls;
+            long received = listener.Value("r1orleans.cluster_dispatch_messages", rank, "received");
+            Assert.True(sentMessages > 0 && sentMessages - failed <= steps, $"{sentMessages} messages ({failed} failed) in {steps} steps");
+            Assert.Equal(sentMessages - failed, received);
             Assert.True(listener.Value("r1orleans.cluster_dispatch_bytes", rank, "sent") > 0);
             Assert.True(listener.Value("r1orleans.cluster_dispatch_bytes", rank, "received") > 0);
             Assert.Equal(rank.RankExchangeInstance!.Statistics.SentBytes, listener.Value("r1orleans.cluster_dispatch_bytes", rank, "sent"));
             Assert.Equal(0, listener.Value("r1orleans.cluster_node_limit_violations", rank));
-            Assert.Equal(sentMessages, listener.Recorded("r1orleans.cluster_dispatch_latency", rank));
+            Assert.Equal(received, listener.Recorded("r1orleans.cluster_dispatch_latency", rank));
 
             // The other silo's rank never ran: it reports no exchange figures at all rather than zeros it never counted.
             Assert.False(listener.Has("r1orleans.cluster_dispatch_bytes", nodes[0]));

@@ -114,6 +114,7 @@ public sealed partial class ClusterExpertExchange
 
                     if (failure is not null)
                     {
+                        Statistics.OnFailedCall();
                         Suspects.Suspect(holder);
                         last = failure;
                         failed.AddRange(rows);

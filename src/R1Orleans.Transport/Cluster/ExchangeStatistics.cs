@@ -10,6 +10,7 @@ public sealed class ExchangeStatistics
     private long _violations;
     private long _latencyTicks;
     private long _failovers;
+    private long _failedCalls;
     private long _redispatchedRows;
     private long _recoveryTicks;
     private long _layerSteps;
@@ -30,6 +31,9 @@ public sealed class ExchangeStatistics
 
     /// <summary>Mean time from dispatch to a reply's arrival.</summary>
     public TimeSpan MeanReplyLatency => ReceivedMessages == 0 ? TimeSpan.Zero : TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks) / ReceivedMessages);
+
+    /// <summary>Messages sent that got no usable reply (the holder was gone, silent past the deadline, fenced or failing): every sent message is received or failed.</summary>
+    public long FailedCalls => Interlocked.Read(ref _failedCalls);
 
     /// <summary>Holder failures this rank recovered from within the step (re-dispatched elsewhere).</summary>
     public long Failovers => Interlocked.Read(ref _failovers);
@@ -61,6 +65,8 @@ public sealed class ExchangeStatistics
         Interlocked.Add(ref _latencyTicks, latency.Ticks);
         ReplyLatency?.Invoke(latency);
     }
+
+    internal void OnFailedCall() => Interlocked.Increment(ref _failedCalls);
 
     internal void OnRecovered(int rows, TimeSpan took)
     {
