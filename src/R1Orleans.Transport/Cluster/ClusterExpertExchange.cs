@@ -195,7 +195,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
                 if (failure is not null)
                 {
                     // The holder's rows go elsewhere in this same step; it is avoided from now on.
-                    Statistics.OnFailedCall();
+                    Statistics.OnFailedCall(failure.Failure, Stopwatch.GetElapsedTime(s.Started));
                     Suspects.Suspect(call.Holder);
                     (recovery ??= new Recovery(s.Hidden, failure)).Add(s, call);
                 }
