@@ -78,7 +78,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
     /// <summary>Holders this rank saw fail; routed around while a replica remains.</summary>
     public SuspectHolders Suspects { get; init; } = new();
 
-    /// <summary>Tokens this rank routed per (layer, expert), wherever they ran.</summary>
+    /// <summary>Tokens this rank routed per (layer, expert), wherever they ran, and per replica chosen in windows.</summary>
     public ExpertLoadCounter Load { get; } = new();
 
     /// <summary>What this rank sent and received, per layer step.</summary>
@@ -143,7 +143,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
             plan = _router!.Route(layer, routing, _plan);
         }
 
-        CountLoad(layer, routing, plan.Map.Layout.Experts);
+        CountLoad(layer, plan);
         _plan = plan;
         Statistics.OnViolations(plan.Violations);
         Statistics.OnLayerStep();
@@ -290,20 +290,26 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
     }
 
-    private void CountLoad(int layer, ExpertRouting routing, int experts)
+    /// <summary>Counts the step's rows per (expert, replica chosen), the replica's index in the published map's holder list.</summary>
+    private void CountLoad(int layer, DispatchPlan plan)
     {
-        Span<int> counts = experts <= 1024 ? stackalloc int[experts] : new int[experts];
-        counts.Clear();
-        foreach (int e in routing.TopkIds)
+        PlacementMap published = _routedMap ?? plan.Map;
+        long version = plan.Stamp.Version;
+        for (int d = 0; d < plan.DestinationCount; d++)
         {
-            counts[e]++;
-        }
-
-        for (int e = 0; e < experts; e++)
-        {
-            if (counts[e] > 0)
+            int member = plan.DestinationMember(d);
+            ReadOnlySpan<int> experts = plan.RowExperts(d);
+            for (int start = 0; start < experts.Length;)
             {
-                Load.Add(layer, e, counts[e]);
+                int e = experts[start], end = start + 1;
+                while (end < experts.Length && experts[end] == e)
+                {
+                    end++;
+                }
+
+                int replica = published.HolderIndexes(layer, e).IndexOf(member);
+                Load.Add(layer, e, Math.Max(0, replica), end - start, version);
+                start = end;
             }
         }
     }
