@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using R1Orleans.Model;
 using R1Orleans.Placement;
+using R1Orleans.Placement.Balancing;
 using R1Orleans.Transport.Experts;
 
 namespace R1Orleans.Transport.Cluster;
@@ -30,6 +31,8 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
     private int _routedSuspects = -1;
     private DispatchPlan? _plan;
     private double _replyEwmaSeconds;
+    private IReplicaPreference? _preference;
+    private long _steps;
 
     /// <param name="self">This rank's silo and node.</param>
     /// <param name="placement">Where the control plane publishes the placement; taken up at each step boundary.</param>
@@ -84,6 +87,14 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
     /// <summary>What this rank sent and received, per layer step.</summary>
     public ExchangeStatistics Statistics { get; } = new();
 
+    /// <summary>
+    /// The replica preference for a placement (the load balancer's planned weights: a new
+    /// <see cref="WeightedReplicaPreference"/> per call), asked whenever the router is rebuilt for a new map or new
+    /// suspects; null or a null result keeps the first replica unless another is local or saves a node. A weighted
+    /// preference's <see cref="WeightedReplicaPreference.Step"/> is advanced at every step boundary.
+    /// </summary>
+    public Func<PlacementMap, IReplicaPreference?>? ReplicaPreference { get; set; }
+
     /// <summary>The placement this rank's current step runs with.</summary>
     public PlacementMap? Map => _router?.Map;
 
@@ -97,6 +108,10 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
 
         Route(map);
+        if (_preference is WeightedReplicaPreference weighted)
+        {
+            weighted.Step = ++_steps;
+        }
     }
 
     /// <summary>
@@ -109,7 +124,13 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         if (_routedMap != map || _routedSuspects != suspects)
         {
             IReadOnlyCollection<SiloId> avoid = Suspects.Current();
-            _router = new ExpertRouter(avoid.Count == 0 ? map : map.Excluding(avoid), _self, _maxNodesPerToken);
+            _preference = ReplicaPreference?.Invoke(map);
+            if (_preference is WeightedReplicaPreference weighted)
+            {
+                weighted.Step = _steps;
+            }
+
+            _router = new ExpertRouter(avoid.Count == 0 ? map : map.Excluding(avoid), _self, _maxNodesPerToken, _preference);
             _routedMap = map;
             _routedSuspects = Suspects.Version;
         }
