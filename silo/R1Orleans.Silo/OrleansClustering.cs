@@ -1,4 +1,5 @@
 using Orleans.Configuration;
+using R1Orleans.Cluster;
 using StackExchange.Redis;
 
 namespace R1Orleans.Silo;
@@ -42,6 +43,7 @@ public static class OrleansClustering
             m.TableRefreshTimeout = TimeSpan.FromSeconds(2);
             m.ExtendProbeTimeoutDuringDegradation = true;
         });
+        silo.AddR1LoadStreams();
         silo.UseRedisClustering(r =>
         {
             var redis = ConfigurationOptions.Parse(options.Redis!);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using R1Orleans.Cluster;
 using R1Orleans.Gateway;
 using R1Orleans.Grains;
+using R1Orleans.Grains.Balancing;
 using R1Orleans.Silo.Startup;
 
 namespace R1Orleans.Silo;
@@ -54,6 +55,8 @@ public static class SiloHost
         ["--max-nodes-per-token"] = "Cluster:MaxNodesPerToken",
         ["--exchange"] = "Cluster:Exchange",
         ["--fault-injection"] = "Cluster:FaultInjection",
+        ["--redundant-experts"] = "Cluster:RedundantExperts",
+        ["--rebalance-interval"] = "Cluster:RebalanceIntervalSeconds",
     };
 
     /// <summary>Switches that may be given without a value (meaning true).</summary>
@@ -104,10 +107,14 @@ public static class SiloHost
           --expert-replicas N           copies of each routed expert across silos (default 1)
           --max-nodes-per-token N       most nodes one token's experts may span (default 4)
           --exchange ucx|orleans        the data plane between silos: UCX (default; UCX_TLS etc. apply) or grain calls
+          --redundant-experts N         expert slots per MoE layer the load balancer fills with copies of hot experts (0)
+          --rebalance-interval S        seconds between automatic rebalances on a cluster (60; 0: only when asked with
+                                        r1 experts rebalance); off with --expert-replicas above 1
           --fault-injection             let the control plane slow this silo's expert replies (the chaos harness's
                                         delay fault: POST /cluster/faults/delay); never in production
 
-        A cluster silo also answers POST /cluster/drain?silo=SILO (r1 cluster drain): that silo drains as on SIGTERM.
+        A cluster silo also answers POST /cluster/drain?silo=SILO (r1 cluster drain): that silo drains as on SIGTERM;
+        POST /cluster/experts/rebalance (r1 experts rebalance) plans and hot-swaps a placement for the measured load.
 
         Any setting can also be given as --Section:Key VALUE, as an environment variable R1ORLEANS_Section__Key, or in
         appsettings.json (sections Model, Gateway, Silo, Cluster). An unknown switch or a value of the wrong type is an error.
@@ -172,6 +179,8 @@ public static class SiloHost
                 StepDeadline = TimeSpan.FromSeconds(cluster.StepDeadlineSeconds),
                 Exchange = cluster.Exchange.ToLowerInvariant(),
                 FaultInjection = cluster.FaultInjection,
+                RedundantExperts = cluster.RedundantExperts,
+                RebalanceInterval = cluster.RebalanceIntervalSeconds > 0 ? TimeSpan.FromSeconds(cluster.RebalanceIntervalSeconds) : null,
             });
         }
 
@@ -200,6 +209,16 @@ public static class SiloHost
             services.GetService<ClusterNode>() is { } node
                 ? Results.Ok(await ClusterStatus.ReadExpertsAsync(grains, node, layer).ConfigureAwait(false))
                 : Results.NotFound(new { error = Alone }));
+
+        // The load balancer: its state, and a rebalance now (r1 experts rebalance).
+        app.MapGet("/cluster/balancer", async (IGrainFactory grains, IServiceProvider services) =>
+            services.GetService<ClusterNode>() is null
+                ? Results.NotFound(new { error = Alone })
+                : Results.Ok(await grains.GetGrain<ILoadBalancerGrain>(LoadStreams.Key).Report().ConfigureAwait(false)));
+        app.MapPost("/cluster/experts/rebalance", async (IGrainFactory grains, IServiceProvider services) =>
+            services.GetService<ClusterNode>() is null
+                ? Results.NotFound(new { error = Alone })
+                : Results.Ok(await grains.GetGrain<ILoadBalancerGrain>(LoadStreams.Key).Rebalance(force: true).ConfigureAwait(false)));
 
         // Operations on one member, from any silo (r1 cluster drain; the chaos harness's delay fault).
         app.MapPost("/cluster/drain", (IGrainFactory grains, IServiceProvider services, string? silo) =>

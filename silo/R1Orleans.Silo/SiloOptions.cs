@@ -122,6 +122,12 @@ public sealed class ClusterServingOptions
     /// <summary>How long a step waits for one expert holder before it fails naming the silo and the layer.</summary>
     public double StepDeadlineSeconds { get; set; } = 30;
 
+    /// <summary>Redundant expert slots per MoE layer the load balancer fills with copies of hot experts.</summary>
+    public int RedundantExperts { get; set; }
+
+    /// <summary>Seconds between automatic rebalances (0: only `r1 experts rebalance`); the cluster's oldest silo triggers them.</summary>
+    public double RebalanceIntervalSeconds { get; set; } = 60;
+
     /// <summary>Lets the control plane inject faults here (the chaos harness's reply delay); off in production.</summary>
     public bool FaultInjection { get; set; }
 
@@ -154,6 +160,16 @@ public sealed class ClusterServingOptionsValidator : IValidateOptions<ClusterSer
         if (options.StepDeadlineSeconds is <= 0 or > 3600)
         {
             errors.Add($"Cluster:StepDeadlineSeconds is {options.StepDeadlineSeconds}; it must be above 0 and at most 3600");
+        }
+
+        if (options.RedundantExperts is < 0 or > 4096)
+        {
+            errors.Add($"Cluster:RedundantExperts (--redundant-experts) is {options.RedundantExperts}; it must be between 0 and 4096");
+        }
+
+        if (options.RebalanceIntervalSeconds is < 0 or > 86_400 || double.IsNaN(options.RebalanceIntervalSeconds))
+        {
+            errors.Add($"Cluster:RebalanceIntervalSeconds (--rebalance-interval) is {options.RebalanceIntervalSeconds}; it must be between 0 (off) and 86400 seconds");
         }
 
         if (options.MaxNodesPerToken is < 1 or > 1024)

@@ -4,10 +4,12 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using R1Orleans.Backend;
 using R1Orleans.Engine;
+using R1Orleans.Grains.Balancing;
 using R1Orleans.Grains.Cluster;
 using R1Orleans.Grains.Ranks;
 using R1Orleans.Grains.Routing;
 using R1Orleans.Placement;
+using R1Orleans.Placement.Balancing;
 using R1Orleans.Interop.Ucx;
 using R1Orleans.Transport.Cluster;
 using R1Orleans.Transport.Ucx;
@@ -53,6 +55,15 @@ public sealed record ClusterNodeOptions
     /// <summary>Experts of one request that run at once on this holder.</summary>
     public int HolderParallelism { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>Redundant expert slots per MoE layer the load balancer may fill with copies of hot experts (--redundant-experts).</summary>
+    public int RedundantExperts { get; init; }
+
+    /// <summary>How often this silo closes a window of expert load and publishes it to the load balancer.</summary>
+    public TimeSpan LoadWindow { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the cluster's oldest silo asks the load balancer to rebalance (null: only when asked).</summary>
+    public TimeSpan? RebalanceInterval { get; init; }
+
     /// <summary>Whether the control plane may inject faults here (<c>--fault-injection</c>: the chaos harness's reply delay).</summary>
     public bool FaultInjection { get; init; }
 }
@@ -63,7 +74,7 @@ public sealed record ClusterNodeOptions
 /// acknowledges it, and publishes each committed placement to its rank, which takes it up at its next step. Leaves the
 /// directory when the silo stops. Its <see cref="RankExchange"/> is what the silo's engine loads its model with.
 /// </summary>
-public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder, IPlacementPlannerSource, ILocalPlacement
+public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder, IPlacementPlannerSource, ILocalPlacement, ILoadBalancingSettings
 {
     private readonly ClusterNodeOptions _options;
     private readonly IGrainFactory _grains;
@@ -78,6 +89,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     private volatile Dictionary<string, byte[]> _exchangeAddresses = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _drain = new();
     private readonly HashSet<string> _declaredDead = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, double[]> _weights = new();
     private readonly Func<int>? _requestsInFlight;
 
     /// <param name="requestsInFlight">Requests this silo's rank is running or holds waiting (a drain waits for them).</param>
@@ -118,6 +130,15 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
 
     public PlacementPlanner Planner { get; }
 
+    public ExpertLayout Layout => Planner.Layout;
+
+    public int RedundantExperts => _options.RedundantExperts;
+
+    public int ExpertReplicas => _options.ExpertReplicas;
+
+    /// <summary>This silo's settings (the load-window publisher reads its period and the rebalance interval).</summary>
+    public ClusterNodeOptions Options => _options;
+
     /// <summary>SHA-256 of the model's config.json: silos of one cluster must agree on it.</summary>
     public string ModelHash { get; }
 
@@ -146,7 +167,19 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
 
     /// <summary>The exchange of this silo's rank, for <see cref="ModelLoadOptions.Exchange"/>.</summary>
     public ExpertExchangeFactory RankExchange => (_, _) =>
-        RankExchangeInstance = new ClusterExpertExchange(Self, View, Transport, Holder!, _options.MaxNodesPerToken, _options.StepDeadline);
+        RankExchangeInstance = new ClusterExpertExchange(Self, View, Transport, Holder!, _options.MaxNodesPerToken, _options.StepDeadline)
+        {
+            ReplicaPreference = PreferenceFor,
+        };
+
+    /// <summary>
+    /// The load balancer's replica weights for <paramref name="map"/> (published with it), as the rank's replica
+    /// preference; none for a map it did not plan (the router's own rule: local replica first).
+    /// </summary>
+    private IReplicaPreference? PreferenceFor(PlacementMap map) =>
+        _weights.TryGetValue(map.Version, out double[]? w) && w.Length == map.ToData().HolderMembers.Length
+            ? new WeightedReplicaPreference(ReplicaWeights.FromArray(map, w))
+            : null;
 
     /// <summary>The exchange this silo's rank runs with, once its model is loaded.</summary>
     public ClusterExpertExchange? RankExchangeInstance { get; private set; }
@@ -291,6 +324,16 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
             PlacementMap committed = committedDto.ToMap();
             if (_fence.Serves(committed.Stamp) || committed.IndexOf(Self.Silo) < 0)
             {
+                if (committedDto.Weights is { } weights)
+                {
+                    _weights[committed.Version] = weights;
+                }
+
+                foreach (long old in _weights.Keys.Where(v => v < committed.Version - 4))
+                {
+                    _weights.TryRemove(old, out _);
+                }
+
                 View.Publish(committed);
                 LogCommitted(_logger, committed.Stamp.ToString(), committed.MemberCount);
                 _retireAfter = DateTime.UtcNow + _options.RetireGrace;

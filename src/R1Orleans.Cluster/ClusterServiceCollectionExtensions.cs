@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using R1Orleans.Cluster.Ranks;
 using R1Orleans.Gateway;
 using R1Orleans.Gateway.Ranks;
+using R1Orleans.Grains.Balancing;
 using R1Orleans.Grains.Cluster;
 using R1Orleans.Grains.Layers;
 using R1Orleans.Grains.Placement;
@@ -32,6 +33,8 @@ public static class ClusterServiceCollectionExtensions
         services.AddSingleton<ILocalExpertHolder>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<IPlacementPlannerSource>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<ILocalPlacement>(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddSingleton<ILoadBalancingSettings>(sp => sp.GetRequiredService<ClusterNode>());
+        services.AddHostedService<LoadWindowPublisher>();
         services.AddSingleton<ILocalLayers, SiloLayers>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
         services.AddMetrics();

@@ -36,8 +36,11 @@ public sealed record ClusterStatusReport(
     ExchangeStatusReport? ThisSiloExchange,
     IReadOnlyList<MembershipStatusReport>? Membership = null);
 
-/// <summary>One expert of one layer: where it is held (replica 0 first) and the tokens this silo's rank routed to it.</summary>
-public sealed record ExpertPlacementReport(int Expert, IReadOnlyList<string> Holders, long TokensRoutedHere);
+/// <summary>
+/// One expert of one layer: where it is held (replica 0 first), the tokens this silo's rank routed to it, and of those
+/// how many went to each replica (in the holders' order; counted under the placement the router used).
+/// </summary>
+public sealed record ExpertPlacementReport(int Expert, IReadOnlyList<string> Holders, long TokensRoutedHere, IReadOnlyList<long> TokensByReplica);
 
 /// <summary>One MoE layer's experts.</summary>
 public sealed record LayerPlacementReport(int Layer, IReadOnlyList<ExpertPlacementReport> Experts);
@@ -62,7 +65,9 @@ public static class ClusterStatus
         var layers = map.Layout.MoeLayers
             .Where(l => layer is null || l == layer)
             .Select(l => new LayerPlacementReport(l, [.. Enumerable.Range(0, map.Layout.Experts)
-                .Select(e => new ExpertPlacementReport(e, [.. map.Holders(l, e).Select(h => h.Value)], load?.Tokens(l, e) ?? 0))]))
+                .Select(e => new ExpertPlacementReport(
+                    e, [.. map.Holders(l, e).Select(h => h.Value)], load?.Tokens(l, e) ?? 0,
+                    [.. Enumerable.Range(0, map.Holders(l, e).Count).Select(r => load?.Tokens(l, e, r) ?? 0)]))]))
             .ToList();
         return new ExpertsReport(map.Version, map.Epoch, layers);
     }

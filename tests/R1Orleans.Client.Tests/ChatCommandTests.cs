@@ -159,13 +159,13 @@ public class ChatCommandTests
         Assert.Contains("10 requests to other silos, 5000 bytes, mean reply 812 µs", s, StringComparison.Ordinal);
 
         using JsonDocument experts = JsonDocument.Parse("""
-            {"version":3,"epoch":4,"layers":[{"layer":1,"experts":[{"expert":0,"holders":["s1","s2"],"tokensRoutedHere":5},{"expert":1,"holders":["s2"],"tokensRoutedHere":0}]}]}
+            {"version":3,"epoch":4,"layers":[{"layer":1,"experts":[{"expert":0,"holders":["s1","s2"],"tokensRoutedHere":5,"tokensByReplica":[3,2]},{"expert":1,"holders":["s2"],"tokensRoutedHere":0,"tokensByReplica":[0]}]}]}
             """);
         text = new StringWriter();
         ClusterCommand.RenderExperts(experts.RootElement, text);
         string[] lines = text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("placement v3 (epoch 4)", lines[0]);
-        Assert.Equal("1      0       s1 s2                      5", lines[3].TrimEnd());
+        Assert.Equal("1      0       s1 s2                      5              3/2", lines[3].TrimEnd());
         Assert.Equal(5, lines.Length);
     }
 

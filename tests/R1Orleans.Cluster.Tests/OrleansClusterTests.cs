@@ -114,7 +114,7 @@ public sealed class OrleansClusterTests
     }
 
     /// <summary>Until every node runs with a committed placement that spans all of them, and holds only what it gives it.</summary>
-    private static async Task WhenPlacedOverAll(ClusterNode[] nodes, TimeSpan timeout)
+    internal static async Task WhenPlacedOverAll(ClusterNode[] nodes, TimeSpan timeout)
     {
         for (var deadline = DateTime.UtcNow + timeout; DateTime.UtcNow < deadline; await Task.Delay(100))
         {
@@ -134,19 +134,28 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
 {
     public const string ModelKey = "R1:Model";
 
+    /// <summary>One node name for every silo (default: a node per silo).</summary>
+    public const string NodeKey = "R1:Node";
+
+    /// <summary>Redundant expert slots for the load balancer (default 0).</summary>
+    public const string RedundantExpertsKey = "R1:RedundantExperts";
+
     public void Configure(ISiloBuilder siloBuilder)
     {
         ArgumentNullException.ThrowIfNull(siloBuilder);
         string model = siloBuilder.Configuration[ModelKey] ?? throw new InvalidOperationException($"{ModelKey} is not set");
         string name = siloBuilder.Configuration["Orleans:Name"] ?? "silo";
+        siloBuilder.AddR1LoadStreams();
         siloBuilder.Services.AddR1Cluster(new ClusterNodeOptions
         {
             ModelDirectory = model,
-            Node = $"node-{name}",
+            Node = siloBuilder.Configuration[NodeKey] ?? $"node-{name}",
             HolderParallelism = 1,
             Exchange = ClusterNodeOptions.ExchangeOrleans,
             PollInterval = TimeSpan.FromMilliseconds(50),
             RetireGrace = TimeSpan.FromMilliseconds(200),
+            LoadWindow = TimeSpan.FromMilliseconds(200),
+            RedundantExperts = int.TryParse(siloBuilder.Configuration[RedundantExpertsKey], out int redundant) ? redundant : 0,
         });
     }
 }

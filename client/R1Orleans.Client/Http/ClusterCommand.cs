@@ -25,13 +25,46 @@ public static class ClusterCommand
         Option<string> url = HttpOptions.Url();
         var json = new Option<bool>("--json") { Description = "Print the silo's JSON as is" };
         var layer = new Option<int?>("--layer") { Description = "Only this MoE layer" };
-        var command = new Command("experts", "Which silo holds which expert, and the tokens routed to each (GET /cluster/experts)") { url, layer, json };
+        var command = new Command("experts", "Which silo holds which expert, and the tokens routed to each (GET /cluster/experts)") { url, layer, json, CreateRebalance() };
         command.SetAction((p, ct) =>
         {
             string path = p.GetValue(layer) is int l ? string.Create(CultureInfo.InvariantCulture, $"cluster/experts?layer={l}") : "cluster/experts";
             return RunAsync(p.GetValue(url)!, path, p.GetValue(json), RenderExperts, Console.Out, Console.Error, ct);
         });
         return command;
+    }
+
+    /// <summary>`r1 experts rebalance`: plans a placement for the measured expert load now and hot-swaps it (POST /cluster/experts/rebalance).</summary>
+    private static Command CreateRebalance()
+    {
+        Option<string> url = HttpOptions.Url();
+        var json = new Option<bool>("--json") { Description = "Print the silo's JSON as is" };
+        var command = new Command("rebalance", "Plan a placement for the measured expert load now and hot-swap it (POST /cluster/experts/rebalance)") { url, json };
+        command.SetAction((p, ct) => HttpOptions.Guard(Console.Error, async () =>
+        {
+            using var client = new OpenAiClient(p.GetValue(url)!, null);
+            string body = await client.PostStringAsync("../cluster/experts/rebalance", ct).ConfigureAwait(false);
+            if (p.GetValue(json))
+            {
+                Console.Out.WriteLine(body.Trim());
+                return 0;
+            }
+
+            using JsonDocument doc = JsonDocument.Parse(body);
+            RenderRebalance(doc.RootElement, Console.Out);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>A rebalance's outcome as one line, with the predicted imbalance before and after.</summary>
+    public static void RenderRebalance(JsonElement report, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        string Figure(string name) => report.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number
+            ? v.GetDouble().ToString("0.###", CultureInfo.InvariantCulture)
+            : "n/a";
+        output.WriteLine($"{report.GetProperty("outcome").GetString()}; predicted load imbalance (max/mean by silo) {Figure("currentImbalance")} -> {Figure("plannedImbalance")}, {report.GetProperty("layersChanged").GetInt32()} layers changed");
     }
 
     public static Task<int> RunAsync(string url, string path, bool json, Action<JsonElement, TextWriter> render, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
@@ -106,11 +139,14 @@ public static class ClusterCommand
                     e.GetProperty("expert").GetInt32().ToString(CultureInfo.InvariantCulture),
                     string.Join(" ", e.GetProperty("holders").EnumerateArray().Select(h => h.GetString())),
                     e.GetProperty("tokensRoutedHere").GetInt64().ToString(CultureInfo.InvariantCulture),
+                    e.TryGetProperty("tokensByReplica", out JsonElement byReplica) && byReplica.ValueKind == JsonValueKind.Array
+                        ? string.Join("/", byReplica.EnumerateArray().Select(t => t.GetInt64().ToString(CultureInfo.InvariantCulture)))
+                        : "",
                 ]);
             }
         }
 
-        TextTable.Write(output, ["layer", "expert", "holders (replica 0 first)", "tokens routed"], rows);
+        TextTable.Write(output, ["layer", "expert", "holders (replica 0 first)", "tokens routed", "by replica"], rows);
     }
 
     private static long? Number(JsonElement e, string name) =>

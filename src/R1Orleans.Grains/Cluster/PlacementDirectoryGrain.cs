@@ -14,6 +14,9 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
     private PlacementDirectory? _directory;
     private readonly Dictionary<string, byte[]> _exchangeAddresses = new(StringComparer.Ordinal);
 
+    /// <summary>The load balancer's replica weights of the maps it planned, by version (only the pending and committed are kept).</summary>
+    private readonly Dictionary<long, double[]> _weights = [];
+
     public Task<JoinReply> Join(ClusterMemberInfo member)
     {
         ArgumentNullException.ThrowIfNull(member);
@@ -66,18 +69,34 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
             return Task.FromResult(new ProposeReply(false, refusal, null, null));
         }
 
+        if (plan.Weights is { } weights)
+        {
+            _weights[directory.Pending!.Version] = weights;
+        }
+
         LogProposed(logger, directory.Pending!.Stamp.ToString());
         return Task.FromResult(new ProposeReply(true, null, directory.Pending.Version, directory.Pending.Epoch));
     }
 
     public Task<PlacementSnapshot> Snapshot() => Task.FromResult(_directory is null ? new PlacementSnapshot(null, null, [], null, 1) : SnapshotOf(_directory));
 
-    private PlacementSnapshot SnapshotOf(PlacementDirectory d) => new(
-        d.Committed is null ? null : PlacementMapDto.From(d.Committed),
-        d.Pending is null ? null : PlacementMapDto.From(d.Pending),
-        [.. d.Members.Select(m => new ClusterMemberInfo(m.Silo.Value, m.Node.Value, d.ModelHash ?? "", _exchangeAddresses.GetValueOrDefault(m.Silo.Value) ?? []))],
-        d.ModelHash,
-        d.MembersNeeded);
+    private PlacementSnapshot SnapshotOf(PlacementDirectory d)
+    {
+        foreach (long version in _weights.Keys.Where(v => v != d.Committed?.Version && v != d.Pending?.Version).ToList())
+        {
+            _weights.Remove(version);
+        }
+
+        return new(
+            WithWeights(d.Committed),
+            WithWeights(d.Pending),
+            [.. d.Members.Select(m => new ClusterMemberInfo(m.Silo.Value, m.Node.Value, d.ModelHash ?? "", _exchangeAddresses.GetValueOrDefault(m.Silo.Value) ?? []))],
+            d.ModelHash,
+            d.MembersNeeded);
+    }
+
+    private PlacementMapDto? WithWeights(PlacementMap? map) =>
+        map is null ? null : PlacementMapDto.From(map) with { Weights = _weights.GetValueOrDefault(map.Version) };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "silo {Silo} on node {Node} joined: {Members} members, pending placement {Pending}")]
     private static partial void LogJoined(ILogger logger, string silo, string node, int members, string pending);

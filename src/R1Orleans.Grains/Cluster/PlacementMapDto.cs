@@ -2,7 +2,10 @@ using R1Orleans.Placement;
 
 namespace R1Orleans.Grains.Cluster;
 
-/// <summary>A placement map on the wire (<see cref="PlacementMapData"/> with stable field ids).</summary>
+/// <summary>
+/// A placement map on the wire (<see cref="PlacementMapData"/> with stable field ids), with the load balancer's replica
+/// routing weights when it planned the map (aligned with <see cref="HolderMembers"/>; null: no planned weights).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("R1Orleans.PlacementMapDto")]
 public sealed record PlacementMapDto(
     [property: Id(0)] long Version,
@@ -14,7 +17,8 @@ public sealed record PlacementMapDto(
     [property: Id(6)] int Groups,
     [property: Id(7)] int TopkGroup,
     [property: Id(8)] int[] HolderOffsets,
-    [property: Id(9)] int[] HolderMembers)
+    [property: Id(9)] int[] HolderMembers,
+    [property: Id(10)] double[]? Weights = null)
 {
     public static PlacementMapDto From(PlacementMap map)
     {
