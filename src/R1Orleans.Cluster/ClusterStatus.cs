@@ -1,3 +1,4 @@
+using R1Orleans.Gateway.Membership;
 using R1Orleans.Grains.Cluster;
 using R1Orleans.Grains.Ranks;
 using R1Orleans.Placement;
@@ -20,7 +21,8 @@ public sealed record ExchangeStatusReport(
 
 /// <summary>
 /// What <c>GET /cluster/status</c> answers: the members, the committed placement (version, epoch) and what each silo
-/// holds in it, the pending placement being loaded, and whether every MoE layer's experts are held by a member.
+/// holds in it, the pending placement being loaded, and whether every MoE layer's experts are held by a member; and the
+/// membership table's store as this silo sees it (null with localhost clustering).
 /// </summary>
 public sealed record ClusterStatusReport(
     string? ModelHash,
@@ -30,7 +32,8 @@ public sealed record ClusterStatusReport(
     bool ExpertsCovered,
     long? ThisSiloVersion,
     IReadOnlyList<SiloStatusReport> Silos,
-    ExchangeStatusReport? ThisSiloExchange);
+    ExchangeStatusReport? ThisSiloExchange,
+    MembershipStoreReport? MembershipStore = null);
 
 /// <summary>One expert of one layer: where it is held (replica 0 first) and the tokens this silo's rank routed to it.</summary>
 public sealed record ExpertPlacementReport(int Expert, IReadOnlyList<string> Holders, long TokensRoutedHere);
@@ -63,7 +66,7 @@ public static class ClusterStatus
         return new ExpertsReport(map.Version, map.Epoch, layers);
     }
 
-    public static async Task<ClusterStatusReport> ReadAsync(IGrainFactory grains, ClusterNode? self)
+    public static async Task<ClusterStatusReport> ReadAsync(IGrainFactory grains, ClusterNode? self, MembershipStoreReport? membershipStore = null)
     {
         ArgumentNullException.ThrowIfNull(grains);
         PlacementSnapshot snapshot = await grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey).Snapshot().ConfigureAwait(false);
@@ -82,7 +85,7 @@ public static class ClusterStatus
         ExchangeStatusReport? exchange = self?.RankExchangeInstance?.Statistics is { } st
             ? new ExchangeStatusReport(st.SentMessages, st.SentBytes, st.ReceivedMessages, st.ReceivedBytes, st.MeanReplyLatency.TotalMicroseconds, st.NodeLimitViolations, self.Holder?.Load.Total ?? 0)
             : null;
-        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange);
+        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange, membershipStore);
     }
 
     private static async Task<RankReport?> ReportOf(IGrainFactory grains, string silo)
