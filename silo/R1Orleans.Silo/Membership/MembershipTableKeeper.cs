@@ -81,10 +81,10 @@ public sealed partial class MembershipTableKeeper(
             if (_unreachableSince is null)
             {
                 _unreachableSince = DateTimeOffset.UtcNow;
-                LogUnreachable(logger, address, e.Message);
+                LogUnreachable(logger, address, Brief(e.Message));
             }
 
-            Publish(address, e.Message.Split('\n')[0]);
+            Publish(address, Brief(e.Message));
             return;
         }
 
@@ -115,7 +115,7 @@ public sealed partial class MembershipTableKeeper(
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
-                LogRestoreFailed(logger, e.Message);
+                LogRestoreFailed(logger, Brief(e.Message));
             }
         }
 
@@ -132,6 +132,15 @@ public sealed partial class MembershipTableKeeper(
                 LogRefreshFailed(logger, e.Message);
             }
         }
+    }
+
+    /// <summary>A client error's first clause (StackExchange.Redis appends a page of connection diagnostics).</summary>
+    internal static string Brief(string message)
+    {
+        string line = message.Split('\n')[0];
+        int cut = line.IndexOf(" (", StringComparison.Ordinal) is int p and > 0 ? p : line.IndexOf(" - ", StringComparison.Ordinal);
+        line = cut > 0 ? line[..cut] : line;
+        return line.Length > 200 ? line[..200] : line;
     }
 
     private void Publish(string address, string? error) =>
