@@ -98,6 +98,9 @@ public sealed partial class MembershipTableKeeper(
 
         ClusterMembershipSnapshot view = membership.CurrentSnapshot;
         bool selfActive = view.GetSiloStatus(localSilo.SiloAddress) == SiloStatus.Active;
+
+        // Another silo wrote the table back (its version jumped far past this silo's view): read it now, too.
+        cameBack |= read.Version is long stored && stored - view.Version.Value >= MembershipTableMemory.VersionMargin;
         var active = view.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToString()).ToHashSet(StringComparer.Ordinal);
         MembershipTableRestore? restore = _memory.Observe(read, active, view.Version.Value);
         if (restore is not null && selfActive)
@@ -120,7 +123,7 @@ public sealed partial class MembershipTableKeeper(
         }
 
         Publish(address, null);
-        if (cameBack)
+        if (cameBack && selfActive)
         {
             // Read the table now rather than after Orleans' refresh backs off (up to a minute after failed reads).
             try
