@@ -2,8 +2,10 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using R1Orleans.Cluster;
 using R1Orleans.Gateway;
+using R1Orleans.Gateway.Membership;
 using R1Orleans.Grains;
 using R1Orleans.Grains.Balancing;
+using R1Orleans.Silo.Membership;
 using R1Orleans.Silo.Startup;
 
 namespace R1Orleans.Silo;
@@ -166,6 +168,11 @@ public static class SiloHost
         builder.UseOrleans(s => OrleansClustering.Configure(s, silo));
         if (silo.UsesRedis)
         {
+            // The membership table's Redis: its state shown by /health and /cluster/status; the table written back
+            // when Redis comes back without it (docs/FAILOVER.md, "Redis outages and restarts").
+            builder.Services.AddSingleton<MembershipStoreStatus>();
+            builder.Services.AddHostedService<MembershipTableKeeper>();
+
             // A cluster member: joins the placement directory, holds its share of the experts, steps its rank across silos.
             ModelOptions model = Bind<ModelOptions>(builder.Configuration, ModelOptions.Section, new ModelOptionsValidator());
             string directory = model.CheckpointDirectory
@@ -187,7 +194,7 @@ public static class SiloHost
         builder.Services.AddR1Gateway(builder.Configuration);
 
         // /metrics also carries Orleans' own meter (membership, messaging, grains) and the cluster's.
-        builder.Services.AddR1MetricsMeters(OrleansMeterName, ClusterMetrics.MeterName);
+        builder.Services.AddR1MetricsMeters(OrleansMeterName, ClusterMetrics.MeterName, MembershipTableKeeper.MeterName);
         builder.Services.AddSingleton<ModelLoaderService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelLoaderService>());
 
@@ -203,7 +210,7 @@ public static class SiloHost
         const string Alone = "this silo runs alone (--clustering localhost): it has no cluster placement; start silos with --clustering redis";
         app.MapGet("/cluster/status", async (IGrainFactory grains, IServiceProvider services) =>
             services.GetService<ClusterNode>() is { } node
-                ? Results.Ok(await ClusterStatus.ReadAsync(grains, node).ConfigureAwait(false))
+                ? Results.Ok(await ClusterStatus.ReadAsync(grains, node, services.GetService<MembershipStoreStatus>()?.Report).ConfigureAwait(false))
                 : Results.NotFound(new { error = Alone }));
         app.MapGet("/cluster/experts", async (IGrainFactory grains, IServiceProvider services, int? layer) =>
             services.GetService<ClusterNode>() is { } node

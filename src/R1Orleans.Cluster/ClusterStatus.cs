@@ -1,3 +1,4 @@
+using R1Orleans.Gateway.Membership;
 using R1Orleans.Grains.Cluster;
 using R1Orleans.Grains.Ranks;
 using R1Orleans.Placement;
@@ -23,7 +24,8 @@ public sealed record ExchangeStatusReport(
 
 /// <summary>
 /// What <c>GET /cluster/status</c> answers: the members, the committed placement (version, epoch) and what each silo
-/// holds in it, the pending placement being loaded, and whether every MoE layer's experts are held by a member.
+/// holds in it, the pending placement being loaded, and whether every MoE layer's experts are held by a member; and the
+/// membership table's store as this silo sees it (null with localhost clustering).
 /// </summary>
 public sealed record ClusterStatusReport(
     string? ModelHash,
@@ -34,7 +36,8 @@ public sealed record ClusterStatusReport(
     long? ThisSiloVersion,
     IReadOnlyList<SiloStatusReport> Silos,
     ExchangeStatusReport? ThisSiloExchange,
-    IReadOnlyList<MembershipStatusReport>? Membership = null);
+    IReadOnlyList<MembershipStatusReport>? Membership = null,
+    MembershipStoreReport? MembershipStore = null);
 
 /// <summary>
 /// One expert of one layer: where it is held (replica 0 first), the tokens this silo's rank routed to it, and of those
@@ -72,7 +75,7 @@ public static class ClusterStatus
         return new ExpertsReport(map.Version, map.Epoch, layers);
     }
 
-    public static async Task<ClusterStatusReport> ReadAsync(IGrainFactory grains, ClusterNode? self)
+    public static async Task<ClusterStatusReport> ReadAsync(IGrainFactory grains, ClusterNode? self, MembershipStoreReport? membershipStore = null)
     {
         ArgumentNullException.ThrowIfNull(grains);
         PlacementSnapshot snapshot = await grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey).Snapshot().ConfigureAwait(false);
@@ -95,7 +98,7 @@ public static class ClusterStatus
             .OrderBy(m => m.SiloAddress.ToParsableString(), StringComparer.Ordinal)
             .Select(m => new MembershipStatusReport(m.SiloAddress.ToParsableString(), m.Status.ToString()))
             .ToList();
-        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange, membership);
+        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange, membership, membershipStore);
     }
 
     private static async Task<RankReport?> ReportOf(IGrainFactory grains, string silo)

@@ -5,12 +5,13 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
+using R1Orleans.Gateway.Membership;
 using R1Orleans.Gateway.Ranks;
 
 namespace R1Orleans.Gateway;
 
 /// <summary>The request handlers of the OpenAI-compatible API and /health (/metrics: <see cref="GatewayTelemetry"/>).</summary>
-internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, RequestTable requests, IOptions<GatewayOptions> options, GatewayMetrics metrics, TokenizerGate tokenizerGate, ILogger<GatewayEndpoints> logger)
+internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, MembershipStoreStatus membershipStore, RequestTable requests, IOptions<GatewayOptions> options, GatewayMetrics metrics, TokenizerGate tokenizerGate, ILogger<GatewayEndpoints> logger)
 {
     private GatewayOptions Options => options.Value;
 
@@ -47,9 +48,12 @@ internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, Reques
         {
             return WriteJsonAsync(http, StatusCodes.Status200OK, w =>
             {
+                // A membership store that does not answer leaves the silo serving (200): it is "degraded", not down.
+                MembershipStoreReport? store = membershipStore.Report;
                 w.WriteStartObject();
-                w.WriteString("status", "ok");
+                w.WriteString("status", store is { Reachable: false } ? "degraded" : "ok");
                 w.WriteString("model", info.Id);
+                WriteMembershipStore(w, store);
                 w.WriteEndObject();
             });
         }
@@ -60,8 +64,35 @@ internal sealed class GatewayEndpoints(ModelHost host, IRankRouter ranks, Reques
             w.WriteStartObject();
             w.WriteString("status", unready is null ? "loading" : "unavailable");
             w.WriteString("detail", unready ?? host.LoadingStatus);
+            WriteMembershipStore(w, membershipStore.Report);
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>The membership store's state (Redis clustering only): reachable or unreachable since when, and why.</summary>
+    private static void WriteMembershipStore(Utf8JsonWriter w, MembershipStoreReport? store)
+    {
+        if (store is null)
+        {
+            return;
+        }
+
+        w.WriteStartObject("membershipStore");
+        w.WriteString("store", store.Store);
+        w.WriteString("state", store.State);
+        if (store.UnreachableSince is { } since)
+        {
+            w.WriteString("unreachableSince", since);
+        }
+
+        if (store.Error is { } error)
+        {
+            w.WriteString("error", error);
+        }
+
+        w.WriteString("persistence", store.Persistence);
+        w.WriteNumber("tableRestores", store.TableRestores);
+        w.WriteEndObject();
     }
 
     private async Task GenerateAsync(HttpContext http, bool chat)

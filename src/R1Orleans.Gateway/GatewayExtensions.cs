@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using R1Orleans.Gateway.Membership;
 using R1Orleans.Gateway.Ranks;
 
 namespace R1Orleans.Gateway;
@@ -27,6 +28,7 @@ public static class GatewayExtensions
         services.TryAddSingleton<GatewayEndpoints>();
         services.TryAddSingleton<TokenizerGate>();
         services.TryAddSingleton<RequestTable>();
+        services.TryAddSingleton<MembershipStoreStatus>();
         services.TryAddSingleton<IRankRouter, LocalRankRouter>();
         services.AddR1Metrics();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>());

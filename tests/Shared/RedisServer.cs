@@ -10,13 +10,15 @@ namespace R1Orleans.Tests.Shared;
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
     private readonly string _directory;
+    private readonly bool _appendOnly;
+    private Process _process;
 
-    private RedisServer(Process process, string directory, int port)
+    private RedisServer(Process process, string directory, int port, bool appendOnly)
     {
         _process = process;
         _directory = directory;
+        _appendOnly = appendOnly;
         Port = port;
     }
 
@@ -33,24 +35,10 @@ public sealed class RedisServer : IAsyncDisposable
         for (int attempt = 0; ; attempt++)
         {
             int port = TestPorts.Free();
-            var start = new ProcessStartInfo(executable)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = directory,
-            };
-            foreach (string a in (string[])["--port", $"{port}", "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", appendOnly ? "yes" : "no", "--protected-mode", "yes"])
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            Process process = Process.Start(start)!;
-            _ = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
+            Process process = Launch(executable, directory, port, appendOnly);
             if (await AcceptsAsync(port, process, TimeSpan.FromSeconds(10)))
             {
-                return new RedisServer(process, directory, port);
+                return new RedisServer(process, directory, port, appendOnly);
             }
 
             Stop(process);
@@ -58,6 +46,32 @@ public sealed class RedisServer : IAsyncDisposable
             {
                 throw new InvalidOperationException($"redis-server did not start on port {port}");
             }
+        }
+    }
+
+    /// <summary>Kills redis-server (its own PID) and waits until it is gone: the silos see Redis down.</summary>
+    public async Task StopAsync()
+    {
+        Stop(_process);
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts redis-server again on the same port, from its directory emptied first when <paramref name="wipe"/>.</summary>
+    public async Task StartAgainAsync(bool wipe)
+    {
+        if (wipe)
+        {
+            foreach (string file in Directory.EnumerateFiles(_directory, "*", SearchOption.AllDirectories))
+            {
+                File.Delete(file);
+            }
+        }
+
+        _process.Dispose();
+        _process = Launch(FindExecutable()!, _directory, Port, _appendOnly);
+        if (!await AcceptsAsync(Port, _process, TimeSpan.FromSeconds(10)).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"redis-server did not start again on port {Port}");
         }
     }
 
@@ -73,6 +87,26 @@ public sealed class RedisServer : IAsyncDisposable
         catch (IOException)
         {
         }
+    }
+
+    private static Process Launch(string executable, string directory, int port, bool appendOnly)
+    {
+        var start = new ProcessStartInfo(executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = directory,
+        };
+        foreach (string a in (string[])["--port", $"{port}", "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", appendOnly ? "yes" : "no", "--protected-mode", "yes"])
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        Process process = Process.Start(start)!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        return process;
     }
 
     private static void Stop(Process process)

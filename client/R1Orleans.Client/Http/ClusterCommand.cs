@@ -91,6 +91,11 @@ public static class ClusterCommand
         string version = Number(status, "version") is { } v ? $"v{v} (epoch {Number(status, "epoch")})" : "none committed";
         string pending = Number(status, "pendingVersion") is { } p ? $", v{p} loading" : "";
         output.WriteLine($"placement {version}{pending}; experts covered: {(status.GetProperty("expertsCovered").GetBoolean() ? "yes" : "no")}");
+        if (MembershipStoreLine(status) is { } store)
+        {
+            output.WriteLine(store);
+        }
+
         JsonElement[] silos = [.. status.GetProperty("silos").EnumerateArray()];
         TextTable.Write(output, ["silo", "node", "experts", "running", "waiting", "finished", "dispatch sent", ""], [.. silos.Select(s =>
         {
@@ -147,6 +152,42 @@ public static class ClusterCommand
         }
 
         TextTable.Write(output, ["layer", "expert", "holders (replica 0 first)", "tokens routed", "by replica"], rows);
+    }
+
+    /// <summary>
+    /// The membership table's store in one line, e.g. "membership store: redis 127.0.0.1:6379 UNREACHABLE since
+    /// 12:00:01 (3 s): ...; the silos keep serving, none can join or be evicted"; null with localhost clustering.
+    /// </summary>
+    public static string? MembershipStoreLine(JsonElement status, DateTimeOffset? now = null)
+    {
+        if (!status.TryGetProperty("membershipStore", out JsonElement m) || m.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        string store = m.GetProperty("store").GetString() ?? "";
+        string persistence = m.GetProperty("persistence").GetString() switch
+        {
+            "appendonly" => "persistent (appendonly)",
+            "none" => "NOT persistent (appendonly no: a restart loses the table; run redis-server --appendonly yes)",
+            _ => "persistence unknown",
+        };
+        long restores = m.GetProperty("tableRestores").GetInt64();
+        string restored = restores > 0 ? string.Create(CultureInfo.InvariantCulture, $"; table written back {restores} times after Redis lost it") : "";
+        if (m.GetProperty("reachable").GetBoolean())
+        {
+            return $"membership store: {store} reachable, {persistence}{restored}";
+        }
+
+        string since = "";
+        if (m.TryGetProperty("unreachableSince", out JsonElement s) && s.ValueKind == JsonValueKind.String && s.TryGetDateTimeOffset(out DateTimeOffset at))
+        {
+            double seconds = Math.Max(0, ((now ?? DateTimeOffset.UtcNow) - at).TotalSeconds);
+            since = string.Create(CultureInfo.InvariantCulture, $" since {at.ToUniversalTime():HH:mm:ss} UTC ({seconds:0} s)");
+        }
+
+        string error = m.TryGetProperty("error", out JsonElement e) && e.ValueKind == JsonValueKind.String ? $": {e.GetString()}" : "";
+        return $"membership store: {store} UNREACHABLE{since}{error}; the silos keep serving from the membership they hold, none can join or be evicted{restored}";
     }
 
     private static long? Number(JsonElement e, string name) =>
