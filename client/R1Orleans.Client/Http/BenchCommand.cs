@@ -24,6 +24,8 @@ public static class BenchCommand
         numRequests.Validators.Add(r => HttpOptions.Require<int>(r, v => v >= 1, "--num-requests must be at least 1"));
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length in tokens, roughly (synthesized words)", DefaultValueFactory = _ => 128 };
         promptTokens.Validators.Add(r => HttpOptions.Require<int>(r, v => v >= 1, "--prompt-tokens must be at least 1"));
+        var distinct = new Option<int?>("--distinct-prompts") { Description = "Only N distinct prompts, repeated (a skewed workload: a few experts run hot); default every prompt differs" };
+        distinct.Validators.Add(r => HttpOptions.Require<int?>(r, v => v is null or >= 1, "--distinct-prompts must be at least 1"));
         var outputTokens = new Option<int>("--output-tokens") { Description = "max_tokens of each request (with ignore_eos: exactly this many)", DefaultValueFactory = _ => 128 };
         outputTokens.Validators.Add(r => HttpOptions.Require<int>(r, v => v >= 1, "--output-tokens must be at least 1"));
         var noIgnoreEos = new Option<bool>("--no-ignore-eos") { Description = "Do not send \"ignore_eos\": true (for servers that reject unknown fields)" };
@@ -38,7 +40,7 @@ public static class BenchCommand
         var perRequest = new Option<bool>("--per-request") { Description = "Include every request's measurements in the JSON" };
         var command = new Command("bench", "Load-test an OpenAI-compatible server: throughput, TTFT, inter-token latency, end-to-end latency")
         {
-            url, model, apiKey, endpoint, concurrency, rate, numRequests, promptTokens, outputTokens, noIgnoreEos, warmup, seed, temperature, timeout,
+            url, model, apiKey, endpoint, concurrency, rate, numRequests, promptTokens, distinct, outputTokens, noIgnoreEos, warmup, seed, temperature, timeout,
             json, jsonStdout, perRequest,
         };
         command.SetAction(async (p, ct) =>
@@ -53,6 +55,7 @@ public static class BenchCommand
                 RequestRate = p.GetValue(rate),
                 NumRequests = p.GetValue(numRequests),
                 PromptTokens = p.GetValue(promptTokens),
+                DistinctPrompts = p.GetValue(distinct),
                 OutputTokens = p.GetValue(outputTokens),
                 IgnoreEos = !p.GetValue(noIgnoreEos),
                 Warmup = p.GetValue(warmup),
@@ -91,6 +94,7 @@ public static class BenchCommand
                 Concurrency = s.Concurrency,
                 RequestRate = s.RequestRate,
                 PromptTokens = s.PromptTokens,
+                DistinctPrompts = s.DistinctPrompts,
                 OutputTokens = s.OutputTokens,
                 IgnoreEos = s.IgnoreEos,
                 Temperature = s.Temperature,
@@ -166,6 +170,8 @@ public sealed record BenchSettings
     public int NumRequests { get; init; } = 100;
 
     public int PromptTokens { get; init; } = 128;
+
+    public int? DistinctPrompts { get; init; }
 
     public int OutputTokens { get; init; } = 128;
 

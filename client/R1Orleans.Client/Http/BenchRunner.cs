@@ -29,6 +29,9 @@ public sealed record BenchOptions
 
     public int PromptTokens { get; init; } = 128;
 
+    /// <summary>Distinct prompts (request i sends prompt i mod N): a few repeated make a few experts hot; null: every prompt differs.</summary>
+    public int? DistinctPrompts { get; init; }
+
     public int OutputTokens { get; init; } = 128;
 
     public bool IgnoreEos { get; init; } = true;
@@ -125,7 +128,7 @@ public sealed class BenchRunner
     /// <summary>The request body of request <paramref name="index"/>.</summary>
     public JsonObject RequestBody(int index)
     {
-        string prompt = _prompts.Create(index, _options.PromptTokens);
+        string prompt = _prompts.Create(_options.DistinctPrompts is int distinct ? index % distinct : index, _options.PromptTokens);
         var generation = new GenerationOptions
         {
             Model = _options.Model,

@@ -68,7 +68,7 @@ public sealed class FaultScheduleTests
     [Fact]
     public void The_built_in_schedules_parse_and_ci_has_the_issues_faults_for_three_silos()
     {
-        Assert.Equal(["ci", "join", "none", "redis"], NamedSchedules.Names);
+        Assert.Equal(["ci", "gray", "join", "none", "redis"], NamedSchedules.Names);
         foreach (string name in NamedSchedules.Names)
         {
             Assert.Empty(FaultSchedule.Load(name).Problems(3, attached: false, redisStarted: true, redisKnown: true));
@@ -86,7 +86,7 @@ public sealed class FaultScheduleTests
     public void An_unknown_schedule_name_lists_the_built_in_ones()
     {
         FormatException e = Assert.Throws<FormatException>(() => FaultSchedule.Load("no-such-schedule"));
-        Assert.Contains("ci, join, none, redis", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ci, gray, join, none, redis", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -126,6 +126,15 @@ public sealed class FaultScheduleTests
 
         IReadOnlyList<string> withRedis = FaultSchedule.Parse("4s redis-flush\n5s redis-pause for 1s\n", "f").Problems(0, attached: true, redisStarted: false, redisKnown: true);
         Assert.Empty(withRedis);
+    }
+
+    [Fact]
+    public void A_drain_line_names_its_silo_and_needs_one()
+    {
+        Fault drain = Assert.Single(FaultSchedule.Parse("3s drain worker", "f").Faults);
+        Assert.Equal(new Fault(TimeSpan.FromSeconds(3), FaultKind.Drain, "worker", Line: 1), drain);
+        Assert.True(drain.TargetsSilo);
+        Assert.Contains("needs a target", Assert.Throws<FormatException>(() => FaultSchedule.Parse("3s drain", "f")).Message, StringComparison.Ordinal);
     }
 
     [Fact]
