@@ -107,7 +107,7 @@ public sealed class OnlineGateBiasTests(ITestOutputHelper output)
         int windowSteps = options?.WindowSteps ?? 4;
         var online = options is null ? null : new OnlineGateBias(m.Model, m.ExpertLoad, options);
         int[] layers = [.. m.Model.Gates.Select(g => g.Layer)];
-        var window = new ExpertLoadWindow(m.ExpertLoad, layers, m.Config.NRoutedExperts);
+        var window = new ExpertLoadDelta(m.ExpertLoad, layers, m.Config.NRoutedExperts);
         var imbalance = new List<double>();
         long boundaries = 0;
         void Boundary()

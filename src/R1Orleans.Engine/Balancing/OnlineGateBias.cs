@@ -14,7 +14,7 @@ namespace R1Orleans.Engine.Balancing;
 public sealed class OnlineGateBias
 {
     private readonly DeepseekV3Model _model;
-    private readonly ExpertLoadWindow _window;
+    private readonly ExpertLoadDelta _window;
     private readonly GateBiasBalancer _balancer;
     private readonly int _windowSteps;
     private long _boundaries;
@@ -29,7 +29,7 @@ public sealed class OnlineGateBias
         _balancer = new GateBiasBalancer(options.Gamma, options.MaxDrift);
         _windowSteps = options.WindowSteps;
         Options = options;
-        _window = new ExpertLoadWindow(counter, model.Gates.Select(g => g.Layer), model.Config.NRoutedExperts);
+        _window = new ExpertLoadDelta(counter, model.Gates.Select(g => g.Layer), model.Config.NRoutedExperts);
         _report = OnlineGateBiasReport.Empty;
     }
 

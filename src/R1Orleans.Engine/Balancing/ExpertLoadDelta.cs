@@ -3,18 +3,19 @@ using R1Orleans.Transport;
 namespace R1Orleans.Engine.Balancing;
 
 /// <summary>
-/// Cuts the cumulative <see cref="ExpertLoadCounter"/> into windows: each <see cref="Take"/> gives the tokens routed to
-/// every (layer, expert) since the previous one (or since this was made). Read where nothing else is routing (the
-/// engine thread between steps), so a window holds whole steps.
+/// Windows of the cumulative <see cref="ExpertLoadCounter"/> by difference: each <see cref="Take"/> gives the tokens
+/// routed to every (layer, expert) since the previous one (or since this was made), leaving the counter's own windows
+/// (<c>CloseWindow</c>, what a silo publishes to the cluster's load balancer) alone. Read where nothing else is routing
+/// (the engine thread between steps), so a window holds whole steps.
 /// </summary>
-public sealed class ExpertLoadWindow
+public sealed class ExpertLoadDelta
 {
     private readonly ExpertLoadCounter _counter;
     private readonly int[] _layers;
     private readonly int _experts;
     private readonly Dictionary<int, long[]> _seen = [];
 
-    public ExpertLoadWindow(ExpertLoadCounter counter, IEnumerable<int> layers, int experts)
+    public ExpertLoadDelta(ExpertLoadCounter counter, IEnumerable<int> layers, int experts)
     {
         _counter = counter ?? throw new ArgumentNullException(nameof(counter));
         ArgumentNullException.ThrowIfNull(layers);
