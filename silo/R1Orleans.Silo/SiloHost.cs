@@ -57,10 +57,11 @@ public static class SiloHost
         ["--expert-replicas"] = "Cluster:ExpertReplicas",
         ["--max-nodes-per-token"] = "Cluster:MaxNodesPerToken",
         ["--exchange"] = "Cluster:Exchange",
+        ["--fault-injection"] = "Cluster:FaultInjection",
     };
 
     /// <summary>Switches that may be given without a value (meaning true).</summary>
-    private static readonly string[] s_flags = ["--speculative-mtp", "--no-http", "--allow-nonfinite-weights", "--online-bias"];
+    private static readonly string[] s_flags = ["--speculative-mtp", "--no-http", "--allow-nonfinite-weights", "--fault-injection", "--online-bias"];
 
     /// <summary>The configuration sections the silo binds, and their options types (their keys and values are checked at start).</summary>
     public static readonly IReadOnlyDictionary<string, Type> OptionSections = new Dictionary<string, Type>(StringComparer.Ordinal)
@@ -113,6 +114,10 @@ public static class SiloHost
           --expert-replicas N           copies of each routed expert across silos (default 1)
           --max-nodes-per-token N       most nodes one token's experts may span (default 4)
           --exchange ucx|orleans        the data plane between silos: UCX (default; UCX_TLS etc. apply) or grain calls
+          --fault-injection             let the control plane slow this silo's expert replies (the chaos harness's
+                                        delay fault: POST /cluster/faults/delay); never in production
+
+        A cluster silo also answers POST /cluster/drain?silo=SILO (r1 cluster drain): that silo drains as on SIGTERM.
 
         Any setting can also be given as --Section:Key VALUE, as an environment variable R1ORLEANS_Section__Key, or in
         appsettings.json (sections Model, Gateway, Silo, Cluster). An unknown switch or a value of the wrong type is an error.
@@ -183,6 +188,7 @@ public static class SiloHost
                 MaxNodesPerToken = cluster.MaxNodesPerToken,
                 StepDeadline = TimeSpan.FromSeconds(cluster.StepDeadlineSeconds),
                 Exchange = cluster.Exchange.ToLowerInvariant(),
+                FaultInjection = cluster.FaultInjection,
             });
         }
 
@@ -211,7 +217,42 @@ public static class SiloHost
             services.GetService<ClusterNode>() is { } node
                 ? Results.Ok(await ClusterStatus.ReadExpertsAsync(grains, node, layer).ConfigureAwait(false))
                 : Results.NotFound(new { error = Alone }));
+
+        // Operations on one member, from any silo (r1 cluster drain; the chaos harness's delay fault).
+        app.MapPost("/cluster/drain", (IGrainFactory grains, IServiceProvider services, string? silo) =>
+            Control(services, silo, "/cluster/drain?silo=SILO", () => ClusterControl.DrainAsync(grains, silo!)));
+        app.MapPost("/cluster/faults/delay", (IGrainFactory grains, IServiceProvider services, string? silo, int? ms, double? seconds) =>
+            Control(services, silo, "/cluster/faults/delay?silo=SILO&ms=MS&seconds=S", () => ms is null or < 0 || seconds is null or < 0
+                ? throw new ArgumentException("give ms (the added delay, milliseconds) and seconds (how long), both at least 0")
+                : ClusterControl.DelayAsync(grains, silo!, TimeSpan.FromMilliseconds(ms.Value), TimeSpan.FromSeconds(seconds.Value))));
         return app;
+    }
+
+    /// <summary>Runs one control operation: 404 alone, 400 for a bad or unknown silo or argument, 409 when the silo refuses.</summary>
+    private static async Task<IResult> Control(IServiceProvider services, string? silo, string usage, Func<Task<ClusterControlReply>> operation)
+    {
+        if (services.GetService<ClusterNode>() is null)
+        {
+            return Results.NotFound(new { error = "this silo runs alone (--clustering localhost): it has no cluster to act on" });
+        }
+
+        if (string.IsNullOrWhiteSpace(silo))
+        {
+            return Results.BadRequest(new { error = $"name the silo: POST {usage}" });
+        }
+
+        try
+        {
+            return Results.Ok(await operation().ConfigureAwait(false));
+        }
+        catch (ArgumentException e)
+        {
+            return Results.BadRequest(new { error = e.Message });
+        }
+        catch (InvalidOperationException e)
+        {
+            return Results.Conflict(new { error = e.Message });
+        }
     }
 
     /// <summary>

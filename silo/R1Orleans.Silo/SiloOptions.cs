@@ -122,6 +122,9 @@ public sealed class ClusterServingOptions
     /// <summary>How long a step waits for one expert holder before it fails naming the silo and the layer.</summary>
     public double StepDeadlineSeconds { get; set; } = 30;
 
+    /// <summary>Lets the control plane inject faults here (the chaos harness's reply delay); off in production.</summary>
+    public bool FaultInjection { get; set; }
+
     /// <summary>The node name in effect.</summary>
     public string NodeName => string.IsNullOrWhiteSpace(Node) ? Environment.MachineName : Node;
 }

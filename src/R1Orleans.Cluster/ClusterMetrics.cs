@@ -32,6 +32,8 @@ public sealed class ClusterMetrics : IHostedService, IDisposable
     private readonly Meter _meter;
     private readonly Histogram<double> _latency;
     private readonly Histogram<double> _recovery;
+    private readonly Histogram<double> _detection;
+    private readonly Histogram<double> _membershipLag;
     private readonly KeyValuePair<string, object?> _silo;
     private readonly KeyValuePair<string, object?> _nodeName;
     private readonly Lock _gate = new();
@@ -70,6 +72,13 @@ public sealed class ClusterMetrics : IHostedService, IDisposable
         _recovery = _meter.CreateHistogram(Prefix + "recovery_time", "s",
             "Time a step spent recovering from a lost holder (failure to the last re-dispatched reply), in seconds.", null,
             new InstrumentAdvice<double> { HistogramBucketBoundaries = s_latencyBuckets });
+        _detection = _meter.CreateHistogram(Prefix + "failure_detection_time", "s",
+            "Time from dispatching a MoE layer step to this rank seeing its holder fail, in seconds, by cause: unreachable (a connection error), deadline (silence past the step deadline: paused or slowed), fenced, failed.", null,
+            new InstrumentAdvice<double> { HistogramBucketBoundaries = s_latencyBuckets });
+        _membershipLag = _meter.CreateHistogram(Prefix + "membership_detection_lag", "s",
+            "Time from this rank's first failed call to a silo until Orleans' membership declared that silo dead, in seconds: how far the data path is ahead of membership.", null,
+            new InstrumentAdvice<double> { HistogramBucketBoundaries = s_latencyBuckets });
+        _node.SiloDeclaredDead += OnDeclaredDead;
         _latency = _meter.CreateHistogram(Prefix + "dispatch_latency", "s",
             "Time from dispatching a MoE layer step to a remote holder to its reply's arrival, in seconds.", null,
             new InstrumentAdvice<double> { HistogramBucketBoundaries = s_latencyBuckets });
@@ -95,6 +104,7 @@ public sealed class ClusterMetrics : IHostedService, IDisposable
             {
                 _observed.ReplyLatency -= OnReply;
                 _observed.Recovered -= OnRecovered;
+                _observed.FailureDetected -= OnFailure;
             }
 
             _observed = current;
@@ -102,6 +112,7 @@ public sealed class ClusterMetrics : IHostedService, IDisposable
             {
                 current.ReplyLatency += OnReply;
                 current.Recovered += OnRecovered;
+                current.FailureDetected += OnFailure;
             }
         }
     }
@@ -118,16 +129,37 @@ public sealed class ClusterMetrics : IHostedService, IDisposable
             {
                 _observed.ReplyLatency -= OnReply;
                 _observed.Recovered -= OnRecovered;
+                _observed.FailureDetected -= OnFailure;
                 _observed = null;
             }
         }
 
+        _node.SiloDeclaredDead -= OnDeclaredDead;
         _meter.Dispose();
     }
 
     private void OnReply(TimeSpan latency) => _latency.Record(latency.TotalSeconds, _silo, _nodeName);
 
     private void OnRecovered(TimeSpan took) => _recovery.Record(took.TotalSeconds, _silo, _nodeName);
+
+    private void OnFailure(ExpertStepFailure cause, TimeSpan took) =>
+        _detection.Record(took.TotalSeconds, _silo, _nodeName, new KeyValuePair<string, object?>("cause", Cause(cause)));
+
+    private void OnDeclaredDead(string silo, TimeSpan? afterSuspicion)
+    {
+        if (afterSuspicion is TimeSpan lag)
+        {
+            _membershipLag.Record(lag.TotalSeconds, _silo, _nodeName);
+        }
+    }
+
+    private static string Cause(ExpertStepFailure cause) => cause switch
+    {
+        ExpertStepFailure.Unreachable => "unreachable",
+        ExpertStepFailure.DeadlineExceeded => "deadline",
+        ExpertStepFailure.Fenced => "fenced",
+        _ => "failed",
+    };
 
     private void Gauge(string name, string? unit, string description, Func<long> read) =>
         _meter.CreateObservableGauge(Prefix + name, () => new Measurement<long>(read(), _silo, _nodeName), unit, description);

@@ -52,6 +52,9 @@ public sealed record ClusterNodeOptions
 
     /// <summary>Experts of one request that run at once on this holder.</summary>
     public int HolderParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Whether the control plane may inject faults here (<c>--fault-injection</c>: the chaos harness's reply delay).</summary>
+    public bool FaultInjection { get; init; }
 }
 
 /// <summary>
@@ -73,10 +76,15 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     private readonly UcxNode? _ucx;
     private readonly IClusterMembershipService? _membership;
     private volatile Dictionary<string, byte[]> _exchangeAddresses = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _drain = new();
+    private readonly HashSet<string> _declaredDead = new(StringComparer.Ordinal);
+    private readonly Func<int>? _requestsInFlight;
 
-    public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger, IClusterMembershipService? membership = null)
+    /// <param name="requestsInFlight">Requests this silo's rank is running or holds waiting (a drain waits for them).</param>
+    public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger, IClusterMembershipService? membership = null, Func<int>? requestsInFlight = null)
     {
         _membership = membership;
+        _requestsInFlight = requestsInFlight;
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _grains = grains ?? throw new ArgumentNullException(nameof(grains));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
@@ -104,6 +112,9 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     public byte[] ExchangeAddress { get; } = [];
 
     public ClusterMember Self { get; }
+
+    /// <summary>Orleans' membership (null in tests that build a node without it).</summary>
+    public IClusterMembershipService? Membership => _membership;
 
     public PlacementPlanner Planner { get; }
 
@@ -244,6 +255,11 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
             SiloAddress address = SiloAddress.FromParsableString(m.Silo);
             if (alive.GetSiloStatus(address) == SiloStatus.Dead)
             {
+                if (_declaredDead.Add(m.Silo))
+                {
+                    SiloDeclaredDead?.Invoke(m.Silo, RankExchangeInstance?.Suspects.SuspectedFor(new SiloId(m.Silo)));
+                }
+
                 LogDead(_logger, m.Silo, m.Node);
                 await directory.Leave(m.Silo).ConfigureAwait(false);
             }
@@ -299,8 +315,27 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
         return snapshot;
     }
 
+    /// <summary>
+    /// Raised once per silo that Orleans' membership declared dead while it was in the placement directory, with how long
+    /// before that this silo's rank first saw it fail (null when its rank had not).
+    /// </summary>
+    public event Action<string, TimeSpan?>? SiloDeclaredDead;
+
     /// <summary>True once the silo is stopping: its rank takes no new requests and its experts are being placed elsewhere.</summary>
-    public bool Draining { get; private set; }
+    public bool Draining => _drain.IsCancellationRequested;
+
+    /// <summary>Fires when the drain begins: the rank's requests move to other ranks then (or finish, when nearly done).</summary>
+    public CancellationToken DrainToken => _drain.Token;
+
+    /// <summary>Begins the drain (idempotent): the rank stops taking requests and hands off its running ones.</summary>
+    public void BeginDrain()
+    {
+        if (!_drain.IsCancellationRequested)
+        {
+            LogDraining(_logger, Self.Silo.Value, _requestsInFlight?.Invoke() ?? 0);
+            _drain.Cancel();
+        }
+    }
 
     /// <summary>
     /// Drains (SIGTERM, or the host stopping): the rank stops taking requests, the silo leaves the directory, and it
@@ -309,7 +344,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        Draining = true;
+        BeginDrain();
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         IPlacementDirectoryGrain directory = _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey);
         try
@@ -320,14 +355,16 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
                 PlacementSnapshot snapshot = await directory.Snapshot().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
                 bool placedElsewhere = !snapshot.Members.Any()
                     || (snapshot.Pending is null && snapshot.Committed is { } c && !c.ToMap().Members.Any(m => m.Silo == Self.Silo));
-                if (placedElsewhere)
+
+                // Requests handed off have left; those nearly done finish first (others' ranks still need no wait).
+                if (placedElsewhere && (_requestsInFlight?.Invoke() ?? 0) == 0)
                 {
                     LogDrained(_logger, Self.Silo.Value);
                     return;
                 }
             }
 
-            LogRetry(_logger, $"drain: no placement without this silo was committed within {_options.DrainTimeout.TotalSeconds:0} s; leaving anyway");
+            LogRetry(_logger, $"drain: within {_options.DrainTimeout.TotalSeconds:0} s no placement without this silo was committed or its rank still had requests; leaving anyway (the gateways resume them)");
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or OperationCanceledException)
         {
@@ -337,6 +374,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
 
     public override void Dispose()
     {
+        _drain.Dispose();
         _ucx?.Dispose();
         _store.Dispose();
         base.Dispose();
@@ -387,7 +425,10 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     [LoggerMessage(Level = LogLevel.Warning, Message = "silo {Silo} on node {Node} is dead (Orleans membership): it leaves the placement")]
     private static partial void LogDead(ILogger logger, string silo, string node);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "drained: the placement no longer needs silo {Silo}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "draining silo {Silo}: its rank takes no new requests and hands off its {Requests} requests; its experts move")]
+    private static partial void LogDraining(ILogger logger, string silo, int requests);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "drained: the placement no longer needs silo {Silo} and its rank has no requests")]
     private static partial void LogDrained(ILogger logger, string silo);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "the cluster refused this silo: {Refusal}")]

@@ -23,7 +23,12 @@ public static class ClusterServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(options);
         services.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
         services.AddSingleton(options);
-        services.AddSingleton<ClusterNode>();
+        services.TryAddSingleton<ModelHost>();
+        services.AddSingleton(sp =>
+        {
+            ModelHost host = sp.GetRequiredService<ModelHost>();
+            return ActivatorUtilities.CreateInstance<ClusterNode>(sp, (Func<int>)(() => host.Engine is { } e ? e.Core.Running + e.Core.Waiting : 0));
+        });
         services.AddSingleton<ILocalExpertHolder>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<IPlacementPlannerSource>(sp => sp.GetRequiredService<ClusterNode>());
         services.AddSingleton<ILocalPlacement>(sp => sp.GetRequiredService<ClusterNode>());

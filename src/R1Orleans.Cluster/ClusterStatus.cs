@@ -8,6 +8,9 @@ namespace R1Orleans.Cluster;
 /// <param name="Rank">What the silo's rank says of itself (requests, exchange traffic, experts held); null when it did not answer within a second.</param>
 public sealed record SiloStatusReport(string Silo, string Node, int ExpertsPlaced, bool ThisSilo, RankReport? Rank);
 
+/// <summary>A silo as Orleans' membership sees it (Active, ShuttingDown, Stopping, Dead…), from the asked silo's view.</summary>
+public sealed record MembershipStatusReport(string Silo, string Status);
+
 /// <summary>What this silo's rank sent to other silos and got back, and what its holder ran for all ranks.</summary>
 public sealed record ExchangeStatusReport(
     long SentMessages,
@@ -30,7 +33,8 @@ public sealed record ClusterStatusReport(
     bool ExpertsCovered,
     long? ThisSiloVersion,
     IReadOnlyList<SiloStatusReport> Silos,
-    ExchangeStatusReport? ThisSiloExchange);
+    ExchangeStatusReport? ThisSiloExchange,
+    IReadOnlyList<MembershipStatusReport>? Membership = null);
 
 /// <summary>One expert of one layer: where it is held (replica 0 first) and the tokens this silo's rank routed to it.</summary>
 public sealed record ExpertPlacementReport(int Expert, IReadOnlyList<string> Holders, long TokensRoutedHere);
@@ -82,7 +86,11 @@ public static class ClusterStatus
         ExchangeStatusReport? exchange = self?.RankExchangeInstance?.Statistics is { } st
             ? new ExchangeStatusReport(st.SentMessages, st.SentBytes, st.ReceivedMessages, st.ReceivedBytes, st.MeanReplyLatency.TotalMicroseconds, st.NodeLimitViolations, self.Holder?.Load.Total ?? 0)
             : null;
-        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange);
+        IReadOnlyList<MembershipStatusReport>? membership = self?.Membership?.CurrentSnapshot.Members.Values
+            .OrderBy(m => m.SiloAddress.ToParsableString(), StringComparer.Ordinal)
+            .Select(m => new MembershipStatusReport(m.SiloAddress.ToParsableString(), m.Status.ToString()))
+            .ToList();
+        return new ClusterStatusReport(snapshot.ModelHash, map?.Version, map?.Epoch, snapshot.Pending?.Version, covered, self?.View.Current?.Version, silos, exchange, membership);
     }
 
     private static async Task<RankReport?> ReportOf(IGrainFactory grains, string silo)

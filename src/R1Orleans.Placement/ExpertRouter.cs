@@ -6,7 +6,8 @@ namespace R1Orleans.Placement;
 /// Turns the gate's unchanged choice (an <see cref="ExpertRouting"/>) into a <see cref="DispatchPlan"/> for one rank:
 /// for every (token, slot) it picks ONE holder among the expert's replicas so that one token's experts span at most
 /// <see cref="MaxNodesPerToken"/> nodes. Per token: experts with a single holder first (no choice, their nodes are
-/// needed anyway), then replicas on the rank's own silo (they run in place without a copy), then the rank's own node if it holds any of the token's experts, then replicas on nodes already chosen for the token,
+/// needed anyway), then replicas on the rank's own silo (they run in place without a copy; skipped, as is the preference for the rank's
+/// node among chosen nodes, when <see cref="IReplicaPreference.PreferLocalReplicas"/> is false), then the rank's own node if it holds any of the token's experts, then replicas on nodes already chosen for the token,
 /// then new nodes greedily (the node covering most of the remaining slots, ties to the lower total
 /// <see cref="IReplicaPreference"/> cost, then the lower node index). With a group-aligned map this never exceeds
 /// topk_group nodes; a token that still spans more nodes than the limit is counted in
@@ -31,6 +32,7 @@ public sealed class ExpertRouter
     private readonly int[] _memberStart;
     private readonly int[] _touched;
     private readonly bool _firstReplica;
+    private readonly bool _preferLocal;
     private readonly int _maxReplicas;
     private int[] _byExpert = [];
     private int[] _slotStart = [];
@@ -61,6 +63,7 @@ public sealed class ExpertRouter
         _memberStart = new int[map.MemberCount + 1];
         _touched = new int[map.NodeCount];
         _firstReplica = _preference is FirstReplicaPreference;
+        _preferLocal = _preference.PreferLocalReplicas;
         for (int slot = 0; slot + 1 < _offsets.Length; slot++)
         {
             _maxReplicas = Math.Max(_maxReplicas, _offsets[slot + 1] - _offsets[slot]);
@@ -171,8 +174,9 @@ public sealed class ExpertRouter
             }
         }
 
-        // 1. Replicas on the rank's own silo run in place.
-        for (int k = 0; k < ids.Length && remaining > 0 && _selfMember >= 0; k++)
+        // 1. Replicas on the rank's own silo run in place (unless the preference must be honoured: then step 2 still
+        // marks the rank's node, and step 3 picks among its replicas by cost).
+        for (int k = 0; k < ids.Length && remaining > 0 && _selfMember >= 0 && _preferLocal; k++)
         {
             if (chosen[k] < 0 && _candidateMember.AsSpan(_slotStart[k], _slotStart[k + 1] - _slotStart[k]).Contains(_selfMember))
             {
@@ -202,7 +206,7 @@ public sealed class ExpertRouter
                     for (int c = _slotStart[k]; c < _slotStart[k + 1]; c++)
                     {
                         if (_nodeMark[_candidateNode[c]] == _marker
-                            && (best < 0 || Better(_candidateNode[c] == _selfNode, _candidateCost[c], _candidateNode[best] == _selfNode, _candidateCost[best])))
+                            && (best < 0 || Better(_preferLocal && _candidateNode[c] == _selfNode, _candidateCost[c], _preferLocal && _candidateNode[best] == _selfNode, _candidateCost[best])))
                         {
                             best = c;
                         }

@@ -9,6 +9,13 @@ public interface IReplicaPreference
 {
     /// <summary>The cost of sending <paramref name="token"/>'s row for <paramref name="expert"/> to replica <paramref name="replica"/>.</summary>
     int Cost(int layer, int token, int expert, int replica);
+
+    /// <summary>
+    /// Whether a replica on the rank's own silo (or node) is taken before the cheapest one. True by default (no copy,
+    /// no hop); a preference that must be honoured to balance load (planned replica weights) says false, and then
+    /// only the node limit comes before its cost.
+    /// </summary>
+    bool PreferLocalReplicas => true;
 }
 
 /// <summary>The default: the first replica (replica 0) unless another saves a node or is local.</summary>

@@ -112,6 +112,48 @@ public sealed class PlacementDirectory
         return false;
     }
 
+    /// <summary>
+    /// Takes a map planned elsewhere (the load balancer's rebalance: hot experts replicated, experts moved) as the next
+    /// pending map, numbered after the newest (version + 1, epoch above every epoch seen). Members then load what it adds
+    /// in the background and acknowledge; ranks switch at a step boundary once it is committed; the old version is served
+    /// until retired. Refused (with the reason) while another map is pending, before any map is committed, when its
+    /// members are not exactly the directory's, or when its layout differs; a proposal with the committed assignment
+    /// changes nothing. Returns the reason it was refused or made no change, or null when it is pending.
+    /// </summary>
+    public string? Propose(PlacementMap plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (Committed is not { } committed)
+        {
+            return "no placement is committed yet";
+        }
+
+        if (Pending is { } pending)
+        {
+            return $"placement {pending.Stamp} is still being loaded; propose again once it is committed";
+        }
+
+        if (!plan.Layout.Equals(committed.Layout))
+        {
+            return "the plan's expert layout is not the cluster's";
+        }
+
+        if (plan.MemberCount != _members.Count || plan.Members.Any(m => !_members.TryGetValue(m.Silo, out ClusterMember? known) || known != m))
+        {
+            return $"the plan places experts on {string.Join(", ", plan.Members.Select(m => m.Silo.Value))}; the members are {string.Join(", ", _members.Keys.Select(s => s.Value))}";
+        }
+
+        if (plan.SameAssignment(committed))
+        {
+            return "the plan is the committed assignment: nothing to change";
+        }
+
+        _generation = Math.Max(_generation + 1, committed.Epoch + 1);
+        Pending = plan.Restamped(committed.Version + 1, _generation);
+        _acks.Clear();
+        return null;
+    }
+
     /// <summary>Members the planner needs before it can place every replica (--expert-replicas).</summary>
     public int MembersNeeded => _planner.Replicas;
 

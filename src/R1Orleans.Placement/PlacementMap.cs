@@ -176,6 +176,9 @@ public sealed class PlacementMap : IEquatable<PlacementMap>
         return new PlacementMap(Version, Epoch, _members, Layout, offsets, [.. holders]);
     }
 
+    /// <summary>The same assignment under another stamp (the directory numbers a proposed map as its next).</summary>
+    public PlacementMap Restamped(long version, long epoch) => new(version, epoch, _members, Layout, _holderOffsets, _holders);
+
     /// <summary>Internal factory for the planner: arrays are taken over, not copied.</summary>
     internal static PlacementMap FromArrays(long version, long epoch, ClusterMember[] members, ExpertLayout layout, int[] holderOffsets, int[] holders) =>
         new(version, epoch, members, layout, holderOffsets, holders);

@@ -87,6 +87,45 @@ public sealed class ChaosRunTests
         }
     }
 
+    [Fact]
+    public async Task The_gray_schedule_a_slowed_worker_a_join_and_a_drain_through_the_control_plane_lose_nothing_and_the_drained_silo_exits()
+    {
+        string directory = Directory.CreateTempSubdirectory("r1-chaos-gray-").FullName;
+        var output = new StringWriter();
+        var error = new StringWriter();
+        ChaosSettings settings = Settings("gray", directory, ["--kv-cache-tokens", "4096", "--expert-replicas", "2"]) with
+        {
+            Concurrency = 4,
+            MaxTokens = 64,
+        };
+        try
+        {
+            int exit = await ChaosRun.RunAsync(settings, output, error);
+            string said = $"{output}\n{error}";
+            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{said}");
+
+            List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
+            FaultRecord[] faults = [.. history.OfType<FaultRecord>()];
+            Assert.Equal(["delay", "join", "drain"], faults.Select(f => f.Kind));
+            Assert.All(faults, f => Assert.DoesNotContain("not injected", f.Note ?? "", StringComparison.Ordinal));
+            RequestRecord[] requests = [.. history.OfType<RequestRecord>()];
+            Assert.NotEmpty(requests);
+            Assert.All(requests, r => Assert.Equal(RequestStatus.Completed, r.Status));
+            ReferenceSet references = ReferenceSet.Load(Path.Combine(directory, "references.json"));
+            Assert.All(requests, r => Assert.Equal(references.Find(r.Spec.Key)!.Tokens, r.Tokens));
+
+            // The drained worker stopped by itself (the harness sent no signal to it) and said what it did.
+            FaultRecord drain = faults[2];
+            Assert.False(Running(drain.Pid!.Value), $"drained silo {drain.Target} (pid {drain.Pid}) still runs");
+            string log = File.ReadAllText(Path.Combine(directory, drain.Target + ".log"));
+            Assert.Contains("draining silo", log, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary>Three silos from the test's own build; when a joined silo shows in the status is measured, not asserted.</summary>
     private static ChaosSettings Settings(string schedule, string directory, string[] siloArgs) => new()
     {

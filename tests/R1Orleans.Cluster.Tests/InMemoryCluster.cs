@@ -91,11 +91,12 @@ internal sealed class InMemoryCluster : IDisposable
     public static InMemoryCluster StartOverUcx(string directory, PlacementMap map, string tls) => new(directory, map, tls);
 
     /// <summary>The exchange of a rank on <paramref name="rank"/>, as the engine's model loader asks for it.</summary>
-    public ExpertExchangeFactory RankOn(ClusterMember rank, int maxNodesPerToken = 4, TimeSpan? deadline = null, TimeSpan? recoveryTimeout = null) => (_, _) =>
+    public ExpertExchangeFactory RankOn(ClusterMember rank, int maxNodesPerToken = 4, TimeSpan? deadline = null, TimeSpan? recoveryTimeout = null, Func<PlacementMap, IReplicaPreference?>? replicaPreference = null) => (_, _) =>
     {
         var exchange = new ClusterExpertExchange(rank, View, _transports[rank.Silo], Holders[rank.Silo], maxNodesPerToken, deadline ?? TimeSpan.FromSeconds(60))
         {
             RecoveryTimeout = recoveryTimeout ?? TimeSpan.FromSeconds(60),
+            ReplicaPreference = replicaPreference,
         };
         Exchanges.Add(exchange);
         return exchange;

@@ -1,6 +1,7 @@
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Conformance;
+using R1Orleans.Engine;
 using R1Orleans.Placement;
 using R1Orleans.TestSupport;
 using R1Orleans.Transport.Cluster;
@@ -57,6 +58,34 @@ public sealed class StepFailoverTests
         ClusterExpertExchange exchange = cluster.Exchanges.Single();
         Assert.True(exchange.Suspects.IsSuspect(paused));
         Assert.True(exchange.Statistics.Failovers >= 1);
+    }
+
+    [Fact]
+    public void With_two_replicas_a_holder_slowed_past_the_deadline_by_fault_injection_is_detected_by_the_deadline_and_the_bits_do_not_change()
+    {
+        GoldenReport single = GoldenChecker.Check(s_case, new CpuBackend(1));
+        ClusterMember[] members = Members(3);
+        PlacementMap map = PlacementPlanner.For(ModelConfigOf(s_case), replicas: 2).Plan(members);
+        using var cluster = InMemoryCluster.Start(s_case, map);
+        SiloId slowed = FirstRemoteHolder(map, members[0].Silo);
+        cluster.Holders[slowed].ReplyDelay.Set(TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1));
+        var causes = new System.Collections.Concurrent.ConcurrentBag<ExpertStepFailure>();
+        ExpertExchangeFactory factory = cluster.RankOn(members[0], deadline: TimeSpan.FromMilliseconds(300), recoveryTimeout: TimeSpan.FromSeconds(5));
+
+        GoldenReport distributed = GoldenChecker.Check(s_case, new CpuBackend(1), exchange: (config, experts) =>
+        {
+            var exchange = (ClusterExpertExchange)factory(config, experts);
+            exchange.Statistics.FailureDetected += (cause, _) => causes.Add(cause);
+            return exchange;
+        });
+        ClusterExpertExchange rank = cluster.Exchanges.Single();
+
+        AssertSameBits(single.Trace!, distributed.Trace!, "a replica standing in for a slowed holder");
+        Assert.True(rank.Suspects.IsSuspect(slowed));
+        Assert.True(rank.Statistics.Failovers >= 1, "no step was re-dispatched");
+        Assert.NotEmpty(causes);
+        Assert.All(causes, c => Assert.Equal(ExpertStepFailure.DeadlineExceeded, c));
+        Assert.Equal(rank.Statistics.FailedCalls, causes.Count);
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Engine;
+using R1Orleans.Placement;
+using R1Orleans.Placement.Balancing;
 using R1Orleans.Transport;
 
 namespace R1Orleans.Model.Tests;
@@ -68,6 +70,75 @@ public sealed class ExpertLoadCounterTests
         var counter = new ExpertLoadCounter();
         Parallel.For(0, 10_000, i => counter.Add(0, i % 4, 1));
         Assert.Equal(2500, counter.Tokens(0, 3));
+    }
+
+    [Fact]
+    public void Closing_a_window_returns_its_counts_per_replica_and_starts_the_next()
+    {
+        var clock = new ManualClock();
+        var counter = new ExpertLoadCounter(clock);
+        var silo = new SiloId("S1");
+        counter.Add(3, 1, 0, 4, placementVersion: 7);
+        counter.Add(3, 1, 1, 6, placementVersion: 7);
+        counter.Add(3, 1, 1, 1, placementVersion: 8);
+        counter.Add(4, 0, 0, 2, placementVersion: 8);
+        clock.Advance(TimeSpan.FromSeconds(2));
+
+        ExpertLoadWindow first = counter.CloseWindow(silo);
+        Assert.Equal(silo, first.Silo);
+        Assert.Equal(1, first.Window);
+        Assert.Equal(7, first.FirstPlacementVersion);
+        Assert.Equal(8, first.PlacementVersion);
+        Assert.False(first.SinglePlacement);
+        Assert.Equal(TimeSpan.FromSeconds(2), first.Duration);
+        Assert.Equal([new(3, 1, 0, 4), new(3, 1, 1, 7), new(4, 0, 0, 2)], first.Counts);
+
+        counter.Add(3, 1, 0, 5, placementVersion: 8);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        ExpertLoadWindow second = counter.CloseWindow(silo);
+        Assert.Equal(2, second.Window);
+        Assert.True(second.SinglePlacement);
+        Assert.Equal([new ExpertReplicaLoad(3, 1, 0, 5)], second.Counts);
+        Assert.Equal(TimeSpan.FromSeconds(1), second.Duration);
+
+        // The cumulative counters (/metrics) are not reset by windows.
+        Assert.Equal(16, counter.Tokens(3, 1));
+        Assert.Equal(9, counter.Tokens(3, 1, 0));
+        Assert.Equal(7, counter.Tokens(3, 1, 1));
+        Assert.Empty(counter.CloseWindow(silo).Counts);
+        Assert.Equal(3, counter.WindowsClosed);
+    }
+
+    [Fact]
+    public void Tokens_added_while_windows_close_land_in_exactly_one_window()
+    {
+        var counter = new ExpertLoadCounter();
+        var silo = new SiloId("S1");
+        var windows = new List<ExpertLoadWindow>();
+        Parallel.Invoke(
+            () => Parallel.For(0, 20_000, i => counter.Add(0, i % 4, i % 2, 1, 1)),
+            () =>
+            {
+                for (int i = 0; i < 200; i++)
+                {
+                    windows.Add(counter.CloseWindow(silo));
+                }
+            });
+        windows.Add(counter.CloseWindow(silo));
+        Assert.Equal(20_000, windows.Sum(w => w.TotalTokens));
+        Assert.Equal(Enumerable.Range(1, 201).Select(i => (long)i), windows.Select(w => w.Window));
+    }
+
+    /// <summary>A clock the test moves by hand (window durations without sleeping).</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => _ticks;
+
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }
 

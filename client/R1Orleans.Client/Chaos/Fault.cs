@@ -27,8 +27,11 @@ public enum FaultKind
     /// <summary>CLIENT PAUSE on Redis for its duration: Redis answers nobody (works attached, with --redis).</summary>
     RedisPause,
 
-    /// <summary>Injected reply delay on a silo; needs a fault-injection setting the silo does not have yet.</summary>
+    /// <summary>Injected reply delay on a silo's expert holder (silos the harness starts run with --fault-injection).</summary>
     Delay,
+
+    /// <summary>POST /cluster/drain for a silo (what `r1 cluster drain` does): it drains as on SIGTERM and exits.</summary>
+    Drain,
 }
 
 /// <summary>
@@ -41,7 +44,7 @@ public enum FaultKind
 public sealed record Fault(TimeSpan At, FaultKind Kind, string? Target = null, TimeSpan? Duration = null, bool Wipe = false, bool Http = false, TimeSpan? Amount = null, int Line = 0)
 {
     /// <summary>Whether the fault acts on a silo process (and so needs one the harness started).</summary>
-    public bool TargetsSilo => Kind is FaultKind.Kill or FaultKind.Stop or FaultKind.Cont or FaultKind.Term or FaultKind.Delay;
+    public bool TargetsSilo => Kind is FaultKind.Kill or FaultKind.Stop or FaultKind.Cont or FaultKind.Term or FaultKind.Delay or FaultKind.Drain;
 
     /// <summary>Whether the fault needs Redis (started by the harness, or given with --redis).</summary>
     public bool TargetsRedis => Kind is FaultKind.RedisRestart or FaultKind.RedisFlush or FaultKind.RedisPause;
@@ -58,6 +61,7 @@ public sealed record Fault(TimeSpan At, FaultKind Kind, string? Target = null, T
         FaultKind.RedisFlush => "redis-flush",
         FaultKind.RedisPause => "redis-pause",
         FaultKind.Delay => "delay",
+        FaultKind.Drain => "drain",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 }

@@ -33,7 +33,7 @@ public sealed class FaultInjector(LocalCluster? cluster, string? redis, HistoryW
                 {
                     await InjectAsync(f, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is InvalidOperationException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+                catch (Exception e) when (e is InvalidOperationException or IOException or System.Net.Sockets.SocketException or TimeoutException or HttpRequestException)
                 {
                     _problems.Add($"{schedule.Name}:{f.Line}: {Fault.Name(f.Kind)} {f.Target} not injected: {e.Message}");
                     Write(Fault.Name(f.Kind), f.Target ?? "", null, "not injected: " + e.Message);
@@ -90,8 +90,55 @@ public sealed class FaultInjector(LocalCluster? cluster, string? redis, HistoryW
                 Write("redis-pause", "redis", null, string.Create(CultureInfo.InvariantCulture, $"{ms} ms"));
                 break;
             case FaultKind.Delay:
+                await DelayAsync(f, cancellationToken).ConfigureAwait(false);
+                break;
+            case FaultKind.Drain:
+                await DrainAsync(f, cancellationToken).ConfigureAwait(false);
+                break;
             default:
-                throw new InvalidOperationException("the silo has no fault-injection delay setting yet");
+                throw new InvalidOperationException($"unknown fault {f.Kind}");
+        }
+    }
+
+    /// <summary>Asks a running HTTP silo to slow the target's expert replies (silos run with --fault-injection).</summary>
+    private async Task DelayAsync(Fault f, CancellationToken cancellationToken)
+    {
+        SiloInstance target = Cluster.Resolve(f.Target!);
+        TimeSpan amount = f.Amount ?? TimeSpan.Zero;
+        TimeSpan duration = f.Duration ?? TimeSpan.FromHours(1);
+        await PostAsync(target, string.Create(CultureInfo.InvariantCulture, $"cluster/faults/delay?silo={Uri.EscapeDataString(target.Name)}&ms={amount.TotalMilliseconds:0}&seconds={duration.TotalSeconds:0.###}"), cancellationToken).ConfigureAwait(false);
+        Write(Fault.Name(f.Kind), target.Name, target.Process.Pid, string.Create(CultureInfo.InvariantCulture, $"replies {amount.TotalMilliseconds:0} ms late for {duration.TotalSeconds:0.###} s"));
+    }
+
+    /// <summary>Drains the target through the control plane, as `r1 cluster drain` does; it exits by itself when drained.</summary>
+    private async Task DrainAsync(Fault f, CancellationToken cancellationToken)
+    {
+        SiloInstance target = Cluster.Resolve(f.Target!);
+        target.Gone = true;
+        try
+        {
+            await PostAsync(target, "cluster/drain?silo=" + Uri.EscapeDataString(target.Name), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            target.Gone = false;
+            throw;
+        }
+
+        Write(Fault.Name(f.Kind), target.Name, target.Process.Pid, "POST /cluster/drain");
+    }
+
+    /// <summary>POSTs a control request through a running HTTP silo other than <paramref name="target"/> where there is one.</summary>
+    private async Task PostAsync(SiloInstance target, string query, CancellationToken cancellationToken)
+    {
+        SiloInstance via = Cluster.Silos.Where(s => s.Running && s.Http).OrderBy(s => s == target).FirstOrDefault()
+            ?? throw new InvalidOperationException("no HTTP silo is running to pass the request on");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        using HttpResponseMessage response = await http.PostAsync(new Uri(via.Url!, query), null, cancellationToken).ConfigureAwait(false);
+        string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"{via.Name} answered {(int)response.StatusCode}: {body}");
         }
     }
 

@@ -86,7 +86,7 @@ public sealed class FaultSchedule
 
     /// <summary>
     /// What keeps this schedule from running on a setup: a silo fault or join while attached, a Redis fault without a
-    /// Redis to act on, a silo number that will not exist yet, a delay (the silo has no such setting yet). Empty when it can run.
+    /// Redis to act on, a silo number that will not exist yet. Empty when it can run.
     /// </summary>
     public IReadOnlyList<string> Problems(int initialSilos, bool attached, bool redisStarted, bool redisKnown)
     {
@@ -108,11 +108,6 @@ public sealed class FaultSchedule
             else if (f.TargetsRedis && !redisKnown)
             {
                 problems.Add($"{where} needs Redis: give --redis HOST:PORT");
-            }
-
-            if (f.Kind == FaultKind.Delay)
-            {
-                problems.Add($"{where} needs a fault-injection delay setting in the silo, which it does not have yet");
             }
 
             if (f.Target is { } t && SiloNumber(t) is int n && n >= silos)
@@ -161,7 +156,7 @@ public sealed class FaultSchedule
         TimeSpan at = ParseTime(words[0]);
         if (words.Length < 2)
         {
-            throw new FormatException("a time needs a fault after it: kill, stop, cont, term, join, redis-restart, redis-flush, redis-pause or delay");
+            throw new FormatException("a time needs a fault after it: kill, stop, cont, term, join, redis-restart, redis-flush, redis-pause, delay or drain");
         }
 
         var rest = new Queue<string>(words[2..]);
@@ -176,8 +171,9 @@ public sealed class FaultSchedule
             "redis-flush" => new Fault(at, FaultKind.RedisFlush),
             "redis-pause" => new Fault(at, FaultKind.RedisPause, Duration: For(rest) ?? throw new FormatException("redis-pause needs 'for DURATION'")),
             "delay" => Delay(at, rest),
+            "drain" => new Fault(at, FaultKind.Drain, Target(rest)),
             string other => throw new FormatException(
-                $"unknown fault '{other}': expected kill, stop, cont, term, join, redis-restart, redis-flush, redis-pause or delay"),
+                $"unknown fault '{other}': expected kill, stop, cont, term, join, redis-restart, redis-flush, redis-pause, delay or drain"),
         };
         if (rest.Count > 0)
         {

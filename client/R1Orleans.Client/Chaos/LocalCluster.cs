@@ -60,7 +60,8 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Starts one more silo that joins the cluster (named after the last).</summary>
     public SiloInstance Add(bool http)
     {
-        string[] clusterArgs = ["--clustering", "redis", "--redis", Redis!.Address, "--cluster-id", _clusterId];
+        // --fault-injection: the schedule's delay faults slow a silo's expert replies through the control plane.
+        string[] clusterArgs = ["--clustering", "redis", "--redis", Redis!.Address, "--cluster-id", _clusterId, "--fault-injection"];
         lock (_lock)
         {
             string name = string.Create(CultureInfo.InvariantCulture, $"s{_silos.Count}");

@@ -22,6 +22,12 @@ public static class NamedSchedules
             16s join                 # s3 starts and joins
             24s term worker          # SIGTERM of the lowest running worker: a drain
             """,
+        ["gray"] = """
+            # gray failures and a drain through the control plane, for 3 silos with --expert-replicas 2
+            4s  delay worker 2s for 4s   # s1 answers every expert step 2 s late for 4 s: the step deadline passes it over
+            12s join                     # s3 starts and joins
+            20s drain worker             # POST /cluster/drain for the lowest running worker, as `r1 cluster drain` does
+            """,
         ["redis"] = """
             # Redis restarts under load: with its data (AOF), after a 3 s outage, then wiped (as without persistence)
             4s  redis-restart for 3s

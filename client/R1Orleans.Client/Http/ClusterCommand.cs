@@ -17,7 +17,7 @@ public static class ClusterCommand
         var json = new Option<bool>("--json") { Description = "Print the silo's JSON as is" };
         var status = new Command("status", "Members, nodes, placement version and experts per silo (GET /cluster/status)") { url, json };
         status.SetAction((p, ct) => RunAsync(p.GetValue(url)!, "cluster/status", p.GetValue(json), RenderStatus, Console.Out, Console.Error, ct));
-        return new Command("cluster", "The cluster a silo belongs to") { status };
+        return new Command("cluster", "The cluster a silo belongs to") { status, ClusterDrainCommand.Create() };
     }
 
     public static Command CreateExperts()

@@ -134,6 +134,15 @@ public sealed class OpenAiClient : IDisposable
         return await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>POSTs without a body (the control endpoints take their arguments in the query) and returns the raw JSON.</summary>
+    public async Task<string> PostStringAsync(string path, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(BaseUri, path));
+        using HttpResponseMessage response = await SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public static IReadOnlyList<ModelInfo> ParseModels(string json)
     {
         try

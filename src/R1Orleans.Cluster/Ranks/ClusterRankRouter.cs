@@ -35,7 +35,7 @@ public sealed class ClusterRankRouter(ClusterNode node, ModelHost host, RankLoad
         InferenceEngine engine = host.Engine ?? throw new InvalidOperationException("the model is not loaded yet");
         if (node.View.Current is not { } map)
         {
-            return engine.Core.Admits(count, maxWaiting) ? new EngineRank(node.Self.Silo.Value, engine) : null;
+            return engine.Core.Admits(count, maxWaiting) ? new EngineRank(node.Self.Silo.Value, engine, node.DrainToken) : null;
         }
 
         var candidates = new List<RankCandidate>(map.MemberCount);
@@ -70,7 +70,7 @@ public sealed class ClusterRankRouter(ClusterNode node, ModelHost host, RankLoad
         RankCandidate chosen = candidates[k];
         if (chosen.IsLocal)
         {
-            return new EngineRank(chosen.Name, engine);
+            return new EngineRank(chosen.Name, engine, node.DrainToken);
         }
 
         loads.Sent(new SiloId(chosen.Name), count);

@@ -59,6 +59,11 @@ public sealed class RemoteRank(string name, IRankGrain grain, CancellationToken 
                     throw new RankUnavailableException(name, ex.Message, ex);
                 }
 
+                if (e.HandedOff)
+                {
+                    throw new RankUnavailableException(name, "it is draining and handed the request back");
+                }
+
                 yield return RankWire.Event(e);
             }
         }

@@ -1,13 +1,20 @@
-using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Hosting;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Scheduling;
+using R1Orleans.Engine.Sampling;
 using R1Orleans.Gateway;
+using R1Orleans.Gateway.Ranks;
 using R1Orleans.Grains.Ranks;
+using R1Orleans.Transport.Cluster;
 
 namespace R1Orleans.Cluster.Ranks;
 
-/// <summary>This silo's rank as other silos reach it through <see cref="IRankGrain"/>: the engine the silo loaded, and its cluster node's figures.</summary>
-public sealed class SiloRank(ModelHost host, ClusterNode node) : ILocalRank
+/// <summary>
+/// This silo's rank as other silos reach it through <see cref="IRankGrain"/>: the engine the silo loaded, and its cluster
+/// node's figures. While the silo drains, its requests are handed back (<see cref="RankHandOff"/>): each stream ends with
+/// <see cref="RankEvent.HandOff"/> and the calling gateway resumes the request on another rank.
+/// </summary>
+public sealed class SiloRank(ModelHost host, ClusterNode node, ClusterNodeOptions options, IHostApplicationLifetime lifetime) : ILocalRank
 {
     public string ModelHash => node.ModelHash;
 
@@ -28,22 +35,82 @@ public sealed class SiloRank(ModelHost host, ClusterNode node) : ILocalRank
         ? new RankLoad(engine.Core.Running, engine.Core.Waiting, engine.Core.MaxNumSeqs, !node.Draining)
         : new RankLoad(0, 0, 0, false);
 
-    public async IAsyncEnumerable<RankEvent> Generate(RankRequest request, [EnumeratorCancellation] CancellationToken cancellation)
+    public IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation)
     {
         InferenceEngine engine = host.Engine ?? throw new InvalidOperationException("this silo's model is still loading");
-        await foreach (TextEvent e in engine.GenerateAsync(RankWire.Prompt(request), RankWire.Sampling(request), cancellation).ConfigureAwait(false))
-        {
-            yield return RankWire.Event(e);
-        }
+        SamplingParams sampling = RankWire.Sampling(request);
+        EncodedPrompt prompt = RankWire.Prompt(request);
+        return Stream(RankHandOff.Run(node.Self.Silo.Value, c => engine.GenerateAsync(prompt, sampling, c), 0, sampling.MaxTokens, node.DrainToken, cancellation));
     }
 
-    public async IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, [EnumeratorCancellation] CancellationToken cancellation)
+    public IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, CancellationToken cancellation)
     {
+        ArgumentNullException.ThrowIfNull(generated);
         InferenceEngine engine = host.Engine ?? throw new InvalidOperationException("this silo's model is still loading");
         var state = new RequestState("resumed", request.PromptTokens, generated, RankWire.Sampling(request), seed);
-        await foreach (TextEvent e in engine.ResumeAsync(RankWire.Prompt(request), state, cancellation).ConfigureAwait(false))
+        EncodedPrompt prompt = RankWire.Prompt(request);
+        return Stream(RankHandOff.Run(node.Self.Silo.Value, c => engine.ResumeAsync(prompt, state, c), generated.Length, state.Sampling.MaxTokens, node.DrainToken, cancellation));
+    }
+
+    public string Drain()
+    {
+        if (node.Draining)
         {
-            yield return RankWire.Event(e);
+            return $"silo {node.Self.Silo} is already draining";
+        }
+
+        // The same path as SIGTERM: the host stops, the cluster node drains (requests handed off, experts placed elsewhere).
+        node.BeginDrain();
+        lifetime.StopApplication();
+        return $"silo {node.Self.Silo} (node {node.Self.Node}) is draining: its requests move to other ranks, its experts are placed elsewhere, then it exits";
+    }
+
+    public void InjectReplyDelay(TimeSpan delay, TimeSpan duration)
+    {
+        if (!options.FaultInjection)
+        {
+            throw new InvalidOperationException($"fault injection is off on silo {node.Self.Silo}: start it with --fault-injection to let the chaos harness delay its replies");
+        }
+
+        ExpertHolder holder = node.Holder ?? throw new InvalidOperationException("this silo holds no experts yet");
+        holder.ReplyDelay.Set(delay, duration);
+    }
+
+    private static async IAsyncEnumerable<RankEvent> Stream(IAsyncEnumerable<TextEvent> events)
+    {
+        IAsyncEnumerator<TextEvent> e = events.GetAsyncEnumerator();
+        try
+        {
+            while (true)
+            {
+                bool handedOff = false;
+                bool more;
+                try
+                {
+                    more = await e.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (RankUnavailableException)
+                {
+                    handedOff = true;
+                    more = false;
+                }
+
+                if (handedOff)
+                {
+                    yield return RankEvent.HandOff;
+                }
+
+                if (!more)
+                {
+                    yield break;
+                }
+
+                yield return RankWire.Event(e.Current);
+            }
+        }
+        finally
+        {
+            await e.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

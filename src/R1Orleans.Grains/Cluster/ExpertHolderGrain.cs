@@ -15,6 +15,7 @@ public sealed class ExpertHolderGrain(ILocalExpertHolder local) : Grain, IExpert
     public async Task<byte[]> Run(byte[] request)
     {
         ExpertHolder holder = local.Holder ?? throw new InvalidOperationException("this silo holds no experts yet (its model is still loading)");
+        await holder.ReplyDelay.WaitAsync().ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext);
         return await Task.Run(() =>
         {
             var reply = new ArrayBufferWriter<byte>();

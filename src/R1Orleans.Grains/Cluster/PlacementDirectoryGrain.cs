@@ -52,6 +52,24 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
         return Snapshot();
     }
 
+    public Task<ProposeReply> Propose(PlacementMapDto plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (_directory is not { } directory)
+        {
+            return Task.FromResult(new ProposeReply(false, "no silo has joined the directory yet", null, null));
+        }
+
+        string? refusal = directory.Propose(plan.ToMap());
+        if (refusal is not null)
+        {
+            return Task.FromResult(new ProposeReply(false, refusal, null, null));
+        }
+
+        LogProposed(logger, directory.Pending!.Stamp.ToString());
+        return Task.FromResult(new ProposeReply(true, null, directory.Pending.Version, directory.Pending.Epoch));
+    }
+
     public Task<PlacementSnapshot> Snapshot() => Task.FromResult(_directory is null ? new PlacementSnapshot(null, null, [], null, 1) : SnapshotOf(_directory));
 
     private PlacementSnapshot SnapshotOf(PlacementDirectory d) => new(
@@ -69,6 +87,9 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
 
     [LoggerMessage(Level = LogLevel.Information, Message = "silo {Silo} left: {Members} members")]
     private static partial void LogLeft(ILogger logger, string silo, int members);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "rebalanced placement {Stamp} proposed: members load it in the background")]
+    private static partial void LogProposed(ILogger logger, string stamp);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "placement {Stamp} committed over {Members} members")]
     private static partial void LogCommitted(ILogger logger, string stamp, int members);

@@ -26,4 +26,19 @@ public interface IRankGrain : IGrainWithStringKey
     /// <summary>What <c>/cluster/status</c> shows of this silo: its requests, its exchange's traffic, its experts.</summary>
     [Alias("Report")]
     Task<RankReport> Report();
+
+    /// <summary>
+    /// Drains this silo as SIGTERM does (<c>r1 cluster drain</c>): its rank takes no new requests and hands its running
+    /// ones to other ranks (or finishes those nearly done), its experts are placed elsewhere, then the process exits.
+    /// Returns at once with what it began.
+    /// </summary>
+    [Alias("Drain")]
+    Task<string> Drain();
+
+    /// <summary>
+    /// Fault injection (only on a silo started with <c>--fault-injection</c>, else it throws): for <paramref name="durationMs"/>
+    /// its expert holder answers every step <paramref name="delayMs"/> late.
+    /// </summary>
+    [Alias("InjectReplyDelay")]
+    Task InjectReplyDelay(int delayMs, int durationMs);
 }

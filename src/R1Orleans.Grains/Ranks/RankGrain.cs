@@ -17,6 +17,14 @@ public sealed class RankGrain(ILocalRank local) : Grain, IRankGrain
     public Task<string> ModelHash() => Task.FromResult(local.ModelHash);
 
     public Task<RankReport> Report() => Task.FromResult(local.Report);
+
+    public Task<string> Drain() => Task.FromResult(local.Drain());
+
+    public Task InjectReplyDelay(int delayMs, int durationMs)
+    {
+        local.InjectReplyDelay(TimeSpan.FromMilliseconds(delayMs), TimeSpan.FromMilliseconds(durationMs));
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>The silo's own rank, as the rank grain serves it to other silos.</summary>
@@ -31,4 +39,10 @@ public interface ILocalRank
     IAsyncEnumerable<RankEvent> Generate(RankRequest request, CancellationToken cancellation);
 
     IAsyncEnumerable<RankEvent> Resume(RankRequest request, int[] generated, ulong seed, CancellationToken cancellation);
+
+    /// <summary>Begins draining the silo (as SIGTERM); says what it began.</summary>
+    string Drain();
+
+    /// <summary>Delays the holder's replies; throws <see cref="InvalidOperationException"/> unless fault injection is on.</summary>
+    void InjectReplyDelay(TimeSpan delay, TimeSpan duration);
 }

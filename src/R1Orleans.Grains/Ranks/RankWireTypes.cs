@@ -11,7 +11,11 @@ public sealed record RankRequest(
     [property: Id(2)] bool SplitsReasoning,
     [property: Id(3)] string SamplingJson);
 
-/// <summary>One event of a request's stream (the engine's <c>TextEvent</c>); <see cref="Finish"/> is the FinishReason's value.</summary>
+/// <summary>
+/// One event of a request's stream (the engine's <c>TextEvent</c>); <see cref="Finish"/> is the FinishReason's value.
+/// <see cref="HandedOff"/> is the last event of a request that a draining rank gives back: the gateway resumes it on
+/// another rank from the tokens it received (no token of this event counts).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("R1Orleans.RankEvent")]
 public sealed record RankEvent(
     [property: Id(0)] int Token,
@@ -24,7 +28,12 @@ public sealed record RankEvent(
     [property: Id(7)] int? Finish,
     [property: Id(8)] int PromptTokens,
     [property: Id(9)] int CompletionTokens,
-    [property: Id(10)] string? Error);
+    [property: Id(10)] string? Error,
+    [property: Id(11)] bool HandedOff = false)
+{
+    /// <summary>The event that ends a request handed off by a draining rank.</summary>
+    public static RankEvent HandOff { get; } = new(-1, "", "", "", null, null, null, null, 0, 0, null, HandedOff: true);
+}
 
 /// <summary>A rank's load: requests running and waiting, its running limit, and whether its model is loaded.</summary>
 [GenerateSerializer, Immutable, Alias("R1Orleans.RankLoad")]

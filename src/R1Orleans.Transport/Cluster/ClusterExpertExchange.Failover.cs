@@ -74,6 +74,7 @@ public sealed partial class ClusterExpertExchange
                 continue;
             }
 
+            long sent = Stopwatch.GetTimestamp();
             var calls = new List<(int Member, List<int> Rows, byte[] Buffer, Task<IExpertReply> Reply)>();
             var failed = new List<int>(orphans);
             foreach ((int member, List<int> rows) in byMember)
@@ -114,7 +115,7 @@ public sealed partial class ClusterExpertExchange
 
                     if (failure is not null)
                     {
-                        Statistics.OnFailedCall();
+                        Statistics.OnFailedCall(failure.Failure, Stopwatch.GetElapsedTime(sent));
                         Suspects.Suspect(holder);
                         last = failure;
                         failed.AddRange(rows);

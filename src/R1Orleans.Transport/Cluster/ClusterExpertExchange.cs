@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using R1Orleans.Model;
 using R1Orleans.Placement;
+using R1Orleans.Placement.Balancing;
 using R1Orleans.Transport.Experts;
 
 namespace R1Orleans.Transport.Cluster;
@@ -30,6 +31,8 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
     private int _routedSuspects = -1;
     private DispatchPlan? _plan;
     private double _replyEwmaSeconds;
+    private IReplicaPreference? _preference;
+    private long _steps;
 
     /// <param name="self">This rank's silo and node.</param>
     /// <param name="placement">Where the control plane publishes the placement; taken up at each step boundary.</param>
@@ -78,11 +81,19 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
     /// <summary>Holders this rank saw fail; routed around while a replica remains.</summary>
     public SuspectHolders Suspects { get; init; } = new();
 
-    /// <summary>Tokens this rank routed per (layer, expert), wherever they ran.</summary>
+    /// <summary>Tokens this rank routed per (layer, expert), wherever they ran, and per replica chosen in windows.</summary>
     public ExpertLoadCounter Load { get; } = new();
 
     /// <summary>What this rank sent and received, per layer step.</summary>
     public ExchangeStatistics Statistics { get; } = new();
+
+    /// <summary>
+    /// The replica preference for a placement (the load balancer's planned weights: a new
+    /// <see cref="WeightedReplicaPreference"/> per call), asked whenever the router is rebuilt for a new map or new
+    /// suspects; null or a null result keeps the first replica unless another is local or saves a node. A weighted
+    /// preference's <see cref="WeightedReplicaPreference.Step"/> is advanced at every step boundary.
+    /// </summary>
+    public Func<PlacementMap, IReplicaPreference?>? ReplicaPreference { get; set; }
 
     /// <summary>The placement this rank's current step runs with.</summary>
     public PlacementMap? Map => _router?.Map;
@@ -97,6 +108,10 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
 
         Route(map);
+        if (_preference is WeightedReplicaPreference weighted)
+        {
+            weighted.Step = ++_steps;
+        }
     }
 
     /// <summary>
@@ -109,7 +124,13 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         if (_routedMap != map || _routedSuspects != suspects)
         {
             IReadOnlyCollection<SiloId> avoid = Suspects.Current();
-            _router = new ExpertRouter(avoid.Count == 0 ? map : map.Excluding(avoid), _self, _maxNodesPerToken);
+            _preference = ReplicaPreference?.Invoke(map);
+            if (_preference is WeightedReplicaPreference weighted)
+            {
+                weighted.Step = _steps;
+            }
+
+            _router = new ExpertRouter(avoid.Count == 0 ? map : map.Excluding(avoid), _self, _maxNodesPerToken, _preference);
             _routedMap = map;
             _routedSuspects = Suspects.Version;
         }
@@ -143,7 +164,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
             plan = _router!.Route(layer, routing, _plan);
         }
 
-        CountLoad(layer, routing, plan.Map.Layout.Experts);
+        CountLoad(layer, plan);
         _plan = plan;
         Statistics.OnViolations(plan.Violations);
         Statistics.OnLayerStep();
@@ -195,7 +216,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
                 if (failure is not null)
                 {
                     // The holder's rows go elsewhere in this same step; it is avoided from now on.
-                    Statistics.OnFailedCall();
+                    Statistics.OnFailedCall(failure.Failure, Stopwatch.GetElapsedTime(s.Started));
                     Suspects.Suspect(call.Holder);
                     (recovery ??= new Recovery(s.Hidden, failure)).Add(s, call);
                 }
@@ -290,20 +311,26 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
     }
 
-    private void CountLoad(int layer, ExpertRouting routing, int experts)
+    /// <summary>Counts the step's rows per (expert, replica chosen), the replica's index in the published map's holder list.</summary>
+    private void CountLoad(int layer, DispatchPlan plan)
     {
-        Span<int> counts = experts <= 1024 ? stackalloc int[experts] : new int[experts];
-        counts.Clear();
-        foreach (int e in routing.TopkIds)
+        PlacementMap published = _routedMap ?? plan.Map;
+        long version = plan.Stamp.Version;
+        for (int d = 0; d < plan.DestinationCount; d++)
         {
-            counts[e]++;
-        }
-
-        for (int e = 0; e < experts; e++)
-        {
-            if (counts[e] > 0)
+            int member = plan.DestinationMember(d);
+            ReadOnlySpan<int> experts = plan.RowExperts(d);
+            for (int start = 0; start < experts.Length;)
             {
-                Load.Add(layer, e, counts[e]);
+                int e = experts[start], end = start + 1;
+                while (end < experts.Length && experts[end] == e)
+                {
+                    end++;
+                }
+
+                int replica = published.HolderIndexes(layer, e).IndexOf(member);
+                Load.Add(layer, e, Math.Max(0, replica), end - start, version);
+                start = end;
             }
         }
     }

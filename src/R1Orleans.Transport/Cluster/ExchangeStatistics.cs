@@ -47,6 +47,12 @@ public sealed class ExchangeStatistics
     /// <summary>Raised for every recovered step with the time its recovery took (a histogram's input).</summary>
     public event Action<TimeSpan>? Recovered;
 
+    /// <summary>
+    /// Raised for every failed call with its cause and the time from the step's dispatch to the moment the rank saw the
+    /// failure (a histogram's input: how fast the data path detects a lost, paused or slowed holder).
+    /// </summary>
+    public event Action<ExpertStepFailure, TimeSpan>? FailureDetected;
+
     /// <summary>Raised for every reply with its latency (a histogram's input).</summary>
     public event Action<TimeSpan>? ReplyLatency;
 
@@ -66,7 +72,11 @@ public sealed class ExchangeStatistics
         ReplyLatency?.Invoke(latency);
     }
 
-    internal void OnFailedCall() => Interlocked.Increment(ref _failedCalls);
+    internal void OnFailedCall(ExpertStepFailure cause, TimeSpan sinceDispatch)
+    {
+        Interlocked.Increment(ref _failedCalls);
+        FailureDetected?.Invoke(cause, sinceDispatch);
+    }
 
     internal void OnRecovered(int rows, TimeSpan took)
     {

@@ -33,6 +33,9 @@ public sealed class ExpertHolder
 
     public HolderFence Fence { get; }
 
+    /// <summary>Fault injection: how late this holder's replies to other ranks are sent (off unless set).</summary>
+    public InjectedReplyDelay ReplyDelay { get; } = new();
+
     /// <summary>Tokens run per (layer, expert) here, for every rank.</summary>
     public ExpertLoadCounter Load { get; } = new();
 

@@ -7,7 +7,7 @@ namespace R1Orleans.Transport.Cluster;
 /// <summary>
 /// The exchange's transport between silos of one process (Orleans' in-process test clusters): holders register by
 /// silo, and a call runs the holder's <see cref="ExpertHolder.Serve"/> on the thread pool with the same bytes a network
-/// transport would carry. A silo that unregistered (stopped) is unreachable.
+/// transport would carry (after the holder's injected reply delay, if any, as the UCX transport does). A silo that unregistered (stopped) is unreachable.
 /// </summary>
 public sealed class InMemoryExpertNetwork : IExpertTransport
 {
@@ -25,8 +25,9 @@ public sealed class InMemoryExpertNetwork : IExpertTransport
         }
 
         Task<Reply> serving = Task.Run(
-            () =>
+            async () =>
             {
+                await target.ReplyDelay.WaitAsync(cancellationToken).ConfigureAwait(false);
                 var writer = new ArrayBufferWriter<byte>();
                 target.Serve(request, writer);
                 return new Reply(writer);

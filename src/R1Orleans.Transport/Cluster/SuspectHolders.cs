@@ -11,6 +11,7 @@ namespace R1Orleans.Transport.Cluster;
 public sealed class SuspectHolders
 {
     private readonly Dictionary<SiloId, long> _since = [];
+    private readonly Dictionary<SiloId, long> _first = [];
     private int _version;
     private long _suspicions;
 
@@ -39,7 +40,13 @@ public sealed class SuspectHolders
     {
         lock (_since)
         {
-            _since[holder] = Stopwatch.GetTimestamp();
+            long now = Stopwatch.GetTimestamp();
+            if (!_since.TryGetValue(holder, out long since) || Stopwatch.GetElapsedTime(since, now) >= SuspectFor)
+            {
+                _first[holder] = now;
+            }
+
+            _since[holder] = now;
             Interlocked.Increment(ref _suspicions);
             Interlocked.Increment(ref _version);
         }
@@ -50,6 +57,20 @@ public sealed class SuspectHolders
         lock (_since)
         {
             return _since.TryGetValue(holder, out long since) && Stopwatch.GetElapsedTime(since) < SuspectFor;
+        }
+    }
+
+    /// <summary>
+    /// How long ago this rank first saw <paramref name="holder"/> fail, in its current spell of suspicion (null when it
+    /// is not suspect): compared with when Orleans' membership declares the silo dead, the data path's head start.
+    /// </summary>
+    public TimeSpan? SuspectedFor(SiloId holder)
+    {
+        lock (_since)
+        {
+            return _since.TryGetValue(holder, out long since) && Stopwatch.GetElapsedTime(since) < SuspectFor && _first.TryGetValue(holder, out long first)
+                ? Stopwatch.GetElapsedTime(first)
+                : null;
         }
     }
 
@@ -69,7 +90,11 @@ public sealed class SuspectHolders
 
             if (expired is not null)
             {
-                expired.ForEach(s => _since.Remove(s));
+                expired.ForEach(s =>
+                {
+                    _since.Remove(s);
+                    _first.Remove(s);
+                });
                 Interlocked.Increment(ref _version);
             }
 

@@ -29,26 +29,37 @@ public sealed class UcxExpertTransport(UcxNode node, Func<SiloId, byte[]?> addre
             byte[] copy = ArrayPool<byte>.Shared.Rent(request.Length);
             request.CopyTo(copy);
             int length = request.Length;
-            ThreadPool.UnsafeQueueUserWorkItem(
-                _ =>
+            if (holder.ReplyDelay.Current > TimeSpan.Zero)
+            {
+                // Fault injection: answer late (a slowed silo), without holding a pool thread meanwhile.
+                _ = Task.Run(async () =>
                 {
-                    try
-                    {
-                        var output = new ArrayBufferWriter<byte>();
-                        holder.Serve(copy.AsMemory(0, length), output);
-                        reply.Send(output.WrittenSpan);
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        reply.Fail();
-                    }
-                    finally
-                    {
-                        ArrayPool<byte>.Shared.Return(copy);
-                    }
-                },
-                null);
+                    await holder.ReplyDelay.WaitAsync().ConfigureAwait(false);
+                    ServeCopy(holder, copy, length, reply);
+                });
+                return;
+            }
+
+            ThreadPool.UnsafeQueueUserWorkItem(_ => ServeCopy(holder, copy, length, reply), null);
         });
+    }
+
+    private static void ServeCopy(ExpertHolder holder, byte[] copy, int length, ReplyWriter reply)
+    {
+        try
+        {
+            var output = new ArrayBufferWriter<byte>();
+            holder.Serve(copy.AsMemory(0, length), output);
+            reply.Send(output.WrittenSpan);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            reply.Fail();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
     }
 
     public async Task<IExpertReply> CallAsync(SiloId holder, ReadOnlyMemory<byte> request, TimeSpan deadline, CancellationToken cancellationToken = default)

@@ -129,9 +129,10 @@ public sealed class FaultScheduleTests
     }
 
     [Fact]
-    public void A_delay_parses_but_cannot_run_until_the_silo_has_the_setting()
+    public void A_delay_runs_on_silos_the_harness_started_but_not_when_attached()
     {
-        string problem = Assert.Single(FaultSchedule.Parse("1s delay s1 200ms", "f").Problems(3, attached: false, redisStarted: true, redisKnown: true));
-        Assert.Contains("fault-injection delay setting", problem, StringComparison.Ordinal);
+        Assert.Empty(FaultSchedule.Parse("1s delay s1 200ms for 5s", "f").Problems(3, attached: false, redisStarted: true, redisKnown: true));
+        string problem = Assert.Single(FaultSchedule.Parse("1s delay s1 200ms", "f").Problems(3, attached: true, redisStarted: false, redisKnown: false));
+        Assert.Contains("acts on a silo process", problem, StringComparison.Ordinal);
     }
 }
