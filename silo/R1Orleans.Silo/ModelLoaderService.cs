@@ -160,6 +160,7 @@ public sealed partial class ModelLoaderService(
             Threads = options.Threads,
             Backend = ComputeDevice.Parse(options.Device) is { IsCuda: true } device ? BackendFactory.Create(device) : null,
             UseCorrectionBias = options.GateBias,
+            OnlineGateBias = options.OnlineGateBias,
             Exchange = _cluster?.RankExchange,
             AllowNonfiniteWeights = options.AllowNonfiniteWeights,
             Scheduler = new SchedulerConfig

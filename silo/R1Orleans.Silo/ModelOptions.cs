@@ -1,5 +1,7 @@
+using System.Globalization;
 using Microsoft.Extensions.Options;
 using R1Orleans.Cuda;
+using R1Orleans.Engine.Balancing;
 
 namespace R1Orleans.Silo;
 
@@ -55,6 +57,26 @@ public sealed class ModelOptions
     /// </summary>
     public bool GateBias { get; set; } = true;
 
+    /// <summary>
+    /// Online gate-bias balancing (off by default): every <see cref="BiasWindowSteps"/> engine steps each MoE layer's
+    /// e_score_correction_bias moves against the measured expert load, b ← b − γ·sign(load − mean), within
+    /// <see cref="BiasMaxDrift"/> of the checkpoint's. It changes the model's outputs (docs/BENCHMARKS.md measures by how much).
+    /// </summary>
+    public bool OnlineBias { get; set; }
+
+    /// <summary>The bias update speed γ per window (DeepSeek-V3's 0.001).</summary>
+    public double BiasGamma { get; set; } = R1Orleans.Model.GateBiasBalancer.DefaultGamma;
+
+    /// <summary>The most any expert's bias may move from the checkpoint's (see <see cref="OnlineGateBiasOptions.DefaultMaxDrift"/>).</summary>
+    public double BiasMaxDrift { get; set; } = OnlineGateBiasOptions.DefaultMaxDrift;
+
+    /// <summary>Engine steps per load window: the bias is updated after each.</summary>
+    public int BiasWindowSteps { get; set; } = OnlineGateBiasOptions.DefaultWindowSteps;
+
+    /// <summary>The online-bias settings for the engine, or null when <see cref="OnlineBias"/> is off.</summary>
+    public OnlineGateBiasOptions? OnlineGateBias =>
+        OnlineBias ? new OnlineGateBiasOptions { Gamma = BiasGamma, MaxDrift = BiasMaxDrift, WindowSteps = BiasWindowSteps } : null;
+
     /// <summary>Serve a checkpoint whose weights hold NaN or ±Inf (by default the load fails, naming the tensor and the element).</summary>
     public bool AllowNonfiniteWeights { get; set; }
 
@@ -94,6 +116,22 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
         if (!ComputeDevice.TryParse(options.Device, out _))
         {
             errors.Add($"Model:Device (--device) is '{options.Device}'; it must be {ComputeDevice.Forms}");
+        }
+
+        if (!(options.BiasGamma > 0 && options.BiasGamma <= 1))
+        {
+            errors.Add($"Model:BiasGamma (--bias-gamma) is {options.BiasGamma.ToString(CultureInfo.InvariantCulture)}; it must be above 0 and at most 1 (DeepSeek-V3 used 0.001)");
+        }
+
+        if (!(options.BiasMaxDrift > 0 && options.BiasMaxDrift <= 10))
+        {
+            errors.Add($"Model:BiasMaxDrift (--bias-max-drift) is {options.BiasMaxDrift.ToString(CultureInfo.InvariantCulture)}; it must be above 0 and at most 10");
+        }
+
+        Range(errors, "Model:BiasWindowSteps (--bias-window-steps)", options.BiasWindowSteps, 1, 1_000_000);
+        if (options.OnlineBias && !options.GateBias)
+        {
+            errors.Add("Model:OnlineBias (--online-bias) adjusts e_score_correction_bias: it cannot run with Model:GateBias (--gate-bias) false");
         }
 
         if (options.Threads is int threads)

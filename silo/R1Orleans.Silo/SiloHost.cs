@@ -44,6 +44,10 @@ public static class SiloHost
         ["--threads"] = "Model:Threads",
         ["--device"] = "Model:Device",
         ["--gate-bias"] = "Model:GateBias",
+        ["--online-bias"] = "Model:OnlineBias",
+        ["--bias-gamma"] = "Model:BiasGamma",
+        ["--bias-max-drift"] = "Model:BiasMaxDrift",
+        ["--bias-window-steps"] = "Model:BiasWindowSteps",
         ["--allow-nonfinite-weights"] = "Model:AllowNonfiniteWeights",
         ["--generation-config"] = "Gateway:GenerationConfig",
         ["--silo-port"] = "Silo:SiloPort",
@@ -62,7 +66,7 @@ public static class SiloHost
     };
 
     /// <summary>Switches that may be given without a value (meaning true).</summary>
-    private static readonly string[] s_flags = ["--speculative-mtp", "--no-http", "--allow-nonfinite-weights", "--fault-injection"];
+    private static readonly string[] s_flags = ["--speculative-mtp", "--no-http", "--allow-nonfinite-weights", "--fault-injection", "--online-bias"];
 
     /// <summary>The configuration sections the silo binds, and their options types (their keys and values are checked at start).</summary>
     public static readonly IReadOnlyDictionary<string, Type> OptionSections = new Dictionary<string, Type>(StringComparer.Ordinal)
@@ -96,6 +100,12 @@ public static class SiloHost
                                         generation_config.json, then OpenAI's (auto, default), or OpenAI's only
           --gate-bias true|false        route with the checkpoint's e_score_correction_bias (default true; false is an
                                         ablation: compare r1orleans:expert_load_imbalance in /metrics)
+          --online-bias [true|false]    adjust each MoE layer's gate bias online against the measured expert load
+                                        (auxiliary-loss-free: b ← b − γ·sign(load − mean)); off by default: it changes
+                                        the outputs (r1orleans:gate_bias_* in /metrics; docs/BENCHMARKS.md has its cost)
+          --bias-gamma X                the bias update speed γ per window (default 0.001, DeepSeek-V3's)
+          --bias-max-drift X            the most a bias may move from the checkpoint's (default 0.02)
+          --bias-window-steps N         engine steps per load window; the bias is updated after each (default 64)
           --allow-nonfinite-weights     serve a checkpoint whose weights hold NaN or ±Inf (refused by default, naming the tensor)
           --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000); a second silo on the same machine
                                         needs its own --urls, --silo-port and --gateway-port (a port in use stops the start)
@@ -175,6 +185,13 @@ public static class SiloHost
 
             // A cluster member: joins the placement directory, holds its share of the experts, steps its rank across silos.
             ModelOptions model = Bind<ModelOptions>(builder.Configuration, ModelOptions.Section, new ModelOptionsValidator());
+            if (model.OnlineBias)
+            {
+                // Each rank balancing its own bias would make a request's output depend on the rank that runs it (and
+                // change it on failover): in a cluster the load balancer must push one bias version to every silo.
+                throw new SettingsException("--online-bias runs on a single silo (--clustering localhost) for now: in a cluster every silo must route with the same bias, which the cluster's load balancer will push");
+            }
+
             string directory = model.CheckpointDirectory
                 ?? throw new SettingsException("--model builtin-random cannot be served by a cluster: give every silo the same checkpoint directory (--model DIR, or none for r1orleans-tiny)");
             builder.Services.AddR1Cluster(new ClusterNodeOptions

@@ -76,6 +76,8 @@ public sealed class GatewayMetrics : IDisposable
         _meter.CreateObservableGauge(InstrumentPrefix + "expert_load_imbalance", ExpertLoadImbalance, null,
             "Max over mean of expert_tokens_total per MoE layer since start (1 is perfectly balanced).");
 
+        GateBiasMetrics.Create(_meter, () => (Engine(out KeyValuePair<string, object?> model), model));
+
         _ttft = Seconds("time_to_first_token", "Histogram of time to first token in seconds.", s_ttftBuckets);
         _itl = Seconds("inter_token_latency", "Histogram of inter-token latency in seconds.", s_itlBuckets);
         _e2e = Seconds("e2e_request_latency", "Histogram of end to end request latency in seconds.", s_e2eBuckets);

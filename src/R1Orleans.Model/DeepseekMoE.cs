@@ -35,7 +35,10 @@ public sealed class DeepseekMoE
     public void Forward(IComputeBackend backend, ReadOnlySpan<float> x, ForwardBatch batch, Span<float> y)
     {
         int n = batch.Rows;
-        ExpertRouting routing = _gate.Route(backend, x, n);
+        // The step's bias (one version for all its layers), or the checkpoint's.
+        ExpertRouting routing = batch.GateBias is { } bias
+            ? _gate.Route(backend, x, n, bias.For(_layer), bias.Version)
+            : _gate.Route(backend, x, n);
         batch.RoutingObserver?.OnRouted(_layer, batch, routing);
         ExpertStep step = _exchange.Dispatch(_layer, x, routing);
 

@@ -14,9 +14,13 @@ public sealed class DeepseekV3Model
     private readonly DecoderBlock[] _blocks;
     private readonly LanguageModelHead _head;
     private readonly IExpertExchange _exchange;
+    private readonly GateBiasSlot _onlineBias;
+    private readonly Lazy<GateBias> _checkpointBias;
 
-    private DeepseekV3Model(ModelConfig config, IComputeBackend backend, Embedding embedding, DecoderBlock[] blocks, LanguageModelHead head, MtpLayer? mtp, IExpertExchange exchange)
+    private DeepseekV3Model(ModelConfig config, IComputeBackend backend, Embedding embedding, DecoderBlock[] blocks, LanguageModelHead head, MtpLayer? mtp, IExpertExchange exchange, GateBiasSlot onlineBias)
     {
+        _onlineBias = onlineBias;
+        _checkpointBias = new(() => new GateBias(0, Gates.ToDictionary(g => g.Layer, g => g.Gate.Bias.ToArray())));
         Config = config;
         _exchange = exchange;
         _backend = backend;
@@ -50,6 +54,41 @@ public sealed class DeepseekV3Model
         }
     }
 
+    /// <summary>Every MoE layer's e_score_correction_bias as the checkpoint has it (version 0; never changed).</summary>
+    public GateBias CheckpointGateBias => _checkpointBias.Value;
+
+    /// <summary>The online gate bias set by the load balancer, or null while the checkpoint's routes.</summary>
+    public GateBias? OnlineGateBias => _onlineBias.Current;
+
+    /// <summary>The bias the next step routes with: the online one, or the checkpoint's.</summary>
+    public GateBias CurrentGateBias => OnlineGateBias ?? CheckpointGateBias;
+
+    /// <summary>
+    /// Sets an online gate bias (any thread): the next step that starts routes every MoE layer with it; a step already
+    /// running keeps the version it started with. It must give every MoE layer of this model (<see cref="Gates"/>) one
+    /// finite value per routed expert and have a version above the current one; an older or equal version is ignored
+    /// (false), so pushes that arrive late or twice do nothing.
+    /// </summary>
+    public bool ApplyGateBias(GateBias bias)
+    {
+        ArgumentNullException.ThrowIfNull(bias);
+        int[] layers = [.. Gates.Select(g => g.Layer)];
+        if (!bias.Layers.SequenceEqual(layers))
+        {
+            throw new ArgumentException($"gate bias version {bias.Version} covers layers [{string.Join(", ", bias.Layers)}]; this model's MoE layers are [{string.Join(", ", layers)}]", nameof(bias));
+        }
+
+        foreach (int layer in layers)
+        {
+            if (bias.For(layer).Length != Config.NRoutedExperts)
+            {
+                throw new ArgumentException($"gate bias version {bias.Version}, layer {layer}: {bias.For(layer).Length} values for {Config.NRoutedExperts} routed experts", nameof(bias));
+            }
+        }
+
+        return _onlineBias.TrySet(bias);
+    }
+
     /// <summary>
     /// Builds the model from a checkpoint. Routed experts are not loaded here: the exchange reaches whoever holds them.
     /// progress, if given, is called with each tensor group as it loads.
@@ -61,6 +100,7 @@ public sealed class DeepseekV3Model
         var rope = new YarnRope(c);
         progress?.Invoke("embedding");
         var embedding = new Embedding(w.Matrix(TensorNames.Embedding));
+        var onlineBias = new GateBiasSlot();
         var blocks = new DecoderBlock[c.NumHiddenLayers];
         for (int l = 0; l < blocks.Length; l++)
         {
@@ -75,15 +115,15 @@ public sealed class DeepseekV3Model
         if (withMtp && reader.HasMtp)
         {
             progress?.Invoke("mtp");
-            mtp = new MtpLayer(c, w, backend, rope, exchange, embedding, lmHead);
+            mtp = new MtpLayer(c, w, backend, rope, exchange, embedding, lmHead) { OnlineGateBias = onlineBias };
         }
 
-        return new DeepseekV3Model(c, backend, embedding, blocks, head, mtp, exchange);
+        return new DeepseekV3Model(c, backend, embedding, blocks, head, mtp, exchange, onlineBias);
     }
 
     /// <summary>
     /// Runs the batch through every block, writing each new token's latent entries into its sequence's cache,
-    /// and returns the normed hidden states and the logits of logitRows (all rows when null).
+    /// routing every MoE layer with the batch's gate bias (or the online one as the pass starts, or the checkpoint's), and returns the normed hidden states and the logits of logitRows (all rows when null).
     /// </summary>
     public ModelOutput Forward(ForwardBatch batch, int[]? logitRows = null)
     {
@@ -98,6 +138,9 @@ public sealed class DeepseekV3Model
         }
 
         _exchange.BeginStep();
+
+        // One gate-bias version for the whole pass: a bias set while it runs waits for the next.
+        batch = batch.WithGateBias(_onlineBias.Current);
         float[] h = _embedding.Forward(batch.Tokens);
         foreach (DecoderBlock block in _blocks)
         {

@@ -6,6 +6,9 @@ namespace R1Orleans.Model;
 /// </summary>
 public sealed record ExpertRouting(int Tokens, int K, int[] TopkIds, float[] TopkWeights)
 {
+    /// <summary>The version of the gate bias the choice was made with: 0 the checkpoint's, above an online one (<see cref="GateBias"/>).</summary>
+    public long GateBiasVersion { get; init; }
+
     public ReadOnlySpan<int> Ids(int token) => TopkIds.AsSpan(token * K, K);
 
     public ReadOnlySpan<float> Weights(int token) => TopkWeights.AsSpan(token * K, K);

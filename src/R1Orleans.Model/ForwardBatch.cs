@@ -34,7 +34,19 @@ public sealed class ForwardBatch
     /// <summary>Sees every MoE layer's routing decision (golden checks, expert load statistics).</summary>
     public IRoutingObserver? RoutingObserver { get; init; }
 
+    /// <summary>
+    /// The gate bias every MoE layer of this step routes with, one version for the whole step (the engine sets it on the
+    /// main pass and the MTP pass alike). Null: the model's online bias, read once as the pass starts, or the checkpoint's.
+    /// </summary>
+    public GateBias? GateBias { get; init; }
+
     public int Rows => Tokens.Length;
+
+    /// <summary>This batch with the step's gate bias fixed (every other field as it is).</summary>
+    internal ForwardBatch WithGateBias(GateBias? bias) =>
+        bias is null || GateBias is not null
+            ? this
+            : new ForwardBatch { Tokens = Tokens, Sequences = Sequences, Attention = Attention, RoutingObserver = RoutingObserver, GateBias = bias };
 
     /// <summary>The position of every row.</summary>
     public int[] Positions()

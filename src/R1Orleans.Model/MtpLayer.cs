@@ -39,6 +39,9 @@ public sealed class MtpLayer
     /// <summary>The layer index of the MTP block, also its latent cache layer.</summary>
     public int Layer { get; }
 
+    /// <summary>The model's online gate bias (the model sets it), read as a pass starts when its batch brings none.</summary>
+    public GateBiasSlot? OnlineGateBias { get; init; }
+
     /// <summary>The MTP layer's own transformer block (MLA and MoE).</summary>
     public DecoderBlock Block => _block;
 
@@ -56,6 +59,7 @@ public sealed class MtpLayer
             throw new ArgumentException($"MTP needs {n} hidden rows of {d}, got {previousHidden.Length} values");
         }
 
+        batch = batch.WithGateBias(OnlineGateBias?.Current);
         float[] e = _enorm.Forward(_backend, _embedding.Forward(batch.Tokens), n);
         float[] h = _hnorm.Forward(_backend, previousHidden, n);
         float[] cat = new float[n * 2 * d];

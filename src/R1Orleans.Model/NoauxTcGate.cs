@@ -40,7 +40,7 @@ public sealed class NoauxTcGate
     public static NoauxTcGate Load(ModelConfig c, int layer, WeightLoader w) =>
         new(c, w.Matrix(TensorNames.Gate(layer)), w.Vector(TensorNames.GateBias(layer)));
 
-    /// <summary>The frozen checkpoint bias (the load balancer reads it; it never changes it in place).</summary>
+    /// <summary>The frozen checkpoint bias (the load balancer reads it; an online bias is passed to Route, never written here).</summary>
     public ReadOnlySpan<float> Bias => _bias;
 
     /// <summary>
@@ -49,8 +49,21 @@ public sealed class NoauxTcGate
     /// </summary>
     public bool UseCorrectionBias { get; set; } = true;
 
-    public ExpertRouting Route(IComputeBackend backend, ReadOnlySpan<float> x, int n)
+    /// <summary>Routes n rows of x [n, hidden] with the checkpoint's bias (version 0).</summary>
+    public ExpertRouting Route(IComputeBackend backend, ReadOnlySpan<float> x, int n) => Route(backend, x, n, _bias, 0);
+
+    /// <summary>
+    /// Routes with <paramref name="correctionBias"/> (one value per routed expert) in place of the checkpoint's
+    /// e_score_correction_bias: an online bias of version <paramref name="biasVersion"/>, stamped on the routing. It only
+    /// chooses, as the checkpoint's does; with <see cref="UseCorrectionBias"/> false no bias is added at all.
+    /// </summary>
+    public ExpertRouting Route(IComputeBackend backend, ReadOnlySpan<float> x, int n, ReadOnlySpan<float> correctionBias, long biasVersion)
     {
+        if (correctionBias.Length != _experts)
+        {
+            throw new ArgumentException($"the gate bias has {correctionBias.Length} values, the gate {_experts} routed experts", nameof(correctionBias));
+        }
+
         float[] scores = new float[n * _experts];
         backend.Linear(x, n, _weight, scores);
         System.Numerics.Tensors.TensorPrimitives.Sigmoid(scores, scores);
@@ -65,7 +78,7 @@ public sealed class NoauxTcGate
             ReadOnlySpan<float> s = scores.AsSpan(t * _experts, _experts);
             for (int e = 0; e < _experts; e++)
             {
-                choice[e] = UseCorrectionBias ? s[e] + _bias[e] : s[e];
+                choice[e] = UseCorrectionBias ? s[e] + correctionBias[e] : s[e];
             }
 
             SelectGroups(choice, perGroup, groupScore, groupKept);
@@ -87,7 +100,7 @@ public sealed class NoauxTcGate
             }
         }
 
-        return new ExpertRouting(n, _k, ids, weights);
+        return new ExpertRouting(n, _k, ids, weights) { GateBiasVersion = biasVersion };
     }
 
     private void SelectGroups(float[] choice, int perGroup, float[] groupScore, bool[] kept)

@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
+using R1Orleans.Engine.Balancing;
 using R1Orleans.Engine.Sampling;
 using R1Orleans.Engine.Scheduling;
+using R1Orleans.Model;
 using R1Orleans.Text.Chat;
 using R1Orleans.Text.Reasoning;
 using R1Orleans.Text.Tokenization;
@@ -27,6 +29,12 @@ public sealed record InferenceEngineOptions
 
     /// <summary>False routes every MoE layer without e_score_correction_bias (ablation; see NoauxTcGate.UseCorrectionBias).</summary>
     public bool UseCorrectionBias { get; init; } = true;
+
+    /// <summary>
+    /// Online gate-bias balancing (off when null): the bias moves against the measured expert load every window, within
+    /// a maximum drift from the checkpoint's. It changes the model's outputs; it needs <see cref="UseCorrectionBias"/>.
+    /// </summary>
+    public OnlineGateBiasOptions? OnlineGateBias { get; init; }
 
     /// <summary>
     /// Load a checkpoint whose weights hold NaN or ±Inf (by default the load fails naming the tensor and the first bad
@@ -76,6 +84,21 @@ public sealed class InferenceEngine : IAsyncDisposable
     /// <summary>Tokens routed to each (layer, routed expert) since load, MTP drafts included.</summary>
     public ExpertLoadCounter ExpertLoad => _model.ExpertLoad;
 
+    /// <summary>Online gate-bias balancing on this engine, or null when it is off.</summary>
+    public OnlineGateBias? OnlineBias { get; private init; }
+
+    /// <summary>Every MoE layer's e_score_correction_bias as the checkpoint has it (version 0).</summary>
+    public GateBias CheckpointGateBias => _model.Model.CheckpointGateBias;
+
+    /// <summary>The gate bias the next step routes with (the checkpoint's, version 0, until an online one is applied).</summary>
+    public GateBias CurrentGateBias => _model.Model.CurrentGateBias;
+
+    /// <summary>
+    /// Applies an online gate bias from any thread (the cluster's load balancer pushes one to every silo): the next step
+    /// routes with it. False when a bias of the same or a newer version is already in use (nothing changes).
+    /// </summary>
+    public bool ApplyGateBias(GateBias bias) => _model.Model.ApplyGateBias(bias);
+
     /// <summary>True when the MTP layer was loaded (the config has one and the checkpoint carries its weights).</summary>
     public bool HasMtpLayer => _model.Model.Mtp is not null;
 
@@ -119,14 +142,30 @@ public sealed class InferenceEngine : IAsyncDisposable
         try
         {
             model.Model.UseCorrectionBias(options.UseCorrectionBias);
+            if (options.OnlineGateBias is not null && !options.UseCorrectionBias)
+            {
+                throw new ArgumentException("online gate-bias balancing adjusts e_score_correction_bias: it cannot run with the bias switched off (UseCorrectionBias false)");
+            }
+
+            OnlineGateBias? online = options.OnlineGateBias is { } bias ? new OnlineGateBias(model.Model, model.ExpertLoad, bias) : null;
             if (tokenizer.VocabSize > model.Config.VocabSize)
             {
                 throw new ConfigException("vocab_size", $"{model.Config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens");
             }
 
             PagedLatentCache cache = model.NewCache(options.KvCacheTokens, options.KvBlockSize);
-            var core = new EngineCore(model.Model, cache, options.Scheduler, new TokenizerTextStreams(tokenizer), tokenizer.EosId ?? model.Config.EosTokenId);
-            return new InferenceEngine(directory, model, tokenizer, template, new EngineLoop(core)) { Cache = cache, TemplateProblem = templateProblem, MoeLayers = [.. model.Model.Gates.Select(g => g.Layer)], SamplingDefaults = defaults };
+            var core = new EngineCore(model.Model, cache, options.Scheduler, new TokenizerTextStreams(tokenizer), tokenizer.EosId ?? model.Config.EosTokenId)
+            {
+                BeforeStep = online is null ? null : online.OnStepBoundary,
+            };
+            return new InferenceEngine(directory, model, tokenizer, template, new EngineLoop(core))
+            {
+                Cache = cache,
+                TemplateProblem = templateProblem,
+                MoeLayers = [.. model.Model.Gates.Select(g => g.Layer)],
+                SamplingDefaults = defaults,
+                OnlineBias = online,
+            };
         }
         catch
         {

@@ -52,6 +52,12 @@ public sealed class EngineCore
 
     public EngineStats Stats { get; } = new();
 
+    /// <summary>
+    /// Called on the engine thread at every step boundary, before a forward step takes its gate-bias snapshot: where the
+    /// online load balancer applies a new bias (<see cref="Balancing.OnlineGateBias"/>), so a step never mixes versions.
+    /// </summary>
+    public Action? BeforeStep { get; init; }
+
     /// <summary>The longest sequence (prompt + output) served: the configured limit, max_position_embeddings and what the whole KV cache holds, whichever is least.</summary>
     public int MaxModelLen => _maxModelLen;
 
@@ -318,6 +324,10 @@ public sealed class EngineCore
 
     private void Execute(List<Scheduled> plan)
     {
+        // The step boundary: a new gate bias is applied here or not at all, and the main and MTP passes share one version.
+        BeforeStep?.Invoke();
+        // Never null (the checkpoint's, version 0, without an online one), so no pass of the step reads the model's again.
+        GateBias bias = _model.CurrentGateBias;
         var tokens = new List<int>();
         var slices = new List<SequenceSlice>();
         var logitRows = new List<int>();
@@ -349,7 +359,7 @@ public sealed class EngineCore
             }
         }
 
-        var batch = new ForwardBatch { Tokens = [.. tokens], Sequences = slices };
+        var batch = new ForwardBatch { Tokens = [.. tokens], Sequences = slices, GateBias = bias };
         ModelOutput output;
         try
         {
@@ -406,7 +416,7 @@ public sealed class EngineCore
 
         if (_config.SpeculativeMtp)
         {
-            Draft(output, mtpRows.Where(r => _running.Contains(r.Seq) && r.Seq.Sampling.IsGreedy).ToList());
+            Draft(output, mtpRows.Where(r => _running.Contains(r.Seq) && r.Seq.Sampling.IsGreedy).ToList(), bias);
         }
     }
 
@@ -414,7 +424,7 @@ public sealed class EngineCore
     /// Runs the MTP layer over the rows just computed (pairing each position's hidden state with the next token) so its
     /// own cache stays complete, and keeps a draft for every sequence that is now decoding.
     /// </summary>
-    private void Draft(ModelOutput main, List<(SequenceState Seq, int Row, int Position, int Valid, bool Decode)> rows)
+    private void Draft(ModelOutput main, List<(SequenceState Seq, int Row, int Position, int Valid, bool Decode)> rows, GateBias bias)
     {
         if (rows.Count == 0)
         {
@@ -441,7 +451,7 @@ public sealed class EngineCore
             wanted.Add(start + valid - 1);
         }
 
-        ModelOutput drafts = _model.Mtp!.Forward(new ForwardBatch { Tokens = [.. tokens], Sequences = slices }, [.. hidden], [.. wanted]);
+        ModelOutput drafts = _model.Mtp!.Forward(new ForwardBatch { Tokens = [.. tokens], Sequences = slices, GateBias = bias }, [.. hidden], [.. wanted]);
         for (int i = 0; i < rows.Count; i++)
         {
             SequenceState s = rows[i].Seq;
