@@ -27,12 +27,10 @@ public sealed partial class LoadWindowPublisher(ClusterNode node, IClusterClient
                 await Task.Delay(options.LoadWindow, stoppingToken).ConfigureAwait(false);
                 if (node.RankExchangeInstance is { } exchange && node.View.Current is not null)
                 {
+                    // Empty windows too: the balancer tells a lost window (a gap in the numbers) from an idle one.
                     ExpertLoadWindow window = exchange.Load.CloseWindow(node.Self.Silo);
-                    if (window.Counts.Length > 0)
-                    {
-                        stream ??= client.GetStreamProvider(LoadStreams.Provider).GetStream<ExpertLoadWindowDto>(StreamId.Create(LoadStreams.Namespace, LoadStreams.Key));
-                        await stream.OnNextAsync(ExpertLoadWindowDto.From(window)).WaitAsync(TimeSpan.FromSeconds(5), stoppingToken).ConfigureAwait(false);
-                    }
+                    stream ??= client.GetStreamProvider(LoadStreams.Provider).GetStream<ExpertLoadWindowDto>(StreamId.Create(LoadStreams.Namespace, LoadStreams.Key));
+                    await stream.OnNextAsync(ExpertLoadWindowDto.From(window)).WaitAsync(TimeSpan.FromSeconds(5), stoppingToken).ConfigureAwait(false);
                 }
 
                 if (options.RebalanceInterval is { } interval && DateTime.UtcNow >= nextRebalance)

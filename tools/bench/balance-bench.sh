@@ -3,7 +3,8 @@
 # processes of one node (Redis clustering, UCX exchange), before and after a rebalance that hot-swaps an EPLB placement
 # with redundant experts. For each phase: decode throughput (r1 bench), the load by silo ((max - mean)/mean of the
 # token-experts each silo's holder ran, from /cluster/status), and during the swap the inter-token latency and how long
-# the swap took (from the POST until every silo's rank runs the new version). Phases alternate A/B twice.
+# the swap took (from the POST until every silo's rank runs the new version). Each round starts a fresh cluster, warms
+# it with one unmeasured run, then measures before, during and after the swap; two rounds.
 #   tools/bench/balance-bench.sh [OUT_DIR]    env: MODEL_ARGS (default r1orleans-tiny), REDUNDANT (4), C (8), N (48), DISTINCT (2)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -45,6 +46,7 @@ for round in 1 2; do
     sleep 0.5
   done
 
+  bench "$out/r$round-warmup.json"   # JIT, caches and UCX endpoints warm: not measured
   t0=$(holder_tokens); bench "$out/r$round-before.json"; t1=$(holder_tokens)
   sleep 3   # a load window or two reach the balancer
   bench "$out/r$round-swap.json" & bench_pid=$!
