@@ -111,20 +111,7 @@ public sealed class PlacementPlanner
             _planner = planner;
             _previous = previous;
             _rebalance = rebalance;
-            _nodeOf = new int[sorted.Length];
-            var silos = new List<List<int>>();
-            for (int m = 0; m < sorted.Length; m++)
-            {
-                if (m == 0 || sorted[m].Node != sorted[m - 1].Node)
-                {
-                    silos.Add([]);
-                }
-
-                _nodeOf[m] = silos.Count - 1;
-                silos[^1].Add(m);
-            }
-
-            _nodeSilos = [.. silos.Select(s => s.ToArray())];
+            (_nodeOf, _nodeSilos) = NodeGrouping.Of(sorted);
             _previousToNew = previous is null ? [] : new int[previous.MemberCount];
             var index = new Dictionary<SiloId, int>();
             for (int m = 0; m < sorted.Length; m++)

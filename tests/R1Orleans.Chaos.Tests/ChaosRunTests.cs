@@ -6,9 +6,10 @@ namespace R1Orleans.Chaos.Tests;
 /// <summary>
 /// `r1 chaos` for real: a redis-server and three silo processes on loopback serving r1orleans-tiny, a workload of
 /// greedy and seeded-sampling requests (streamed and not) while a fourth silo joins, every answer checked against a
-/// single silo's; afterwards no process the harness started is left running. And the CI schedule: kill -9 of a worker,
-/// SIGSTOP and SIGCONT of another, a join, SIGTERM of a worker, with every expert held twice: no request lost, every
-/// answer a single silo's.
+/// single silo's; afterwards no process the harness started is left running. And the built-in fault schedules: ci (kill -9
+/// of a worker, SIGSTOP and SIGCONT of another, a join, SIGTERM of a worker), gray (a slowed worker, a join, a drain
+/// through the control plane), both with every expert held twice, and redis (Redis restarted with and without its data,
+/// then a join): no request lost, every answer a single silo's.
 /// </summary>
 public sealed class ChaosRunTests
 {
@@ -57,103 +58,55 @@ public sealed class ChaosRunTests
     }
 
     [Fact]
-    public async Task The_ci_schedule_kill_stop_join_and_term_under_load_loses_nothing_and_every_answer_is_a_single_silos()
-    {
-        string directory = Directory.CreateTempSubdirectory("r1-chaos-ci-").FullName;
-        var output = new StringWriter();
-        var error = new StringWriter();
-        ChaosSettings settings = Settings("ci", directory, ["--kv-cache-tokens", "4096", "--expert-replicas", "2"]) with
-        {
-            Concurrency = 4,
-            MaxTokens = 64,
-        };
-        try
-        {
-            int exit = await ChaosRun.RunAsync(settings, output, error);
-            string said = $"{output}\n{error}";
-            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{said}");
-
-            List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
-            Assert.Equal(["kill", "stop", "cont", "join", "term"], history.OfType<FaultRecord>().Select(f => f.Kind));
-            RequestRecord[] requests = [.. history.OfType<RequestRecord>()];
-            Assert.NotEmpty(requests);
-            Assert.All(requests, r => Assert.Equal(RequestStatus.Completed, r.Status));
-            ReferenceSet references = ReferenceSet.Load(Path.Combine(directory, "references.json"));
-            Assert.All(requests, r => Assert.Equal(references.Find(r.Spec.Key)!.Tokens, r.Tokens));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+    public Task The_ci_schedule_kill_stop_join_and_term_under_load_loses_nothing_and_every_answer_is_a_single_silos() =>
+        RunScheduleAsync("ci", ["--kv-cache-tokens", "4096", "--expert-replicas", "2"], concurrency: 4, maxTokens: 64, ["kill", "stop", "cont", "join", "term"]);
 
     [Fact]
-    public async Task The_gray_schedule_a_slowed_worker_a_join_and_a_drain_through_the_control_plane_lose_nothing_and_the_drained_silo_exits()
-    {
-        string directory = Directory.CreateTempSubdirectory("r1-chaos-gray-").FullName;
-        var output = new StringWriter();
-        var error = new StringWriter();
-        ChaosSettings settings = Settings("gray", directory, ["--kv-cache-tokens", "4096", "--expert-replicas", "2"]) with
+    public Task The_gray_schedule_a_slowed_worker_a_join_and_a_drain_through_the_control_plane_lose_nothing_and_the_drained_silo_exits() =>
+        RunScheduleAsync("gray", ["--kv-cache-tokens", "4096", "--expert-replicas", "2"], concurrency: 4, maxTokens: 64, ["delay", "join", "drain"], (history, directory) =>
         {
-            Concurrency = 4,
-            MaxTokens = 64,
-        };
-        try
-        {
-            int exit = await ChaosRun.RunAsync(settings, output, error);
-            string said = $"{output}\n{error}";
-            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{said}");
-
-            List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
             FaultRecord[] faults = [.. history.OfType<FaultRecord>()];
-            Assert.Equal(["delay", "join", "drain"], faults.Select(f => f.Kind));
             Assert.All(faults, f => Assert.DoesNotContain("not injected", f.Note ?? "", StringComparison.Ordinal));
-            RequestRecord[] requests = [.. history.OfType<RequestRecord>()];
-            Assert.NotEmpty(requests);
-            Assert.All(requests, r => Assert.Equal(RequestStatus.Completed, r.Status));
-            ReferenceSet references = ReferenceSet.Load(Path.Combine(directory, "references.json"));
-            Assert.All(requests, r => Assert.Equal(references.Find(r.Spec.Key)!.Tokens, r.Tokens));
 
-            // The drained worker stopped by itself (the harness sent no signal to it) and said what it did.
+            // The drained worker began its drain itself (the harness sent it no signal) and is gone.
             FaultRecord drain = faults[2];
             Assert.False(Running(drain.Pid!.Value), $"drained silo {drain.Target} (pid {drain.Pid}) still runs");
-            string log = File.ReadAllText(Path.Combine(directory, drain.Target + ".log"));
-            Assert.Contains("draining silo", log, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+            Assert.Contains("draining silo", File.ReadAllText(Path.Combine(directory, drain.Target + ".log")), StringComparison.Ordinal);
+        });
 
     [Fact]
-    public async Task The_redis_schedule_restarts_with_and_without_its_data_then_a_join_lose_nothing_and_every_answer_is_a_single_silos()
-    {
-        string directory = Directory.CreateTempSubdirectory("r1-chaos-redis-").FullName;
-        var output = new StringWriter();
-        var error = new StringWriter();
-        ChaosSettings settings = Settings("redis", directory, ["--kv-cache-tokens", "4096"]) with
+    public Task The_redis_schedule_restarts_with_and_without_its_data_then_a_join_lose_nothing_and_every_answer_is_a_single_silos() =>
+        RunScheduleAsync("redis", ["--kv-cache-tokens", "4096"], concurrency: 3, maxTokens: 32, ["redis-restart", "redis-up", "redis-restart", "redis-up", "join"], (_, directory) =>
         {
-            Concurrency = 3,
-            MaxTokens = 32,
-        };
-        try
-        {
-            int exit = await ChaosRun.RunAsync(settings, output, error);
-            string said = $"{output}\n{error}";
-            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{said}");
-
-            List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
-            Assert.Equal(["redis-restart", "redis-up", "redis-restart", "redis-up", "join"], history.OfType<FaultRecord>().Select(f => f.Kind));
-            RequestRecord[] requests = [.. history.OfType<RequestRecord>()];
-            Assert.NotEmpty(requests);
-            Assert.All(requests, r => Assert.Equal(RequestStatus.Completed, r.Status));
-            ReferenceSet references = ReferenceSet.Load(Path.Combine(directory, "references.json"));
-            Assert.All(requests, r => Assert.Equal(references.Find(r.Spec.Key)!.Tokens, r.Tokens));
-
             // After the wiped restart the silos wrote the membership table back (one of them did; the others found it whole).
             string[] logs = [.. Enumerable.Range(0, 3).Select(i => File.ReadAllText(Path.Combine(directory, $"s{i}.log")))];
             Assert.Contains(logs, l => l.Contains("The membership table was gone", StringComparison.Ordinal));
+        });
+
+    /// <summary>
+    /// Runs a built-in schedule on three silos and checks what every schedule must give: the harness passed, the faults in
+    /// the history are <paramref name="faults"/>, every request completed with a single silo's tokens; then
+    /// <paramref name="more"/> checks the history and the output directory.
+    /// </summary>
+    private static async Task RunScheduleAsync(string schedule, string[] siloArgs, int concurrency, int maxTokens, string[] faults, Action<List<HistoryRecord>, string>? more = null)
+    {
+        string directory = Directory.CreateTempSubdirectory($"r1-chaos-{schedule}-").FullName;
+        var output = new StringWriter();
+        var error = new StringWriter();
+        ChaosSettings settings = Settings(schedule, directory, siloArgs) with { Concurrency = concurrency, MaxTokens = maxTokens };
+        try
+        {
+            int exit = await ChaosRun.RunAsync(settings, output, error);
+            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{output}\n{error}");
+
+            List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
+            Assert.Equal(faults, history.OfType<FaultRecord>().Select(f => f.Kind));
+            RequestRecord[] requests = [.. history.OfType<RequestRecord>()];
+            Assert.NotEmpty(requests);
+            Assert.All(requests, r => Assert.Equal(RequestStatus.Completed, r.Status));
+            ReferenceSet references = ReferenceSet.Load(Path.Combine(directory, "references.json"));
+            Assert.All(requests, r => Assert.Equal(references.Find(r.Spec.Key)!.Tokens, r.Tokens));
+            more?.Invoke(history, directory);
         }
         finally
         {

@@ -15,20 +15,7 @@ public sealed partial class EplbPlanner
         public Shape(EplbPlanner planner, ClusterMember[] sorted)
         {
             _layout = planner.Layout;
-            _nodeOf = new int[sorted.Length];
-            var silos = new List<List<int>>();
-            for (int m = 0; m < sorted.Length; m++)
-            {
-                if (m == 0 || sorted[m].Node != sorted[m - 1].Node)
-                {
-                    silos.Add([]);
-                }
-
-                _nodeOf[m] = silos.Count - 1;
-                silos[^1].Add(m);
-            }
-
-            _nodeSilos = [.. silos.Select(s => s.ToArray())];
+            (_nodeOf, _nodeSilos) = NodeGrouping.Of(sorted);
             _siloCounts = [.. _nodeSilos.Select(s => s.Length)];
             Policy = planner.Policy == EplbPolicy.Hierarchical && _layout.Groups > 1 && _layout.Groups >= _nodeSilos.Length
                 ? EplbPolicy.Hierarchical
