@@ -128,6 +128,20 @@ public sealed partial class ModelLoaderService(
 
         if (_engine is { } engine)
         {
+            // A cluster silo's drain began as the host started stopping: its rank hands off or finishes its requests and
+            // its experts move; the engine serves until then (services stop in reverse order, so this one stops first).
+            if (_cluster is { } node)
+            {
+                try
+                {
+                    await node.Drained.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The host's shutdown timeout: go anyway (the gateways resume what is left on other ranks).
+                }
+            }
+
             await engine.DisposeAsync().ConfigureAwait(false);
         }
     }

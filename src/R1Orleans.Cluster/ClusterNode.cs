@@ -88,15 +88,18 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     private readonly IClusterMembershipService? _membership;
     private volatile Dictionary<string, byte[]> _exchangeAddresses = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _drain = new();
+    private Task? _drained;
     private readonly HashSet<string> _declaredDead = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, double[]> _weights = new();
     private readonly Func<int>? _requestsInFlight;
 
     /// <param name="requestsInFlight">Requests this silo's rank is running or holds waiting (a drain waits for them).</param>
-    public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger, IClusterMembershipService? membership = null, Func<int>? requestsInFlight = null)
+    /// <param name="lifetime">When given, the drain begins as the host starts stopping (before any service stops, so the engine outlives it).</param>
+    public ClusterNode(ClusterNodeOptions options, IGrainFactory grains, ILocalSiloDetails silo, ILogger<ClusterNode> logger, IClusterMembershipService? membership = null, Func<int>? requestsInFlight = null, IHostApplicationLifetime? lifetime = null)
     {
         _membership = membership;
         _requestsInFlight = requestsInFlight;
+        lifetime?.ApplicationStopping.Register(BeginDrain);
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _grains = grains ?? throw new ArgumentNullException(nameof(grains));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
@@ -370,15 +373,27 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     /// <summary>Fires when the drain begins: the rank's requests move to other ranks then (or finish, when nearly done).</summary>
     public CancellationToken DrainToken => _drain.Token;
 
-    /// <summary>Begins the drain (idempotent): the rank stops taking requests and hands off its running ones.</summary>
+    /// <summary>
+    /// Begins the drain (idempotent): the rank stops taking requests and hands off its running ones; the silo leaves the
+    /// directory and waits, in the background, for a placement without it and an empty rank (<see cref="Drained"/>).
+    /// </summary>
     public void BeginDrain()
     {
-        if (!_drain.IsCancellationRequested)
+        lock (_drain)
         {
+            if (_drained is not null)
+            {
+                return;
+            }
+
             LogDraining(_logger, Self.Silo.Value, _requestsInFlight?.Invoke() ?? 0);
             _drain.Cancel();
+            _drained = Task.Run(DrainAsync);
         }
     }
+
+    /// <summary>Completes when the drain has finished (or gave up after <see cref="ClusterNodeOptions.DrainTimeout"/>); completed when none began.</summary>
+    public Task Drained => _drained ?? Task.CompletedTask;
 
     /// <summary>
     /// Drains (SIGTERM, or the host stopping): the rank stops taking requests, the silo leaves the directory, and it
@@ -389,17 +404,29 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     {
         BeginDrain();
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Drained.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            LogRetry(_logger, "drain: the host's shutdown timeout came first");
+        }
+    }
+
+    private async Task DrainAsync()
+    {
         IPlacementDirectoryGrain directory = _grains.GetGrain<IPlacementDirectoryGrain>(IPlacementDirectoryGrain.DefaultKey);
         try
         {
-            await directory.Leave(Self.Silo.Value).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
-            for (var until = DateTime.UtcNow + _options.DrainTimeout; DateTime.UtcNow < until; await Task.Delay(100, cancellationToken).ConfigureAwait(false))
+            await directory.Leave(Self.Silo.Value).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            for (var until = DateTime.UtcNow + _options.DrainTimeout; DateTime.UtcNow < until; await Task.Delay(100).ConfigureAwait(false))
             {
-                PlacementSnapshot snapshot = await directory.Snapshot().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                PlacementSnapshot snapshot = await directory.Snapshot().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
                 bool placedElsewhere = !snapshot.Members.Any()
                     || (snapshot.Pending is null && snapshot.Committed is { } c && !c.ToMap().Members.Any(m => m.Silo == Self.Silo));
 
-                // Requests handed off have left; those nearly done finish first (others' ranks still need no wait).
+                // Requests handed off have left; those nearly done finish first.
                 if (placedElsewhere && (_requestsInFlight?.Invoke() ?? 0) == 0)
                 {
                     LogDrained(_logger, Self.Silo.Value);

@@ -76,7 +76,7 @@ public sealed class SiloRank(ModelHost host, ClusterNode node, ClusterNodeOption
         holder.ReplyDelay.Set(delay, duration);
     }
 
-    private static async IAsyncEnumerable<RankEvent> Stream(IAsyncEnumerable<TextEvent> events)
+    private async IAsyncEnumerable<RankEvent> Stream(IAsyncEnumerable<TextEvent> events)
     {
         IAsyncEnumerator<TextEvent> e = events.GetAsyncEnumerator();
         try
@@ -91,6 +91,13 @@ public sealed class SiloRank(ModelHost host, ClusterNode node, ClusterNodeOption
                 }
                 catch (RankUnavailableException)
                 {
+                    handedOff = true;
+                    more = false;
+                }
+                catch (Exception) when (node.Draining)
+                {
+                    // The silo is going (its engine stopping under a request the drain could not wait for): the request
+                    // moves to another rank rather than failing.
                     handedOff = true;
                     more = false;
                 }

@@ -55,11 +55,7 @@ public sealed class EngineLoop : IAsyncDisposable
 
     private async IAsyncEnumerable<GenerationEvent> Read(string id, ChannelReader<GenerationEvent> reader, [EnumeratorCancellation] CancellationToken cancellation)
     {
-        using CancellationTokenRegistration reg = cancellation.Register(() =>
-        {
-            _core.Cancel(id);
-            _wake.Release();
-        });
+        using CancellationTokenRegistration reg = cancellation.Register(() => CancelQuietly(id));
         bool finished = false;
         try
         {
@@ -75,9 +71,21 @@ public sealed class EngineLoop : IAsyncDisposable
             if (!finished)
             {
                 // The consumer stopped early (disconnect, break): the request must not keep running.
-                _core.Cancel(id);
-                _wake.Release();
+                CancelQuietly(id);
             }
+        }
+    }
+
+    /// <summary>Cancels a request and wakes the loop; after the engine was disposed (its silo stopping) there is nothing left to stop.</summary>
+    private void CancelQuietly(string id)
+    {
+        try
+        {
+            _core.Cancel(id);
+            _wake.Release();
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
