@@ -54,6 +54,19 @@ public sealed class InferenceEngineTests(SyntheticChatModel model) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_stream_abandoned_after_its_engine_was_disposed_ends_quietly()
+    {
+        // A stopping silo disposes its engine; a caller that then gives up its stream must not get ObjectDisposedException.
+        InferenceEngine engine = InferenceEngine.Load(model.Directory);
+        IAsyncEnumerator<TextEvent> stream = engine.GenerateAsync(PromptInput.FromText("Once upon a time"), SamplingParams.Greedy(200) with { IgnoreEos = true }).GetAsyncEnumerator();
+        Assert.True(await stream.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60)));
+        await engine.DisposeAsync();
+
+        Exception? e = await Record.ExceptionAsync(async () => await stream.DisposeAsync());
+        Assert.Null(e);
+    }
+
+    [Fact]
     public async Task Abandoning_a_stream_cancels_the_request_and_frees_its_blocks()
     {
         await using InferenceEngine engine = InferenceEngine.Load(model.Directory);
