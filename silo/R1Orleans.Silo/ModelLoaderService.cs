@@ -174,7 +174,8 @@ public sealed partial class ModelLoaderService(
             Threads = options.Threads,
             Backend = ComputeDevice.Parse(options.Device) is { IsCuda: true } device ? BackendFactory.Create(device) : null,
             UseCorrectionBias = options.GateBias,
-            OnlineGateBias = options.OnlineGateBias,
+            // On a cluster the load balancer grain balances one bias for all silos and pushes it to this engine.
+            OnlineGateBias = _cluster is null ? options.OnlineGateBias : null,
             Exchange = _cluster?.RankExchange,
             AllowNonfiniteWeights = options.AllowNonfiniteWeights,
             Scheduler = new SchedulerConfig

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using R1Orleans.Cluster;
 using R1Orleans.Gateway;
@@ -63,6 +64,7 @@ public static class SiloHost
         ["--fault-injection"] = "Cluster:FaultInjection",
         ["--redundant-experts"] = "Cluster:RedundantExperts",
         ["--rebalance-interval"] = "Cluster:RebalanceIntervalSeconds",
+        ["--bias-interval"] = "Cluster:BiasIntervalSeconds",
     };
 
     /// <summary>Switches that may be given without a value (meaning true).</summary>
@@ -105,7 +107,9 @@ public static class SiloHost
                                         the outputs (r1orleans:gate_bias_* in /metrics; docs/BENCHMARKS.md has its cost)
           --bias-gamma X                the bias update speed γ per window (default 0.001, DeepSeek-V3's)
           --bias-max-drift X            the most a bias may move from the checkpoint's (default 0.02)
-          --bias-window-steps N         engine steps per load window; the bias is updated after each (default 64)
+          --bias-window-steps N         engine steps per load window; the bias is updated after each (default 64; one silo)
+                                        (on a cluster the load balancer updates one bias from every silo's load and
+                                        pushes it to all; --bias-interval S sets its period, default 2 seconds)
           --allow-nonfinite-weights     serve a checkpoint whose weights hold NaN or ±Inf (refused by default, naming the tensor)
           --silo-port N, --gateway-port N   Orleans ports (default 11111 and 30000); a second silo on the same machine
                                         needs its own --urls, --silo-port and --gateway-port (a port in use stops the start)
@@ -185,13 +189,6 @@ public static class SiloHost
 
             // A cluster member: joins the placement directory, holds its share of the experts, steps its rank across silos.
             ModelOptions model = Bind<ModelOptions>(builder.Configuration, ModelOptions.Section, new ModelOptionsValidator());
-            if (model.OnlineBias)
-            {
-                // Each rank balancing its own bias would make a request's output depend on the rank that runs it (and
-                // change it on failover): in a cluster the load balancer must push one bias version to every silo.
-                throw new SettingsException("--online-bias runs on a single silo (--clustering localhost) for now: in a cluster every silo must route with the same bias, which the cluster's load balancer will push");
-            }
-
             string directory = model.CheckpointDirectory
                 ?? throw new SettingsException("--model builtin-random cannot be served by a cluster: give every silo the same checkpoint directory (--model DIR, or none for r1orleans-tiny)");
             builder.Services.AddR1Cluster(new ClusterNodeOptions
@@ -205,10 +202,18 @@ public static class SiloHost
                 FaultInjection = cluster.FaultInjection,
                 RedundantExperts = cluster.RedundantExperts,
                 RebalanceInterval = cluster.RebalanceIntervalSeconds > 0 ? TimeSpan.FromSeconds(cluster.RebalanceIntervalSeconds) : null,
+
+                // Bias mode on a cluster: the load balancer moves one bias against every silo's load and pushes it to
+                // all (each rank balancing its own would make a request's output depend on the rank that runs it).
+                OnlineBias = model.OnlineBias ? new ClusterGateBiasOptions(model.BiasGamma, model.BiasMaxDrift, TimeSpan.FromSeconds(cluster.BiasIntervalSeconds)) : null,
             });
         }
 
         builder.Services.AddR1Gateway(builder.Configuration);
+
+        // The control plane's reports carry NaN where there is no figure yet (an imbalance before any load was measured):
+        // written as "NaN" rather than failing the response.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals);
 
         // /metrics also carries Orleans' own meter (membership, messaging, grains) and the cluster's.
         builder.Services.AddR1MetricsMeters(OrleansMeterName, ClusterMetrics.MeterName, MembershipTableKeeper.MeterName);

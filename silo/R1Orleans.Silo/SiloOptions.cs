@@ -131,6 +131,9 @@ public sealed class ClusterServingOptions
     /// <summary>Lets the control plane inject faults here (the chaos harness's reply delay); off in production.</summary>
     public bool FaultInjection { get; set; }
 
+    /// <summary>Bias mode on a cluster (--online-bias): seconds between the load balancer's bias updates (each pushed to every silo).</summary>
+    public double BiasIntervalSeconds { get; set; } = 2;
+
     /// <summary>The node name in effect.</summary>
     public string NodeName => string.IsNullOrWhiteSpace(Node) ? Environment.MachineName : Node;
 }
@@ -170,6 +173,11 @@ public sealed class ClusterServingOptionsValidator : IValidateOptions<ClusterSer
         if (options.RebalanceIntervalSeconds is < 0 or > 86_400 || double.IsNaN(options.RebalanceIntervalSeconds))
         {
             errors.Add($"Cluster:RebalanceIntervalSeconds (--rebalance-interval) is {options.RebalanceIntervalSeconds}; it must be between 0 (off) and 86400 seconds");
+        }
+
+        if (options.BiasIntervalSeconds is < 0.05 or > 3600 || double.IsNaN(options.BiasIntervalSeconds))
+        {
+            errors.Add($"Cluster:BiasIntervalSeconds (--bias-interval) is {options.BiasIntervalSeconds}; it must be between 0.05 and 3600 seconds");
         }
 
         if (options.MaxNodesPerToken is < 1 or > 1024)

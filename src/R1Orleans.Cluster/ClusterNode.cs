@@ -11,6 +11,7 @@ using R1Orleans.Grains.Routing;
 using R1Orleans.Placement;
 using R1Orleans.Placement.Balancing;
 using R1Orleans.Interop.Ucx;
+using R1Orleans.Model;
 using R1Orleans.Transport.Cluster;
 using R1Orleans.Transport.Ucx;
 using ClusterMember = R1Orleans.Placement.ClusterMember;
@@ -66,6 +67,9 @@ public sealed record ClusterNodeOptions
 
     /// <summary>Whether the control plane may inject faults here (<c>--fault-injection</c>: the chaos harness's reply delay).</summary>
     public bool FaultInjection { get; init; }
+
+    /// <summary>Bias mode (<c>--online-bias</c>): the load balancer's gate-bias settings; null (the default) keeps the checkpoint's bias.</summary>
+    public ClusterGateBiasOptions? OnlineBias { get; init; }
 }
 
 /// <summary>
@@ -92,6 +96,7 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     private readonly HashSet<string> _declaredDead = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, double[]> _weights = new();
     private readonly Func<int>? _requestsInFlight;
+    private readonly Lazy<GateBias> _checkpointGateBias;
 
     /// <param name="requestsInFlight">Requests this silo's rank is running or holds waiting (a drain waits for them).</param>
     /// <param name="lifetime">When given, the drain begins as the host starts stopping (before any service stops, so the engine outlives it).</param>
@@ -109,6 +114,12 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
         Planner = PlacementPlanner.For(_store.Config, options.ExpertReplicas);
         ModelHash = HashOf(Path.Combine(options.ModelDirectory, "config.json"));
         Holder = new ExpertHolder(new CpuBackend(1), options.HolderParallelism, _fence, _store.Get);
+        _checkpointGateBias = new Lazy<GateBias>(() => _store.ReadGateBias(Layout));
+        if (options.OnlineBias is not null)
+        {
+            // Read now: a checkpoint that cannot run bias mode stops the silo's start, naming the missing tensor.
+            _ = _checkpointGateBias.Value;
+        }
         if (string.Equals(options.Exchange, ClusterNodeOptions.ExchangeUcx, StringComparison.OrdinalIgnoreCase))
         {
             _ucx = new UcxNode(new UcxNodeOptions { Name = Self.Silo.Value });
@@ -138,6 +149,10 @@ public sealed partial class ClusterNode : BackgroundService, ILocalExpertHolder,
     public int RedundantExperts => _options.RedundantExperts;
 
     public int ExpertReplicas => _options.ExpertReplicas;
+
+    public ClusterGateBiasOptions? OnlineBias => _options.OnlineBias;
+
+    public GateBias CheckpointGateBias => _checkpointGateBias.Value;
 
     /// <summary>This silo's settings (the load-window publisher reads its period and the rebalance interval).</summary>
     public ClusterNodeOptions Options => _options;

@@ -14,12 +14,14 @@ namespace R1Orleans.Cluster;
 public sealed class ExpertStore : IDisposable
 {
     private readonly CheckpointReader _reader;
+    private readonly string _directory;
     private readonly WeightLoader _weights;
     private readonly ConcurrentDictionary<(int Layer, int Expert), FeedForward> _experts = new();
     private readonly Lock _loading = new();
 
     public ExpertStore(string checkpointDirectory)
     {
+        _directory = checkpointDirectory;
         _reader = CheckpointReader.Open(checkpointDirectory);
         _weights = new WeightLoader(_reader);
     }
@@ -65,6 +67,34 @@ public sealed class ExpertStore : IDisposable
 
             return loaded;
         }
+    }
+
+    /// <summary>
+    /// Every MoE layer's e_score_correction_bias from the checkpoint (version 0), over the layers an engine loads:
+    /// <paramref name="layout"/>'s MoE layers, the MTP layer's only when the checkpoint carries it. Bias mode pushes
+    /// versions of exactly these layers; a checkpoint without the tensors cannot run it (the message names the first missing).
+    /// </summary>
+    public GateBias ReadGateBias(ExpertLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var layers = new Dictionary<int, float[]>();
+        foreach (int layer in layout.MoeLayers)
+        {
+            if (layer >= _reader.Config.NumHiddenLayers && !_reader.HasMtp)
+            {
+                continue;
+            }
+
+            string name = TensorNames.GateBias(layer);
+            if (!_reader.Contains(name))
+            {
+                throw new CheckpointFormatException(_directory, name, "bias mode (--online-bias) moves each MoE layer's e_score_correction_bias, and this checkpoint does not have it");
+            }
+
+            layers[layer] = _reader.ReadWeight(name);
+        }
+
+        return new GateBias(0, layers);
     }
 
     /// <summary>Drops every expert that <paramref name="map"/> does not give <paramref name="silo"/>; returns how many were dropped.</summary>

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Cluster;
+using R1Orleans.Grains.Balancing;
 using R1Orleans.Silo;
 using R1Orleans.Silo.Startup;
 using R1Orleans.Tests.Shared;
@@ -13,7 +15,8 @@ namespace R1Orleans.BuiltInModel.Tests;
 
 /// <summary>
 /// <c>--online-bias</c> on a real silo serving r1orleans-tiny: off, the checkpoint's bias (version 0, no drift, no window
-/// series); on, the bias moves after each window within its maximum drift and /metrics says so. Bad settings are refused.
+/// series); on, the bias moves after each window within its maximum drift and /metrics says so; on a cluster member the
+/// load balancer does it. Bad settings are refused.
 /// </summary>
 public sealed class SiloOnlineBiasTests
 {
@@ -68,10 +71,19 @@ public sealed class SiloOnlineBiasTests
     }
 
     [Fact]
-    public void Online_bias_is_refused_on_a_cluster_member()
+    public async Task Online_bias_on_a_cluster_member_is_left_to_the_load_balancer_with_its_interval()
     {
-        var e = Assert.Throws<SettingsException>(() => SiloHost.Build(["--clustering", "redis", "--redis", "127.0.0.1:1", "--online-bias"]));
-        Assert.Contains("--online-bias runs on a single silo", e.Message, StringComparison.Ordinal);
+        // A cluster member does not balance its own bias: its cluster node carries bias mode's settings for the load
+        // balancer grain, which pushes one bias to every silo.
+        await using WebApplication app = SiloHost.Build(["--clustering", "redis", "--redis", "127.0.0.1:1", "--online-bias", "--bias-interval", "3", "--bias-gamma", "0.004", "--bias-max-drift", "0.05"]);
+        ClusterGateBiasOptions bias = app.Services.GetRequiredService<ClusterNodeOptions>().OnlineBias!;
+        Assert.Equal(new ClusterGateBiasOptions(0.004, 0.05, TimeSpan.FromSeconds(3)), bias);
+
+        await using WebApplication off = SiloHost.Build(["--clustering", "redis", "--redis", "127.0.0.1:1"]);
+        Assert.Null(off.Services.GetRequiredService<ClusterNodeOptions>().OnlineBias);
+
+        var validator = new ClusterServingOptionsValidator();
+        Assert.Contains(validator.Validate(null, new ClusterServingOptions { BiasIntervalSeconds = 0 }).Failures!, f => f.StartsWith("Cluster:BiasIntervalSeconds (--bias-interval)", StringComparison.Ordinal));
     }
 
     /// <summary>Starts a silo on r1orleans-tiny with <paramref name="extra"/>, completes 12 greedy tokens, and scrapes /metrics.</summary>

@@ -5,6 +5,7 @@ using R1Orleans.Engine.Sampling;
 using R1Orleans.Gateway;
 using R1Orleans.Gateway.Ranks;
 using R1Orleans.Grains.Ranks;
+using R1Orleans.Model;
 using R1Orleans.Transport.Cluster;
 
 namespace R1Orleans.Cluster.Ranks;
@@ -50,6 +51,19 @@ public sealed class SiloRank(ModelHost host, ClusterNode node, ClusterNodeOption
         var state = new RequestState("resumed", request.PromptTokens, generated, RankWire.Sampling(request), seed);
         EncodedPrompt prompt = RankWire.Prompt(request);
         return Stream(RankHandOff.Run(node.Self.Silo.Value, c => engine.ResumeAsync(prompt, state, c), generated.Length, state.Sampling.MaxTokens, node.DrainToken, cancellation));
+    }
+
+    public GateBias? CurrentGateBias => host.Engine?.CurrentGateBias;
+
+    public long ApplyGateBias(GateBias bias)
+    {
+        if (host.Engine is not { } engine)
+        {
+            return -1;
+        }
+
+        engine.ApplyGateBias(bias);
+        return engine.CurrentGateBias.Version;
     }
 
     public string Drain()

@@ -34,7 +34,7 @@ public sealed record RebalanceReport(
     [property: Id(7)] int SlotsPerSilo,
     [property: Id(8)] double TokensEstimated);
 
-/// <summary>The balancer's state: windows per silo, the estimate's total rate, the last plan.</summary>
+/// <summary>The balancer's state: windows per silo, the estimate's total rate, the last plan, and bias mode's state when it is on.</summary>
 [GenerateSerializer, Immutable, Alias("R1Orleans.LoadBalancerReport")]
 public sealed record LoadBalancerReport(
     [property: Id(0)] long WindowsTaken,
@@ -43,4 +43,5 @@ public sealed record LoadBalancerReport(
     [property: Id(3)] string[] Silos,
     [property: Id(4)] double TokensPerSecond,
     [property: Id(5)] int RedundantExperts,
-    [property: Id(6)] RebalanceReport? LastPlan);
+    [property: Id(6)] RebalanceReport? LastPlan,
+    [property: Id(7)] GateBiasReport? Bias = null);

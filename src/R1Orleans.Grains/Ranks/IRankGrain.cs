@@ -41,4 +41,15 @@ public interface IRankGrain : IGrainWithStringKey
     /// </summary>
     [Alias("InjectReplyDelay")]
     Task InjectReplyDelay(int delayMs, int durationMs);
+
+    /// <summary>The gate bias this rank's next step routes with (version 0: the checkpoint's); null while its model loads.</summary>
+    [Alias("CurrentGateBias")]
+    Task<Balancing.GateBiasDto?> CurrentGateBias();
+
+    /// <summary>
+    /// Bias mode: the load balancer's new gate bias, taken by this rank's next step (a step running keeps its version);
+    /// an older or equal version changes nothing. Returns the version the rank routes with now, or -1 while its model loads.
+    /// </summary>
+    [Alias("ApplyGateBias")]
+    Task<long> ApplyGateBias(Balancing.GateBiasDto bias);
 }

@@ -1,5 +1,7 @@
 using Orleans.Concurrency;
+using R1Orleans.Grains.Balancing;
 using R1Orleans.Grains.Placement;
+using R1Orleans.Model;
 
 namespace R1Orleans.Grains.Ranks;
 
@@ -25,6 +27,14 @@ public sealed class RankGrain(ILocalRank local) : Grain, IRankGrain
         local.InjectReplyDelay(TimeSpan.FromMilliseconds(delayMs), TimeSpan.FromMilliseconds(durationMs));
         return Task.CompletedTask;
     }
+
+    public Task<GateBiasDto?> CurrentGateBias() => Task.FromResult(local.CurrentGateBias is { } bias ? GateBiasDto.From(bias) : null);
+
+    public Task<long> ApplyGateBias(GateBiasDto bias)
+    {
+        ArgumentNullException.ThrowIfNull(bias);
+        return Task.FromResult(local.ApplyGateBias(bias.ToGateBias()));
+    }
 }
 
 /// <summary>The silo's own rank, as the rank grain serves it to other silos.</summary>
@@ -45,4 +55,10 @@ public interface ILocalRank
 
     /// <summary>Delays the holder's replies; throws <see cref="InvalidOperationException"/> unless fault injection is on.</summary>
     void InjectReplyDelay(TimeSpan delay, TimeSpan duration);
+
+    /// <summary>The gate bias the engine's next step routes with; null while the model loads.</summary>
+    GateBias? CurrentGateBias { get; }
+
+    /// <summary>Applies a newer gate bias to the engine; the version it routes with after, or -1 while the model loads.</summary>
+    long ApplyGateBias(GateBias bias);
 }
