@@ -1,8 +1,10 @@
+using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Conformance;
+using R1Orleans.Grains.Balancing;
 using R1Orleans.Grains.Layers;
 using R1Orleans.Grains.Routing;
 using R1Orleans.Placement;
@@ -140,6 +142,9 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
     /// <summary>Redundant expert slots for the load balancer (default 0).</summary>
     public const string RedundantExpertsKey = "R1:RedundantExperts";
 
+    /// <summary>Bias mode: "γ,max drift,interval in ms" (default off).</summary>
+    public const string OnlineBiasKey = "R1:OnlineBias";
+
     public void Configure(ISiloBuilder siloBuilder)
     {
         ArgumentNullException.ThrowIfNull(siloBuilder);
@@ -156,6 +161,9 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
             RetireGrace = TimeSpan.FromMilliseconds(200),
             LoadWindow = TimeSpan.FromMilliseconds(200),
             RedundantExperts = int.TryParse(siloBuilder.Configuration[RedundantExpertsKey], out int redundant) ? redundant : 0,
+            OnlineBias = siloBuilder.Configuration[OnlineBiasKey]?.Split(',') is [string gamma, string drift, string ms]
+                ? new ClusterGateBiasOptions(double.Parse(gamma, CultureInfo.InvariantCulture), double.Parse(drift, CultureInfo.InvariantCulture), TimeSpan.FromMilliseconds(int.Parse(ms, CultureInfo.InvariantCulture)))
+                : null,
         });
     }
 }
