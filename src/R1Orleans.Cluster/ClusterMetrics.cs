@@ -65,6 +65,8 @@ public sealed class ClusterMetrics : IHostedService, IDisposable
             "Tokens whose experts spanned more nodes than max-nodes-per-token (dispatched anyway, as the gate chose).");
         _meter.CreateObservableCounter(Prefix + "failovers", () => Exchange(s => s.Failovers), null,
             "Steps of this silo's rank that lost a holder and were completed by re-dispatching its rows (to a replica or the next placement).");
+        _meter.CreateObservableCounter(Prefix + "mixed_version_steps", () => Exchange(s => s.MixedVersionSteps), null,
+            "Forward steps of this silo's rank whose MoE layers ran on two placement versions (a step that outlived its version's retirement here); 0 in a healthy hot swap.");
         _meter.CreateObservableCounter(Prefix + "redispatched_rows", () => Exchange(s => s.RedispatchedRows), null,
             "Rows (token, expert) this silo's rank sent again after their holder failed.");
         _meter.CreateObservableCounter<long>(Prefix + "suspicions", () => _node.RankExchangeInstance is { } x ? [new Measurement<long>(x.Suspects.Suspicions, _silo, _nodeName)] : [], null,

@@ -23,6 +23,7 @@ public sealed class HotSwapTests(ITestOutputHelper output)
         builder.Properties[ClusterSiloConfigurator.ModelKey] = directory;
         builder.Properties[ClusterSiloConfigurator.RedundantExpertsKey] = "4";
         builder.Properties[ClusterSiloConfigurator.NodeKey] = "one-host"; // EPLB's hierarchical policy copies hot experts within a node
+        builder.Properties[ClusterSiloConfigurator.RetireGraceKey] = "5000"; // the silo's default: a step in flight finishes on its version
         builder.AddSiloBuilderConfigurator<ClusterSiloConfigurator>();
         TestCluster cluster = builder.Build();
         await cluster.DeployAsync();
@@ -40,13 +41,40 @@ public sealed class HotSwapTests(ITestOutputHelper output)
                 Assert.True(DateTime.UtcNow < deadline, "the load balancer heard from fewer silos than there are within 30 s");
             }
 
-            // The swap while the last rank decodes: its steps finish on the version they started with.
-            Task<GoldenReport> during = Task.Run(() => GoldenChecker.Check(directory, new CpuBackend(1), exchange: nodes[^1].RankExchange));
+            // The swap while the last rank decodes without a pause (golden runs back to back, until one of its steps ran
+            // on a newer placement; bounded): its steps finish on the version they started with, its bits stay.
+            var steps = new SortedDictionary<long, long>(); // the decoding rank's steps by placement version, over its runs
+            long mixed = 0;
+            Task<int> during = Task.Run(() =>
+            {
+                int runs = 0;
+                for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120); runs < 60 && DateTime.UtcNow < deadline && !steps.Keys.Any(v => v > before); runs++)
+                {
+                    GoldenReport r = GoldenChecker.Check(directory, new CpuBackend(1), exchange: nodes[^1].RankExchange);
+                    DistributedEqualsSingleProcessTests.AssertSameBits(single.Trace!, r.Trace!, $"a rank decoding across the hot swap (run {runs})");
+                    var statistics = nodes[^1].RankExchangeInstance!.Statistics; // this run's exchange
+                    foreach ((long version, long n) in statistics.StepsByVersion)
+                    {
+                        steps[version] = steps.GetValueOrDefault(version) + n;
+                    }
+
+                    mixed += statistics.MixedVersionSteps;
+                }
+
+                return runs;
+            });
             RebalanceReport report = await balancer.Rebalance(force: true);
             output.WriteLine($"rebalance: {report}");
             Assert.True(report.Proposed, report.Outcome);
             Assert.True(report.PlannedImbalance <= report.CurrentImbalance, $"planned {report.PlannedImbalance}, current {report.CurrentImbalance}");
-            DistributedEqualsSingleProcessTests.AssertSameBits(single.Trace!, (await during).Trace!, "a rank decoding across the hot swap");
+            int runs = await during;
+
+            // No step mixed versions: each ran all its MoE layers on the placement it started with; and the rank
+            // decoding across the swap ran steps on both (else this would check nothing).
+            output.WriteLine($"{runs} golden runs across the swap; steps by version on the decoding rank: {string.Join(", ", steps.Select(p => $"v{p.Key}: {p.Value}"))}; {mixed} mixed");
+            Assert.Contains(before, steps.Keys);
+            Assert.Contains(report.Version!.Value, steps.Keys);
+            Assert.Equal(0, mixed);
 
             for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); !nodes.All(n => n.View.Current?.Version == report.Version && n.Settled); await Task.Delay(100))
             {

@@ -142,6 +142,9 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
     /// <summary>Redundant expert slots for the load balancer (default 0).</summary>
     public const string RedundantExpertsKey = "R1:RedundantExperts";
 
+    /// <summary>How long a silo keeps serving a replaced placement version, in ms (default 200).</summary>
+    public const string RetireGraceKey = "R1:RetireGraceMs";
+
     /// <summary>Bias mode: "γ,max drift,interval in ms" (default off).</summary>
     public const string OnlineBiasKey = "R1:OnlineBias";
 
@@ -158,7 +161,7 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
             HolderParallelism = 1,
             Exchange = ClusterNodeOptions.ExchangeOrleans,
             PollInterval = TimeSpan.FromMilliseconds(50),
-            RetireGrace = TimeSpan.FromMilliseconds(200),
+            RetireGrace = TimeSpan.FromMilliseconds(int.TryParse(siloBuilder.Configuration[RetireGraceKey], out int grace) ? grace : 200),
             LoadWindow = TimeSpan.FromMilliseconds(200),
             RedundantExperts = int.TryParse(siloBuilder.Configuration[RedundantExpertsKey], out int redundant) ? redundant : 0,
             OnlineBias = siloBuilder.Configuration[OnlineBiasKey]?.Split(',') is [string gamma, string drift, string ms]

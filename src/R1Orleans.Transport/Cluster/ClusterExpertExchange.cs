@@ -33,6 +33,9 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
     private double _replyEwmaSeconds;
     private IReplicaPreference? _preference;
     private long _steps;
+    private const long NoStepVersion = -1;
+    private long _stepVersion = NoStepVersion;
+    private bool _stepMixed;
 
     /// <param name="self">This rank's silo and node.</param>
     /// <param name="placement">Where the control plane publishes the placement; taken up at each step boundary.</param>
@@ -108,6 +111,8 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
 
         Route(map);
+        _stepVersion = NoStepVersion;
+        _stepMixed = false;
         if (_preference is WeightedReplicaPreference weighted)
         {
             weighted.Step = ++_steps;
@@ -165,6 +170,7 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
 
         CountLoad(layer, plan);
+        CheckStepVersion(plan.Stamp.Version);
         _plan = plan;
         Statistics.OnViolations(plan.Violations);
         Statistics.OnLayerStep();
@@ -194,6 +200,21 @@ public sealed partial class ClusterExpertExchange : IExpertExchange, IExpertLoad
         }
 
         return step;
+    }
+
+    /// <summary>Counts the step under its first MoE layer's version, and once as mixed if a later layer ran on another.</summary>
+    private void CheckStepVersion(long version)
+    {
+        if (_stepVersion == NoStepVersion)
+        {
+            _stepVersion = version;
+            Statistics.OnStepVersion(version);
+        }
+        else if (version != _stepVersion && !_stepMixed)
+        {
+            _stepMixed = true;
+            Statistics.OnMixedVersionStep();
+        }
     }
 
     public void Combine(ExpertStep step, Span<float> y)

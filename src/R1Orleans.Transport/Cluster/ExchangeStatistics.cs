@@ -14,6 +14,8 @@ public sealed class ExchangeStatistics
     private long _redispatchedRows;
     private long _recoveryTicks;
     private long _layerSteps;
+    private long _mixedVersionSteps;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, long> _stepsByVersion = new();
 
     /// <summary>MoE layer steps dispatched (one per layer per forward pass), local or not: the denominator of "per layer step".</summary>
     public long LayerSteps => Interlocked.Read(ref _layerSteps);
@@ -56,7 +58,21 @@ public sealed class ExchangeStatistics
     /// <summary>Raised for every reply with its latency (a histogram's input).</summary>
     public event Action<TimeSpan>? ReplyLatency;
 
+    /// <summary>
+    /// Forward steps whose MoE layers did not all run on one placement version: a step that outlived its version's
+    /// retirement on this silo (the cluster node's retire grace) switches to the newer one rather than fail (the
+    /// same experts, the same bits). Zero in a healthy hot swap: steps in flight finish on the version they started with.
+    /// </summary>
+    public long MixedVersionSteps => Interlocked.Read(ref _mixedVersionSteps);
+
+    /// <summary>Forward steps (with at least one MoE layer) by the placement version their first MoE layer ran on.</summary>
+    public IReadOnlyDictionary<long, long> StepsByVersion => new SortedDictionary<long, long>(_stepsByVersion);
+
     internal void OnLayerStep() => Interlocked.Increment(ref _layerSteps);
+
+    internal void OnStepVersion(long version) => _stepsByVersion.AddOrUpdate(version, 1, (_, n) => n + 1);
+
+    internal void OnMixedVersionStep() => Interlocked.Increment(ref _mixedVersionSteps);
 
     internal void OnSent(int bytes)
     {
