@@ -25,7 +25,7 @@ public static class ClusterCommand
         Option<string> url = HttpOptions.Url();
         var json = new Option<bool>("--json") { Description = "Print the silo's JSON as is" };
         var layer = new Option<int?>("--layer") { Description = "Only this MoE layer" };
-        var command = new Command("experts", "Which silo holds which expert, and the tokens routed to each (GET /cluster/experts)") { url, layer, json, CreateRebalance() };
+        var command = new Command("experts", "Which silo holds which expert, and the tokens routed to each (GET /cluster/experts)") { url, layer, json, CreateRebalance(), ExpertsBiasCommand.Create() };
         command.SetAction((p, ct) =>
         {
             string path = p.GetValue(layer) is int l ? string.Create(CultureInfo.InvariantCulture, $"cluster/experts?layer={l}") : "cluster/experts";
