@@ -8,7 +8,8 @@
 # /cluster/status) in each half of the drive, the cluster's expert imbalance per layer (the balancer's first and last
 # window) and the drift.
 #   tools/bench/bias-cluster-bench.sh OUT_DIR [N_PER_TASK]
-#   env BIAS_CONFIGS: name=switches;... (default: the defaults; γ 0.01 with max drift 0.1)
+#   env BIAS_CONFIGS: name=switches;... (default: the defaults; γ 0.01 with max drift 0.1); ROUNDS (2): rounds of all
+#   runs in turn (frozen, then each bias setting), the held-out questions in the first round only
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:?OUT_DIR}"; n="${2:-60}"
@@ -33,6 +34,7 @@ holder_tokens() { status | python3 -c 'import json,sys; d=json.load(sys.stdin); 
 
 run() {
   local name="$1" switches="$2"; shift 2
+  [ -f "$out/$name.txt" ] && rm -f "$out/$name.txt"
   http=$(free_port); local cid="bias-$name-$RANDOM"
   # shellcheck disable=SC2206
   local common=(--clustering redis --redis "127.0.0.1:$redis_port" --cluster-id "$cid" --rebalance-interval 0 --Logging:LogLevel:Default Warning $switches)
@@ -53,24 +55,30 @@ run() {
   python3 -u "$root/tools/model-questions/online_bias.py" "http://127.0.0.1:$http" "$questions" --n "$n" "$@" 2>&1 | while IFS= read -r line; do
     echo "$line"
     case "$line" in
-      "drive took"*) echo "holder tokens by silo at the drive's end: $(holder_tokens) (start: $t0)" ;;
+      "drive took"*) echo "holder tokens by silo at the drive's end: $(holder_tokens) (start: $t0)"
+                     curl -s "http://127.0.0.1:$http/cluster/balancer" >"$out/$name-balancer-drive.json" ;;
     esac
   done | tee -a "$out/$name.txt"
   curl -s "http://127.0.0.1:$http/cluster/balancer" >"$out/$name-balancer.json"
   kill "${procs[@]}" 2>/dev/null || true; wait "${procs[@]}" 2>/dev/null || true
 }
 
-run frozen "" --save "$out/frozen-answers.json"
+# Round 1 asks the held-out questions after each drive; later rounds only drive (throughput and balance, A/B again).
 IFS=';' read -r -a list <<<"$configs"
-for c in "${list[@]}"; do
-  run "${c%%=*}" "${c#*=}" --expect "$out/frozen-answers.json" --save "$out/${c%%=*}-answers.json"
+names=()
+for round in $(seq 1 "${ROUNDS:-2}"); do
+  q=$([ "$round" = 1 ] && echo "$n" || echo 0)
+  run "frozen-r$round" "" --n "$q" --save "$out/frozen-r$round-answers.json"; names+=("frozen-r$round")
+  for c in "${list[@]}"; do
+    run "${c%%=*}-r$round" "${c#*=}" --n "$q" --expect "$out/frozen-r1-answers.json" --save "$out/${c%%=*}-r$round-answers.json"; names+=("${c%%=*}-r$round")
+  done
 done
 
-python3 - "$out" frozen "${list[@]%%=*}" <<'PY'
+python3 - "$out" "${names[@]}" <<'PY'
 import json, re, sys
 out, names = sys.argv[1], sys.argv[2:]
-print("| run | decode tok/s (drive) | load by silo (max-mean)/mean over the drive | cluster expert imbalance first -> last window (layers) | drift | right | same answer as frozen |")
-print("|---|---|---|---|---|---|---|")
+print("| run | decode tok/s (drive) | load by silo (max-mean)/mean over the drive | expert max/mean, 2nd half of the drive (s0's rank; layers) | balancer's window at the drive's end (layers) | drift | right | same answer as frozen |")
+print("|---|---|---|---|---|---|---|---|")
 for name in names:
     text = open(f"{out}/{name}.txt").read()
     took = float(re.search(r"drive took ([\d.]+) s", text).group(1))
@@ -79,15 +87,16 @@ for name in names:
     d = [int(b) - int(a) for a, b in zip(m.group(2).split(), m.group(1).split())]
     mean = sum(d) / len(d)
     silo = (max(d) - mean) / mean if mean else float("nan")
-    bias = (json.load(open(f"{out}/{name}-balancer.json")) or {}).get("bias")
+    second = re.search(r"drive imbalance, 2nd half: (.*)", text).group(1).replace("L", "").replace("=", ":")
+    bias = (json.load(open(f"{out}/{name}-balancer-drive.json")) or {}).get("bias")
     if bias:
-        layers = sorted(bias["drift"], key=int)
-        imb = " / ".join(f"{bias['imbalanceFirstWindow'].get(l, float('nan')):.2f}->{bias['imbalanceLastWindow'].get(l, float('nan')):.2f}" for l in layers)
+        layers = sorted(bias["imbalanceLastWindow"], key=int)
+        imb = " / ".join(f"{l}:{bias['imbalanceLastWindow'][l]:.2f}" for l in layers)
         drift = max(bias["drift"].values())
     else:
         imb, drift = "-", 0.0
     tot = re.search(r"^all\s+right (\d+)/(\d+)(?:; same answer as frozen (\d+)/\d+)?", text, re.M)
     r = tot.group(1) + "/" + tot.group(2) if tot else "?"
     same = tot.group(3) if tot and tot.group(3) else "-"
-    print(f"| {name} | {drive * 64 / took:.1f} | {silo:.3f} ({'/'.join(map(str, d))}) | {imb} | {drift:.3f} | {r} | {same} |")
+    print(f"| {name} | {drive * 64 / took:.1f} | {silo:.3f} ({'/'.join(map(str, d))}) | {second} | {imb} | {drift:.3f} | {r} | {same} |")
 PY
