@@ -97,6 +97,13 @@ public sealed partial class LoadBalancerGrain(ILoadBalancingSettings settings, I
                 return (s, -1L);
             }
         })).ConfigureAwait(true);
+        if (pushed.Any(p => p.Version > current.Version))
+        {
+            // A rank routes with a newer version than this activation knows (it missed the ranks at its first period):
+            // adopt it at the next period, so that the sequence continues from there.
+            _biasAdopted = false;
+        }
+
         _pushedTo = [.. pushed.Where(p => p.Version >= current.Version).Select(p => p.Silo)];
         _pushFailed = [.. pushed.Where(p => p.Version < current.Version).Select(p => p.Silo)];
     }
