@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Orleans.TestingHost;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Sampling;
@@ -74,15 +75,26 @@ public sealed class ClusterBiasModeTests(ITestOutputHelper output)
             Assert.NotNull(report);
             Assert.True(report.Updates >= 4, $"the load balancer made {report.Updates} bias updates");
 
-            // Idle now: no new versions; every rank reaches the balancer's last one.
-            for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); ; await Task.Delay(100))
+            // Idle now: the last windows with tokens reach the balancer, then no new versions come (an update needs
+            // routed tokens); every rank reaches the balancer's last one and it stays for a second (4 periods).
+            long settledAt = -1;
+            for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); ; await Task.Delay(250))
             {
                 report = (await balancer.Report()).Bias!;
-                if (report.Version > 0 && engines.All(e => e.CurrentGateBias.Version == report.Version))
+                bool reached = report.Version > 0 && engines.All(e => e.CurrentGateBias.Version == report.Version);
+                if (reached && settledAt == report.Version)
                 {
                     break;
                 }
 
+                if (reached && settledAt != report.Version)
+                {
+                    settledAt = report.Version;
+                    await Task.Delay(1000);
+                    continue;
+                }
+
+                settledAt = -1;
                 Assert.True(DateTime.UtcNow < deadline, $"ranks at versions {string.Join("/", engines.Select(e => e.CurrentGateBias.Version))}, the balancer at {report.Version}, after 30 s idle");
             }
 
@@ -90,6 +102,7 @@ public sealed class ClusterBiasModeTests(ITestOutputHelper output)
             GateBias pushed = engines[0].CurrentGateBias;
             foreach (InferenceEngine e in engines)
             {
+                Assert.Equal(pushed.Version, e.CurrentGateBias.Version);
                 Assert.Equal(moe, e.CurrentGateBias.Layers);
                 Assert.All(moe, l => Assert.Equal(pushed.For(l).ToArray(), e.CurrentGateBias.For(l).ToArray()));
             }
@@ -102,16 +115,23 @@ public sealed class ClusterBiasModeTests(ITestOutputHelper output)
             Assert.True(imbalance[^1] < imbalance[0], $"expert max/mean of the same work: first round {imbalance[0]:0.###}, last {imbalance[^1]:0.###}");
 
             // A rank routing with the pushed values answers as one process routing with them (the bias is all that
-            // changed). Set here at a version far above the balancer's, whose later pushes are then ignored: the work
-            // below routes new tokens, which would otherwise move the bias while it runs.
-            var frozen = new GateBias(1L << 40, pushed.ToDictionary());
+            // changed). The silos stop publishing load first: the work below routes tokens, from which the balancer
+            // would otherwise make new versions (continuing from the one set here, which it adopts) while it runs.
+            foreach (IServiceProvider s in services)
+            {
+                await s.GetServices<IHostedService>().OfType<LoadWindowPublisher>().Single().StopAsync(CancellationToken.None);
+            }
+
+            var frozen = new GateBias(pushed.Version + 1000, pushed.ToDictionary());
             await using InferenceEngine single = InferenceEngine.Load(directory, new InferenceEngineOptions { KvCacheTokens = 4096, Threads = 1 });
             Assert.True(single.ApplyGateBias(frozen));
             int[][] expected = await Generate(single, 16);
             foreach (InferenceEngine e in engines)
             {
-                Assert.True(e.ApplyGateBias(frozen));
+                e.ApplyGateBias(frozen); // false when the balancer already pushed it (it adopts the newest version it sees)
+                Assert.Equal(frozen.Version, e.CurrentGateBias.Version);
                 Assert.Equal(expected, await Generate(e, 16));
+                Assert.Equal(frozen.Version, e.CurrentGateBias.Version);
             }
         }
         finally
