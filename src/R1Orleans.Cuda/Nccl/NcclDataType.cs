@@ -1,0 +1,18 @@
+namespace R1Orleans.Cuda.Nccl;
+
+/// <summary>NCCL's ncclDataType_t (nccl.h): the element type of a send or receive, which sets how many bytes a count is.</summary>
+public enum NcclDataType
+{
+    ncclInt8 = 0,
+    ncclUint8 = 1,
+    ncclInt32 = 2,
+    ncclUint32 = 3,
+    ncclInt64 = 4,
+    ncclUint64 = 5,
+    ncclFloat16 = 6,
+    ncclFloat32 = 7,
+    ncclFloat64 = 8,
+    ncclBfloat16 = 9,
+    ncclFloat8e4m3 = 10,
+    ncclFloat8e5m2 = 11,
+}
