@@ -1,5 +1,6 @@
 using Orleans.TestingHost;
 using R1Orleans.Grains.Cluster;
+using R1Orleans.Placement;
 using R1Orleans.Placement.Communicators;
 
 namespace R1Orleans.Cluster.Tests;
@@ -36,6 +37,16 @@ public sealed class NcclRendezvousGrainTests
             other[^1] ^= 1;
             Assert.Equal(RendezvousStatus.Conflict, (await grain.Post(g4, "S10.0.0.1:11111:1", other)).Status);
             Assert.Equal(id, (await grain.Lookup(g4, "S10.0.0.2:11111:1")).UniqueId);
+
+            // The hand-off each rank runs, through the grain: the next generation's rank 1 asks before rank 0 posts.
+            UniqueIdHandOff handOff = NcclRendezvousHandOff.Over(cluster.GrainFactory);
+            var g5 = new CommunicatorGeneration(new PlacementStamp(5, 7), [new SiloId("S10.0.0.2:11111:1"), new SiloId("S10.0.0.3:11111:1")]);
+            byte[] next = new byte[NcclRendezvous.UniqueIdBytes];
+            new Random(5).NextBytes(next);
+            Task<byte[]> rank1 = handOff.ObtainAsync(g5, new SiloId("S10.0.0.3:11111:1"), () => throw new InvalidOperationException("only rank 0 makes an id"), TimeSpan.FromSeconds(30));
+            Assert.Equal(next, await handOff.ObtainAsync(g5, new SiloId("S10.0.0.2:11111:1"), () => next, TimeSpan.FromSeconds(30)));
+            Assert.Equal(next, await rank1);
+            Assert.Equal(RendezvousStatus.Stale, (await grain.Lookup(g4, "S10.0.0.2:11111:1")).Status);
         }
         finally
         {

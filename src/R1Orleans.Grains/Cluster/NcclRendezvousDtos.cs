@@ -32,4 +32,6 @@ public sealed record RendezvousReplyDto(
         ArgumentNullException.ThrowIfNull(reply);
         return new(reply.Status, reply.UniqueId, reply.Reason, reply.Held is null ? null : CommunicatorGenerationDto.From(reply.Held));
     }
+
+    public RendezvousReply ToReply() => new(Status, UniqueId, Reason, Held?.ToGeneration());
 }
