@@ -16,3 +16,16 @@ public enum NcclDataType
     ncclFloat8e4m3 = 10,
     ncclFloat8e5m2 = 11,
 }
+
+/// <summary>Sizes of the NCCL element types.</summary>
+public static class NcclDataTypes
+{
+    public static int SizeOf(NcclDataType type) => type switch
+    {
+        NcclDataType.ncclInt8 or NcclDataType.ncclUint8 or NcclDataType.ncclFloat8e4m3 or NcclDataType.ncclFloat8e5m2 => 1,
+        NcclDataType.ncclFloat16 or NcclDataType.ncclBfloat16 => 2,
+        NcclDataType.ncclInt32 or NcclDataType.ncclUint32 or NcclDataType.ncclFloat32 => 4,
+        NcclDataType.ncclInt64 or NcclDataType.ncclUint64 or NcclDataType.ncclFloat64 => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not an NCCL data type"),
+    };
+}
