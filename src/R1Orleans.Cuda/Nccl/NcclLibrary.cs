@@ -95,7 +95,7 @@ public static class NcclLibrary
             "exchange (UCX or Orleans) needs no NCCL");
     }
 
-    /// <summary>nvidia/nccl/lib under the Python package folders of this machine that have one (pip's nvidia-nccl-cu12/cu13 wheels).</summary>
+    /// <summary>nvidia/nccl/lib (or nvidia/cu13/lib) under this machine's Python package folders that have one (pip's nvidia-nccl-cu12/cu13 wheels).</summary>
     private static IEnumerable<string> PipWheelFolders()
     {
         var roots = new List<string> { "/usr/lib/python3/dist-packages" };
@@ -113,6 +113,7 @@ public static class NcclLibrary
             }
         }
 
-        return roots.Select(r => Path.Combine(r, "nvidia", "nccl", "lib")).Where(Directory.Exists).Distinct(StringComparer.Ordinal);
+        return roots.SelectMany(r => new[] { Path.Combine(r, "nvidia", "nccl", "lib"), Path.Combine(r, "nvidia", "cu13", "lib") })
+            .Where(Directory.Exists).Distinct(StringComparer.Ordinal);
     }
 }
