@@ -5,7 +5,7 @@ namespace R1Orleans.Cuda.Tests;
 
 /// <summary>
 /// A communicator of one rank on cuda:0 where NCCL and a GPU are present (the GPU session runs it); elsewhere, the
-/// clear failure of the library probe.
+/// clear failure of the library probe, or of the device where NCCL loads without a driver.
 /// </summary>
 public class NcclCommunicatorTests
 {
@@ -22,7 +22,14 @@ public class NcclCommunicatorTests
             return;
         }
 
-        Assert.True(NativeLibrary.TryLoad("libcuda.so.1", out nint driver), "NCCL loads but the CUDA driver does not");
+        if (!NativeLibrary.TryLoad("libcuda.so.1", out nint driver))
+        {
+            // NCCL from a pip wheel on a machine without a GPU: the device is what fails, and says so.
+            CudaUnavailableException e = Assert.Throws<CudaUnavailableException>(() => CudaContext.Open(0));
+            Assert.StartsWith("no CUDA driver was found", e.Message, StringComparison.Ordinal);
+            return;
+        }
+
         NativeLibrary.Free(driver);
 
         // On a worker, so that a hang fails the test instead of stalling the run (the deadlines should make that impossible).
