@@ -37,6 +37,15 @@ public sealed unsafe class CudaContext : IDisposable
 
     internal nint Handle => _context.DangerousGetHandle();
 
+    /// <summary>How many CUDA devices the driver sees; throws <see cref="CudaUnavailableException"/> without a driver.</summary>
+    public static int DeviceCount()
+    {
+        CudaLibraries.LoadDriver();
+        CuDriver.Check(CuDriver.cuInit(0), "cuInit");
+        CuDriver.Check(CuDriver.cuDeviceGetCount(out int count), "cuDeviceGetCount");
+        return count;
+    }
+
     /// <summary>
     /// Opens device <paramref name="ordinal"/> (cuda:N). Throws <see cref="CudaUnavailableException"/> at once when no
     /// driver is installed, and <see cref="CudaException"/> when the driver fails or the device does not exist.

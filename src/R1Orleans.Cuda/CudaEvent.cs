@@ -13,6 +13,19 @@ public sealed class CudaEvent : IDisposable
 
     public void Record(CudaStream stream) => CuDriver.Check(CuDriver.cuEventRecord(Handle, stream.Handle), "cuEventRecord");
 
+    /// <summary>Whether the work recorded before this event has finished (cuEventQuery; never waits).</summary>
+    public bool IsComplete()
+    {
+        int status = CuDriver.cuEventQuery(Handle);
+        if (status == CuDriver.CUDA_ERROR_NOT_READY)
+        {
+            return false;
+        }
+
+        CuDriver.Check(status, "cuEventQuery");
+        return true;
+    }
+
     public void Synchronize() => CuDriver.Check(CuDriver.cuEventSynchronize(Handle), "cuEventSynchronize");
 
     /// <summary>Milliseconds from <paramref name="start"/> to this event (both recorded, this one complete).</summary>

@@ -1,6 +1,6 @@
 namespace R1Orleans.Cuda;
 
-/// <summary>A CUDA library (the driver or NVRTC) could not be loaded; the message says what to install.</summary>
+/// <summary>A CUDA library (the driver, NVRTC or NCCL) could not be loaded; the message says what to install.</summary>
 public sealed class CudaUnavailableException : Exception
 {
     public CudaUnavailableException(string message)

@@ -6,12 +6,18 @@ using R1Orleans.GpuCheck;
 // times the FP8 MoE decode step at 1, 16, 64 and 256 tokens against the copy bandwidth measured in the same run.
 //   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N] [--checks-only]
 //   r1-gpucheck --compile-only sm_90a [--kernels DIR] [--cache DIR]     (NVRTC only; no driver or GPU needed)
+//   r1-gpucheck --nccl [--ranks N] [--reps N]     (the expert all-to-all through NCCL between this host's GPUs; NcclCheck)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string kernelsDir = Arg("--kernels") ?? FindKernels();
 var cache = new KernelCache(Arg("--cache") ?? KernelCache.DefaultDirectory);
 int device = int.Parse(Arg("--device") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 int reps = int.Parse(Arg("--reps") ?? "20", System.Globalization.CultureInfo.InvariantCulture);
 string? outFile = Arg("--out");
+
+if (args.Contains("--nccl"))
+{
+    return NcclCheck.Run(int.Parse(Arg("--ranks") ?? "0", System.Globalization.CultureInfo.InvariantCulture), reps);
+}
 
 if (Arg("--compile-only") is string arch)
 {

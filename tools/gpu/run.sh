@@ -7,6 +7,10 @@
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
 #   5. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
+#   6. r1-gpucheck --nccl: the expert all-to-all (DeepEP's layout) through NCCL between all of this host's GPUs (one
+#      rank on one GPU), bit for bit against the step without transport, dispatch bandwidth against equal-chunk
+#      all-to-all, and a silent peer ending in a timeout (SKIP_NCCL=1 leaves it out; NCCL from the loader's path or
+#      the pip wheel nvidia-nccl-cu12/cu13, else R1ORLEANS_NCCL).
 # Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
 # torch_moe.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
 set -uo pipefail
@@ -23,6 +27,13 @@ if ! ldconfig -p | grep -q 'libnvrtc.so.1[23]'; then
   fi
   [ -n "$lib" ] && export R1ORLEANS_NVRTC="$lib" && export LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
   echo "NVRTC: ${R1ORLEANS_NVRTC:-not found}"
+fi
+
+# NCCL: the loader's path first, then the pip wheel (nvidia-nccl-cu12/cu13) that PyTorch brings.
+if [ -z "${R1ORLEANS_NCCL:-}" ] && ! ldconfig -p | grep -q 'libnccl.so.2'; then
+  lib="$(python3 -c 'import glob, site, os; c=[p for s in site.getsitepackages() for p in glob.glob(os.path.join(s, "nvidia", "**", "libnccl.so.2"), recursive=True)]; print(sorted(c)[0] if c else "")' 2>/dev/null)"
+  [ -n "$lib" ] && export R1ORLEANS_NCCL="$lib"
+  echo "NCCL: ${R1ORLEANS_NCCL:-not found}"
 fi
 
 work="${TMPDIR:-/tmp}/r1orleans-gpu"
@@ -80,9 +91,17 @@ if [ "${SKIP_SILO:-0}" != "1" ] && [ -x "$bin/r1-silo" ] && [ -d "$tiny" ] && [ 
   done
 fi
 
+nccl_rc=0
+if [ "${SKIP_NCCL:-0}" != "1" ]; then
+  SECONDS=0
+  timeout 400 "$bin/r1-gpucheck" --nccl --reps 20 2>&1 | tee "$out/nccl.log"
+  nccl_rc=${PIPESTATUS[0]}
+  echo "r1-gpucheck --nccl: exit code $nccl_rc after ${SECONDS}s" | tee -a "$out/nccl.log"
+fi
+
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   PYTHONUNBUFFERED=1 python3 "$here/torch_moe.py" --out "$out/torch_moe.json" 2>&1 | tee "$out/torch_moe.log"
 fi
 rm -rf "$work"
-echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; held-out questions through the silo: $silo_rc"
-[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ]
+echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; held-out questions through the silo: $silo_rc; NCCL all-to-all: $nccl_rc"
+[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ]

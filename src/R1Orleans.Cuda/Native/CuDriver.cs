@@ -19,6 +19,7 @@ internal static unsafe partial class CuDriver
     public const int CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES = 3;
     public const uint CU_STREAM_NON_BLOCKING = 1;
     public const uint CU_EVENT_DEFAULT = 0;
+    public const int CUDA_ERROR_NOT_READY = 600;
 
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuInit(uint flags);
@@ -123,6 +124,10 @@ internal static unsafe partial class CuDriver
 
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuEventSynchronize(nint evt);
+
+    /// <summary>CUDA_SUCCESS when the event's work is done, CUDA_ERROR_NOT_READY while it is pending.</summary>
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuEventQuery(nint evt);
 
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuEventElapsedTime(out float milliseconds, nint start, nint end);

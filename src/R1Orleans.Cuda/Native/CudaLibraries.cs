@@ -4,7 +4,8 @@ using System.Runtime.InteropServices;
 namespace R1Orleans.Cuda.Native;
 
 /// <summary>
-/// Finds and loads the native CUDA libraries: the driver (libcuda.so.1) and NVRTC (CUDA 13, then 12). The
+/// Finds and loads the native CUDA libraries: the driver (libcuda.so.1) and NVRTC (CUDA 13, then 12); NCCL through
+/// <see cref="Nccl.NcclLibrary"/>, whose logical name the same resolver maps. The
 /// <c>[LibraryImport]</c> declarations name the logical libraries <see cref="Driver"/> and <see cref="Nvrtc"/>; the
 /// resolver maps them to the handles loaded here, so a missing library fails with a message that says what to install.
 /// </summary>
@@ -111,6 +112,15 @@ internal static class CudaLibraries
         }
     }
 
+    /// <summary>Sets the assembly's import resolver (once; <see cref="Nccl.NcclLibrary"/> shares it).</summary>
+    internal static void RegisterResolver()
+    {
+        lock (s_gate)
+        {
+            EnsureResolver();
+        }
+    }
+
     private static void EnsureResolver()
     {
         if (!s_resolverSet)
@@ -125,6 +135,7 @@ internal static class CudaLibraries
         {
             Driver => s_driver,
             Nvrtc => s_nvrtc,
+            Nccl.NcclLibrary.LogicalName => Nccl.NcclLibrary.Handle,
             _ => 0,
         };
 }
