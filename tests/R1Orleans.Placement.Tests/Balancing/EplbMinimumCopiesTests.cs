@@ -92,21 +92,24 @@ public sealed class EplbMinimumCopiesTests(ITestOutputHelper output)
         Assert.Equal(12, plan.SlotsPerSilo); // (16 x 2 + 4) / 3
     }
 
-    [Fact]
-    public void Redundant_slots_on_top_of_two_copies_lower_the_predicted_imbalance_of_a_skewed_load()
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(1.5)]
+    [InlineData(2.0)]
+    public void Redundant_slots_on_top_of_two_copies_lower_the_predicted_imbalance_of_a_skewed_load(double zipf)
     {
         ExpertLayout layout = Layout(256, 8, 4, layers: 4);
-        ExpertLoadEstimate load = Loads(layout, [.. Enumerable.Range(0, 4).Select(l => Zipf(256, 1.0, seed: 100 + l))]);
-        ClusterMember[] members = Members(2, 3);
+        ExpertLoadEstimate load = Loads(layout, [.. Enumerable.Range(0, 4).Select(l => Zipf(256, zipf, seed: 100 + l))]);
+        ClusterMember[] members = Members(2, 4); // 256 x 2 copies fill the 8 silos' slots exactly: no spare slot without N
         PlacementMap blind = new PlacementPlanner(layout, replicas: 2).Plan(members);
         double baseline = SiloLoadPrediction.Imbalance(blind, load, SiloLoadPrediction.BalancedWeights(blind, load)) - 1;
         EplbPlan without = new EplbPlanner(layout, 0, minReplicas: 2).Plan(members, load);
         EplbPlan with = new EplbPlanner(layout, 32, minReplicas: 2).Plan(members, load);
         EplbPlan oneCopy = new EplbPlanner(layout, 32).Plan(members, load);
         output.WriteLine(
-            $"2 nodes x 3 silos, Zipf 1.0, (max - mean)/mean by silo: PlacementPlanner R=2 (balanced weights) {baseline:F3}; " +
-            $"EPLB R=2 N=0 ({without.SlotsPerSilo}/silo) {without.PlannedImbalance - 1:F3}; R=2 N=32 ({with.SlotsPerSilo}/silo) {with.PlannedImbalance - 1:F3}; " +
-            $"R=1 N=32 ({oneCopy.SlotsPerSilo}/silo) {oneCopy.PlannedImbalance - 1:F3}");
+            $"2 nodes x 4 silos, Zipf {zipf}, (max - mean)/mean by silo: PlacementPlanner R=2 (balanced weights) {baseline:F4}; " +
+            $"EPLB R=2 N=0 ({without.SlotsPerSilo}/silo) {without.PlannedImbalance - 1:F4}; R=2 N=32 ({with.SlotsPerSilo}/silo) {with.PlannedImbalance - 1:F4}; " +
+            $"R=1 N=32 ({oneCopy.SlotsPerSilo}/silo) {oneCopy.PlannedImbalance - 1:F4}");
         AssertMinimumCopies(with.Map, 2);
         AssertMinimumCopies(without.Map, 2);
         Assert.True(with.PlannedImbalance < without.PlannedImbalance, $"R=2 with 32 redundant slots {with.PlannedImbalance}, without {without.PlannedImbalance}");
