@@ -13,10 +13,16 @@ namespace R1Orleans.Placement.Tests.Balancing;
 /// </summary>
 public sealed class EplbMinimumCopiesTests(ITestOutputHelper output)
 {
+    /// <summary>
+    /// Any cluster (1-4 nodes of 1-3 silos, at least R silos), R of 2-4, grouping, redundant slots, policy and load:
+    /// R copies of every expert on distinct silos and min(R, nodes) nodes, no silo over its slots, slots for R copies
+    /// plus the redundant ones, groups whole on each node holding them, never worse than without redundant slots, the
+    /// same plan twice, weights summing to 1, a replan kept, and R copies again after a silo leaves.
+    /// </summary>
     [Fact]
     public void Plans_keep_r_copies_of_every_expert_on_distinct_silos_and_nodes_on_any_cluster_and_load()
     {
-        Gen.Select(Gen.Int[1, 3].Array[1, 4], Gen.Int[2, 3], Gen.Int[0, 3], Gen.Int[1, 6], Gen.Int[0, 12], Gen.Bool, Gen.Double[0, 2], Gen.Int).Sample(
+        Gen.Select(Gen.Int[1, 3].Array[1, 4], Gen.Int[2, 4], Gen.Int[0, 3], Gen.Int[1, 6], Gen.Int[0, 12], Gen.Bool, Gen.Double[0, 2], Gen.Int).Sample(
             (silosPerNode, replicas, groupPower, perGroup, redundant, global, skew, seed) =>
             {
                 if (silosPerNode.Sum() < replicas)
@@ -58,6 +64,15 @@ public sealed class EplbMinimumCopiesTests(ITestOutputHelper output)
                 }
 
                 Assert.False(planner.Plan(members, load, plan.Map).Changed);
+
+                // A silo leaves: the next plan, from this one, still keeps R copies where the survivors allow.
+                if (members.Length > replicas)
+                {
+                    EplbPlan after = planner.Plan(members[1..], load, plan.Map);
+                    Assert.True(after.Changed);
+                    AssertMinimumCopies(after.Map, replicas);
+                    AssertSlotsRespected(after.Map, after.SlotsPerSilo);
+                }
             },
             iter: 300);
     }
