@@ -142,6 +142,9 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
     /// <summary>Redundant expert slots for the load balancer (default 0).</summary>
     public const string RedundantExpertsKey = "R1:RedundantExperts";
 
+    /// <summary>Copies of every expert (--expert-replicas, default 1).</summary>
+    public const string ExpertReplicasKey = "R1:ExpertReplicas";
+
     /// <summary>How long a silo keeps serving a replaced placement version, in ms (default 200).</summary>
     public const string RetireGraceKey = "R1:RetireGraceMs";
 
@@ -164,6 +167,7 @@ public sealed class ClusterSiloConfigurator : ISiloConfigurator
             RetireGrace = TimeSpan.FromMilliseconds(int.TryParse(siloBuilder.Configuration[RetireGraceKey], out int grace) ? grace : 200),
             LoadWindow = TimeSpan.FromMilliseconds(200),
             RedundantExperts = int.TryParse(siloBuilder.Configuration[RedundantExpertsKey], out int redundant) ? redundant : 0,
+            ExpertReplicas = int.TryParse(siloBuilder.Configuration[ExpertReplicasKey], out int replicas) ? replicas : 1,
             OnlineBias = siloBuilder.Configuration[OnlineBiasKey]?.Split(',') is [string gamma, string drift, string ms]
                 ? new ClusterGateBiasOptions(double.Parse(gamma, CultureInfo.InvariantCulture), double.Parse(drift, CultureInfo.InvariantCulture), TimeSpan.FromMilliseconds(int.Parse(ms, CultureInfo.InvariantCulture)))
                 : null,

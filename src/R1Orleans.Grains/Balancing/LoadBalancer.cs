@@ -6,7 +6,8 @@ namespace R1Orleans.Grains.Balancing;
 
 /// <summary>
 /// The load balancer's decision, a plain class under <see cref="LoadBalancerGrain"/>: whether to plan now (a committed
-/// map, nothing pending, some load measured) and with which hysteresis (none when forced), and the plan itself.
+/// map, nothing pending, some load measured) and with which hysteresis (none when forced), and the plan itself, which
+/// keeps <c>expertReplicas</c> copies of every expert (--expert-replicas) whatever its load.
 /// </summary>
 public sealed class LoadBalancer(ExpertLayout layout, int redundantExperts, int expertReplicas = 1)
 {
@@ -26,11 +27,9 @@ public sealed class LoadBalancer(ExpertLayout layout, int redundantExperts, int 
             return new Decision(null, "no placement is committed yet", double.NaN, double.NaN, 0, "", 0, estimate.Total);
         }
 
-        if (expertReplicas > 1)
+        if (members.Count < expertReplicas)
         {
-            // EPLB's plans keep one copy of a cold expert; with --expert-replicas the cluster promised every expert a
-            // spare holder for failover, which a rebalance must not take away.
-            return new Decision(null, $"rebalancing is off with --expert-replicas {expertReplicas}: its plans may leave a cold expert one holder", double.NaN, double.NaN, 0, "", 0, estimate.Total);
+            return new Decision(null, $"--expert-replicas {expertReplicas} needs at least {expertReplicas} silos (copies of an expert live on distinct silos); the cluster has {members.Count}", double.NaN, double.NaN, 0, "", 0, estimate.Total);
         }
 
         if (pending)
@@ -43,7 +42,8 @@ public sealed class LoadBalancer(ExpertLayout layout, int redundantExperts, int 
             return new Decision(null, "no expert load measured yet (no windows from the silos)", double.NaN, double.NaN, 0, "", 0, 0);
         }
 
-        var planner = new EplbPlanner(layout, redundantExperts, EplbPolicy.Hierarchical, force ? 0 : EplbPlanner.DefaultMinImprovement);
+        // Every expert keeps its --expert-replicas copies (the failover spares); the redundant slots come on top.
+        var planner = new EplbPlanner(layout, redundantExperts, EplbPolicy.Hierarchical, force ? 0 : EplbPlanner.DefaultMinImprovement, expertReplicas);
         EplbPlan plan = planner.Plan(members, estimate, committed, committed.Epoch + 1);
         return plan.Changed
             ? new Decision(plan, null, plan.CurrentImbalance, plan.PlannedImbalance, plan.LayersChanged, plan.Policy.ToString(), plan.SlotsPerSilo, estimate.Total)

@@ -7,34 +7,50 @@ public sealed partial class EplbPlanner
     private sealed class Shape
     {
         private readonly ExpertLayout _layout;
+        private readonly int _replicas;
         private readonly int[] _nodeOf;
         private readonly int[][] _nodeSilos;
         private readonly int[] _siloCounts;
-        private readonly int[] _quotas;
+        private readonly FailoverCopies? _copies;
 
         public Shape(EplbPlanner planner, ClusterMember[] sorted)
         {
             _layout = planner.Layout;
+            _replicas = planner.MinReplicas;
+            if (sorted.Length < _replicas)
+            {
+                throw new ArgumentException(
+                    $"--expert-replicas {_replicas} needs at least {_replicas} silos (copies of an expert live on distinct silos); the cluster has {sorted.Length}",
+                    "members");
+            }
+
             (_nodeOf, _nodeSilos) = NodeGrouping.Of(sorted);
             _siloCounts = [.. _nodeSilos.Select(s => s.Length)];
             Policy = planner.Policy == EplbPolicy.Hierarchical && _layout.Groups > 1 && _layout.Groups >= _nodeSilos.Length
                 ? EplbPolicy.Hierarchical
                 : EplbPolicy.Global;
-            _quotas = Policy == EplbPolicy.Hierarchical ? ExpertPacking.GroupQuotas(_layout.Groups, _siloCounts) : [];
+
+            // Units to nodes first: whole groups (hierarchical), or single experts when the global policy must still
+            // keep every expert's copies on distinct nodes (R > 1). The global policy with one copy ignores nodes.
+            _copies = Policy == EplbPolicy.Hierarchical ? new FailoverCopies(_layout.Groups, _replicas, _siloCounts)
+                : _replicas > 1 ? new FailoverCopies(_layout.Experts, _replicas, _siloCounts)
+                : null;
         }
 
         public EplbPolicy Policy { get; }
 
         private int Silos => _nodeOf.Length;
 
-        /// <summary>ceil((experts + redundant) / silos), raised until every node's quota of whole groups fits its slots.</summary>
+        private int UnitSize => Policy == EplbPolicy.Hierarchical ? _layout.ExpertsPerGroup : 1;
+
+        /// <summary>ceil((experts · R + redundant) / silos), raised until every node's copies of whole units fit its slots.</summary>
         public int SlotsPerSilo(int redundant)
         {
-            int slots = (_layout.Experts + redundant + Silos - 1) / Silos;
-            for (int n = 0; n < _quotas.Length; n++)
+            int slots = (int)((((long)_layout.Experts * _replicas) + redundant + Silos - 1) / Silos);
+            for (int n = 0; _copies is not null && n < _siloCounts.Length; n++)
             {
-                int experts = _quotas[n] * _layout.ExpertsPerGroup;
-                slots = Math.Max(slots, (experts + _siloCounts[n] - 1) / _siloCounts[n]);
+                long experts = _copies.NodeCopies(n) * UnitSize;
+                slots = (int)Math.Max(slots, (experts + _siloCounts[n] - 1) / _siloCounts[n]);
             }
 
             return slots;
@@ -56,26 +72,34 @@ public sealed partial class EplbPlanner
                 holders[e] = [];
             }
 
-            if (Policy == EplbPolicy.Hierarchical)
+            if (_copies is { } unitCopies)
             {
-                int groups = _layout.Groups, size = _layout.ExpertsPerGroup;
-                var groupLoad = new double[groups];
+                int size = UnitSize, units = experts / size, nodes = _nodeSilos.Length;
+                var unitLoad = new double[units];
                 for (int e = 0; e < experts; e++)
                 {
-                    groupLoad[e / size] += w[e];
+                    unitLoad[e / size] += w[e];
                 }
 
-                int[] nodeOfGroup = ExpertPacking.PackGroups(groupLoad, _quotas, _siloCounts);
+                int[] copies = unitCopies.Pack(unitLoad);
                 if (previous is not null)
                 {
-                    RelabelNodes(nodeOfGroup, previous);
+                    RelabelNodes(copies, previous);
                 }
 
-                for (int n = 0; n < _nodeSilos.Length; n++)
+                var local = new double[experts];
+                for (int n = 0; n < nodes; n++)
                 {
-                    int[] onNode = [.. Enumerable.Range(0, experts).Where(e => nodeOfGroup[e / size] == n)];
-                    int[] copies = ExpertPacking.Replicate(onNode, w, slotsPerSilo * _siloCounts[n], _siloCounts[n]);
-                    List<int>[] bins = ExpertPacking.PackReplicas(onNode, copies, w, _siloCounts[n], slotsPerSilo, experts);
+                    // The node's share of each of its experts' load: its copies of the unit over R.
+                    int[] onNode = [.. Enumerable.Range(0, experts).Where(e => copies[(e / size * nodes) + n] > 0)];
+                    int[] mandatory = [.. onNode.Select(e => copies[(e / size * nodes) + n])];
+                    foreach (int e in onNode)
+                    {
+                        local[e] = _replicas == 1 ? w[e] : w[e] * copies[(e / size * nodes) + n] / _replicas;
+                    }
+
+                    int[] replicated = ExpertPacking.Replicate(onNode, local, slotsPerSilo * _siloCounts[n], _siloCounts[n], mandatory);
+                    List<int>[] bins = ExpertPacking.PackReplicas(onNode, replicated, local, _siloCounts[n], slotsPerSilo, experts);
                     Assign(bins, _nodeSilos[n], previous, holders);
                 }
             }
@@ -99,13 +123,17 @@ public sealed partial class EplbPlanner
             return result;
         }
 
-        /// <summary>Whether a layer's holders respect the slots per silo and, for the hierarchical policy, keep groups whole per node.</summary>
+        /// <summary>
+        /// Whether a layer's holders keep every expert's R copies (on min(R, nodes) nodes), respect the slots per silo and,
+        /// for the hierarchical policy, keep each group whole on every node that holds any of it, on at most min(R, nodes) nodes.
+        /// </summary>
         public bool Fits(int[][] holders, int slotsPerSilo)
         {
+            int spread = Math.Min(_replicas, _nodeSilos.Length);
             var count = new int[Silos];
             foreach (int[] h in holders)
             {
-                if (h.Length == 0)
+                if (h.Length < _replicas || (spread > 1 && NodesOf(h).Length < spread))
                 {
                     return false;
                 }
@@ -124,10 +152,15 @@ public sealed partial class EplbPlanner
                 int size = _layout.ExpertsPerGroup;
                 for (int g = 0; g < _layout.Groups; g++)
                 {
-                    int node = _nodeOf[holders[g * size][0]];
-                    for (int e = g * size; e < (g + 1) * size; e++)
+                    int[] nodes = NodesOf(holders[g * size]);
+                    if (nodes.Length > spread)
                     {
-                        if (holders[e].Any(m => _nodeOf[m] != node))
+                        return false;
+                    }
+
+                    for (int e = (g * size) + 1; e < (g + 1) * size; e++)
+                    {
+                        if (!NodesOf(holders[e]).AsSpan().SequenceEqual(nodes))
                         {
                             return false;
                         }
@@ -137,6 +170,8 @@ public sealed partial class EplbPlanner
 
             return true;
         }
+
+        private int[] NodesOf(int[] holders) => [.. holders.Select(m => _nodeOf[m]).Distinct().Order()];
 
         /// <summary>A layer's predicted max/mean silo load with balanced replica weights.</summary>
         public double MaxOverMean(int[][] holders, ReadOnlySpan<double> load) =>
@@ -177,12 +212,12 @@ public sealed partial class EplbPlanner
         }
 
         /// <summary>
-        /// Swaps the group sets of interchangeable nodes (same silo count and quota) so that each lands where most of
-        /// its experts were before.
+        /// Swaps the unit copies of interchangeable nodes (same silo count and quota) so that each set lands where most
+        /// of its experts were before.
         /// </summary>
-        private void RelabelNodes(int[] nodeOfGroup, int[][] previous)
+        private void RelabelNodes(int[] copies, int[][] previous)
         {
-            int nodes = _nodeSilos.Length, size = _layout.ExpertsPerGroup;
+            int nodes = _nodeSilos.Length, size = UnitSize, units = _layout.Experts / size;
             var done = new bool[nodes];
             for (int first = 0; first < nodes; first++)
             {
@@ -191,7 +226,7 @@ public sealed partial class EplbPlanner
                     continue;
                 }
 
-                int[] same = [.. Enumerable.Range(first, nodes - first).Where(n => _siloCounts[n] == _siloCounts[first] && _quotas[n] == _quotas[first])];
+                int[] same = [.. Enumerable.Range(first, nodes - first).Where(n => _siloCounts[n] == _siloCounts[first] && _copies!.ExtraQuota[n] == _copies.ExtraQuota[first])];
                 foreach (int n in same)
                 {
                     done[n] = true;
@@ -203,33 +238,35 @@ public sealed partial class EplbPlanner
                 }
 
                 var overlap = new int[same.Length, same.Length];
-                for (int g = 0; g < nodeOfGroup.Length; g++)
+                for (int u = 0; u < units; u++)
                 {
-                    int b = Array.IndexOf(same, nodeOfGroup[g]);
-                    if (b < 0)
+                    for (int b = 0; b < same.Length; b++)
                     {
-                        continue;
-                    }
-
-                    for (int e = g * size; e < (g + 1) * size; e++)
-                    {
-                        for (int t = 0; t < same.Length; t++)
+                        if (copies[(u * nodes) + same[b]] == 0)
                         {
-                            if (previous[e].Any(m => _nodeOf[m] == same[t]))
+                            continue;
+                        }
+
+                        for (int e = u * size; e < (u + 1) * size; e++)
+                        {
+                            for (int t = 0; t < same.Length; t++)
                             {
-                                overlap[b, t]++;
+                                if (previous[e].Any(m => _nodeOf[m] == same[t]))
+                                {
+                                    overlap[b, t]++;
+                                }
                             }
                         }
                     }
                 }
 
                 int[] target = ExpertPacking.MatchByOverlap(overlap);
-                for (int g = 0; g < nodeOfGroup.Length; g++)
+                for (int u = 0; u < units; u++)
                 {
-                    int b = Array.IndexOf(same, nodeOfGroup[g]);
-                    if (b >= 0)
+                    int[] was = [.. same.Select(n => copies[(u * nodes) + n])];
+                    for (int b = 0; b < same.Length; b++)
                     {
-                        nodeOfGroup[g] = same[target[b]];
+                        copies[(u * nodes) + same[target[b]]] = was[b];
                     }
                 }
             }

@@ -4,18 +4,24 @@ namespace R1Orleans.Placement.Balancing;
 
 /// <summary>
 /// The load-aware planner: EPLB (DeepSeek's expert-parallelism load balancer) over this cluster's silos and nodes, from
-/// a measured <see cref="ExpertLoadEstimate"/>. Each silo has <see cref="SlotsPerSilo"/> expert slots per layer
-/// (n_routed_experts + <see cref="RedundantExperts"/> over the silos, rounded up so that every silo gets as many, and
-/// with <see cref="EplbPolicy.Hierarchical"/> up again until every node can hold its groups whole). Per layer:
+/// a measured <see cref="ExpertLoadEstimate"/>. Every expert keeps at least <see cref="MinReplicas"/> copies
+/// (--expert-replicas: the failover spares), on distinct silos and, while there are at least that many nodes, on
+/// distinct nodes, spread as <see cref="PlacementPlanner"/> spreads them (<see cref="FailoverCopies"/>). Each silo has
+/// <see cref="SlotsPerSilo"/> expert slots per layer (n_routed_experts · MinReplicas + <see cref="RedundantExperts"/>
+/// over the silos, rounded up so that every silo gets as many, and up again until every node can hold its units
+/// whole): the redundant slots come on top of the minimum copies. Per layer:
 /// <list type="number">
-/// <item>Hierarchical: groups packed to nodes by load per silo (each node takes a quota of groups proportional to its
-/// silos, at least one); the experts of a node's groups replicated into the node's slots (the highest load per copy
-/// first, at most one copy per silo); the copies packed to the node's silos, heaviest first into the lightest silo.
-/// A group's experts and all their copies stay on one node, so the gate's group limit remains the node limit.</item>
-/// <item>Global: the same replication and packing over every silo, ignoring groups and nodes.</item>
+/// <item>Hierarchical: groups packed to nodes by load per silo (each node takes a quota of group copies proportional
+/// to its silos; the R copies of a group on distinct nodes); the experts of a node's groups replicated into the node's
+/// slots (from the copies they must keep, the highest load per copy first, at most one copy per silo); the copies
+/// packed to the node's silos, heaviest first into the lightest silo. Every node that holds any of a group holds all
+/// of it, and a group spans min(R, nodes) nodes (one with R = 1), so the gate's group limit remains the node limit.</item>
+/// <item>Global: with R = 1, the same replication and packing over every silo, ignoring groups and nodes; with R &gt; 1,
+/// single experts take the place of groups (their R copies on distinct nodes), then the same steps per node.</item>
 /// </list>
-/// Copies of one expert are always on distinct silos; every expert is held at least once; a slot stays empty rather
-/// than hold a copy of an idle expert. The plan is never worse than the same planner without redundant slots (it keeps
+/// Copies of one expert are always on distinct silos; a slot stays empty rather than hold a copy of an idle expert
+/// beyond its minimum; the replica weights route an expert's tokens over all its copies, so a cold expert's spare
+/// simply takes its share. With R = 1 the plans are those of EPLB alone. The plan is never worse than the same planner without redundant slots (it keeps
 /// the better of the two per layer), and the replica weights are then chosen to balance the silos (water-filling).
 /// Hysteresis: with the same members as <paramref name="current"/>, a layer moves only when its predicted max/mean silo
 /// load improves by more than <see cref="MinImprovement"/>; otherwise it keeps the current holders. Interchangeable
@@ -27,10 +33,11 @@ public sealed partial class EplbPlanner
     /// <summary>The default hysteresis: a layer moves only for a predicted max/mean gain above 0.05.</summary>
     public const double DefaultMinImprovement = 0.05;
 
-    public EplbPlanner(ExpertLayout layout, int redundantExperts = 0, EplbPolicy policy = EplbPolicy.Hierarchical, double minImprovement = DefaultMinImprovement)
+    public EplbPlanner(ExpertLayout layout, int redundantExperts = 0, EplbPolicy policy = EplbPolicy.Hierarchical, double minImprovement = DefaultMinImprovement, int minReplicas = 1)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentOutOfRangeException.ThrowIfNegative(redundantExperts);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minReplicas, 1);
         if (!(minImprovement >= 0) || double.IsInfinity(minImprovement))
         {
             throw new ArgumentOutOfRangeException(nameof(minImprovement), $"the minimum improvement {minImprovement} must be finite and non-negative");
@@ -40,6 +47,7 @@ public sealed partial class EplbPlanner
         RedundantExperts = redundantExperts;
         Policy = policy;
         MinImprovement = minImprovement;
+        MinReplicas = minReplicas;
     }
 
     public ExpertLayout Layout { get; }
@@ -53,9 +61,12 @@ public sealed partial class EplbPlanner
     /// <summary>The predicted max/mean silo load a layer must gain before it moves.</summary>
     public double MinImprovement { get; }
 
+    /// <summary>Copies every expert keeps whatever its load (--expert-replicas), on distinct silos (and nodes while there are enough).</summary>
+    public int MinReplicas { get; }
+
     /// <summary>A planner for a config's MoE layers (the MTP layers' included when <paramref name="withMtp"/>).</summary>
-    public static EplbPlanner For(ModelConfig config, int redundantExperts = 0, EplbPolicy policy = EplbPolicy.Hierarchical, bool withMtp = true) =>
-        new(ExpertLayout.From(config, withMtp), redundantExperts, policy);
+    public static EplbPlanner For(ModelConfig config, int redundantExperts = 0, EplbPolicy policy = EplbPolicy.Hierarchical, bool withMtp = true, int minReplicas = 1) =>
+        new(ExpertLayout.From(config, withMtp), redundantExperts, policy, minReplicas: minReplicas);
 
     /// <summary>The policy a plan over <paramref name="members"/> uses (Hierarchical falls back to Global without groups or with fewer groups than nodes).</summary>
     public EplbPolicy PolicyFor(IEnumerable<ClusterMember> members) => new Shape(this, Sorted(members)).Policy;
@@ -66,7 +77,9 @@ public sealed partial class EplbPlanner
     /// <summary>
     /// Plans the placement for <paramref name="load"/>. Version = current.Version + 1 (1 without a current map), Epoch =
     /// max(current.Epoch + 1, <paramref name="clusterGeneration"/>) (at least 1), as <see cref="PlacementPlanner"/>;
-    /// when hysteresis keeps every layer and the members are unchanged, the current map is returned as it is.
+    /// when hysteresis keeps every layer and the members are unchanged, the current map is returned as it is. A current
+    /// layer with fewer copies of an expert than <see cref="MinReplicas"/> is always replanned. Fewer members than
+    /// <see cref="MinReplicas"/> is an <see cref="ArgumentException"/>.
     /// </summary>
     public EplbPlan Plan(IEnumerable<ClusterMember> members, ExpertLoadEstimate load, PlacementMap? current = null, long clusterGeneration = 0)
     {

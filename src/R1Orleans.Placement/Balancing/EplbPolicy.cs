@@ -11,6 +11,10 @@ public enum EplbPolicy
     /// </summary>
     Hierarchical,
 
-    /// <summary>Experts replicated over every slot of the cluster, then packed to silos ignoring groups and nodes.</summary>
+    /// <summary>
+    /// Experts replicated over every slot of the cluster, then packed to silos ignoring groups and nodes. With a minimum
+    /// of copies above one (--expert-replicas), single experts are packed to nodes first (their copies on distinct
+    /// nodes), as <see cref="Hierarchical"/> packs groups, then replicated and packed within each node.
+    /// </summary>
     Global,
 }

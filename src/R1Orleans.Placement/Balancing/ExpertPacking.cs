@@ -1,82 +1,33 @@
 namespace R1Orleans.Placement.Balancing;
 
 /// <summary>
-/// The steps of EPLB (DeepSeek's expert-parallelism load balancer) as plain functions on one layer: apportioning
-/// groups to nodes, packing weighted items into bins of bounded count (longest first, into the lightest bin with room),
+/// The steps of EPLB (DeepSeek's expert-parallelism load balancer) as plain functions on one layer (the first, units
+/// packed to nodes, is <see cref="FailoverCopies"/>): packing weighted items into bins of bounded count (longest first, into the lightest bin with room),
 /// replicating the experts with the highest load per replica, and relabelling interchangeable bins so that they match
 /// the previous placement. Every tie goes to the lower index, so the same inputs give the same result.
 /// </summary>
 internal static class ExpertPacking
 {
     /// <summary>
-    /// How many groups each node takes: one each first, then each next group to the node with the fewest groups per
-    /// silo (ties to the lower node). Needs groups ≥ nodes.
+    /// EPLB's replication: <paramref name="experts"/> start with one copy each (or <paramref name="minCopies"/>[i], the
+    /// copies they must keep), and each of the remaining slots goes to the expert with the highest load per copy that has
+    /// fewer than <paramref name="maxCopies"/> (replicas live on distinct silos). Stops early when only unloaded experts
+    /// could take one (a copy of an idle expert buys nothing). Returns the copies of each expert, in the order of
+    /// <paramref name="experts"/>.
     /// </summary>
-    public static int[] GroupQuotas(int groups, int[] siloCounts)
-    {
-        int nodes = siloCounts.Length;
-        var quota = new int[nodes];
-        Array.Fill(quota, 1);
-        for (int left = groups - nodes; left > 0; left--)
-        {
-            int best = 0;
-            for (int n = 1; n < nodes; n++)
-            {
-                // quota[n] / silos[n] < quota[best] / silos[best]
-                if ((long)quota[n] * siloCounts[best] < (long)quota[best] * siloCounts[n])
-                {
-                    best = n;
-                }
-            }
-
-            quota[best]++;
-        }
-
-        return quota;
-    }
-
-    /// <summary>
-    /// EPLB's first step: groups, heaviest first, each to the node with room (quota) whose load per silo is lowest.
-    /// Returns the node of every group.
-    /// </summary>
-    public static int[] PackGroups(ReadOnlySpan<double> groupLoad, int[] quotas, int[] siloCounts)
-    {
-        int groups = groupLoad.Length, nodes = quotas.Length;
-        double[] gl = groupLoad.ToArray();
-        int[] order = [.. Enumerable.Range(0, groups).OrderByDescending(g => gl[g]).ThenBy(g => g)];
-        var nodeOf = new int[groups];
-        var load = new double[nodes];
-        var count = new int[nodes];
-        foreach (int g in order)
-        {
-            int best = -1;
-            for (int n = 0; n < nodes; n++)
-            {
-                if (count[n] < quotas[n] && (best < 0 || load[n] * siloCounts[best] < load[best] * siloCounts[n]))
-                {
-                    best = n;
-                }
-            }
-
-            nodeOf[g] = best;
-            load[best] += gl[g];
-            count[best]++;
-        }
-
-        return nodeOf;
-    }
-
-    /// <summary>
-    /// EPLB's replication: <paramref name="experts"/> start with one copy each, and each of the remaining slots goes to
-    /// the expert with the highest load per copy that has fewer than <paramref name="maxCopies"/> (replicas live on
-    /// distinct silos). Stops early when only unloaded experts could take one (a copy of an idle expert buys nothing).
-    /// Returns the copies of each expert, in the order of <paramref name="experts"/>.
-    /// </summary>
-    public static int[] Replicate(int[] experts, ReadOnlySpan<double> w, int slots, int maxCopies)
+    public static int[] Replicate(int[] experts, ReadOnlySpan<double> w, int slots, int maxCopies, int[]? minCopies = null)
     {
         var copies = new int[experts.Length];
-        Array.Fill(copies, 1);
-        for (int extra = slots - experts.Length; extra > 0; extra--)
+        if (minCopies is null)
+        {
+            Array.Fill(copies, 1);
+        }
+        else
+        {
+            minCopies.CopyTo(copies, 0);
+        }
+
+        for (int extra = slots - copies.Sum(); extra > 0; extra--)
         {
             int best = -1;
             for (int i = 0; i < experts.Length; i++)
