@@ -125,7 +125,7 @@ public static class SiloHost
           --exchange ucx|orleans        the data plane between silos: UCX (default; UCX_TLS etc. apply) or grain calls
           --redundant-experts N         expert slots per MoE layer the load balancer fills with copies of hot experts (0)
           --rebalance-interval S        seconds between automatic rebalances on a cluster (60; 0: only when asked with
-                                        r1 experts rebalance); off with --expert-replicas above 1
+                                        r1 experts rebalance); a rebalance keeps every expert's --expert-replicas copies
           --fault-injection             let the control plane slow this silo's expert replies (the chaos harness's
                                         delay fault: POST /cluster/faults/delay); never in production
 
