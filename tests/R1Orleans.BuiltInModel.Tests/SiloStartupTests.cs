@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using R1Orleans.Silo;
 using R1Orleans.Silo.Startup;
 
@@ -132,6 +133,9 @@ public sealed class SiloStartupTests
         }
         finally
         {
+            // The model loads in the background and a stopping host does not wait for it (it cannot be interrupted):
+            // let it finish before its cache is deleted (a CI run failed deleting a file the generator was removing).
+            await running.Services.GetRequiredService<ModelLoaderService>().Ready.WaitAsync(TimeSpan.FromMinutes(5));
             await running.StopAsync();
             await running.DisposeAsync();
             Environment.ExitCode = 0;

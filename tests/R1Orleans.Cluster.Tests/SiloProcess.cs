@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 
 using R1Orleans.Tests.Shared;
 
@@ -9,24 +10,47 @@ namespace R1Orleans.Cluster.Tests;
 
 /// <summary>
 /// A real r1-silo process started from the test's own binaries on free loopback ports, its output kept for failure
-/// messages, killed (its own PID) on dispose.
+/// messages, killed (its own PID) on dispose. Its HTTP listens on a port the OS picks as it binds (<c>--urls
+/// http://127.0.0.1:0</c>), read from the start-up banner: a port probed free beforehand can be taken by another
+/// process's connection in the seconds a silo takes to start, and was, in a CI run.
 /// </summary>
-internal sealed class SiloProcess : IAsyncDisposable
+internal sealed partial class SiloProcess : IAsyncDisposable
 {
+    private static readonly TimeSpan BannerTimeout = TimeSpan.FromSeconds(300);
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<int>? _httpPort;
 
-    private SiloProcess(Process process, int? httpPort)
+    private SiloProcess(Process process, bool http)
     {
         _process = process;
-        HttpPort = httpPort;
+        _httpPort = http ? new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        _process.Exited += (_, _) => _httpPort?.TrySetException(new InvalidOperationException($"the silo exited before it printed its HTTP address:\n{Output}"));
+        _process.EnableRaisingEvents = true;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
 
-    public int? HttpPort { get; }
+    /// <summary>The HTTP port, once the silo has started and printed it (waits for it; null for a worker silo).</summary>
+    public int? HttpPort
+    {
+        get
+        {
+            if (_httpPort is null)
+            {
+                return null;
+            }
+
+            if (!_httpPort.Task.Wait(BannerTimeout))
+            {
+                throw new TimeoutException($"the silo printed no HTTP address within {BannerTimeout.TotalSeconds} s:\n{Output}");
+            }
+
+            return _httpPort.Task.Result;
+        }
+    }
 
     public Uri Url => new($"http://127.0.0.1:{HttpPort ?? throw new InvalidOperationException("a worker silo has no HTTP")}");
 
@@ -52,9 +76,8 @@ internal sealed class SiloProcess : IAsyncDisposable
         string silo = Path.Combine(AppContext.BaseDirectory, "r1-silo.dll");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var start = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        int? httpPort = http ? TestPorts.Free() : null;
         foreach (string a in (string[])[silo, .. args, "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}", "--kv-cache-tokens", "4096",
-            .. http ? (string[])["--urls", $"http://127.0.0.1:{httpPort}"] : ["--no-http"]])
+            .. http ? (string[])["--urls", "http://127.0.0.1:0"] : ["--no-http"]])
         {
             start.ArgumentList.Add(a);
         }
@@ -64,7 +87,7 @@ internal sealed class SiloProcess : IAsyncDisposable
             start.Environment[key] = value;
         }
 
-        return new SiloProcess(Process.Start(start)!, httpPort);
+        return new SiloProcess(Process.Start(start)!, http);
     }
 
     public async ValueTask DisposeAsync()
@@ -89,5 +112,14 @@ internal sealed class SiloProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
         }
+
+        if (_httpPort is not null && BannerHttp().Match(line) is { Success: true } m)
+        {
+            _httpPort.TrySetResult(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
+
+    /// <summary>The banner's line "  http      http://127.0.0.1:PORT   (OpenAI API under /v1; ...)".</summary>
+    [GeneratedRegex(@"^\s*http\s+http://127\.0\.0\.1:(\d+)")]
+    private static partial Regex BannerHttp();
 }

@@ -89,7 +89,7 @@ public static class ChaosRun
                     await cluster.WaitReadyAsync(reader, s.ReadyTimeout, cancellationToken).ConfigureAwait(false);
                     output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cluster ready in {started.Elapsed.TotalSeconds:0.0} s: redis {cluster.Redis!.Address}, silos {string.Join(", ", cluster.Silos.Select(x => $"{x.Name} (pid {x.Process.Pid}{(x.Http ? ", " + x.Url : "")})"))}"));
                     LocalCluster c = cluster;
-                    gateways = () => [.. c.Silos.Where(x => x.Http && x.Running).Select(x => (x.Name, x.Url!))];
+                    gateways = () => [.. c.Silos.Where(x => x.Http && x.Running && x.Url is not null).Select(x => (x.Name, x.Url!))];
                 }
 
                 RunProcess[] processes = cluster is null

@@ -18,8 +18,11 @@ public sealed class ChildProcess : IAsyncDisposable
     private readonly StreamWriter _log;
     private readonly Lock _lock = new();
 
-    private ChildProcess(string name, Process process, StreamWriter log, string logPath)
+    private readonly Action<string>? _onLine;
+
+    private ChildProcess(string name, Process process, StreamWriter log, string logPath, Action<string>? onLine)
     {
+        _onLine = onLine;
         Name = name;
         _process = process;
         _log = log;
@@ -45,7 +48,8 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>Whether the harness stopped it (SIGSTOP) and has not resumed it.</summary>
     public bool Stopped { get; private set; }
 
-    public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, string logPath, string? workingDirectory = null)
+    /// <summary>Starts it; <paramref name="onLine"/>, when given, sees every line of its output (after the log has it).</summary>
+    public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, string logPath, string? workingDirectory = null, Action<string>? onLine = null)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -74,7 +78,7 @@ public sealed class ChildProcess : IAsyncDisposable
         }
 
         s_running[process.Id] = process;
-        return new ChildProcess(name, process, log, logPath);
+        return new ChildProcess(name, process, log, logPath, onLine);
     }
 
     /// <summary>Kills every child still running (each by its own PID).</summary>
@@ -177,5 +181,7 @@ public sealed class ChildProcess : IAsyncDisposable
             {
             }
         }
+
+        _onLine?.Invoke(line);
     }
 }

@@ -131,7 +131,7 @@ public sealed class FaultInjector(LocalCluster? cluster, string? redis, HistoryW
     /// <summary>POSTs a control request through a running HTTP silo other than <paramref name="target"/> where there is one.</summary>
     private async Task PostAsync(SiloInstance target, string query, CancellationToken cancellationToken)
     {
-        SiloInstance via = Cluster.Silos.Where(s => s.Running && s.Http).OrderBy(s => s == target).FirstOrDefault()
+        SiloInstance via = Cluster.Silos.Where(s => s.Running && s.Url is not null).OrderBy(s => s == target).FirstOrDefault()
             ?? throw new InvalidOperationException("no HTTP silo is running to pass the request on");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
         using HttpResponseMessage response = await http.PostAsync(new Uri(via.Url!, query), null, cancellationToken).ConfigureAwait(false);

@@ -90,10 +90,10 @@ public sealed class LocalCluster : IAsyncDisposable
             bool healthy = true;
             foreach (SiloInstance s in silos.Where(s => s.Http))
             {
-                healthy &= await reader.HealthyAsync(s.Url!, cancellationToken).ConfigureAwait(false);
+                healthy &= s.Url is { } url && await reader.HealthyAsync(url, cancellationToken).ConfigureAwait(false);
             }
 
-            if (healthy && await reader.ReadAsync(first.Url!, cancellationToken).ConfigureAwait(false) is { Settled: true } status
+            if (healthy && first.Url is { } firstUrl && await reader.ReadAsync(firstUrl, cancellationToken).ConfigureAwait(false) is { Settled: true } status
                 && silos.All(s => status.Silos.Any(o => o.Node == s.Name)))
             {
                 return;

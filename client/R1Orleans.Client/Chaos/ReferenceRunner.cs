@@ -29,7 +29,7 @@ public static class ReferenceRunner
         await using SiloInstance single = SiloInstance.Start("reference", silo, http: true, ["--clustering", "localhost"], extraArgs, directory);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var reader = new ClusterStatusReader(http);
-        for (var deadline = DateTime.UtcNow + readyTimeout; !await reader.HealthyAsync(single.Url!, cancellationToken).ConfigureAwait(false); await Task.Delay(250, cancellationToken).ConfigureAwait(false))
+        for (var deadline = DateTime.UtcNow + readyTimeout; !(single.Url is { } url && await reader.HealthyAsync(url, cancellationToken).ConfigureAwait(false)); await Task.Delay(250, cancellationToken).ConfigureAwait(false))
         {
             if (single.Process.HasExited || DateTime.UtcNow > deadline)
             {

@@ -1,28 +1,35 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace R1Orleans.Client.Chaos;
 
 /// <summary>
 /// One silo process the harness started: its name (<c>s0</c>, <c>s1</c>, …, also passed as its <c>--node</c>, so the
-/// cluster status names it), its HTTP URL if it serves the gateway, and what the harness did to it.
+/// cluster status names it), its HTTP URL if it serves the gateway, and what the harness did to it. Its HTTP listens on
+/// a port the OS picks as it binds (<c>--urls http://127.0.0.1:0</c>), read from its start-up banner: a port probed
+/// free beforehand can be taken by another process in the seconds a silo takes to start.
 /// </summary>
-public sealed class SiloInstance : IAsyncDisposable
+public sealed partial class SiloInstance : IAsyncDisposable
 {
-    private SiloInstance(string name, ChildProcess process, int? httpPort)
+    private int _httpPort;
+
+    private SiloInstance(string name, bool http)
     {
         Name = name;
-        Process = process;
-        HttpPort = httpPort;
+        Http = http;
+        Process = null!;
     }
 
     public string Name { get; }
 
-    public ChildProcess Process { get; }
+    public ChildProcess Process { get; private set; }
 
-    public int? HttpPort { get; }
+    /// <summary>The HTTP port, once the silo has printed it (null before, and for a worker silo).</summary>
+    public int? HttpPort => Volatile.Read(ref _httpPort) is > 0 and int port ? port : null;
 
-    public bool Http => HttpPort is not null;
+    public bool Http { get; }
 
+    /// <summary>Its HTTP URL, once known (null before the silo is ready, and for a worker silo).</summary>
     public Uri? Url => HttpPort is int port ? new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}")) : null;
 
     /// <summary>The harness killed or terminated it.</summary>
@@ -38,22 +45,34 @@ public sealed class SiloInstance : IAsyncDisposable
     public static SiloInstance Start(string name, string silo, bool http, IReadOnlyList<string> clusterArgs, IReadOnlyList<string> extraArgs, string logDirectory)
     {
         (string fileName, string[] prefix) = SiloLocator.Command(silo);
-        int? httpPort = http ? LoopbackPorts.Free() : null;
         string[] args =
         [
             .. prefix,
             .. clusterArgs,
             "--silo-port", Port(LoopbackPorts.Free()),
             "--gateway-port", Port(LoopbackPorts.Free()),
-            .. http ? (string[])["--urls", $"http://127.0.0.1:{Port(httpPort!.Value)}"] : ["--no-http"],
+            .. http ? (string[])["--urls", "http://127.0.0.1:0"] : ["--no-http"],
             "--Logging:LogLevel:Default", "Warning",
             .. extraArgs,
         ];
-        ChildProcess process = ChildProcess.Start(name, fileName, args, Path.Combine(logDirectory, name + ".log"));
-        return new SiloInstance(name, process, httpPort);
+        var instance = new SiloInstance(name, http);
+        instance.Process = ChildProcess.Start(name, fileName, args, Path.Combine(logDirectory, name + ".log"), onLine: http ? instance.OnLine : null);
+        return instance;
     }
 
     public ValueTask DisposeAsync() => Process.DisposeAsync();
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    private void OnLine(string line)
+    {
+        if (BannerHttp().Match(line) is { Success: true } m)
+        {
+            Volatile.Write(ref _httpPort, int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>The banner's line "  http      http://127.0.0.1:PORT   (OpenAI API under /v1; ...)".</summary>
+    [GeneratedRegex(@"^\s*http\s+http://127\.0\.0\.1:(\d+)")]
+    private static partial Regex BannerHttp();
 }
