@@ -118,9 +118,11 @@ public sealed class PlacementDirectory
     /// in the background and acknowledge; ranks switch at a step boundary once it is committed; the old version is served
     /// until retired. Refused (with the reason) while another map is pending, before any map is committed, when its
     /// members are not exactly the directory's, or when its layout differs; a proposal with the committed assignment
-    /// changes nothing. Returns the reason it was refused or made no change, or null when it is pending.
+    /// changes nothing unless it brings <paramref name="newWeights"/> (replica routing weights: a version that moves no
+    /// expert, so that ranks take the weights at a step boundary like any map). Returns the reason it was refused or
+    /// made no change, or null when it is pending.
     /// </summary>
-    public string? Propose(PlacementMap plan)
+    public string? Propose(PlacementMap plan, bool newWeights = false)
     {
         ArgumentNullException.ThrowIfNull(plan);
         if (Committed is not { } committed)
@@ -143,7 +145,7 @@ public sealed class PlacementDirectory
             return $"the plan places experts on {string.Join(", ", plan.Members.Select(m => m.Silo.Value))}; the members are {string.Join(", ", _members.Keys.Select(s => s.Value))}";
         }
 
-        if (plan.SameAssignment(committed))
+        if (plan.SameAssignment(committed) && !newWeights)
         {
             return "the plan is the committed assignment: nothing to change";
         }

@@ -46,4 +46,31 @@ public sealed class LoadBalancerDecisionTests
         Assert.Null(decision.Plan);
         Assert.Contains("--expert-replicas 5 needs at least 5 silos", decision.Reason, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_replicated_map_routed_without_weights_gets_the_planned_weights_as_a_version_that_moves_no_expert()
+    {
+        // Every expert has two copies (failover), no redundant slot: the best map is the committed one, but until its
+        // weights are published each expert's tokens go to one copy, and a hot expert's silo runs them all.
+        PlacementMap committed = new PlacementPlanner(s_layout, replicas: 2).Plan(s_members);
+        double[] skewed = [.. Enumerable.Range(0, 16).Select(e => e == 5 ? 900.0 : 30.0)];
+        ExpertLoadEstimate load = ExpertLoadEstimate.FromLoads(s_layout, [skewed, skewed]);
+        var balancer = new LoadBalancer(s_layout, redundantExperts: 0, expertReplicas: 2);
+
+        LoadBalancer.Decision first = balancer.Decide(committed, false, s_members, load, force: false, committedWeights: null);
+        EplbPlan plan = Assert.IsType<EplbPlan>(first.Plan);
+        Assert.False(plan.Changed);
+        Assert.True(plan.Map.SameAssignment(committed));
+        Assert.Equal(0, first.LayersChanged);
+
+        // Once those weights are the committed ones, there is nothing to do.
+        LoadBalancer.Decision again = balancer.Decide(committed, false, s_members, load, force: false, committedWeights: plan.Weights.ToArray());
+        Assert.Null(again.Plan);
+        Assert.Contains("nothing to change", again.Reason, StringComparison.Ordinal);
+
+        // Without copies there are no weights to publish.
+        PlacementMap single = new PlacementPlanner(s_layout).Plan(s_members);
+        LoadBalancer.Decision none = new LoadBalancer(s_layout, 0).Decide(single, false, s_members, ExpertLoadEstimate.FromLoads(s_layout, [[.. Enumerable.Repeat(1.0, 16)], [.. Enumerable.Repeat(1.0, 16)]]), force: false);
+        Assert.Null(none.Plan);
+    }
 }

@@ -104,4 +104,19 @@ public sealed class PlacementProposalTests
         Assert.Null(d.Pending);
         Assert.Same(committed, d.Committed);
     }
+
+    [Fact]
+    public void The_committed_assignment_with_new_replica_weights_becomes_a_version_that_moves_no_expert()
+    {
+        ClusterMember[] members = Members(2, 1);
+        PlacementDirectory d = Committed(members);
+        PlacementMap committed = d.Committed!;
+
+        Assert.Null(d.Propose(committed.Restamped(committed.Version + 5, committed.Epoch + 5), newWeights: true));
+
+        PlacementMap pending = d.Pending!;
+        Assert.Equal(committed.Version + 1, pending.Version);
+        Assert.True(pending.SameAssignment(committed));
+        Assert.Equal(0, PlacementDiff.Between(committed, pending).TotalLoads);
+    }
 }

@@ -43,11 +43,12 @@ public sealed partial class LoadBalancerGrain(ILoadBalancingSettings settings, I
         PlacementSnapshot snapshot = await directory.Snapshot().ConfigureAwait(true);
         var balancer = new LoadBalancer(settings.Layout, settings.RedundantExperts, settings.ExpertReplicas);
         ExpertLoadEstimate estimate = Aggregator.Estimate(DateTimeOffset.UtcNow);
-        LoadBalancer.Decision decision = balancer.Decide(snapshot.Committed?.ToMap(), snapshot.Pending is not null, [.. snapshot.Members.Select(m => new ClusterMember(m.Silo, m.Node))], estimate, force);
+        LoadBalancer.Decision decision = balancer.Decide(snapshot.Committed?.ToMap(), snapshot.Pending is not null, [.. snapshot.Members.Select(m => new ClusterMember(m.Silo, m.Node))], estimate, force, snapshot.Committed?.Weights);
         if (decision.Plan is { } plan)
         {
             ProposeReply reply = await directory.Propose(PlacementMapDto.From(plan.Map) with { Weights = plan.Weights.ToArray() }).ConfigureAwait(true);
-            _last = decision.Report(reply.Accepted ? $"proposed placement v{reply.Version}" : $"the directory refused the plan: {reply.Reason}", reply.Accepted, reply.Version);
+            string what = plan.Changed ? "placement" : "placement (the same holders, new replica weights)";
+            _last = decision.Report(reply.Accepted ? $"proposed {what} v{reply.Version}" : $"the directory refused the plan: {reply.Reason}", reply.Accepted, reply.Version);
             LogPlanned(logger, _last.Outcome, _last.CurrentImbalance, _last.PlannedImbalance, _last.LayersChanged);
         }
         else

@@ -63,7 +63,10 @@ public sealed partial class PlacementDirectoryGrain(IPlacementPlannerSource plan
             return Task.FromResult(new ProposeReply(false, "no silo has joined the directory yet", null, null));
         }
 
-        string? refusal = directory.Propose(plan.ToMap());
+        // The same holders with other replica weights is a change too (a version that moves no expert).
+        bool newWeights = plan.Weights is { } planned && (directory.Committed is not { } committed
+            || _weights.GetValueOrDefault(committed.Version) is not { } current || !planned.AsSpan().SequenceEqual(current));
+        string? refusal = directory.Propose(plan.ToMap(), newWeights);
         if (refusal is not null)
         {
             return Task.FromResult(new ProposeReply(false, refusal, null, null));
