@@ -14,8 +14,8 @@ namespace R1Orleans.Cluster.Tests;
 /// Bias mode on an Orleans test cluster of 3 silos, each serving r1orleans-tiny from its own engine over the cluster's
 /// experts: a skewed workload (two prompts, repeated) makes the load balancer move one gate bias against the load of all
 /// silos and push it to every rank. Every rank routes with the same versions (bit-identical values); the expert
-/// imbalance of the same work falls; the drift stays within its maximum; and a rank at a version answers exactly as
-/// one process routing with that version does.
+/// imbalance of the same work falls; the drift stays within its maximum; a rank at a version answers exactly as one
+/// process routing with that version does; and a silo that joins later is brought to the cluster's bias.
 /// </summary>
 public sealed class ClusterBiasModeTests(ITestOutputHelper output)
 {
@@ -133,6 +133,25 @@ public sealed class ClusterBiasModeTests(ITestOutputHelper output)
                 Assert.Equal(expected, await Generate(e, 16));
                 Assert.Equal(frozen.Version, e.CurrentGateBias.Version);
             }
+
+            // A silo that joins now routes with the checkpoint's bias until the balancer's next period pushes it the
+            // cluster's (every period re-pushes the current version to every member).
+            SiloHandle joined = await cluster.StartAdditionalSiloAsync();
+            IServiceProvider js = ((InProcessSiloHandle)joined).SiloHost.Services;
+            await OrleansClusterTests.WhenPlacedOverAll([.. nodes, js.GetRequiredService<ClusterNode>()], TimeSpan.FromSeconds(60));
+            InferenceEngine late = InferenceEngine.Load(directory, new InferenceEngineOptions { KvCacheTokens = 4096, Threads = 1, Exchange = js.GetRequiredService<ClusterNode>().RankExchange });
+            engines.Add(late);
+            Assert.Equal(0, late.CurrentGateBias.Version);
+            js.GetRequiredService<ModelHost>().SetReady(late, new ServedModelInfo("r1orleans-tiny", "test", "bias mode", DateTimeOffset.UtcNow));
+            for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); late.CurrentGateBias.Version != frozen.Version; await Task.Delay(100))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the joined silo routes with bias v{late.CurrentGateBias.Version}, the cluster with v{frozen.Version}, 30 s after it served");
+            }
+
+            Assert.All(moe, l => Assert.Equal(frozen.For(l).ToArray(), late.CurrentGateBias.For(l).ToArray()));
+            await js.GetServices<IHostedService>().OfType<LoadWindowPublisher>().Single().StopAsync(CancellationToken.None); // as above
+            Assert.Equal(expected, await Generate(late, 16));
+            Assert.Equal(frozen.Version, late.CurrentGateBias.Version);
         }
         finally
         {
