@@ -8,6 +8,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using R1Orleans.Silo;
 
+using R1Orleans.Tests.Shared;
+
 namespace R1Orleans.BuiltInModel.Tests;
 
 /// <summary>
@@ -100,19 +102,12 @@ public sealed class SiloTests
     [
         "--urls", "http://127.0.0.1:0",
         "--cache-dir", cache,
-        "--silo-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        "--gateway-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--silo-port", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--gateway-port", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
         "--kv-cache-tokens", "4096",
         "--Logging:LogLevel:Default", "Warning",
     ];
 
     private static string Address(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,16 +1,69 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
 namespace R1Orleans.Client.Chaos;
 
-/// <summary>Free loopback ports, from the OS (bind port 0), for the processes the harness starts; and a wait for one to accept.</summary>
+/// <summary>
+/// Free loopback ports for the processes the harness starts, and a wait for one to accept. Chosen below the kernel's
+/// ephemeral range (<c>/proc/sys/net/ipv4/ip_local_port_range</c>) and checked by binding: a port probed free inside
+/// that range can be taken as the source port of another process's outgoing connection before the silo it is for binds
+/// it. Where the range leaves no room below it (or there is no such file), the OS picks one (bind port 0).
+/// </summary>
 public static class LoopbackPorts
 {
+    private const int Lowest = 10_000;
+
     public static int Free()
     {
+        int below = EphemeralLow();
+        if (below - Lowest >= 1_000)
+        {
+            for (int attempt = 0; attempt < 64; attempt++)
+            {
+                int port = Random.Shared.Next(Lowest, below);
+                if (Bindable(port))
+                {
+                    return port;
+                }
+            }
+        }
+
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static bool Bindable(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The lowest port of the kernel's ephemeral range, or 0 where it cannot be read.</summary>
+    public static int EphemeralLow()
+    {
+        try
+        {
+            string[] range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return range.Length >= 1 && int.TryParse(range[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int low) ? low : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>Whether something accepts connections on 127.0.0.1:<paramref name="port"/> within <paramref name="timeout"/>.</summary>
