@@ -48,9 +48,14 @@ public sealed class RedisRestartProcessTests
             Assert.Equal("unreachable", status.RootElement.GetProperty("membershipStore").GetProperty("state").GetString());
         }
 
-        // Back, empty: the silos write the table back.
+        // Back, empty: the silos write the table back. Both must reach Redis again before a new silo joins: it joins
+        // through every active silo's view of the table (a CI run started it while one silo's store was still
+        // reconnecting, and it stayed Joining for 2 minutes).
         await redis.StartAgainAsync(wipe: true);
-        await WaitUntil(async () => await StoreState(http, a) == "reachable" && await Restores(http, a) + await Restores(http, b) >= 1, two, TimeSpan.FromSeconds(30));
+        await WaitUntil(
+            async () => await StoreState(http, a) == "reachable" && await StoreState(http, b) == "reachable" && await Restores(http, a) + await Restores(http, b) >= 1,
+            two,
+            TimeSpan.FromSeconds(60));
 
         await using SiloProcess c = SiloProcess.Start(http: true, environment, [.. common, "--node", "node-c"]);
         SiloProcess[] three = [a, b, c];
