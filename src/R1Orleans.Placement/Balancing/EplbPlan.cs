@@ -2,8 +2,8 @@ namespace R1Orleans.Placement.Balancing;
 
 /// <summary>
 /// What <see cref="EplbPlanner.Plan"/> decided. When <see cref="Changed"/> is false, <see cref="Map"/> is the current map
-/// itself (no new version: nothing to load or switch) and only <see cref="Weights"/> are new (replica routing weights
-/// change no output and move no expert, so they may be pushed to the routers at any step boundary).
+/// itself (no expert moves) and only <see cref="Weights"/> may be new; the load balancer then proposes the same holders
+/// with these weights as a version that loads nothing, when they differ from the committed ones (<c>LoadBalancer.Decide</c>).
 /// </summary>
 /// <param name="Map">The placement to serve: a new version when <see cref="Changed"/>, else the current one.</param>
 /// <param name="Weights">The replica routing weights for <see cref="Map"/>.</param>
