@@ -55,8 +55,11 @@ internal static class ClusterHttp
         }
     }
 
-    /// <summary>Polls <paramref name="ready"/> until true, failing at once if a silo exited, and at <paramref name="timeout"/>.</summary>
-    public static async Task WaitUntil(Func<Task<bool>> ready, SiloProcess[] processes, TimeSpan timeout)
+    /// <summary>
+    /// Polls <paramref name="ready"/> until true, failing at once if a silo exited, and at <paramref name="timeout"/>
+    /// with every silo's output and, when given, what <paramref name="describe"/> says of the state reached.
+    /// </summary>
+    public static async Task WaitUntil(Func<Task<bool>> ready, SiloProcess[] processes, TimeSpan timeout, Func<Task<string>>? describe = null)
     {
         for (var deadline = DateTime.UtcNow + timeout; DateTime.UtcNow < deadline; await Task.Delay(250))
         {
@@ -67,6 +70,7 @@ internal static class ClusterHttp
             }
         }
 
-        Assert.Fail($"not reached within {timeout.TotalSeconds} s:\n" + string.Join("\n----\n", processes.Select(p => p.Output)));
+        string state = describe is null ? "" : await describe();
+        Assert.Fail($"not reached within {timeout.TotalSeconds} s:\n{state}\n" + string.Join("\n----\n", processes.Select(p => p.Output)));
     }
 }

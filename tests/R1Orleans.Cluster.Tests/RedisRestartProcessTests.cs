@@ -19,12 +19,12 @@ public sealed class RedisRestartProcessTests
         var environment = new Dictionary<string, string> { ["UCX_TLS"] = "tcp,self", ["UCX_NET_DEVICES"] = "lo" };
         await using RedisServer redis = await RedisServer.StartAsync(appendOnly: false);
         string cluster = $"cluster-{Guid.NewGuid():N}";
-        string[] common = ["--clustering", "redis", "--redis", redis.Address, "--cluster-id", cluster, "--Logging:LogLevel:Default", "Warning"];
+        string[] common = ["--clustering", "redis", "--redis", redis.Address, "--cluster-id", cluster, "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:Orleans.Runtime.MembershipService", "Information"];
         await using SiloProcess a = SiloProcess.Start(http: true, environment, [.. common, "--node", "node-a"]);
         await using SiloProcess b = SiloProcess.Start(http: true, environment, [.. common, "--node", "node-b"]);
         SiloProcess[] two = [a, b];
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        await WaitUntil(async () => await Healthy(http, a) && await Healthy(http, b) && await Members(http, a) is ["node-a", "node-b"], two, TimeSpan.FromSeconds(120));
+        await WaitUntil(async () => await Healthy(http, a) && await Healthy(http, b) && await Members(http, a) is ["node-a", "node-b"], two, TimeSpan.FromSeconds(120), () => Describe(http, two));
 
         using (JsonDocument health = await Health(http, a))
         {
@@ -55,7 +55,8 @@ public sealed class RedisRestartProcessTests
         await WaitUntil(
             async () => await StoreState(http, a) == "reachable" && await StoreState(http, b) == "reachable" && await Restores(http, a) + await Restores(http, b) >= 1,
             two,
-            TimeSpan.FromSeconds(60));
+            TimeSpan.FromSeconds(60),
+            () => Describe(http, two));
 
         await using SiloProcess c = SiloProcess.Start(http: true, environment, [.. common, "--node", "node-c"]);
         SiloProcess[] three = [a, b, c];
@@ -65,8 +66,31 @@ public sealed class RedisRestartProcessTests
                 && await Members(http, b) is ["node-a", "node-b", "node-c"]
                 && await Members(http, c) is ["node-a", "node-b", "node-c"],
             three,
-            TimeSpan.FromSeconds(120));
+            TimeSpan.FromSeconds(120),
+            () => Describe(http, three));
         Assert.All(three, s => Assert.False(s.HasExited));
+    }
+
+    /// <summary>Each silo's /health and the membership its /cluster/status reports, for a failure's message.</summary>
+    private static async Task<string> Describe(HttpClient http, SiloProcess[] silos)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (SiloProcess silo in silos)
+        {
+            foreach (string path in new[] { "/health", "/cluster/status" })
+            {
+                try
+                {
+                    _ = text.Append(silo.Url).Append(path).Append(": ").AppendLine(await http.GetStringAsync(new Uri(silo.Url, path)));
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    _ = text.Append(silo.Url).Append(path).Append(": ").AppendLine(e.Message);
+                }
+            }
+        }
+
+        return text.ToString();
     }
 
     private static async Task<JsonDocument> Health(HttpClient http, SiloProcess silo) =>

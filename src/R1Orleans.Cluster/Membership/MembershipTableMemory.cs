@@ -1,3 +1,8 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Orleans.Runtime;
+
 namespace R1Orleans.Cluster.Membership;
 
 /// <summary>
@@ -12,6 +17,9 @@ namespace R1Orleans.Cluster.Membership;
 /// any of them can hold (<see cref="VersionMargin"/> over the highest it saw); rows already there are left alone, so
 /// the others, doing the same a moment later, change nothing. A silo that started meanwhile and created a fresh table
 /// keeps its row, and the table it sees then lists the old members too: one cluster, never two.
+/// A row goes back with the status this silo's view gives it (active), not the status last read: a silo that became
+/// active just after the last read would otherwise come back as joining, and stay so (its own writes only touch its
+/// I-am-alive time) while the others stop routing to it.
 /// </remarks>
 public sealed class MembershipTableMemory
 {
@@ -52,7 +60,7 @@ public sealed class MembershipTableMemory
 
         var missing = _rows
             .Where(r => !read.Rows.ContainsKey(r.Key) && activeMembers.Contains(r.Key))
-            .ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal);
+            .ToDictionary(r => r.Key, r => WithStatus(r.Value, SiloStatus.Active), StringComparer.Ordinal);
         if (read.Version is not null && missing.Count == 0)
         {
             return null;
@@ -60,4 +68,29 @@ public sealed class MembershipTableMemory
 
         return new MembershipTableRestore(_highestVersion + VersionMargin, missing);
     }
+
+    /// <summary>
+    /// The row with its status set (Orleans' Redis provider writes a <c>MembershipEntry</c> as JSON, the status as the
+    /// enum's number); a row that is not such an object is returned as it is.
+    /// </summary>
+    internal static string WithStatus(string row, SiloStatus status)
+    {
+        try
+        {
+            if (JsonNode.Parse(row) is JsonObject entry && entry.ContainsKey(StatusField))
+            {
+                entry[StatusField] = (int)status;
+                return entry.ToJsonString(RowJson);
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return row;
+    }
+
+    private const string StatusField = "Status";
+
+    private static readonly JsonSerializerOptions RowJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

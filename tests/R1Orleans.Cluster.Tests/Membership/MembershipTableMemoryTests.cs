@@ -1,3 +1,4 @@
+using System.Text.Json;
 using R1Orleans.Cluster.Membership;
 
 namespace R1Orleans.Cluster.Tests.Membership;
@@ -85,6 +86,33 @@ public sealed class MembershipTableMemoryTests
 
         Assert.NotNull(restore);
         Assert.Equal([A], restore.Rows.Keys);
+    }
+
+    [Fact]
+    public void A_member_last_read_while_joining_is_written_back_as_active_as_this_silo_sees_it()
+    {
+        var memory = new MembershipTableMemory();
+        _ = memory.Observe(Table(5, (A, Row(A, status: 3)), (B, Row(B, status: 2))), Active(A), viewVersion: 5);
+
+        // B became active (this silo's view says so), then the table was lost before this silo read B's row again.
+        MembershipTableRestore? restore = memory.Observe(new MembershipTableRead(null, new Dictionary<string, string>()), Active(A, B), viewVersion: 7);
+
+        Assert.NotNull(restore);
+        Assert.Equal(3, Status(restore.Rows[B]));
+        Assert.Equal(3, Status(restore.Rows[A]));
+        using JsonDocument b = JsonDocument.Parse(restore.Rows[B]);
+        Assert.Equal("2026-12-05T02:55:00.123+00:00", b.RootElement.GetProperty("StartTime").GetString());
+        Assert.Equal(B, b.RootElement.GetProperty("SiloAddress").GetString());
+    }
+
+    /// <summary>A row as Orleans' Redis provider (10.4.2) writes a MembershipEntry: Newtonsoft JSON, the status as a number.</summary>
+    private static string Row(string silo, int status) =>
+        $$"""{"SiloAddress":"{{silo}}","HostName":"host","Status":{{status}},"ProxyPort":30000,"RoleName":"r1-silo","SiloName":"{{silo}}","UpdateZone":0,"FaultZone":0,"StartTime":"2026-12-05T02:55:00.123+00:00","IAmAliveTime":"2026-12-05T02:55:01.5+00:00","SuspectTimes":[]}""";
+
+    private static int Status(string row)
+    {
+        using JsonDocument entry = JsonDocument.Parse(row);
+        return entry.RootElement.GetProperty("Status").GetInt32();
     }
 
     private static MembershipTableRead Table(long version, params (string Silo, string Row)[] rows) =>
