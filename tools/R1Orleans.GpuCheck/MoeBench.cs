@@ -137,7 +137,7 @@ public static class MoeBench
         return new Bandwidth(GBps(2 * Bytes, memcpy), GBps(2 * Bytes, kernel), GBps(2 * Bytes, kernel4), GBps(Bytes, read));
     }
 
-    private static double Time(CudaStream stream, CudaEvent start, CudaEvent end, Action work)
+    internal static double Time(CudaStream stream, CudaEvent start, CudaEvent end, Action work)
     {
         start.Record(stream);
         work();
@@ -147,7 +147,7 @@ public static class MoeBench
     }
 
     /// <summary>Warm-up: at least <paramref name="warm"/> samples and 50 ms of device time (clocks ramp up after idle host work).</summary>
-    private static double Median(int reps, Func<double> sample, int warm)
+    internal static double Median(int reps, Func<double> sample, int warm)
     {
         double warmMs = 0;
         for (int i = 0; i < warm || (warmMs < 50 && i < 10_000); i++)

@@ -118,6 +118,15 @@ foreach ((int t, MoeLaunchConfig c) in new[]
     Report(MoeCheck.Run(moe, weights, stream, rng, t, c));
 }
 
+// Prefill-sized token counts (hundreds of tokens per expert, several passes per weight tile) on a smaller layer, so
+// the CPU reference stays quick: 16 experts, hidden 1024, moe_intermediate 256, top-4.
+using (var wide = new MoeFp8Experts(context, kernels, experts: 16, hidden: 1024, intermediate: 256, topK: 4, maxTokens: 1024))
+{
+    using MoeWeights wideWeights = MoeWeights.Fill(context, wide, kernels, stream, rng);
+    Report(MoeCheck.Run(wide, wideWeights, stream, rng, 1000, MoeLaunchConfig.ForTokens(1000)));
+    Report(MoeCheck.Run(wide, wideWeights, stream, rng, 777, new MoeLaunchConfig(1, 4, 8, 3, MoeRing.WarpAsync)));
+}
+
 Report(MoeCheck.GraphReplay(moe, stream, rng, 1, MoeLaunchConfig.ForTokens(1)));
 Report(MoeCheck.GraphReplay(moe, stream, rng, 64, MoeLaunchConfig.ForTokens(64)));
 weights.Dispose(); // the benchmark needs only the packed copy
@@ -131,6 +140,15 @@ foreach (int t in new[] { 1, 16, 64, 256 })
     results.Add(MoeBench.Run(context, moe, stream, rng, t, copyGBps, reps));
 }
 
+// The same layer at prefill size: 4,096 tokens (compute-bound; TFLOP/s against torch_moe.py's matrix rates).
+const int PrefillTokens = 4096;
+MoePrefillResult prefill;
+using (var wideMoe = new MoeFp8Experts(context, kernels, experts: 256, Hidden, Inter, TopK, maxTokens: PrefillTokens, maxSplits: 1))
+{
+    MoeWeights.Fill(context, wideMoe, kernels, stream, rng).Dispose(); // only the packed copy is timed
+    prefill = MoePrefillBench.Run(context, wideMoe, stream, rng, PrefillTokens, before.Read, Math.Min(reps, 10));
+}
+
 Bandwidth after = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
 Console.WriteLine($"after the MoE benchmark:  {after}");
 
@@ -141,6 +159,13 @@ foreach (MoeBenchResult r in results)
 {
     string perKernel = string.Join(" ", MoeBench.Launches.Select(n => r.KernelMs[n].ToString("F4", System.Globalization.CultureInfo.InvariantCulture)));
     Console.WriteLine($"{r.Tokens,6} {r.UniqueExperts,7} {r.FloorMs,8:F4} {r.Default.Ms,10:F4} {r.Best.Ms,8:F4} {r.Best.Config,-22} {r.Best.GBps,6:F0} {r.Best.PctCopy,6:F1} {100 * r.Best.GBps / before.Read,6:F1} {r.PipelinedMs,12:F4} {r.GraphMs,8:F4}  {perKernel}");
+}
+
+Console.WriteLine();
+Console.WriteLine($"MoE prefill, {prefill.Tokens} tokens ({prefill.UniqueExperts} experts, {prefill.GFlop:F0} GFLOP; weight-read floor {prefill.WeightFloorMs:F3} ms), median of {Math.Min(reps, 10)}");
+foreach (MoePrefillTiming t in prefill.Sweep)
+{
+    Console.WriteLine($"  {t.Config,-22} {t.Ms,8:F3} ms {t.TFlops,6:F0} TFLOP/s{(t == prefill.Best ? "  (best)" : "")}");
 }
 
 int failed = checks.Count(c => !c.Passed);
@@ -161,6 +186,7 @@ if (outFile is not null)
         copyGBps,
         checks = checks.Select(c => new { c.Name, c.Passed, c.Tolerance, c.Agreement }),
         moeDecode = results,
+        moePrefill = prefill,
     };
     File.WriteAllText(outFile, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 }

@@ -1,0 +1,53 @@
+using R1Orleans.Cuda;
+
+namespace R1Orleans.GpuCheck;
+
+/// <summary>One timed configuration of the MoE step at prefill size.</summary>
+public sealed record MoePrefillTiming(string Config, double Ms, double TFlops);
+
+/// <summary>
+/// The MoE layer at prefill size (4,096 tokens, top-8: ~128 tokens per expert) through the decode kernels, whose
+/// warps take an expert's tokens in passes of 8 x token tiles against each weight tile held in registers. Compute-bound
+/// here (2.9 TFLOP against 11.3 GB of weights), so it is reported in TFLOP/s against the FP8 and BF16 matrix rates
+/// that tools/gpu/torch_moe.py measures in the same run, with the weight-read floor beside it.
+/// </summary>
+public sealed record MoePrefillResult(int Tokens, int UniqueExperts, double GFlop, double WeightFloorMs, MoePrefillTiming Best, IReadOnlyList<MoePrefillTiming> Sweep);
+
+/// <summary>Times the MoE step at prefill size over a few launch configurations (device events, median of repeats).</summary>
+public static class MoePrefillBench
+{
+    public static MoePrefillResult Run(CudaContext context, MoeFp8Experts moe, CudaStream stream, Random rng, int tokens, double readGBps, int reps)
+    {
+        moe.X.Upload<float>(Rng.Uniform(rng, tokens * moe.Hidden, -1f, 1f));
+        (int[] ids, float[] w) = Rng.Routing(rng, tokens, moe.TopK, moe.Experts);
+        moe.TopkIds.Upload<int>(ids);
+        moe.TopkWeights.Upload<float>(w);
+        int unique = ids.Distinct().Count();
+        double gflop = 2.0 * 3 * moe.Hidden * moe.Intermediate * ids.Length / 1e9;
+        double floorMs = unique * moe.ExpertWeightBytes / 1e9 / readGBps * 1e3;
+
+        using CudaEvent start = context.CreateEvent();
+        using CudaEvent end = context.CreateEvent();
+        var sweep = new List<MoePrefillTiming>();
+        var configs = new List<MoeLaunchConfig> { MoeLaunchConfig.ForTokens(tokens) };
+        foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants.Where(v => v.TokenTiles >= 2))
+        {
+            foreach (int warps in new[] { 4, 8 })
+            {
+                var c = new MoeLaunchConfig(1, tiles, warps, depth, ring);
+                if (c.IsSupported && !configs.Contains(c))
+                {
+                    configs.Add(c);
+                }
+            }
+        }
+
+        foreach (MoeLaunchConfig c in configs)
+        {
+            double ms = MoeBench.Median(reps, () => MoeBench.Time(stream, start, end, () => moe.Forward(stream, tokens, c)), warm: 2);
+            sweep.Add(new MoePrefillTiming(c.ShortName, ms, gflop / ms)); // GFLOP per ms = TFLOP/s
+        }
+
+        return new MoePrefillResult(tokens, unique, gflop, floorMs, sweep.MinBy(t => t.Ms)!, sweep);
+    }
+}
