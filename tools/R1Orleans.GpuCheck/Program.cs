@@ -4,7 +4,8 @@ using R1Orleans.GpuCheck;
 
 // r1-gpucheck: compiles kernels/*.cu with NVRTC for the device, checks every kernel against the CPU reference, then
 // times the FP8 MoE decode step at 1, 16, 64 and 256 tokens against the copy bandwidth measured in the same run.
-//   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N] [--checks-only]
+//   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N] [--checks-only] [--error-case DIR]
+//     (--error-case: one MoE step's inputs and output written to DIR for tools/gpu/torch_error.py)
 //   r1-gpucheck --compile-only sm_90a [--kernels DIR] [--cache DIR]     (NVRTC only; no driver or GPU needed)
 //   r1-gpucheck --nccl [--ranks N] [--reps N]     (the expert all-to-all through NCCL between this host's GPUs; NcclCheck)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -103,6 +104,12 @@ using (var small = new MoeFp8Experts(context, kernels, experts: 8, Hidden, Inter
     })
     {
         Report(MoeCheck.Run(small, smallWeights, stream, rng, t, c));
+    }
+
+    // V3's widths (hidden 7168, moe_intermediate 2048), 8 experts, every token through all 8.
+    if (Arg("--error-case") is string errorCase)
+    {
+        Report(MoeErrorCase.Write(errorCase, small, smallWeights, stream, rng, tokens: 64));
     }
 }
 

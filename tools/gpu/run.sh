@@ -6,7 +6,9 @@
 #   3. r1 bench-engine on the synthetic medium model, --device cpu then cuda:0 (SKIP_ENGINE=1 leaves it out);
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
-#   5. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
+#   5. PyTorch's MoE decode and prefill at the same sizes as 1, and the dense matrix rates; then torch_error.py: the
+#      error of one MoE step of r1-gpucheck's (written by --error-case) and of PyTorch's BF16 path against float64
+#      (SKIP_TORCH=1 leaves both out).
 #   6. r1-gpucheck --nccl: the expert all-to-all (DeepEP's layout) through NCCL between all of this host's GPUs (one
 #      rank on one GPU), bit for bit against the step without transport, dispatch bandwidth against equal-chunk
 #      all-to-all, and a silent peer ending in a timeout (SKIP_NCCL=1 leaves it out; NCCL from the loader's path or
@@ -42,7 +44,7 @@ xz -dc "$here/r1orleans.tar.xz" | tar -C "$work" -xf -
 bin="$work/r1orleans"
 export XDG_CACHE_HOME="$work/cache" R1ORLEANS_KERNELS="$here/kernels"
 SECONDS=0
-"$bin/r1-gpucheck" --kernels "$here/kernels" --out "$out/gpucheck.json" ${GPUCHECK_ARGS:-} 2>&1 | tee "$out/gpucheck.log"
+"$bin/r1-gpucheck" --kernels "$here/kernels" --out "$out/gpucheck.json" --error-case "$work/moe-case" ${GPUCHECK_ARGS:-} 2>&1 | tee "$out/gpucheck.log"
 rc=${PIPESTATUS[0]}
 echo "r1-gpucheck: exit code $rc after ${SECONDS}s"
 
@@ -99,9 +101,14 @@ if [ "${SKIP_NCCL:-0}" != "1" ]; then
   echo "r1-gpucheck --nccl: exit code $nccl_rc after ${SECONDS}s" | tee -a "$out/nccl.log"
 fi
 
+error_rc=0
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   PYTHONUNBUFFERED=1 python3 "$here/torch_moe.py" --out "$out/torch_moe.json" 2>&1 | tee "$out/torch_moe.log"
+  if [ -f "$work/moe-case/case.json" ]; then
+    PYTHONUNBUFFERED=1 python3 "$here/torch_error.py" "$work/moe-case" --out "$out/torch_error.json" 2>&1 | tee "$out/torch_error.log"
+    error_rc=${PIPESTATUS[0]}
+  fi
 fi
 rm -rf "$work"
-echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; held-out questions through the silo: $silo_rc; NCCL all-to-all: $nccl_rc"
-[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ]
+echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; held-out questions through the silo: $silo_rc; NCCL all-to-all: $nccl_rc; fast-path error vs PyTorch BF16: $error_rc"
+[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$error_rc" -eq 0 ]
