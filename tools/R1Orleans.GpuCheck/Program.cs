@@ -131,7 +131,7 @@ using (var wide = new MoeFp8Experts(context, kernels, experts: 16, hidden: 1024,
 {
     using MoeWeights wideWeights = MoeWeights.Fill(context, wide, kernels, stream, rng);
     Report(MoeCheck.Run(wide, wideWeights, stream, rng, 1000, MoeLaunchConfig.ForTokens(1000)));
-    Report(MoeCheck.Run(wide, wideWeights, stream, rng, 777, new MoeLaunchConfig(1, 4, 8, 3, MoeRing.WarpAsync)));
+    Report(MoeCheck.Run(wide, wideWeights, stream, rng, 777, new MoeLaunchConfig(1, 4, 4, 3, MoeRing.WarpAsync)));
 }
 
 Report(MoeCheck.GraphReplay(moe, stream, rng, 1, MoeLaunchConfig.ForTokens(1)));
