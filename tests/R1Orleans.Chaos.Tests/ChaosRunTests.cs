@@ -1,3 +1,4 @@
+using System.Text;
 using System.Diagnostics;
 using R1Orleans.Client.Chaos;
 
@@ -97,7 +98,7 @@ public sealed class ChaosRunTests
         try
         {
             int exit = await ChaosRun.RunAsync(settings, output, error);
-            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{output}\n{error}");
+            Assert.True(exit == ChaosRun.Passed, $"exit code {exit}:\n{output}\n{error}\n{LoggedErrors(directory)}");
 
             List<HistoryRecord> history = HistoryJson.Read(Path.Combine(directory, "history.jsonl"));
             Assert.Equal(faults, history.OfType<FaultRecord>().Select(f => f.Kind));
@@ -112,6 +113,38 @@ public sealed class ChaosRunTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The errors the silos logged (each "fail:" or "crit:" entry with the lines of its message and stack that follow,
+    /// at most 40 lines an entry and 200 a silo), for a failure's message: the output folder is deleted afterwards.
+    /// </summary>
+    private static string LoggedErrors(string directory)
+    {
+        var text = new StringBuilder();
+        foreach (string log in Directory.GetFiles(directory, "*.log").Order(StringComparer.Ordinal))
+        {
+            string[] lines = File.ReadAllLines(log);
+            var kept = new List<string>();
+            for (int i = 0; i < lines.Length && kept.Count < 200; i++)
+            {
+                if (!lines[i].StartsWith("fail:", StringComparison.Ordinal) && !lines[i].StartsWith("crit:", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                kept.Add(lines[i]);
+                for (int j = i + 1; j < lines.Length && j <= i + 40 && lines[j].StartsWith(' '); j++)
+                {
+                    kept.Add(lines[j]);
+                }
+            }
+
+            _ = text.Append("--- errors logged in ").Append(Path.GetFileName(log)).Append(": ").Append(kept.Count == 0 ? "none" : "").AppendLine();
+            kept.ForEach(l => text.AppendLine(l));
+        }
+
+        return text.ToString();
     }
 
     /// <summary>Three silos from the test's own build; when a joined silo shows in the status is measured, not asserted.</summary>
