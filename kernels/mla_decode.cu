@@ -13,7 +13,7 @@
 //   Q  [64 heads][576]                           72 KB, loaded once
 //   KV [2 stages][64 tokens][576]                144 KB, one page per stage, cp.async double buffer
 //   P  [64 heads][64 tokens] bf16                8 KB
-//   row statistics (max halves, alpha, sums)     1.3 KB                               total 230,912 bytes: 1 CTA per SM
+//   row statistics (max halves, alpha, sums)     1 KB                                 total 230,400 bytes: 1 CTA per SM
 // Per page:
 //   S = Q K^T   warp w: heads 16 (w & 3) .. +15, tokens 32 (w >> 2) .. +31, all 576 dims (36 k-steps x 4 n-tiles);
 //               A from Q by ldmatrix.x4, B from the KV rows by ldmatrix.x4 (the rows are K's columns).
@@ -42,7 +42,7 @@ typedef unsigned int u32;
 #define MLA_SM_MAX (MLA_SM_P + 64 * 128)       // float [2][64]: row max of each token half; at the end row sums
 #define MLA_SM_ALPHA (MLA_SM_MAX + 2 * 64 * 4) // float [64]
 #define MLA_SM_M (MLA_SM_ALPHA + 64 * 4)       // float [64]: final row max
-#define MLA_SMEM_BYTES (MLA_SM_M + 64 * 4)     // 230,912
+#define MLA_SMEM_BYTES (MLA_SM_M + 64 * 4)     // 230,400 (MlaDecode.SharedBytes)
 
 __device__ __forceinline__ unsigned mla_smem_addr(const void* p)
 {

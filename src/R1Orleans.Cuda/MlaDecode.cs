@@ -26,7 +26,7 @@ public sealed class MlaDecode : IDisposable
     public const int HeadsPerCta = 64;
 
     /// <summary>Dynamic shared memory of mla_decode (Q, two KV stages, P and the row statistics): one CTA per SM.</summary>
-    public const int SharedBytes = 230_912;
+    public const int SharedBytes = 230_400;
 
     private const int Threads = 256;
     private readonly CudaKernel _decode;

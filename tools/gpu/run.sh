@@ -6,13 +6,14 @@
 #   3. r1 bench-engine on the synthetic medium model, --device cpu then cuda:0 (SKIP_ENGINE=1 leaves it out);
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
-#   5. PyTorch's MoE decode at the same sizes as 1 (SKIP_TORCH=1 leaves it out).
+#   5. PyTorch's MoE decode and MLA absorbed decode (bmm path, SDPA, torch.mm's BF16 matrix rate) at the same sizes
+#      as 1 (SKIP_TORCH=1 leaves both out).
 #   6. r1-gpucheck --nccl: the expert all-to-all (DeepEP's layout) through NCCL between all of this host's GPUs (one
 #      rank on one GPU), bit for bit against the step without transport, dispatch bandwidth against equal-chunk
 #      all-to-all, and a silent peer ending in a timeout (SKIP_NCCL=1 leaves it out; NCCL from the loader's path or
 #      the pip wheel nvidia-nccl-cu12/cu13, else R1ORLEANS_NCCL).
 # Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
-# torch_moe.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
+# torch_moe.py, torch_mla.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/out}"
@@ -101,6 +102,7 @@ fi
 
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   PYTHONUNBUFFERED=1 python3 "$here/torch_moe.py" --out "$out/torch_moe.json" 2>&1 | tee "$out/torch_moe.log"
+  PYTHONUNBUFFERED=1 python3 "$here/torch_mla.py" --out "$out/torch_mla.json" --gpucheck "$out/gpucheck.json" 2>&1 | tee "$out/torch_mla.log"
 fi
 rm -rf "$work"
 echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; held-out questions through the silo: $silo_rc; NCCL all-to-all: $nccl_rc"
