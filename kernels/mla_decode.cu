@@ -106,7 +106,7 @@ __device__ __forceinline__ void load_tile(unsigned dst, const unsigned short* __
     }
 }
 
-// grid (splits, batch, heads / 64), block 256, dynamic shared memory MLA_SMEM_BYTES.
+// grid (heads / 64, splits, batch), block 256, dynamic shared memory MLA_SMEM_BYTES.
 // splits == 1: out [batch, heads, 512] directly. splits > 1: o_part [batch, heads, splits, 512] (normalized by the split's
 // own sum) and lse_part [batch, heads, splits] (natural log of the split's sum of exp(score * scale); -inf when empty).
 extern "C" __global__ void __launch_bounds__(MLA_THREADS, 1)
@@ -115,7 +115,7 @@ mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restric
            float* __restrict__ out, float* __restrict__ o_part, float* __restrict__ lse_part)
 {
     extern __shared__ __align__(128) unsigned char mla_smem[];
-    const int split = blockIdx.x, b = blockIdx.y, h0 = blockIdx.z * MLA_HB;
+    const int h0 = blockIdx.x * MLA_HB, split = blockIdx.y, b = blockIdx.z;  // head blocks of one (split, sequence) run side by side: the second reads the pages from L2
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, qd = lane & 3;
     const int seqlen = seqlens[b];
     const int pages = (seqlen + MLA_PAGE - 1) / MLA_PAGE;

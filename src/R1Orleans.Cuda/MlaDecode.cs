@@ -37,9 +37,9 @@ public sealed class MlaDecode : IDisposable
 
     public MlaDecode(CudaContext context, KernelLibrary kernels, int maxBatch, int heads, int maxPagesPerSequence, int cachePages, int maxSplits = 64)
     {
-        if (heads < HeadsPerCta || heads % HeadsPerCta != 0 || maxBatch < 1 || maxPagesPerSequence < 1 || cachePages < 1 || maxSplits < 1)
+        if (heads < HeadsPerCta || heads % HeadsPerCta != 0 || maxBatch is < 1 or > 65535 || maxPagesPerSequence < 1 || cachePages < 1 || maxSplits < 1)
         {
-            throw new ArgumentException($"MLA decode shape not supported: heads {heads} (a multiple of {HeadsPerCta}), batch {maxBatch}, {maxPagesPerSequence} pages per sequence, {cachePages} cache pages, {maxSplits} splits");
+            throw new ArgumentException($"MLA decode shape not supported: heads {heads} (a multiple of {HeadsPerCta}), batch {maxBatch} (1..65535, the grid's z), {maxPagesPerSequence} pages per sequence, {cachePages} cache pages, {maxSplits} splits");
         }
 
         MaxBatch = maxBatch;
@@ -174,7 +174,7 @@ public sealed class MlaDecode : IDisposable
         }
 
         marks?[0].Record(stream);
-        _decode.Launch(stream, new Dim3((uint)splits, (uint)batch, (uint)(Heads / HeadsPerCta)), Threads, SharedBytes,
+        _decode.Launch(stream, new Dim3((uint)(Heads / HeadsPerCta), (uint)splits, (uint)batch), Threads, SharedBytes,
             Q, Cache, BlockTable, SeqLens, Heads, MaxPagesPerSequence, splits, scale, Output, _oPart, _lsePart);
         marks?[1].Record(stream);
         if (splits > 1)
