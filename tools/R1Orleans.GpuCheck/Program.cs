@@ -3,7 +3,9 @@ using R1Orleans.Cuda;
 using R1Orleans.GpuCheck;
 
 // r1-gpucheck: compiles kernels/*.cu with NVRTC for the device, checks every kernel against the CPU reference, then
-// times the FP8 MoE decode step at 1, 16, 64 and 256 tokens against the copy bandwidth measured in the same run.
+// times the FP8 MoE decode step at 1, 16, 64 and 256 tokens against the copy bandwidth measured in the same run, the
+// MoE layer at prefill size (4,096 tokens), then MLA absorbed decode (64 x 4,096 context, 128 heads) against the
+// mma.sync ceiling and KV read floor of the same run.
 //   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N] [--checks-only] [--error-case DIR]
 //     (--error-case: one MoE step's inputs and output written to DIR for tools/gpu/torch_error.py)
 //   r1-gpucheck --compile-only sm_90a [--kernels DIR] [--cache DIR]     (NVRTC only; no driver or GPU needed)
@@ -54,6 +56,12 @@ foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants)
     }
 }
 
+foreach (string k in new[] { "mla_decode", "mla_decode_combine" })
+{
+    (int regs, int local) = kernels.Kernel("mla_decode", k).Resources();
+    Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
+}
+
 using CudaStream stream = context.CreateStream();
 var rng = new Random(20261204);
 var checks = new List<CheckResult>();
@@ -81,6 +89,11 @@ using (CudaBackend backend = CudaBackend.Open(device, kernelsDir, cache))
     }
 
     context.MakeCurrent();
+}
+
+foreach (CheckResult c in MlaDecodeCheck.Run(context, kernels, stream, new Random(19)))
+{
+    Report(c);
 }
 
 if (args.Contains("--checks-only"))
@@ -175,6 +188,20 @@ foreach (MoePrefillTiming t in prefill.Sweep)
     Console.WriteLine($"  {t.Config,-22} {t.Ms,8:F3} ms {t.TFlops,6:F0} TFLOP/s{(t == prefill.Best ? "  (best)" : "")}");
 }
 
+Console.WriteLine();
+MlaBenchResult? mla = null;
+Report(MlaDecodeCheck.Guarded("mla_decode benchmark", () =>
+{
+    mla = MlaDecodeBench.Run(context, kernels, stream, reps, before.Read);
+    return new CheckResult("mla_decode benchmark output, 2 seqs x 3 heads", MlaDecodeCheck.Tolerance, mla.SpotCheck);
+}));
+if (mla is not null)
+{
+    Console.WriteLine($"MLA absorbed decode, {mla.Batch} x {mla.Context} context, {mla.Heads} heads, latent 512 + rope 64, bf16 (median of {reps}; {mla.Gflop:F1} GFLOP)");
+    Console.WriteLine($"  best {mla.Best.Ms:F4} ms at {mla.Best.Splits} split(s) ({mla.Best.Tflops:F1} TFLOP/s; chosen {mla.Chosen.Splits}: {mla.Chosen.Ms:F4} ms); decode {mla.DecodeMs:F4} + combine {mla.CombineMs:F4} ms; graph {mla.GraphMs:F4} ms");
+    Console.WriteLine($"  mma.sync bf16 ceiling {mla.MmaPeakTflops:F1} TFLOP/s ({mla.PctOfMmaPeak:F1}% reached); KV {mla.KvGB:F3} GB at read {mla.ReadGBps:F0} GB/s: floor {mla.KvFloorMs:F4} ms; BF16 matrix rate: torch_mla.py, same run");
+}
+
 int failed = checks.Count(c => !c.Passed);
 Console.WriteLine($"{checks.Count - failed} passed, {failed} failed");
 if (outFile is not null)
@@ -194,6 +221,7 @@ if (outFile is not null)
         checks = checks.Select(c => new { c.Name, c.Passed, c.Tolerance, c.Agreement }),
         moeDecode = results,
         moePrefill = prefill,
+        mlaDecode = mla,
     };
     File.WriteAllText(outFile, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 }
