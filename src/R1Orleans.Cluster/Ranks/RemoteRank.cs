@@ -11,6 +11,9 @@ namespace R1Orleans.Cluster.Ranks;
 /// Another silo's rank: the request goes to its <see cref="IRankGrain"/> and the tokens stream back as it makes them.
 /// When the silo is lost (Orleans cannot reach it, or <paramref name="lost"/> fires: membership or the load poll gave
 /// up on it), the stream ends with a <see cref="RankUnavailableException"/> and the gateway resumes the request elsewhere.
+/// So does any other failure that is not about the request itself (its engine stopping, a full queue, an error Orleans
+/// wraps): nothing is lost that another rank can serve, and the gateway tries each rank once. Errors of the request
+/// (an <see cref="ArgumentException"/>: bad sampling parameters, a context overflow) reach the client as they are.
 /// </summary>
 public sealed class RemoteRank(string name, IRankGrain grain, CancellationToken lost) : IRank
 {
@@ -53,10 +56,10 @@ public sealed class RemoteRank(string name, IRankGrain grain, CancellationToken 
                     abandoned = true;
                     throw new RankUnavailableException(name, "the cluster declared its silo lost");
                 }
-                catch (Exception ex) when (IsLoss(ex) && !cancellation.IsCancellationRequested)
+                catch (Exception ex) when (!IsRequestError(ex) && !cancellation.IsCancellationRequested)
                 {
                     abandoned = true;
-                    throw new RankUnavailableException(name, ex.Message, ex);
+                    throw new RankUnavailableException(name, IsLoss(ex) ? ex.Message : $"it failed the request ({ex.GetType().Name}: {ex.Message})", ex);
                 }
 
                 if (e.HandedOff)
@@ -80,6 +83,9 @@ public sealed class RemoteRank(string name, IRankGrain grain, CancellationToken 
             }
         }
     }
+
+    /// <summary>An error of the request itself, which every rank would give (not a reason to try another).</summary>
+    private static bool IsRequestError(Exception e) => e is ArgumentException;
 
     /// <summary>Orleans' ways of saying the silo is gone or unreachable (not an error of the request itself).</summary>
     private static bool IsLoss(Exception e) =>
