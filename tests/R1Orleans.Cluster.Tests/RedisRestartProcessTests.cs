@@ -48,9 +48,9 @@ public sealed class RedisRestartProcessTests
             Assert.Equal("unreachable", status.RootElement.GetProperty("membershipStore").GetProperty("state").GetString());
         }
 
-        // Back, empty: the silos write the table back. Both must reach Redis again before a new silo joins: it joins
-        // through every active silo's view of the table (a CI run started it while one silo's store was still
-        // reconnecting, and it stayed Joining for 2 minutes).
+        // Back, empty: the silos write the table back, every live member's row as active (two CI runs failed here; the
+        // logs point at a row that went back as last read: a silo last read while still joining came back "Joining"
+        // for good, complaining so for minutes, and the members never listed all three). Both silos reach Redis again before the third starts.
         await redis.StartAgainAsync(wipe: true);
         await WaitUntil(
             async () => await StoreState(http, a) == "reachable" && await StoreState(http, b) == "reachable" && await Restores(http, a) + await Restores(http, b) >= 1,
