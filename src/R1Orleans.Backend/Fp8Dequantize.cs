@@ -8,7 +8,7 @@ namespace R1Orleans.Backend;
 /// Dequantizes rows of an FP8 <see cref="Matrix"/>: dst[c] = e4m3(code[c]) × scale[c / BlockCols], 16 (or 8) codes a
 /// step. The e4m3 value is built from its bits (normal: sign | (exp + 120) &lt;&lt; 23 | man &lt;&lt; 20; subnormal and zero:
 /// man × 2⁻⁹, both exact; 0x7F/0xFF: NaN), which is exact, so each product is the same float32 multiply of the same two floats as
-/// <see cref="Fp8E4M3.DequantizeRow"/>'s table lookup (tests compare every code).
+/// the checkpoint reader's table lookup (Fp8BlockDequantizer.DequantizeRow: table[code] × scale; tests compare every code).
 /// </summary>
 internal static unsafe class Fp8Dequantize
 {

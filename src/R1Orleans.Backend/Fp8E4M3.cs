@@ -12,24 +12,6 @@ public static class Fp8E4M3
     /// <summary>code → float32 for all 256 codes (every finite e4m3 value is exact in float32).</summary>
     public static ReadOnlySpan<float> Table => s_table;
 
-    /// <summary>
-    /// DeepSeek's block dequantization of one row: dst[j] = table[codes[j]] × scales[j / blockCols] (one float32
-    /// multiply, round to nearest), exactly the reader's Fp8BlockDequantizer.DequantizeRow.
-    /// </summary>
-    public static void DequantizeRow(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, int blockCols, Span<float> dst)
-    {
-        ReadOnlySpan<float> table = s_table;
-        for (int b = 0, start = 0; start < dst.Length; b++, start += blockCols)
-        {
-            int end = Math.Min(start + blockCols, dst.Length);
-            float s = scales[b];
-            for (int j = start; j < end; j++)
-            {
-                dst[j] = table[codes[j]] * s;
-            }
-        }
-    }
-
     private static float[] Build()
     {
         var table = new float[256];

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 
@@ -20,6 +21,40 @@ public sealed class Fp8MatrixTests
                 $"code 0x{b:X2}: backend {mine}, reader {reader}");
         }
     }
+
+    [Fact]
+    public void Vector_decoders_give_the_table_value_of_every_code_in_every_lane()
+    {
+        // Decode uses only cross-platform vector operations, so both widths run on any machine (slowly where not native);
+        // Linear takes whichever the CPU runs natively, so this covers the one a CI machine without AVX-512 would not.
+        var codes = new int[256];
+        for (int i = 0; i < 256; i++)
+        {
+            codes[i] = i;
+        }
+
+        for (int i = 0; i < 256; i += 16)
+        {
+            float[] wide = new float[16];
+            Fp8Dequantize.Decode(Vector512.Create(codes.AsSpan(i, 16))).CopyTo(wide);
+            float[] half = new float[8];
+            Fp8Dequantize.Decode(Vector256.Create(codes.AsSpan(i, 8))).CopyTo(half);
+            float[] upper = new float[8];
+            Fp8Dequantize.Decode(Vector256.Create(codes.AsSpan(i + 8, 8))).CopyTo(upper);
+            for (int lane = 0; lane < 16; lane++)
+            {
+                float table = Fp8E4M3.Table[i + lane];
+                float narrow = lane < 8 ? half[lane] : upper[lane - 8];
+                AssertSameFloat(table, wide[lane], $"512-bit decode of 0x{i + lane:X2}");
+                AssertSameFloat(table, narrow, $"256-bit decode of 0x{i + lane:X2}");
+            }
+        }
+    }
+
+    private static void AssertSameFloat(float expected, float actual, string what) =>
+        Assert.True(
+            float.IsNaN(expected) ? float.IsNaN(actual) : BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
+            $"{what}: {actual:R}, table {expected:R}");
 
     [Theory]
     [InlineData(1, 1, 128, 128)]
