@@ -28,20 +28,27 @@ public static class EngineBenchCommand
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
         var attention = new Option<AttentionKernel>("--attention") { Description = "Attention kernels (prefill and decode): Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => AttentionKernel.Tiled };
         var parallelThreshold = new Option<long>("--parallel-threshold") { Description = "Multiply-adds below which a Linear stays on one thread", DefaultValueFactory = _ => CpuBackend.DefaultParallelThreshold };
+        var weights = new Option<string>("--weights") { Description = "How FP8 checkpoints' linear weights are held: fp8 (codes + block scales, default) or float32 (dequantized at load, for A/B)", DefaultValueFactory = _ => "fp8" };
         var device = new Option<string>("--device") { Description = "Where the math runs: cpu (default) or cuda:N (the ceilings stay the CPU's)", DefaultValueFactory = _ => "cpu" };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
         var command = new Command("bench-engine", "Engine prefill/decode throughput (cpu, or --device cuda:N) against the CPU ceilings measured in the same run")
         {
-            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, device,
+            models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, device, weights,
         };
         command.SetAction(p => Run(
             p.GetValue(models) ?? [], p.GetValue(synthetic) ?? [], p.GetValue(prompt), p.GetValue(context), p.GetValue(steps),
-            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention), p.GetValue(parallelThreshold), p.GetValue(device)));
+            p.GetValue(batches) ?? [1], p.GetValue(repeats), p.GetValue(threads) ?? Environment.ProcessorCount, p.GetValue(json), p.GetValue(serving), p.GetValue(attention), p.GetValue(parallelThreshold), p.GetValue(device), p.GetValue(weights)));
         return command;
     }
 
-    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold, string? device)
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold, string? device, string? weights)
     {
+        if (weights is not ("fp8" or "float32"))
+        {
+            Console.Error.WriteLine($"error: --weights '{weights}' is not fp8 or float32");
+            return 2;
+        }
+
         if (!ComputeDevice.TryParse(device, out ComputeDevice where))
         {
             Console.Error.WriteLine($"error: --device '{device}' is not {ComputeDevice.Forms}");
@@ -61,7 +68,7 @@ public static class EngineBenchCommand
 
         try
         {
-            return Run(models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, backend);
+            return Run(models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, backend, keepFp8: weights == "fp8");
         }
         finally
         {
@@ -69,7 +76,7 @@ public static class EngineBenchCommand
         }
     }
 
-    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold, IComputeBackend backend)
+    private static int Run(string[] models, string[] synthetic, int prompt, int context, int steps, int[] batches, int repeats, int threads, string? json, bool serving, AttentionKernel attention, long parallelThreshold, IComputeBackend backend, bool keepFp8)
     {
         var dirs = models.Select(m => (Name: Path.GetFileName(Path.TrimEndingDirectorySeparator(m)), Dir: m)).ToList();
         foreach (string s in synthetic)
@@ -96,8 +103,12 @@ public static class EngineBenchCommand
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");
-            using LoadedModel model = LoadedModel.Load(dir, backend, withMtp: serving);
-            var bench = new EngineBenchmark(model, ceiling);
+            using LoadedModel model = LoadedModel.Load(dir, backend, new ModelLoadOptions { WithMtp = serving, KeepFp8Weights = keepFp8 });
+            bool fp8Resident = keepFp8 && model.Config.Quantization is not null;
+            ResidentMemory memory = ResidentMemory.Measure();
+            Console.WriteLine($"{name}: weights {(fp8Resident ? "FP8 (codes + block scales)" : "float32")}: {model.WeightBytes / 1e6:0.0} MB resident (sum of ByteSize); process after load: {memory}");
+            results.Add(new { model = name, kind = "memory", fp8_weights = fp8Resident, weight_bytes = model.WeightBytes, rss_bytes = memory.RssBytes, rss_anon_bytes = memory.RssAnonBytes });
+            var bench = new EngineBenchmark(model, ceiling, fp8Resident: fp8Resident);
             int p = Math.Min(prompt, model.Config.MaxPositionEmbeddings);
             PrefillResult pr = bench.Prefill(p, repeats);
             prefillRows.Add([name, p.ToString(CultureInfo.InvariantCulture), F(pr.Seconds * 1e3, "0.0"), F(pr.TokensPerSecond, "0"), F(pr.FloorSeconds * 1e3, "0.00"), F(pr.OfCeiling * 100, "0.0") + "%"]);

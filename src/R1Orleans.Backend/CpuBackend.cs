@@ -50,6 +50,12 @@ public sealed unsafe partial class CpuBackend : IComputeBackend
             throw new ArgumentException($"Linear: x holds {x.Length} (need {(long)n * cols}), y holds {y.Length} (need {(long)n * rows}) for [{n}, {cols}] x [{rows}, {cols}]ᵀ");
         }
 
+        if (w.IsFp8)
+        {
+            LinearFp8(x, n, w, y);
+            return;
+        }
+
         fixed (float* px = x, py = y, pw = w.Data)
         {
             nint ax = (nint)px, ay = (nint)py, aw = (nint)pw;
@@ -73,6 +79,73 @@ public sealed unsafe partial class CpuBackend : IComputeBackend
             }
         }
     }
+
+    /// <summary>
+    /// Linear on an FP8 matrix: each thread dequantizes a panel of whole 4-row tiles of weight rows into its own buffer
+    /// (<see cref="Fp8PanelRows"/>) and runs the same <see cref="DotKernels"/> on it as the float32 path. A weight row
+    /// dequantizes to the floats the checkpoint reader gives, and the dot of one (activation row, weight row) pair is the
+    /// same sequence of operations in every tile shape, so every output is bit-identical to Linear on
+    /// <see cref="Matrix.ToFloat32"/>.
+    /// </summary>
+    private void LinearFp8(ReadOnlySpan<float> x, int n, Matrix w, Span<float> y)
+    {
+        int rows = w.Rows;
+        int cols = w.Cols;
+        int panel = Fp8PanelRows(cols);
+        int blockRows = w.BlockRows, blockCols = w.BlockCols, scaleCols = w.ScaleCols;
+        fixed (float* px = x, py = y, ps = w.Scales)
+        fixed (byte* pc = w.Codes)
+        {
+            nint ax = (nint)px, ay = (nint)py, acodes = (nint)pc, ascales = (nint)ps;
+            long work = (long)n * rows * cols;
+            int chunks = work < _parallelThreshold ? 1 : Math.Min((rows + 3) / 4, _threads * 4);
+            int per = (((rows + chunks - 1) / chunks) + 3) & ~3; // whole 4-row tiles per chunk
+            void Run(int c)
+            {
+                int j0 = c * per;
+                int j1 = Math.Min(rows, j0 + per);
+                if (j0 >= j1)
+                {
+                    return;
+                }
+
+                float[] buffer = ArrayPool<float>.Shared.Rent(panel * cols);
+                fixed (float* pb = buffer)
+                {
+                    for (int p = j0; p < j1; p += panel)
+                    {
+                        int count = Math.Min(panel, j1 - p);
+                        for (int r = 0; r < count; r++)
+                        {
+                            int row = p + r;
+                            Fp8Dequantize.Row(
+                                (byte*)acodes + ((long)row * cols),
+                                (float*)ascales + ((long)(row / blockRows) * scaleCols),
+                                blockCols,
+                                cols,
+                                pb + ((long)r * cols));
+                        }
+
+                        DotKernels.Rows((float*)ax, n, pb, cols, 0, count, (float*)ay + p, rows);
+                    }
+                }
+
+                ArrayPool<float>.Shared.Return(buffer);
+            }
+
+            if (chunks == 1)
+            {
+                Run(0);
+            }
+            else
+            {
+                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = _threads }, Run);
+            }
+        }
+    }
+
+    /// <summary>Weight rows an FP8 Linear dequantizes at a time: whole 4-row tiles of about 32 KiB of floats (L1-sized).</summary>
+    internal static int Fp8PanelRows(int cols) => Math.Max(4, (8192 / Math.Max(1, cols)) & ~3);
 
     public void RmsNorm(ReadOnlySpan<float> x, int n, ReadOnlySpan<float> weight, float eps, Span<float> y)
     {

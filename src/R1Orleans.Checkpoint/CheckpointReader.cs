@@ -6,7 +6,7 @@ namespace R1Orleans.Checkpoint;
 /// reads no tensor data; <see cref="ReadWeight"/> reads (and dequantizes) one tensor by name on demand.
 /// Thread-safe for concurrent reads.
 /// </summary>
-public sealed class CheckpointReader : IDisposable
+public sealed partial class CheckpointReader : IDisposable
 {
     public const string SingleFileName = "model.safetensors";
 
@@ -296,36 +296,6 @@ public sealed class CheckpointReader : IDisposable
         }
 
         return dst;
-    }
-
-    /// <summary>Dequantizes an FP8 weight row by row (decode and scale in one pass), checking each row as it is produced.</summary>
-    private void ReadFp8(SafetensorsFile file, TensorInfo info, ReadOnlySpan<byte> codes, float[] dst)
-    {
-        // The schema check at open guarantees this for the model's tensors; other tensors are checked here.
-        if (Config.Quantization is not Fp8Quantization q || info.Shape.Length != 2)
-        {
-            throw new CheckpointFormatException(file.Path, info.Name, $"F8_E4M3 tensor of shape {info.ShapeText} needs a 2-D shape and an fp8 quantization_config");
-        }
-
-        string scaleName = Checkpoint.TensorNames.ScaleOf(info.Name);
-        float[] scale = ReadWeight(scaleName);
-        int rows = (int)info.Shape[0];
-        int cols = (int)info.Shape[1];
-        long expected = (long)((rows + q.BlockRows - 1) / q.BlockRows) * ((cols + q.BlockCols - 1) / q.BlockCols);
-        if (scale.Length != expected)
-        {
-            throw new CheckpointFormatException(file.Path, scaleName, $"has {scale.Length} block scales, {info.Name} of shape {info.ShapeText} needs {expected}");
-        }
-
-        for (int r = 0; r < rows; r++)
-        {
-            Span<float> row = dst.AsSpan(r * cols, cols);
-            Fp8BlockDequantizer.DequantizeRow(codes.Slice(r * cols, cols), Fp8BlockDequantizer.RowScales(scale, r, cols, q), q.BlockCols, row);
-            if (!Options.AllowNonfiniteWeights)
-            {
-                NonfiniteWeightCheck.ThrowIfAny(file.Path, info, row, (long)r * cols);
-            }
-        }
     }
 
     public void Dispose()

@@ -4,15 +4,16 @@ using R1Orleans.Backend;
 namespace R1Orleans.Cuda;
 
 /// <summary>
-/// <see cref="IComputeBackend"/> on one CUDA device, float32 throughout, kernels from kernels/*.cu. Weights go to device
-/// memory once, on their first use, and stay there while their <see cref="Matrix"/> lives. In this first version
+/// <see cref="IComputeBackend"/> on one CUDA device, float32 activations, kernels from kernels/*.cu. Weights go to device
+/// memory once, on their first use, and stay there while their <see cref="Matrix"/> lives: float32 as they are, FP8
+/// matrices as codes + block scales (linear_fp8.cu dequantizes in registers). In this first version
 /// activations are copied to the device and back on every call (a device-resident forward is the next step), and
 /// calls are serialized on one stream: it is correct from any thread, not yet fast.
 /// </summary>
 public sealed partial class CudaBackend : IComputeBackend, IDisposable
 {
     /// <summary>The kernel modules (kernels/NAME.cu) this backend loads.</summary>
-    public static readonly string[] Modules = ["linear", "rmsnorm", "silu_mul", "mla_attention"];
+    public static readonly string[] Modules = ["linear", "linear_fp8", "rmsnorm", "silu_mul", "mla_attention"];
 
     /// <summary>Up to this many rows a Linear reads each weight row once per call (linear_gemv); above, 64x64 tiles.</summary>
     public const int GemvMaxTokens = 8;
@@ -23,7 +24,7 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
     private readonly CudaStream _stream;
     private readonly DeviceScratch _scratch;
     private readonly ConditionalWeakTable<Matrix, DeviceBuffer> _weights = [];
-    private readonly CudaKernel _gemv, _tiled, _rmsnorm, _siluMul, _attention;
+    private readonly CudaKernel _gemv, _tiled, _gemvFp8, _tiledFp8, _rmsnorm, _siluMul, _attention;
     private long _weightBytes;
     private bool _disposed;
 
@@ -35,6 +36,8 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
         _scratch = new DeviceScratch(context);
         _gemv = kernels.Kernel("linear", "linear_gemv");
         _tiled = kernels.Kernel("linear", "linear_tiled");
+        _gemvFp8 = kernels.Kernel("linear_fp8", "linear_fp8_gemv");
+        _tiledFp8 = kernels.Kernel("linear_fp8", "linear_fp8_tiled");
         _rmsnorm = kernels.Kernel("rmsnorm", "rmsnorm");
         _siluMul = kernels.Kernel("silu_mul", "silu_mul");
         _attention = kernels.Kernel("mla_attention", "mla_attention");
@@ -90,9 +93,21 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
             DeviceBuffer dx = _scratch.Get(0, (long)n * cols * 4);
             DeviceBuffer dy = _scratch.Get(1, (long)n * rows * 4);
             dx.UploadAsync(x[..(n * cols)], _stream);
-            if (n <= GemvMaxTokens)
+            const int WarpsPerBlock = 8;
+            if (w.IsFp8)
             {
-                const int WarpsPerBlock = 8;
+                ulong codes = dw.Pointer, scales = dw.Pointer + (ulong)ScaleOffset(w);
+                if (n <= GemvMaxTokens)
+                {
+                    _gemvFp8.Launch(_stream, (rows + WarpsPerBlock - 1) / WarpsPerBlock, 32 * WarpsPerBlock, 0, dx, codes, scales, dy, n, rows, cols, w.BlockRows, w.BlockCols);
+                }
+                else
+                {
+                    _tiledFp8.Launch(_stream, new Dim3((uint)((rows + 63) / 64), (uint)((n + 63) / 64), 1), 256, 0, dx, codes, scales, dy, n, rows, cols, w.BlockRows, w.BlockCols);
+                }
+            }
+            else if (n <= GemvMaxTokens)
+            {
                 _gemv.Launch(_stream, (rows + WarpsPerBlock - 1) / WarpsPerBlock, 32 * WarpsPerBlock, 0, dx, dw, dy, n, rows, cols);
             }
             else
@@ -194,10 +209,26 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
             return b;
         }
 
-        b = _context.Allocate(Math.Max(4, w.ByteSize));
-        b.UploadAsync<float>(w.Data, _stream);
+        if (w.IsFp8)
+        {
+            // Codes then, 256-byte aligned, the block scales: a quarter of the float32 bytes.
+            long bytes = ScaleOffset(w) + ((long)w.Scales.Length * sizeof(float));
+            b = _context.Allocate(Math.Max(4, bytes));
+            b.UploadAsync<byte>(w.Codes, _stream);
+            b.UploadAsync<float>(w.Scales, _stream, ScaleOffset(w));
+            Interlocked.Add(ref _weightBytes, bytes);
+        }
+        else
+        {
+            b = _context.Allocate(Math.Max(4, w.ByteSize));
+            b.UploadAsync<float>(w.Data, _stream);
+            Interlocked.Add(ref _weightBytes, w.ByteSize);
+        }
+
         _weights.Add(w, b);
-        Interlocked.Add(ref _weightBytes, w.ByteSize);
         return b;
     }
+
+    /// <summary>Where an FP8 matrix's scales start in its device buffer: after the codes, 256-byte aligned.</summary>
+    private static long ScaleOffset(Matrix w) => (w.Codes.LongLength + 255) & ~255L;
 }

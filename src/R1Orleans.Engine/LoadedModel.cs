@@ -15,8 +15,9 @@ public delegate IExpertExchange ExpertExchangeFactory(CheckpointReader reader, b
 /// </summary>
 public sealed class LoadedModel : IDisposable
 {
-    private LoadedModel(CheckpointReader reader, DeepseekV3Model model, IExpertExchange exchange, ExpertShard experts)
+    private LoadedModel(CheckpointReader reader, DeepseekV3Model model, IExpertExchange exchange, ExpertShard experts, long weightBytes)
     {
+        WeightBytes = weightBytes;
         Reader = reader;
         Model = model;
         Exchange = exchange;
@@ -24,6 +25,9 @@ public sealed class LoadedModel : IDisposable
     }
 
     public CheckpointReader Reader { get; }
+
+    /// <summary>Bytes of the weights this process loaded and holds (FP8 weights at a byte per value plus their scales; MLA's absorbed copies included).</summary>
+    public long WeightBytes { get; }
 
     public DeepseekV3Model Model { get; }
 
@@ -56,6 +60,7 @@ public sealed class LoadedModel : IDisposable
             }
 
             bool mtp = (options.WithMtp || options.RequireMtp) && reader.HasMtp;
+            var weights = new WeightLoader(reader, options.KeepFp8Weights);
             IExpertExchange experts;
             ExpertShard shard = new();
             if (options.Exchange is { } exchange)
@@ -65,7 +70,7 @@ public sealed class LoadedModel : IDisposable
             else
             {
                 progress?.Invoke("routed experts");
-                shard = ExpertShard.Load(reader.Config, new WeightLoader(reader), (_, _) => true, mtp);
+                shard = ExpertShard.Load(reader.Config, weights, (_, _) => true, mtp);
 
                 // On the CPU, experts run side by side, each on one thread: better than splitting each small matrix.
                 experts = backend is CpuBackend { Threads: > 1 } cpu
@@ -73,8 +78,8 @@ public sealed class LoadedModel : IDisposable
                     : new InProcessExpertExchange(backend, shard, reader.Config.NRoutedExperts);
             }
 
-            DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, experts, mtp, progress);
-            return new LoadedModel(reader, model, experts, shard);
+            DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, experts, mtp, progress, weights);
+            return new LoadedModel(reader, model, experts, shard, weights.ResidentBytes);
         }
         catch
         {

@@ -17,6 +17,12 @@ public sealed record ModelLoadOptions
     public bool AllowNonfiniteWeights { get; init; }
 
     /// <summary>
+    /// Keep a checkpoint's FP8 e4m3 linear weights as codes + block scales (a quarter of float32's bytes; outputs are
+    /// bit-identical on the CPU). False dequantizes them to float32 at load, as before (for A/B measurements).
+    /// </summary>
+    public bool KeepFp8Weights { get; init; } = true;
+
+    /// <summary>
     /// How the model reaches its routed experts: null loads all of them here behind the in-process exchange; a cluster
     /// rank gives its cross-silo exchange (its holders load their own experts).
     /// </summary>

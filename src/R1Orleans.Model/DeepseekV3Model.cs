@@ -91,12 +91,13 @@ public sealed class DeepseekV3Model
 
     /// <summary>
     /// Builds the model from a checkpoint. Routed experts are not loaded here: the exchange reaches whoever holds them.
-    /// progress, if given, is called with each tensor group as it loads.
+    /// progress, if given, is called with each tensor group as it loads. weights: the loader to read through (FP8 kept
+    /// or not, bytes counted); a new one over reader that keeps FP8 weights when null.
     /// </summary>
-    public static DeepseekV3Model Load(CheckpointReader reader, IComputeBackend backend, IExpertExchange exchange, bool withMtp = true, Action<string>? progress = null)
+    public static DeepseekV3Model Load(CheckpointReader reader, IComputeBackend backend, IExpertExchange exchange, bool withMtp = true, Action<string>? progress = null, WeightLoader? weights = null)
     {
         ModelConfig c = reader.Config;
-        var w = new WeightLoader(reader);
+        WeightLoader w = weights ?? new WeightLoader(reader);
         var rope = new YarnRope(c);
         progress?.Invoke("embedding");
         var embedding = new Embedding(w.Matrix(TensorNames.Embedding));

@@ -20,7 +20,7 @@ public sealed class Embedding(Matrix table)
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} at index {i} is outside the vocabulary (0..{VocabSize - 1})");
             }
 
-            table.Row(t).CopyTo(x.AsSpan(i * Dim, Dim));
+            table.CopyRow(t, x.AsSpan(i * Dim, Dim));
         }
 
         return x;

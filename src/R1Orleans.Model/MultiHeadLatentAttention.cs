@@ -57,13 +57,16 @@ public sealed class MultiHeadLatentAttention
         _kvB = w.Matrix(TensorNames.Attn(layer, "kv_b_proj"));
         _o = w.Matrix(TensorNames.Attn(layer, "o_proj"));
 
+        // The absorbed per-head weights are float32: transposing and slicing at head boundaries need not respect the
+        // 128x128 scale blocks. kv_b itself stays as loaded (FP8 when the checkpoint is) for the naive path.
+        Matrix kvB = _kvB.ToFloat32();
         _wUkT = new Matrix[_heads];
         _wUv = new Matrix[_heads];
         for (int h = 0; h < _heads; h++)
         {
             int row = h * (_nope + _v);
-            _wUkT[h] = _kvB.SliceRows(row, _nope).Transpose();
-            _wUv[h] = _kvB.SliceRows(row + _nope, _v);
+            _wUkT[h] = w.AddDerived(kvB.SliceRows(row, _nope).Transpose());
+            _wUv[h] = w.AddDerived(kvB.SliceRows(row + _nope, _v));
         }
     }
 

@@ -22,10 +22,10 @@ public sealed class NonfiniteWeightTests : IDisposable
 
     private static string WeightsFile(string dir) => Path.Combine(dir, CheckpointReader.SingleFileName);
 
-    private static CheckpointFormatException ReadFails(string dir, string tensor)
+    private static CheckpointFormatException ReadFails(string dir, string tensor, bool keepFp8Codes = false)
     {
         using CheckpointReader r = CheckpointReader.Open(dir);
-        return Assert.Throws<CheckpointFormatException>(() => r.ReadWeight(tensor));
+        return Assert.Throws<CheckpointFormatException>(() => keepFp8Codes ? r.ReadFp8Weight(tensor) : (object)r.ReadWeight(tensor));
     }
 
     [Theory]
@@ -87,39 +87,45 @@ public sealed class NonfiniteWeightTests : IDisposable
         Assert.Contains($"element {index} [{index / 128}, {index % 128}] is NaN", e.Problem, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Fp8_nan_code_fails_naming_the_weight_and_its_row_and_column()
+    [Theory]
+    [InlineData(false)] // ReadWeight: dequantized to float32
+    [InlineData(true)] // ReadFp8Weight: codes and scales kept, checked as the float32 read checks them
+    public void Fp8_nan_code_fails_naming_the_weight_and_its_row_and_column(bool keepCodes)
     {
-        string dir = Synthetic(TestFiles.Micro(fp8: true), "fp8nan");
+        string dir = Synthetic(TestFiles.Micro(fp8: true), "fp8nan" + keepCodes);
         string victim = TensorNames.Expert(2, 3, "up_proj"); // F8_E4M3 [16, 32]
         TestFiles.PatchElement(WeightsFile(dir), victim, (5 * 32) + 9, [0x7F]);
 
-        CheckpointFormatException e = ReadFails(dir, victim);
+        CheckpointFormatException e = ReadFails(dir, victim, keepCodes);
         Assert.Equal(victim, e.Tensor);
         Assert.Contains($"element {(5 * 32) + 9} [5, 9] is NaN", e.Problem, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Fp8_finite_code_times_a_huge_scale_overflows_and_fails_on_the_weight()
+    [Theory]
+    [InlineData(false)] // ReadWeight: dequantized to float32
+    [InlineData(true)] // ReadFp8Weight: codes and scales kept, checked as the float32 read checks them
+    public void Fp8_finite_code_times_a_huge_scale_overflows_and_fails_on_the_weight(bool keepCodes)
     {
-        string dir = Synthetic(TestFiles.Micro(fp8: true), "fp8inf");
+        string dir = Synthetic(TestFiles.Micro(fp8: true), "fp8inf" + keepCodes);
         string victim = TensorNames.Attn(1, "o_proj"); // F8_E4M3 [32, 16], one 128x128 block
         TestFiles.PatchElement(WeightsFile(dir), victim, 0, [0x7E]); // +448, the largest finite code
         TestFiles.PatchElement(WeightsFile(dir), TensorNames.ScaleOf(victim), 0, BitConverter.GetBytes(1e38f));
 
-        CheckpointFormatException e = ReadFails(dir, victim);
+        CheckpointFormatException e = ReadFails(dir, victim, keepCodes);
         Assert.Equal(victim, e.Tensor);
         Assert.Contains("element 0 [0, 0] is +Inf", e.Problem, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Fp8_nan_scale_fails_naming_the_scale()
+    [Theory]
+    [InlineData(false)] // ReadWeight: dequantized to float32
+    [InlineData(true)] // ReadFp8Weight: codes and scales kept, checked as the float32 read checks them
+    public void Fp8_nan_scale_fails_naming_the_scale(bool keepCodes)
     {
-        string dir = Synthetic(TestFiles.Micro(fp8: true), "fp8scale");
+        string dir = Synthetic(TestFiles.Micro(fp8: true), "fp8scale" + keepCodes);
         string weight = TensorNames.Attn(0, "q_b_proj");
         TestFiles.PatchElement(WeightsFile(dir), TensorNames.ScaleOf(weight), 0, BitConverter.GetBytes(float.NaN));
 
-        CheckpointFormatException e = ReadFails(dir, weight);
+        CheckpointFormatException e = ReadFails(dir, weight, keepCodes);
         Assert.Equal(TensorNames.ScaleOf(weight), e.Tensor);
         Assert.Contains("element 0 [0, 0] is NaN", e.Problem, StringComparison.Ordinal);
     }
@@ -141,6 +147,8 @@ public sealed class NonfiniteWeightTests : IDisposable
         float[] up = r.ReadWeight(fp8);
         Assert.True(float.IsNaN(up[40]));
         Assert.Equal(1, up.Count(v => !float.IsFinite(v)));
+        Fp8Weight kept = r.ReadFp8Weight(fp8);
+        Assert.Equal(0xFF, kept.Codes[40]);
     }
 
     [Fact]

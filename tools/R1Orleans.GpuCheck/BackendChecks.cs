@@ -20,6 +20,13 @@ public static class BackendChecks
             yield return Linear(gpu, cpu, rng, n, rows, cols);
         }
 
+        // FP8 weights (codes + 128x128 block scales, dequantized on the device) against the CPU's FP8 Linear, which is
+        // bit-identical to its float32 Linear on the dequantized weights. Odd widths take the kernel's by-byte path.
+        foreach ((int n, int rows, int cols) in new[] { (1, 1, 1), (1, 129, 7168), (3, 1000, 333), (8, 257, 1536), (9, 67, 64), (37, 515, 129), (130, 2048, 512), (1, 2048, 7168) })
+        {
+            yield return LinearFp8(gpu, cpu, rng, n, rows, cols);
+        }
+
         foreach ((int n, int d) in new[] { (1, 7168), (5, 1536), (17, 512) })
         {
             yield return RmsNorm(gpu, cpu, rng, n, d);
@@ -47,6 +54,43 @@ public static class BackendChecks
         gpu.PoisonScratch(OpChecks.Poison);
         gpu.Linear(x, n, w, actual);
         return new CheckResult($"backend linear [{n}, {cols}] x [{rows}, {cols}]ᵀ", Tolerance, Agreement.Of(actual, expected));
+    }
+
+    private static CheckResult LinearFp8(CudaBackend gpu, CpuBackend cpu, Random rng, int n, int rows, int cols)
+    {
+        float[] x = Rng.Uniform(rng, n * cols, -1f, 1f);
+        Matrix w = RandomFp8(rng, rows, cols, 128, 128);
+        float[] expected = new float[n * rows];
+        cpu.Linear(x, n, w, expected);
+        float[] actual = Poisoned(n * rows);
+        gpu.PoisonScratch(OpChecks.Poison);
+        long before = gpu.WeightBytes;
+        gpu.Linear(x, n, w, actual);
+        long uploaded = gpu.WeightBytes - before;
+        string path = n <= CudaBackend.GemvMaxTokens ? (cols % 16 == 0 ? "gemv by 16 codes" : "gemv by code") : "tiled";
+        return new CheckResult($"backend linear fp8 [{n}, {cols}] x [{rows}, {cols}]ᵀ ({path}; {uploaded} device bytes, float32 {4L * rows * cols})", Tolerance, Agreement.Of(actual, expected));
+    }
+
+    /// <summary>Finite e4m3 codes (every code but the NaNs 0x7F/0xFF) and block scales near DeepSeek's (max |w| ≈ 1).</summary>
+    private static Matrix RandomFp8(Random rng, int rows, int cols, int blockRows, int blockCols)
+    {
+        var codes = new byte[rows * cols];
+        rng.NextBytes(codes);
+        for (int i = 0; i < codes.Length; i++)
+        {
+            if ((codes[i] & 0x7F) == 0x7F)
+            {
+                codes[i] ^= 0x01;
+            }
+        }
+
+        var scales = new float[((rows + blockRows - 1) / blockRows) * ((cols + blockCols - 1) / blockCols)];
+        for (int i = 0; i < scales.Length; i++)
+        {
+            scales[i] = (float)((0.5 + rng.NextDouble()) / 448.0);
+        }
+
+        return Matrix.Fp8(rows, cols, codes, scales, blockRows, blockCols);
     }
 
     private static CheckResult RmsNorm(CudaBackend gpu, CpuBackend cpu, Random rng, int n, int d)

@@ -23,9 +23,9 @@ public sealed record DecodeResult(int Batch, int Context, int Steps, double Seco
 /// Prefill and decode throughput of the single-process CPU engine on one loaded model, each against the ceiling
 /// measured in the same run: prefill FLOPs / matrix rate, decode bytes read / memory bandwidth. Medians of repeats.
 /// </summary>
-public sealed class EngineBenchmark(LoadedModel model, HardwareCeiling ceiling, int seed = 7)
+public sealed class EngineBenchmark(LoadedModel model, HardwareCeiling ceiling, int seed = 7, bool fp8Resident = false)
 {
-    private readonly ModelCost _cost = new(model.Config);
+    private readonly ModelCost _cost = new(model.Config, fp8Resident);
 
     public PrefillResult Prefill(int tokens, int repeats)
     {

@@ -4,12 +4,19 @@ using R1Orleans.Model;
 namespace R1Orleans.Client.Benchmarks;
 
 /// <summary>
-/// Bytes and FLOPs of one forward step as the CPU engine executes it (float32 weights in memory, FP8 already
-/// dequantized at load), the numerators of the ceiling ratios.
+/// Bytes and FLOPs of one forward step as the CPU engine executes it, the numerators of the ceiling ratios. Weights are
+/// float32 in memory, or, when <paramref name="fp8Resident"/>, a checkpoint's FP8 linear weights stay FP8 (a byte per
+/// value plus a float scale per 128x128 block) while the gate, the head and MLA's absorbed kv_b copies stay float32.
 /// </summary>
-public sealed class ModelCost(ModelConfig c)
+public sealed class ModelCost(ModelConfig c, bool fp8Resident = false)
 {
     private const int FloatBytes = sizeof(float);
+
+    /// <summary>Bytes per value of a linear weight as held: 4, or 1 plus its share of a block scale.</summary>
+    public double LinearBytes => fp8Resident && c.Quantization is Fp8Quantization q ? 1 + ((double)FloatBytes / (q.BlockRows * q.BlockCols)) : FloatBytes;
+
+    /// <summary>kv_b_proj's parameters (decode reads them as float32 per-head copies).</summary>
+    public long KvBParams => (long)c.NumAttentionHeads * (c.QkNopeHeadDim + c.VHeadDim) * c.KvLoraRank;
 
     /// <summary>Parameters of one layer's attention projections.</summary>
     public long AttentionParams
@@ -32,8 +39,20 @@ public sealed class ModelCost(ModelConfig c)
     public long HeadParams => (long)c.VocabSize * c.HiddenSize;
 
     /// <summary>Weight bytes one decode step reads: every static weight once, each distinct routed expert once, the head.</summary>
-    public long DecodeWeightBytes(long distinctExpertsAllLayers) =>
-        FloatBytes * ((Enumerable.Range(0, c.NumHiddenLayers).Sum(LayerStaticParams)) + (distinctExpertsAllLayers * ExpertParams) + HeadParams);
+    public long DecodeWeightBytes(long distinctExpertsAllLayers)
+    {
+        // Float32 throughout: kv_b's absorbed copies, the MoE gate and the head; everything else is a linear weight.
+        long floatParams = HeadParams;
+        long linearParams = distinctExpertsAllLayers * ExpertParams;
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+        {
+            long gate = c.IsMoeLayer(l) ? (long)c.NRoutedExperts * c.HiddenSize : 0;
+            floatParams += KvBParams + gate;
+            linearParams += LayerStaticParams(l) - KvBParams - gate;
+        }
+
+        return (FloatBytes * floatParams) + (long)(LinearBytes * linearParams);
+    }
 
     /// <summary>Latent cache bytes one decode step reads for sequences with these context lengths.</summary>
     public long DecodeCacheBytes(IEnumerable<int> contexts) => FloatBytes * (long)c.NumHiddenLayers * c.LatentCacheDim * contexts.Sum(x => (long)x);
