@@ -3,7 +3,8 @@
 #   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
 #      benchmark against the copy bandwidth measured in the same run;
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU);
-#   3. r1 bench-engine on the synthetic medium model, --device cpu then cuda:0 (SKIP_ENGINE=1 leaves it out);
+#   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 with FP8 weights kept FP8 and with them
+#      dequantized to float32 (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
 #   5. PyTorch at the same sizes as 1: MoE decode and prefill and the dense BF16/FP8 matrix rates (torch_moe.py),
@@ -63,11 +64,13 @@ fi
 # every core, then cuda:0, same run. SKIP_ENGINE=1 leaves it out.
 if [ "${SKIP_ENGINE:-0}" != "1" ]; then
   export XDG_DATA_HOME="$work/data"   # where bench-engine writes the synthetic checkpoint (once for both runs)
-  for device in cpu cuda:0; do
+  # ENGINE_RUNS: "device:weights" pairs; FP8 weights stay FP8 (codes + block scales), float32 is the path before.
+  for run in ${ENGINE_RUNS:-cpu:fp8 cuda0:fp8 cuda0:float32}; do
+    device="${run%%:*}"; device="${device/cuda0/cuda:0}"; weights="${run##*:}"
     SECONDS=0
-    timeout 240 "$bin/r1" bench-engine --device "$device" --synthetic medium --prompt-tokens 128 --context 64 --steps 8 --batch 1 8 --repeats 2 \
+    timeout 240 "$bin/r1" bench-engine --device "$device" --weights "$weights" --synthetic medium --prompt-tokens 128 --context 64 --steps 8 --batch 1 8 --repeats 2 \
       2>&1 | tee -a "$out/bench-engine.log"
-    echo "r1 bench-engine --device $device: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine.log"
+    echo "r1 bench-engine --device $device --weights $weights: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine.log"
   done
 fi
 
