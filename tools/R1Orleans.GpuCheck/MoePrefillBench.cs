@@ -18,9 +18,32 @@ public sealed record MoePrefillResult(
     int Tokens, int UniqueExperts, double GFlop, double WeightFloorMs, MoePrefillTiming Best, IReadOnlyList<MoePrefillTiming> Sweep,
     MoePrefillTiming BestPrefill, IReadOnlyDictionary<string, double> PrefillKernelMs, CheckResult PrefillAgreesWithDecode);
 
+/// <summary>Decode kernels (their default config) against the prefill GEMMs (default config) at one token count, ms.</summary>
+public sealed record MoeCrossover(int Tokens, double DecodeMs, double PrefillMs);
+
 /// <summary>Times the MoE step at prefill size over a few launch configurations (device events, median of repeats).</summary>
 public static class MoePrefillBench
 {
+    /// <summary>Where the prefill GEMMs overtake the decode kernels (sets <see cref="MoeFp8Experts.PrefillMinTokens"/>).</summary>
+    public static IReadOnlyList<MoeCrossover> Crossover(CudaContext context, MoeFp8Experts moe, CudaStream stream, Random rng, int reps, params int[] tokenCounts)
+    {
+        using CudaEvent start = context.CreateEvent();
+        using CudaEvent end = context.CreateEvent();
+        var rows = new List<MoeCrossover>();
+        foreach (int tokens in tokenCounts.Where(t => t <= moe.MaxTokens))
+        {
+            moe.X.Upload<float>(Rng.Uniform(rng, tokens * moe.Hidden, -1f, 1f));
+            (int[] ids, float[] w) = Rng.Routing(rng, tokens, moe.TopK, moe.Experts);
+            moe.TopkIds.Upload<int>(ids);
+            moe.TopkWeights.Upload<float>(w);
+            double decode = MoeBench.Median(reps, () => MoeBench.Time(stream, start, end, () => moe.Forward(stream, tokens, MoeLaunchConfig.ForTokens(tokens))), warm: 2);
+            double prefill = MoeBench.Median(reps, () => MoeBench.Time(stream, start, end, () => moe.ForwardPrefill(stream, tokens, MoePrefillConfig.Default)), warm: 2);
+            rows.Add(new MoeCrossover(tokens, decode, prefill));
+        }
+
+        return rows;
+    }
+
     public static MoePrefillResult Run(CudaContext context, MoeFp8Experts moe, CudaStream stream, Random rng, int tokens, double readGBps, int reps)
     {
         moe.X.Upload<float>(Rng.Uniform(rng, tokens * moe.Hidden, -1f, 1f));

@@ -178,10 +178,12 @@ foreach (int t in new[] { 1, 16, 64, 256 })
 // The same layer at prefill size: 4,096 tokens (compute-bound; TFLOP/s against torch_moe.py's matrix rates).
 const int PrefillTokens = 4096;
 MoePrefillResult prefill;
+IReadOnlyList<MoeCrossover> crossover;
 using (var wideMoe = new MoeFp8Experts(context, kernels, experts: 256, Hidden, Inter, TopK, maxTokens: PrefillTokens, maxSplits: 1))
 {
     MoeWeights.Fill(context, wideMoe, kernels, stream, rng).Dispose(); // only the packed copy is timed
     prefill = MoePrefillBench.Run(context, wideMoe, stream, rng, PrefillTokens, before.Read, Math.Min(reps, 10));
+    crossover = MoePrefillBench.Crossover(context, wideMoe, stream, rng, Math.Min(reps, 10), 64, 128, 256, 512, 1024, 2048);
 }
 
 Report(prefill.PrefillAgreesWithDecode);
@@ -206,6 +208,7 @@ foreach (MoePrefillTiming t in prefill.Sweep)
 }
 
 Console.WriteLine($"  best prefill {prefill.BestPrefill.Config} per launch ms: {string.Join(" ", prefill.PrefillKernelMs.Select(p => $"{p.Key} {p.Value:F4}"))}");
+Console.WriteLine($"  decode vs prefill (default configs) ms: {string.Join(", ", crossover.Select(c => $"{c.Tokens} tok {c.DecodeMs:F3} / {c.PrefillMs:F3}"))}");
 
 Console.WriteLine();
 MlaBenchResult? mla = null;
@@ -240,6 +243,7 @@ if (outFile is not null)
         checks = checks.Select(c => new { c.Name, c.Passed, c.Tolerance, c.Agreement }),
         moeDecode = results,
         moePrefill = prefill,
+        moeCrossover = crossover,
         mlaDecode = mla,
     };
     File.WriteAllText(outFile, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
