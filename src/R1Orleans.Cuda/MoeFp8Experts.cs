@@ -2,8 +2,11 @@ namespace R1Orleans.Cuda;
 
 /// <summary>
 /// The routed experts of one MoE layer on the GPU, FP8 e4m3 with 128x128 block scales (DeepSeek-V3's checkpoint
-/// format, vLLM's w13/w2 layout), and the decode step over them: permute (tokens grouped by expert), gate/up grouped
-/// GEMM, SiLU x up, down grouped GEMM, combine with the routing weights. Kernels: kernels/moe_fp8.cu.
+/// format, vLLM's w13/w2 layout), and the step over them: permute (tokens grouped by expert), gate/up grouped
+/// GEMM, SiLU x up, down grouped GEMM, combine with the routing weights. Two sets of GEMMs over the same weights:
+/// decode (<see cref="Forward(CudaStream, int, MoeLaunchConfig, CudaEvent[])"/>, kernels/moe_fp8.cu: each weight byte
+/// streamed once for few tokens) and prefill (<see cref="ForwardPrefill"/>, kernels/moe_prefill.cu: tiled, compute-bound,
+/// SiLU x up fused); <see cref="Forward(CudaStream, int)"/> picks one by <see cref="PrefillMinTokens"/>.
 /// Buffers: <see cref="X"/> [tokens, hidden] float32 in, <see cref="TopkIds"/>/<see cref="TopkWeights"/> [tokens, topK] in,
 /// <see cref="Output"/> [tokens, hidden] float32 out.
 /// </summary>
@@ -15,6 +18,8 @@ public sealed class MoeFp8Experts : IDisposable
     private readonly CudaKernel _combine;
     private readonly CudaKernel _pack;
     private readonly Dictionary<string, CudaKernel> _gemms = [];
+    private readonly CudaKernel _schedule;
+    private readonly Dictionary<string, CudaKernel> _prefillGemms = [];
     private readonly List<DeviceBuffer> _owned = [];
 
     public MoeFp8Experts(CudaContext context, KernelLibrary kernels, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = 14)
@@ -43,6 +48,15 @@ public sealed class MoeFp8Experts : IDisposable
             }
         }
 
+        _schedule = kernels.Kernel("moe_prefill", "moe_prefill_schedule");
+        foreach (MoePrefillConfig c in MoePrefillConfig.Variants)
+        {
+            foreach (string part in new[] { "moe_prefill_gate_up", "moe_prefill_down" })
+            {
+                _prefillGemms[part + c.KernelSuffix] = kernels.Kernel("moe_prefill", part + c.KernelSuffix);
+            }
+        }
+
         long e = experts, h = hidden, i = intermediate, s = (long)maxTokens * topK;
         W13 = Own(context.Allocate(e * 2 * i * h));
         S13 = Own(context.Allocate(e * (2 * i / 128) * (h / 128) * 4));
@@ -59,6 +73,9 @@ public sealed class MoeFp8Experts : IDisposable
         _partial = Own(context.Allocate(maxSplits * s * 2 * i * 4));
         _h16 = Own(context.Allocate(s * i * 2));
         _y = Own(context.Allocate(MaxDownSplits * s * h * 4));
+        _maxPrefillTiles = MoePrefillConfig.Variants.Max(c => c.MaxTiles((int)s, experts));
+        _schedTiles = Own(context.Allocate(2L * _maxPrefillTiles * 4));
+        _schedCount = Own(context.Allocate(4));
     }
 
     public int Experts { get; }
@@ -103,6 +120,17 @@ public sealed class MoeFp8Experts : IDisposable
     private readonly DeviceBuffer _partial;
     private readonly DeviceBuffer _h16;
     private readonly DeviceBuffer _y;
+    private readonly DeviceBuffer _schedTiles;
+    private readonly DeviceBuffer _schedCount;
+    private readonly int _maxPrefillTiles;
+
+    /// <summary>
+    /// From this many tokens <see cref="Forward(CudaStream, int)"/> takes the prefill GEMMs. The decode GEMMs are
+    /// memory-bound up to ~256 tokens (every weight byte once: 2.7 ms at 256 tokens, 67 TFLOP/s) and fall to 163
+    /// TFLOP/s at 4,096; the prefill GEMMs' 64-token tiles are mostly empty below ~8 tokens per expert (~256 tokens on
+    /// 256 experts, top-8). 512 is a first guess between the two, to be replaced by the GPU sweep's crossover.
+    /// </summary>
+    public const int PrefillMinTokens = 512;
 
     /// <summary>Bytes of FP8 weights one active expert streams per step (gate, up, down).</summary>
     public long ExpertWeightBytes => 3L * Hidden * Intermediate;
@@ -195,6 +223,73 @@ public sealed class MoeFp8Experts : IDisposable
         marks?[4].Record(stream);
         _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, downSplits, s, Output);
         marks?[5].Record(stream);
+    }
+
+    /// <summary>One step with the default GEMMs for the token count: prefill from <see cref="PrefillMinTokens"/>, decode below.</summary>
+    public void Forward(CudaStream stream, int tokens)
+    {
+        if (tokens >= PrefillMinTokens)
+        {
+            ForwardPrefill(stream, tokens, MoePrefillConfig.Default);
+        }
+        else
+        {
+            Forward(stream, tokens, MoeLaunchConfig.ForTokens(tokens));
+        }
+    }
+
+    /// <summary>
+    /// Queues one step through the prefill GEMMs (kernels/moe_prefill.cu) over the same buffers as
+    /// <see cref="Forward(CudaStream, int, MoeLaunchConfig, CudaEvent[])"/>: moe_prepare, the tile schedule, gate/up with
+    /// SiLU x up fused (f16 h in slot order), down (float32 y in slot order), moe_combine. When <paramref name="marks"/>
+    /// holds 6 events, they are recorded before and after each of the five launches.
+    /// </summary>
+    public void ForwardPrefill(CudaStream stream, int tokens, MoePrefillConfig config, CudaEvent[]? marks = null)
+    {
+        if (tokens < 1 || tokens > MaxTokens)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; this layer was sized for 1..{MaxTokens}");
+        }
+
+        if (!config.IsSupported)
+        {
+            throw new ArgumentException($"unsupported MoE prefill config {config} (shared memory {config.SharedBytes} bytes)");
+        }
+
+        int s = tokens * TopK;
+        Dim3 gateUpGrid = config.GateUpGrid(Intermediate, s, Experts);
+        Dim3 downGrid = config.DownGrid(Hidden, s, Experts);
+        CudaKernel gateUp = _prefillGemms["moe_prefill_gate_up" + config.KernelSuffix];
+        CudaKernel down = _prefillGemms["moe_prefill_down" + config.KernelSuffix];
+        gateUp.SetMaxDynamicSharedMemory(config.SharedBytes);
+        down.SetMaxDynamicSharedMemory(config.SharedBytes);
+        uint shared = (uint)config.SharedBytes;
+
+        marks?[0].Record(stream);
+        int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
+        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, X, _x16, Hidden);
+        marks?[1].Record(stream);
+        _schedule.Launch(stream, 1, 1024, 0, _meta, Experts, config.TokensPerCta, _schedTiles, _schedCount);
+        marks?[2].Record(stream);
+        gateUp.Launch(stream, gateUpGrid, config.Threads, shared, W13, S13, _x16, _meta, _slotToken, _schedTiles, _schedCount, _h16, Experts, Hidden, Intermediate);
+        marks?[3].Record(stream);
+        down.Launch(stream, downGrid, config.Threads, shared, W2, S2, _h16, _meta, _schedTiles, _schedCount, _y, Experts, Hidden, Intermediate);
+        marks?[4].Record(stream);
+        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, 1, s, Output);
+        marks?[5].Record(stream);
+    }
+
+    /// <summary>
+    /// Fills the step's intermediate buffers (f16 x and h, float32 gate/up partials and down outputs) with NaNs, so a
+    /// check sees any entry that a step reads without having written it (stale values of an earlier step would hide it).
+    /// </summary>
+    public void PoisonScratch()
+    {
+        const uint F16NaNPair = 0x7E007E00u, F32NaN = 0x7FC00000u;
+        _x16.Fill32(F16NaNPair);
+        _h16.Fill32(F16NaNPair);
+        _partial.Fill32(F32NaN);
+        _y.Fill32(F32NaN);
     }
 
     /// <summary>Splits <paramref name="chunks"/> K chunks into at most <paramref name="wanted"/> equal runs: (runs, chunks per run).</summary>

@@ -56,6 +56,12 @@ foreach ((int tiles, int depth, MoeRing ring) in MoeLaunchConfig.Variants)
     }
 }
 
+foreach (string k in MoePrefillConfig.Variants.SelectMany(c => new[] { "moe_prefill_gate_up" + c.KernelSuffix, "moe_prefill_down" + c.KernelSuffix }))
+{
+    (int regs, int local) = kernels.Kernel("moe_prefill", k).Resources();
+    Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
+}
+
 foreach (string k in new[] { "mla_decode", "mla_decode_combine" })
 {
     (int regs, int local) = kernels.Kernel("mla_decode", k).Resources();
@@ -119,6 +125,11 @@ using (var small = new MoeFp8Experts(context, kernels, experts: 8, Hidden, Inter
         Report(MoeCheck.Run(small, smallWeights, stream, rng, t, c));
     }
 
+    foreach (CheckResult c in MoePrefillCheck.Small(small, smallWeights, stream, rng))
+    {
+        Report(c);
+    }
+
     // V3's widths (hidden 7168, moe_intermediate 2048), 8 experts, every token through all 8.
     if (Arg("--error-case") is string errorCase)
     {
@@ -145,6 +156,10 @@ using (var wide = new MoeFp8Experts(context, kernels, experts: 16, hidden: 1024,
     using MoeWeights wideWeights = MoeWeights.Fill(context, wide, kernels, stream, rng);
     Report(MoeCheck.Run(wide, wideWeights, stream, rng, 1000, MoeLaunchConfig.ForTokens(1000)));
     Report(MoeCheck.Run(wide, wideWeights, stream, rng, 777, new MoeLaunchConfig(1, 4, 4, 3, MoeRing.WarpAsync)));
+    foreach (CheckResult c in MoePrefillCheck.Wide(wide, wideWeights, stream, rng))
+    {
+        Report(c);
+    }
 }
 
 Report(MoeCheck.GraphReplay(moe, stream, rng, 1, MoeLaunchConfig.ForTokens(1)));
@@ -163,11 +178,15 @@ foreach (int t in new[] { 1, 16, 64, 256 })
 // The same layer at prefill size: 4,096 tokens (compute-bound; TFLOP/s against torch_moe.py's matrix rates).
 const int PrefillTokens = 4096;
 MoePrefillResult prefill;
+IReadOnlyList<MoeCrossover> crossover;
 using (var wideMoe = new MoeFp8Experts(context, kernels, experts: 256, Hidden, Inter, TopK, maxTokens: PrefillTokens, maxSplits: 1))
 {
     MoeWeights.Fill(context, wideMoe, kernels, stream, rng).Dispose(); // only the packed copy is timed
     prefill = MoePrefillBench.Run(context, wideMoe, stream, rng, PrefillTokens, before.Read, Math.Min(reps, 10));
+    crossover = MoePrefillBench.Crossover(context, wideMoe, stream, rng, Math.Min(reps, 10), 64, 128, 256, 512, 1024, 2048);
 }
+
+Report(prefill.PrefillAgreesWithDecode);
 
 Bandwidth after = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
 Console.WriteLine($"after the MoE benchmark:  {after}");
@@ -185,8 +204,11 @@ Console.WriteLine();
 Console.WriteLine($"MoE prefill, {prefill.Tokens} tokens ({prefill.UniqueExperts} experts, {prefill.GFlop:F0} GFLOP; weight-read floor {prefill.WeightFloorMs:F3} ms), median of {Math.Min(reps, 10)}");
 foreach (MoePrefillTiming t in prefill.Sweep)
 {
-    Console.WriteLine($"  {t.Config,-22} {t.Ms,8:F3} ms {t.TFlops,6:F0} TFLOP/s{(t == prefill.Best ? "  (best)" : "")}");
+    Console.WriteLine($"  {t.Config,-26} {t.Ms,8:F3} ms {t.TFlops,6:F0} TFLOP/s{(t == prefill.Best ? "  (best)" : "")}");
 }
+
+Console.WriteLine($"  best prefill {prefill.BestPrefill.Config} per launch ms: {string.Join(" ", prefill.PrefillKernelMs.Select(p => $"{p.Key} {p.Value:F4}"))}");
+Console.WriteLine($"  decode vs prefill (default configs) ms: {string.Join(", ", crossover.Select(c => $"{c.Tokens} tok {c.DecodeMs:F3} / {c.PrefillMs:F3}"))}");
 
 Console.WriteLine();
 MlaBenchResult? mla = null;
@@ -221,6 +243,7 @@ if (outFile is not null)
         checks = checks.Select(c => new { c.Name, c.Passed, c.Tolerance, c.Agreement }),
         moeDecode = results,
         moePrefill = prefill,
+        moeCrossover = crossover,
         mlaDecode = mla,
     };
     File.WriteAllText(outFile, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
