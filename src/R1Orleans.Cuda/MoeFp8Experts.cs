@@ -125,12 +125,11 @@ public sealed class MoeFp8Experts : IDisposable
     private readonly int _maxPrefillTiles;
 
     /// <summary>
-    /// From this many tokens <see cref="Forward(CudaStream, int)"/> takes the prefill GEMMs. The decode GEMMs are
-    /// memory-bound up to ~256 tokens (every weight byte once: 2.7 ms at 256 tokens, 67 TFLOP/s) and fall to 163
-    /// TFLOP/s at 4,096; the prefill GEMMs' 64-token tiles are mostly empty below ~8 tokens per expert (~256 tokens on
-    /// 256 experts, top-8). 512 is a first guess between the two, to be replaced by the GPU sweep's crossover.
+    /// From this many tokens <see cref="Forward(CudaStream, int)"/> takes the prefill GEMMs. Measured on the H200 at V3's
+    /// sizes (docs/results/2026-12-05-gpu-c, decode / prefill ms): 256 tokens 2.71 / 3.40, 512 3.88 / 4.02, 1,024
+    /// 6.79 / 5.12, 2,048 12.78 / 8.25; the decode GEMMs stream each weight byte once and win while experts see few tokens.
     /// </summary>
-    public const int PrefillMinTokens = 512;
+    public const int PrefillMinTokens = 1024;
 
     /// <summary>Bytes of FP8 weights one active expert streams per step (gate, up, down).</summary>
     public long ExpertWeightBytes => 3L * Hidden * Intermediate;

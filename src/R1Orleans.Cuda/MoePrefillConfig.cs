@@ -21,10 +21,11 @@ public readonly record struct MoePrefillConfig(int RowTiles, int TokenTiles, int
     ];
 
     /// <summary>
-    /// The default until a GPU sweep picks one: 128 rows x 64 tokens, 4 warps of 64 x 32, 3 stages (96 KB: two CTAs per SM),
-    /// whose 64-token tiles waste less than 128-token ones at ~128 tokens per expert (4,096 tokens, 256 experts, top-8).
+    /// The fastest of the H200 sweep (docs/results/2026-12-05-gpu-c, 4,096 tokens: 14.0 ms, 206 TFLOP/s; the 64 x 32 warp
+    /// tiles 14.9-18.5 ms and, under NVRTC 13 for sm_90a, 40-56 bytes of spills): 128 rows x 64 tokens, 4 warps of
+    /// 32 rows x 64 tokens (each converted weight fragment serves 8 token tiles), 3 stages (96 KB: two CTAs per SM).
     /// </summary>
-    public static readonly MoePrefillConfig Default = new(4, 4, 2, 2, 3);
+    public static readonly MoePrefillConfig Default = new(2, 8, 4, 1, 3);
 
     public int Warps => WarpsM * WarpsN;
 

@@ -20,14 +20,14 @@ public class MoePrefillConfigTests
     }
 
     [Fact]
-    public void TheDefault_Is128RowsBy64Tokens_AndTwoCtasFitAnSm()
+    public void TheDefault_Is128RowsBy64Tokens_InWarpsOf32RowsBy64Tokens_AndTwoCtasFitAnSm()
     {
         MoePrefillConfig d = MoePrefillConfig.Default;
         Assert.Equal(64, d.TokensPerCta);
         Assert.Equal(128, d.Threads);
         Assert.Equal(3 * ((128 * 128) + (64 * 256)), d.SharedBytes); // 3 stages x (16 KB FP8 weights + 16 KB f16 tokens)
         Assert.True(2 * d.SharedBytes <= 228 * 1024, "two CTAs per SM need both rings in the SM's 228 KB");
-        Assert.Equal("_m4n4_w2x2_s3", d.KernelSuffix);
+        Assert.Equal("_m2n8_w4x1_s3", d.KernelSuffix);
     }
 
     [Fact]
