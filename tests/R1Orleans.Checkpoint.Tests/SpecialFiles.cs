@@ -17,11 +17,15 @@ internal static partial class SpecialFiles
         }
     }
 
-    /// <summary>Runs <paramref name="load"/> on a worker; returns what it threw (null if nothing), or fails if it blocked on <paramref name="fifo"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="load"/> on a thread of its own (not the thread pool, which other tests of the assembly may
+    /// hold: a CI run once saw a load not finish in 20 s on a loaded 2-core machine); returns what it threw (null if
+    /// nothing), or fails if it blocked on <paramref name="fifo"/> for a minute.
+    /// </summary>
     public static Exception? RunBounded(Action load, string fifo)
     {
-        Task task = Task.Run(load);
-        bool finished = ((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(20));
+        Task task = Task.Factory.StartNew(load, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        bool finished = ((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(60));
         if (!finished)
         {
             // Unblock the reader (an open for writing meets the reader's open; closing gives it end of file).
