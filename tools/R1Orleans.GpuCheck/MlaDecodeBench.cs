@@ -47,7 +47,7 @@ public static class MlaDecodeBench
         var sweep = new List<MlaTiming>();
         foreach (int s in new[] { chosenSplits, 1, 2, 3, 4, 8 }.Distinct())
         {
-            double ms = Median(reps, () => Time(stream, start, end, () => mla.Forward(stream, batch, scale, contextLength, s)));
+            double ms = MoeBench.Median(reps, () => MoeBench.Time(stream, start, end, () => mla.Forward(stream, batch, scale, contextLength, s)), warm: 3);
             sweep.Add(new MlaTiming(s, ms, Tflops(ms)));
             Console.WriteLine($"  mla_decode {batch}x{contextLength} H={heads} splits={s}: {ms:F4} ms, {Tflops(ms):F1} TFLOP/s");
         }
@@ -72,7 +72,7 @@ public static class MlaDecodeBench
         double graphMs;
         using (CudaGraph graph = CudaGraph.Capture(stream, () => mla.Forward(stream, batch, scale, contextLength, best.Splits)))
         {
-            graphMs = Median(reps, () => Time(stream, start, end, () => graph.Launch(stream)));
+            graphMs = MoeBench.Median(reps, () => MoeBench.Time(stream, start, end, () => graph.Launch(stream)), warm: 3);
         }
 
         // Spot check of the benchmark's own output (the last launch) against float64 for 2 sequences x 3 heads.
@@ -84,11 +84,11 @@ public static class MlaDecodeBench
         using DeviceBuffer sink = context.Allocate(16);
         const int Iters = 16384;
         int ctas = context.MultiprocessorCount * 2;
-        double peakMs = Median(reps, () => Time(stream, start, end, () => peak.Launch(stream, ctas, 256, 0, Iters, sink)));
+        double peakMs = MoeBench.Median(reps, () => MoeBench.Time(stream, start, end, () => peak.Launch(stream, ctas, 256, 0, Iters, sink)), warm: 3);
         double peakTflops = 2.0 * 16 * 8 * 16 * 8 * Iters * 8 * ctas / (peakMs / 1e3) / 1e12;
 
         double kvGB = (double)batch * contextLength * MlaDecode.HeadDim * 2 / 1e9;
-        return new MlaBenchResult(batch, heads, contextLength, gflop, sweep[0], best, Median(decode), Median(combine), kvGB, readGBps,
+        return new MlaBenchResult(batch, heads, contextLength, gflop, sweep[0], best, MoeBench.Median(decode), MoeBench.Median(combine), kvGB, readGBps,
             kvGB / readGBps * 1e3, peakTflops, 100 * best.Tflops / peakTflops, graphMs, sweep, spot);
     }
 
@@ -120,38 +120,5 @@ public static class MlaDecodeBench
         }
 
         return Agreement.Of(actual.ToArray(), expected.ToArray());
-    }
-
-    private static double Time(CudaStream stream, CudaEvent start, CudaEvent end, Action work)
-    {
-        start.Record(stream);
-        work();
-        end.Record(stream);
-        end.Synchronize();
-        return end.ElapsedSince(start);
-    }
-
-    /// <summary>Warm-up: at least 3 samples and 50 ms of device time, then the median of <paramref name="reps"/>.</summary>
-    private static double Median(int reps, Func<double> sample)
-    {
-        double warmMs = 0;
-        for (int i = 0; i < 3 || (warmMs < 50 && i < 10_000); i++)
-        {
-            warmMs += sample();
-        }
-
-        var xs = new List<double>(reps);
-        for (int i = 0; i < reps; i++)
-        {
-            xs.Add(sample());
-        }
-
-        return Median(xs);
-    }
-
-    private static double Median(List<double> xs)
-    {
-        xs.Sort();
-        return xs[xs.Count / 2];
     }
 }

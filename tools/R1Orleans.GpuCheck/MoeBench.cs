@@ -164,7 +164,7 @@ public static class MoeBench
         return Median(xs);
     }
 
-    private static double Median(List<double> xs)
+    internal static double Median(List<double> xs)
     {
         xs.Sort();
         return xs[xs.Count / 2];
