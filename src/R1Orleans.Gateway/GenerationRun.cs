@@ -111,8 +111,11 @@ internal sealed class GenerationRun : IDisposable
                     // The rank is gone: the request continues on another from what the gateway holds (prompt, tokens so
                     // far, seed). The client's stream goes on with the next token: none repeated, none missing.
                     (lost ??= []).Add(rank.Name);
+                    // With none left, a rank that turned it away as full makes the request busy (429, retry later).
                     rank = _ranks.Pick(1, int.MaxValue / 2, lost)
-                        ?? throw new InvalidOperationException($"{lostRank.Message}, and no other rank is left to resume the request on", lostRank);
+                        ?? throw (lostRank.InnerException is EngineOverloadedException full
+                            ? full
+                            : new InvalidOperationException($"{lostRank.Message}, and no other rank is left to resume the request on", lostRank));
                     RequestState state = tracked.Snapshot();
                     tracked.Rank = rank.Name;
                     _metrics.RecordResumed(state.PromptTokens.Length + state.OutputTokens.Length);

@@ -124,6 +124,20 @@ public sealed class RankRoutingTests(GatewayFixture fx)
         Assert.Contains("no rank has room (test)", error.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_request_every_rank_turns_away_as_full_fails_as_busy_not_as_a_server_error()
+    {
+        var first = new RecordingRank("first", fx.Engine) { Full = true };
+        var second = new RecordingRank("second", fx.Engine) { Full = true };
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(new RecordingRouter([first, second])));
+
+        (HttpResponseMessage busy, JsonElement error) = await Api.PostAsync(server, "/v1/completions", Api.CompletionBody(Prompt, 5));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, busy.StatusCode);
+        Assert.Contains("waiting queue is full (test)", error.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal((1, 1), (first.Samplings.Count + first.Resumed.Count, second.Samplings.Count + second.Resumed.Count));
+    }
+
     /// <summary>Picks its ranks in turn (none: every rank is full).</summary>
     private sealed class RecordingRouter(RecordingRank[] ranks) : IRankRouter
     {
@@ -164,9 +178,13 @@ public sealed class RankRoutingTests(GatewayFixture fx)
 
         public List<RequestState> Resumed { get; } = [];
 
+        /// <summary>The rank turns every request away as its queue is full (as a remote rank's stream reports it).</summary>
+        public bool Full { get; init; }
+
         public async IAsyncEnumerable<TextEvent> ResumeAsync(EncodedPrompt prompt, RequestState state, [EnumeratorCancellation] CancellationToken cancellation)
         {
             Resumed.Add(state);
+            ThrowIfFull();
             await foreach (TextEvent e in engine.ResumeAsync(prompt, state, cancellation))
             {
                 yield return e;
@@ -179,6 +197,8 @@ public sealed class RankRoutingTests(GatewayFixture fx)
             {
                 Samplings.Add(sampling);
             }
+
+            ThrowIfFull();
 
             await foreach (TextEvent e in engine.GenerateAsync(prompt, sampling, cancellation))
             {
@@ -198,6 +218,14 @@ public sealed class RankRoutingTests(GatewayFixture fx)
                         await Resume.Task.WaitAsync(cancellation);
                     }
                 }
+            }
+        }
+
+        private void ThrowIfFull()
+        {
+            if (Full)
+            {
+                throw new RankUnavailableException(name, "its waiting queue is full", new EngineOverloadedException("the waiting queue is full (test)"));
             }
         }
     }
