@@ -126,10 +126,11 @@ public sealed class MoeFp8Experts : IDisposable
 
     /// <summary>
     /// From this many tokens <see cref="Forward(CudaStream, int)"/> takes the prefill GEMMs. Measured on the H200 at V3's
-    /// sizes (docs/results/2026-12-05-gpu-c, decode / prefill ms): 256 tokens 2.71 / 3.40, 512 3.88 / 4.02, 1,024
-    /// 6.79 / 5.12, 2,048 12.78 / 8.25; the decode GEMMs stream each weight byte once and win while experts see few tokens.
+    /// sizes with the default tilings (docs/results/2026-12-05-gpu-d, decode / prefill ms): 256 tokens 2.73 / 3.27,
+    /// 512 3.92 / 3.60, 1,024 6.78 / 4.85, 2,048 12.76 / 7.83; the decode GEMMs stream each weight byte once and win
+    /// while experts see few tokens.
     /// </summary>
-    public const int PrefillMinTokens = 1024;
+    public const int PrefillMinTokens = 512;
 
     /// <summary>Bytes of FP8 weights one active expert streams per step (gate, up, down).</summary>
     public long ExpertWeightBytes => 3L * Hidden * Intermediate;
