@@ -100,7 +100,7 @@ public static class GoldenChecker
             SequenceSlice slice = prefill.Sequences[i];
             int v = golden.VocabSize;
             double logitErr = RelativeError(output.Logits.AsSpan(slice.Start * v, slice.Length * v), p.Logits);
-            (int decisions, int mismatches, double weightErr) = CompareRouting(p, routing, slice);
+            (int decisions, int mismatches, double weightErr) = CompareRouting(p, routing.Get, slice.Start);
             int greedyMismatches = CountMismatches(greedy[i].AsSpan(0, p.Greedy.Length), p.Greedy);
             double? mtpErr = null;
             if (p.MtpLogits is not null && mtpOutput is not null && mtpBatch is not null)
@@ -187,14 +187,18 @@ public static class GoldenChecker
         return n;
     }
 
-    /// <summary>Per token and layer, our expert set sorted by id against the reference (also sorted); weights follow the ids.</summary>
-    private static (int Decisions, int Mismatches, double WeightError) CompareRouting(GoldenPrompt p, RoutingRecorder recorder, SequenceSlice slice)
+    /// <summary>
+    /// Per token and layer, our expert set sorted by id against the reference (also sorted); weights follow the ids.
+    /// routingOf gives a layer's routing of the whole batch (null when that layer was not routed); the prompt's tokens
+    /// are its rows from <paramref name="start"/>.
+    /// </summary>
+    public static (int Decisions, int Mismatches, double WeightError) CompareRouting(GoldenPrompt p, Func<int, ExpertRouting?> routingOf, int start)
     {
         int decisions = 0, mismatches = 0;
         double weightErr = 0;
         foreach ((int layer, (long[] refIds, float[] refW)) in p.Routing)
         {
-            ExpertRouting? ours = recorder.Get(layer);
+            ExpertRouting? ours = routingOf(layer);
             if (ours is null)
             {
                 mismatches += p.Tokens.Length;
@@ -208,7 +212,7 @@ public static class GoldenChecker
                 var pairs = new (int Id, float W)[k];
                 for (int j = 0; j < k; j++)
                 {
-                    pairs[j] = (ours.Ids(slice.Start + t)[j], ours.Weights(slice.Start + t)[j]);
+                    pairs[j] = (ours.Ids(start + t)[j], ours.Weights(start + t)[j]);
                 }
 
                 Array.Sort(pairs, (a, b) => a.Id.CompareTo(b.Id));

@@ -16,15 +16,16 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
     public static readonly string[] Modules = ["linear", "linear_fp8", "rmsnorm", "silu_mul", "mla_attention"];
 
     /// <summary>Up to this many rows a Linear reads each weight row once per call (linear_gemv); above, 64x64 tiles.</summary>
-    public const int GemvMaxTokens = 8;
+    public const int GemvMaxTokens = LinearKernels.GemvMaxTokens;
 
     private readonly object _gate = new();
     private readonly CudaContext _context;
     private readonly KernelLibrary _kernels;
     private readonly CudaStream _stream;
     private readonly DeviceScratch _scratch;
-    private readonly ConditionalWeakTable<Matrix, DeviceBuffer> _weights = [];
-    private readonly CudaKernel _gemv, _tiled, _gemvFp8, _tiledFp8, _rmsnorm, _siluMul, _attention;
+    private readonly ConditionalWeakTable<Matrix, DeviceWeight> _weights = [];
+    private readonly LinearKernels _linear;
+    private readonly CudaKernel _rmsnorm, _siluMul, _attention;
     private long _weightBytes;
     private bool _disposed;
 
@@ -34,10 +35,7 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
         _kernels = kernels;
         _stream = context.CreateStream();
         _scratch = new DeviceScratch(context);
-        _gemv = kernels.Kernel("linear", "linear_gemv");
-        _tiled = kernels.Kernel("linear", "linear_tiled");
-        _gemvFp8 = kernels.Kernel("linear_fp8", "linear_fp8_gemv");
-        _tiledFp8 = kernels.Kernel("linear_fp8", "linear_fp8_tiled");
+        _linear = new LinearKernels(kernels);
         _rmsnorm = kernels.Kernel("rmsnorm", "rmsnorm");
         _siluMul = kernels.Kernel("silu_mul", "silu_mul");
         _attention = kernels.Kernel("mla_attention", "mla_attention");
@@ -89,32 +87,11 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
         lock (_gate)
         {
             Enter();
-            DeviceBuffer dw = Weight(w);
+            DeviceWeight dw = Weight(w);
             DeviceBuffer dx = _scratch.Get(0, (long)n * cols * 4);
             DeviceBuffer dy = _scratch.Get(1, (long)n * rows * 4);
             dx.UploadAsync(x[..(n * cols)], _stream);
-            const int WarpsPerBlock = 8;
-            if (w.IsFp8)
-            {
-                ulong codes = dw.Pointer, scales = dw.Pointer + (ulong)ScaleOffset(w);
-                if (n <= GemvMaxTokens)
-                {
-                    _gemvFp8.Launch(_stream, (rows + WarpsPerBlock - 1) / WarpsPerBlock, 32 * WarpsPerBlock, 0, dx, codes, scales, dy, n, rows, cols, w.BlockRows, w.BlockCols);
-                }
-                else
-                {
-                    _tiledFp8.Launch(_stream, new Dim3((uint)((rows + 63) / 64), (uint)((n + 63) / 64), 1), 256, 0, dx, codes, scales, dy, n, rows, cols, w.BlockRows, w.BlockCols);
-                }
-            }
-            else if (n <= GemvMaxTokens)
-            {
-                _gemv.Launch(_stream, (rows + WarpsPerBlock - 1) / WarpsPerBlock, 32 * WarpsPerBlock, 0, dx, dw, dy, n, rows, cols);
-            }
-            else
-            {
-                _tiled.Launch(_stream, new Dim3((uint)((rows + 63) / 64), (uint)((n + 63) / 64), 1), 256, 0, dx, dw, dy, n, rows, cols);
-            }
-
+            _linear.Launch(_stream, dx.Pointer, n, dw, dy.Pointer);
             dy.DownloadAfter(y[..(n * rows)], _stream);
         }
     }
@@ -171,7 +148,7 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
             }
 
             _disposed = true;
-            foreach (KeyValuePair<Matrix, DeviceBuffer> kv in _weights)
+            foreach (KeyValuePair<Matrix, DeviceWeight> kv in _weights)
             {
                 kv.Value.Dispose();
             }
@@ -202,33 +179,16 @@ public sealed partial class CudaBackend : IComputeBackend, IDisposable
     }
 
     /// <summary>The device copy of <paramref name="w"/>, uploaded on first use.</summary>
-    private DeviceBuffer Weight(Matrix w)
+    private DeviceWeight Weight(Matrix w)
     {
-        if (_weights.TryGetValue(w, out DeviceBuffer? b))
+        if (_weights.TryGetValue(w, out DeviceWeight? b))
         {
             return b;
         }
 
-        if (w.IsFp8)
-        {
-            // Codes then, 256-byte aligned, the block scales: a quarter of the float32 bytes.
-            long bytes = ScaleOffset(w) + ((long)w.Scales.Length * sizeof(float));
-            b = _context.Allocate(Math.Max(4, bytes));
-            b.UploadAsync<byte>(w.Codes, _stream);
-            b.UploadAsync<float>(w.Scales, _stream, ScaleOffset(w));
-            Interlocked.Add(ref _weightBytes, bytes);
-        }
-        else
-        {
-            b = _context.Allocate(Math.Max(4, w.ByteSize));
-            b.UploadAsync<float>(w.Data, _stream);
-            Interlocked.Add(ref _weightBytes, w.ByteSize);
-        }
-
+        b = DeviceWeight.Upload(_context, w, _stream);
+        Interlocked.Add(ref _weightBytes, b.Bytes);
         _weights.Add(w, b);
         return b;
     }
-
-    /// <summary>Where an FP8 matrix's scales start in its device buffer: after the codes, 256-byte aligned.</summary>
-    private static long ScaleOffset(Matrix w) => (w.Codes.LongLength + 255) & ~255L;
 }

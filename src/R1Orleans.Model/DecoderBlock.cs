@@ -31,6 +31,13 @@ public sealed class DecoderBlock
 
     public int Layer { get; }
 
+    public RmsNorm InputNorm => _inputNorm;
+
+    public RmsNorm PostAttentionNorm => _postAttentionNorm;
+
+    /// <summary>The dense MLP (null in an MoE layer).</summary>
+    public FeedForward? Mlp => _mlp;
+
     public MultiHeadLatentAttention Attention { get; }
 
     public DeepseekMoE? Moe { get; }

@@ -32,6 +32,9 @@ public sealed class DeepseekMoE
 
     public NoauxTcGate Gate => _gate;
 
+    /// <summary>The shared experts as one feed-forward (null when the config has none).</summary>
+    public FeedForward? Shared => _shared;
+
     public void Forward(IComputeBackend backend, ReadOnlySpan<float> x, ForwardBatch batch, Span<float> y)
     {
         int n = batch.Rows;

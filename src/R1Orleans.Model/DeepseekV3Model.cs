@@ -41,6 +41,10 @@ public sealed class DeepseekV3Model
 
     public IReadOnlyList<DecoderBlock> Blocks => _blocks;
 
+    public Embedding Embedding => _embedding;
+
+    public LanguageModelHead Head => _head;
+
     /// <summary>Every MoE layer's gate, the MTP layer's included, in layer order.</summary>
     public IEnumerable<(int Layer, NoauxTcGate Gate)> Gates =>
         _blocks.Append(Mtp?.Block).OfType<DecoderBlock>().Where(b => b.Moe is not null).Select(b => (b.Layer, b.Moe!.Gate));

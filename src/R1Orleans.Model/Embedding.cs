@@ -7,6 +7,9 @@ public sealed class Embedding(Matrix table)
 {
     public int VocabSize => table.Rows;
 
+    /// <summary>[vocab, hidden] (a backend that keeps its own copy reads it).</summary>
+    public Matrix Table => table;
+
     public int Dim => table.Cols;
 
     public float[] Forward(ReadOnlySpan<int> tokens)

@@ -28,6 +28,12 @@ public sealed class FeedForward
     public static FeedForward Load(WeightLoader w, Func<string, string> name) =>
         new(w.Matrix(name("gate_proj")), w.Matrix(name("up_proj")), w.Matrix(name("down_proj")));
 
+    public Matrix Gate => _gate;
+
+    public Matrix Up => _up;
+
+    public Matrix Down => _down;
+
     public int Hidden => _gate.Cols;
 
     public int Intermediate => _gate.Rows;

@@ -7,6 +7,11 @@ public sealed class LanguageModelHead(RmsNorm norm, Matrix head)
 {
     public int VocabSize => head.Rows;
 
+    public RmsNorm Norm => norm;
+
+    /// <summary>The output projection [vocab, hidden].</summary>
+    public Matrix Weight => head;
+
     public ModelOutput Forward(IComputeBackend backend, float[] h, int rows, int[] logitRows)
     {
         int d = norm.Dim;

@@ -72,6 +72,30 @@ public sealed class MultiHeadLatentAttention
 
     public int EntryDim => _kvRank + _rope;
 
+    // The weights, for a backend that keeps its own copy (the device-resident forward).
+
+    /// <summary>q_a_proj (null without q_lora_rank).</summary>
+    public Matrix? QA => _qA;
+
+    public RmsNorm? QANorm => _qANorm;
+
+    /// <summary>q_b_proj, or q_proj without q_lora_rank.</summary>
+    public Matrix QB => _qB;
+
+    public Matrix KvA => _kvA;
+
+    public RmsNorm KvANorm => _kvANorm;
+
+    public Matrix O => _o;
+
+    public YarnRope Rope => _yarn;
+
+    /// <summary>Per head W_UKᵀ [kv_lora_rank, qk_nope_head_dim], float32.</summary>
+    public IReadOnlyList<Matrix> AbsorbedKeys => _wUkT;
+
+    /// <summary>Per head W_UV [v_head_dim, kv_lora_rank], float32.</summary>
+    public IReadOnlyList<Matrix> AbsorbedValues => _wUv;
+
     /// <summary>x [rows, hidden] → attention output [rows, hidden]; writes this layer's cache entries for the new tokens.</summary>
     public float[] Forward(ReadOnlySpan<float> x, ForwardBatch batch, int[] positions)
     {

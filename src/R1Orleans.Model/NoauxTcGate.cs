@@ -40,6 +40,9 @@ public sealed class NoauxTcGate
     public static NoauxTcGate Load(ModelConfig c, int layer, WeightLoader w) =>
         new(c, w.Matrix(TensorNames.Gate(layer)), w.Vector(TensorNames.GateBias(layer)));
 
+    /// <summary>The router's weight [routed experts, hidden] (a backend that keeps its own copy reads it).</summary>
+    public Matrix Weight => _weight;
+
     /// <summary>The frozen checkpoint bias (the load balancer reads it; an online bias is passed to Route, never written here).</summary>
     public ReadOnlySpan<float> Bias => _bias;
 

@@ -7,6 +7,11 @@ public sealed class RmsNorm(float[] weight, float eps)
 {
     public int Dim => weight.Length;
 
+    /// <summary>The scale vector (a backend that keeps its own copy reads it).</summary>
+    public ReadOnlySpan<float> Weight => weight;
+
+    public float Eps => eps;
+
     public void Forward(IComputeBackend backend, ReadOnlySpan<float> x, int n, Span<float> y) =>
         backend.RmsNorm(x, n, weight, eps, y);
 

@@ -9,6 +9,8 @@ using R1Orleans.GpuCheck;
 //   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N] [--checks-only] [--error-case DIR]
 //     (--error-case: one MoE step's inputs and output written to DIR for tools/gpu/torch_error.py)
 //   r1-gpucheck --compile-only sm_90a [--kernels DIR] [--cache DIR]     (NVRTC only; no driver or GPU needed)
+//   r1-gpucheck --forward GOLDEN_DIR [--reps N] [--out F] [--checks-only]   (the device-resident forward: golden cases,
+//                                                  fast vs reference experts, the reduced full-width model's decode; ForwardMode)
 //   r1-gpucheck --nccl [--ranks N] [--reps N]     (the expert all-to-all through NCCL between this host's GPUs; NcclCheck)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string kernelsDir = Arg("--kernels") ?? FindKernels();
@@ -66,6 +68,11 @@ foreach (string k in new[] { "mla_decode", "mla_decode_combine" })
 {
     (int regs, int local) = kernels.Kernel("mla_decode", k).Resources();
     Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
+}
+
+if (Arg("--forward") is string goldenDir)
+{
+    return ForwardMode.Run(context, kernels, goldenDir, reps, outFile, args.Contains("--checks-only"));
 }
 
 using CudaStream stream = context.CreateStream();

@@ -10,6 +10,8 @@
 #   tools/gpu/stage.sh [DEST]          GOLDEN=DIR overrides ../shared/golden; GOLDEN=none leaves the cases out;
 #                                      GOLDEN_CASES="a b" stages only those cases (with the silo staged, all three
 #                                      cases no longer fit: 16.5 MiB tracked + 38 + 16 MiB; the two tiny ones do)
+#                                      PROJECTS="client/R1Orleans.Client tools/R1Orleans.GpuCheck" leaves the silo out
+#                                      (then run with SKIP_SILO=1), which makes room for every golden case
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dest="${1:-$root/.gpu}"
@@ -18,7 +20,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 rm -rf "$dest"
 mkdir -p "$dest" "$work/r1orleans"
-for project in client/R1Orleans.Client tools/R1Orleans.GpuCheck silo/R1Orleans.Silo; do
+for project in ${PROJECTS:-client/R1Orleans.Client tools/R1Orleans.GpuCheck silo/R1Orleans.Silo}; do
   dotnet publish "$root/$project" -c Release -r linux-x64 --self-contained -o "$work/r1orleans" >"$work/publish.log" 2>&1 \
     || { cat "$work/publish.log"; exit 1; }
 done

@@ -1,0 +1,336 @@
+// Kernels of the device-resident forward (src/R1Orleans.Cuda.Model, DeviceForward): the glue between the per-op
+// kernels, so that a step's activations and the latent cache never leave the GPU. float32 throughout; each kernel
+// mirrors the CPU code named beside it (same formulas, float32 sums in another order).
+//   embed_rows              Embedding.Forward: row lookup.
+//   latent_append           MLA's cache entry: [RMSNorm(c) | YaRN-rotated k_rope] written to its paged slot.
+//   head_proj               the absorbed per-head projections (q_nope . W_UK, o_latent . W_UV) for all heads at once.
+//   copy_rope               the rotated q_rope beside the absorbed q_nope.
+//   latent_attention_paged  absorbed causal attention of every row against its sequence's paged latents.
+//   moe_ref_gate_up/down    routed experts for any shape and weight type (float32, or FP8 with block scales): one
+//                           warp per (slot, output row); the reference the fast FP8 kernels (moe_fp8.cu) are held to.
+//   moe_ref_combine         InProcessExpertExchange.Combine: sum over k of w[t,k] . out[t,k] in slot order.
+//   add_inplace, argmax_rows.
+
+typedef unsigned int u32;
+
+#define WARPS 8
+#define CHUNK 128
+#define MAX_V_PER_THREAD 8
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+__device__ __forceinline__ float block_sum(float v, float* red)
+{
+    v = warp_sum(v);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float t = 0.f;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t += red[w];
+    __syncthreads();
+    return t;
+}
+
+__device__ __forceinline__ float block_max(float v, float* red)
+{
+    v = warp_max(v);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float t = __int_as_float(0xff800000);
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t = fmaxf(t, red[w]);
+    __syncthreads();
+    return t;
+}
+
+// One e4m3 code to float, exactly (cvt to f16 is exact for e4m3, f16 to f32 too).
+__device__ __forceinline__ float e4m3_to_float(unsigned char code)
+{
+    u32 h;
+    unsigned short s = (unsigned short)code;
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"(s));
+    float lo;
+    asm("{ .reg .f16 a, b; mov.b32 {a, b}, %1; cvt.f32.f16 %0, a; }" : "=f"(lo) : "r"(h));
+    return lo;
+}
+
+// grid (rows), block 256: out[t] = table[tokens[t]] (ids checked on the host).
+extern "C" __global__ void __launch_bounds__(256)
+embed_rows(const float* __restrict__ table, const int* __restrict__ tokens, float* __restrict__ out, int d)
+{
+    const float* src = table + (size_t)tokens[blockIdx.x] * d;
+    float* dst = out + (size_t)blockIdx.x * d;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) dst[i] = src[i];
+}
+
+// grid (rows), block 256. kv: [rows, kv_rank + rope] (kv_a_proj_with_mqa's output). Writes the row's cache entry at
+// pool + slots[t] * (kv_rank + rope): RMSNorm(c) as rmsnorm.cu computes it, then k_rope rotated at positions[t] as
+// rope.cu does (angles and cos/sin in float64, the rotation in float32).
+extern "C" __global__ void __launch_bounds__(256)
+latent_append(const float* __restrict__ kv, const float* __restrict__ norm_w, float eps, const int* __restrict__ positions,
+              const int* __restrict__ slots, const double* __restrict__ inv_freq, double attention_factor,
+              float* __restrict__ pool, int kv_rank, int rope)
+{
+    __shared__ float red[32];
+    const int t = blockIdx.x, width = kv_rank + rope;
+    const float* src = kv + (size_t)t * width;
+    float* dst = pool + (size_t)slots[t] * width;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < kv_rank; i += blockDim.x) ss += src[i] * src[i];
+    ss = block_sum(ss, red);
+    const float inv = 1.0f / sqrtf(ss / (float)kv_rank + eps);
+    for (int i = threadIdx.x; i < kv_rank; i += blockDim.x) dst[i] = (src[i] * inv) * norm_w[i];
+    const double pos = (double)positions[t];
+    for (int i = threadIdx.x; i < rope / 2; i += blockDim.x) {
+        double s, c;
+        sincos(pos * inv_freq[i], &s, &c);
+        const float cf = (float)(c * attention_factor), sf = (float)(s * attention_factor);
+        const float a = src[kv_rank + 2 * i], b = src[kv_rank + 2 * i + 1];
+        dst[kv_rank + 2 * i] = a * cf - b * sf;
+        dst[kv_rank + 2 * i + 1] = b * cf + a * sf;
+    }
+}
+
+// out[t*out_row + h*out_head + out_off + r] = sum_c W[h, r, c] * x[t*x_row + h*x_head + x_off + c]
+// (r < out_dim, c < in_dim, t < n). grid (heads, ceil(out_dim / 8)), block 256: a warp per output row, its lanes
+// across c; tokens in runs of 8 (each weight row is read once per run, from L1/L2 after the first).
+extern "C" __global__ void __launch_bounds__(256)
+head_proj(const float* __restrict__ w, const float* __restrict__ x, long long x_row, int x_head, int x_off, int in_dim,
+          float* __restrict__ out, long long out_row, int out_head, int out_off, int out_dim, int n)
+{
+    const int lane = threadIdx.x & 31, h = blockIdx.x;
+    const int r = blockIdx.y * WARPS + (threadIdx.x >> 5);
+    if (r >= out_dim) return;
+    const float* wr = w + ((size_t)h * out_dim + r) * in_dim;
+    for (int t0 = 0; t0 < n; t0 += 8) {
+        float acc[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[j] = 0.f;
+        for (int c = lane; c < in_dim; c += 32) {
+            const float wv = wr[c];
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                if (t0 + j < n) acc[j] = fmaf(wv, x[(size_t)(t0 + j) * x_row + (size_t)h * x_head + x_off + c], acc[j]);
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const float s = warp_sum(acc[j]);
+            if (lane == 0 && t0 + j < n) out[(size_t)(t0 + j) * out_row + (size_t)h * out_head + out_off + r] = s;
+        }
+    }
+}
+
+// grid (rows), block 128: qa[t, h, kv_rank + i] = q[t, h, nope + i] for i < rope (q: [rows, heads, nope + rope],
+// qa: [rows, heads, kv_rank + rope]).
+extern "C" __global__ void __launch_bounds__(128)
+copy_rope(const float* __restrict__ q, float* __restrict__ qa, int heads, int nope, int rope, int kv_rank)
+{
+    const int t = blockIdx.x;
+    for (int j = threadIdx.x; j < heads * rope; j += blockDim.x) {
+        const int h = j / rope, i = j - h * rope;
+        qa[((size_t)t * heads + h) * (kv_rank + rope) + kv_rank + i] = q[((size_t)t * heads + h) * (nope + rope) + nope + i];
+    }
+}
+
+// Absorbed MLA attention over paged latents (CpuBackend.LatentAttention, mla_attention.cu's online softmax):
+// row t belongs to sequence row_seq[t] at position row_pos[t] and sees its keys 0..row_pos[t]; key u of sequence s is
+// the entry at pool + (tables[s * max_blocks + u / block_size] * block_size + u % block_size) * (kv_rank + rope).
+//   score(u) = (q[0:kv_rank] . c_u + q[kv_rank:] . kr_u) * scale;  out = softmax(score) . c
+// q: [rows, heads, kv_rank + rope]; out: [rows, heads, kv_rank]. grid (heads, rows), block CHUNK, dynamic shared
+// memory (kv_rank + rope + CHUNK + 32) floats + CHUNK row offsets.
+extern "C" __global__ void __launch_bounds__(CHUNK)
+latent_attention_paged(const float* __restrict__ q, const float* __restrict__ pool, const int* __restrict__ tables,
+                       int max_blocks, int block_size, const int* __restrict__ row_seq, const int* __restrict__ row_pos,
+                       float* __restrict__ out, int heads, int kv_rank, int rope, float scale)
+{
+    extern __shared__ float smem[];
+    const int width = kv_rank + rope;
+    float* qs = smem;
+    float* sc = qs + width;
+    float* red = sc + CHUNK;
+    long long* rows = reinterpret_cast<long long*>(red + 32 + ((width + CHUNK + 32) & 1));
+    const int h = blockIdx.x, t = blockIdx.y;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, warps = blockDim.x >> 5;
+    const float* qrow = q + ((size_t)t * heads + h) * width;
+    for (int d = tid; d < width; d += blockDim.x) qs[d] = qrow[d];
+    const int* table = tables + (size_t)row_seq[t] * max_blocks;
+    const int count = row_pos[t] + 1;
+    __syncthreads();
+
+    float acc[MAX_V_PER_THREAD];
+#pragma unroll
+    for (int j = 0; j < MAX_V_PER_THREAD; j++) acc[j] = 0.f;
+    float m = __int_as_float(0xff800000), l = 0.f;
+
+    for (int base = 0; base < count; base += CHUNK) {
+        const int nk = min(CHUNK, count - base);
+        if (tid < nk) {
+            const int u = base + tid;
+            rows[tid] = ((long long)table[u / block_size] * block_size + (u % block_size)) * width;
+        }
+        __syncthreads();
+        for (int j = warp; j < CHUNK; j += warps) {
+            float s = __int_as_float(0xff800000);
+            if (j < nk) {
+                const float* e = pool + rows[j];
+                float p = 0.f;
+                for (int d = lane; d < width; d += 32) p = fmaf(qs[d], e[d], p);
+                s = warp_sum(p) * scale;
+            }
+            if (lane == 0) sc[j] = s;
+        }
+        __syncthreads();
+
+        const float mine = sc[tid];
+        const float mNew = fmaxf(m, block_max(mine, red));
+        const float p = tid < nk ? expf(mine - mNew) : 0.f;
+        sc[tid] = p;
+        const float chunkSum = block_sum(p, red);
+        const float f = expf(m - mNew);
+        l = l * f + chunkSum;
+#pragma unroll
+        for (int j = 0; j < MAX_V_PER_THREAD; j++) {
+            const int d = tid + j * CHUNK;
+            if (d < kv_rank) {
+                float a = acc[j] * f;
+                for (int u = 0; u < nk; u++) a = fmaf(sc[u], pool[rows[u] + d], a);
+                acc[j] = a;
+            }
+        }
+        m = mNew;
+        __syncthreads();
+    }
+
+    float* orow = out + ((size_t)t * heads + h) * kv_rank;
+    const float inv = 1.f / l;
+#pragma unroll
+    for (int j = 0; j < MAX_V_PER_THREAD; j++) {
+        const int d = tid + j * CHUNK;
+        if (d < kv_rank) orow[d] = acc[j] * inv;
+    }
+}
+
+// Weight [e, r, c] of a stack of expert matrices (expert e's [rows, cols] starts w_stride elements after expert
+// e-1's): float32, or e4m3 codes times the block scale (expert e's [ceil(rows / br), ceil(cols / bc)] scales start
+// s_stride floats after e-1's), dequantized as linear_fp8.cu does (one rounded multiply). Separate gate and up stacks,
+// and vLLM's w13 (gate rows then up rows of each expert), are both such stacks.
+__device__ __forceinline__ float expert_weight(const void* w, const float* scales, long long w_stride, long long s_stride, int fp8,
+                                              int e, int r, int c, int cols, int br, int bc)
+{
+    const size_t i = (size_t)e * w_stride + (size_t)r * cols + c;
+    if (!fp8) return reinterpret_cast<const float*>(w)[i];
+    const int scols = (cols + bc - 1) / bc;
+    const float s = scales[(size_t)e * s_stride + (size_t)(r / br) * scols + c / bc];
+    return __fmul_rn(e4m3_to_float(reinterpret_cast<const unsigned char*>(w)[i]), s);
+}
+
+// grid (ceil(inter / 8), slots), block 256. slot = t * k + j routes token t to expert ids[slot]:
+// h[slot, r] = silu(gate[e, r] . x[t]) * (up[e, r] . x[t]) (silu_mul.cu's formula).
+extern "C" __global__ void __launch_bounds__(256)
+moe_ref_gate_up(const float* __restrict__ x, const int* __restrict__ ids, int k,
+                const void* gate, const float* gate_scales, const void* up, const float* up_scales,
+                long long w_stride, long long s_stride, int fp8, int br, int bc, float* __restrict__ h, int d, int inter)
+{
+    const int lane = threadIdx.x & 31, slot = blockIdx.y;
+    const int r = blockIdx.x * WARPS + (threadIdx.x >> 5);
+    if (r >= inter) return;
+    const int t = slot / k, e = ids[slot];
+    const float* xr = x + (size_t)t * d;
+    float g = 0.f, u = 0.f;
+    for (int c = lane; c < d; c += 32) {
+        const float xv = xr[c];
+        g = fmaf(expert_weight(gate, gate_scales, w_stride, s_stride, fp8, e, r, c, d, br, bc), xv, g);
+        u = fmaf(expert_weight(up, up_scales, w_stride, s_stride, fp8, e, r, c, d, br, bc), xv, u);
+    }
+    g = warp_sum(g);
+    u = warp_sum(u);
+    if (lane == 0) {
+        const float s = 1.0f / (1.0f + expf(-g));
+        h[(size_t)slot * inter + r] = (s * g) * u;
+    }
+}
+
+// grid (ceil(d / 8), slots), block 256: o[slot, r] = down[e, r] . h[slot].
+extern "C" __global__ void __launch_bounds__(256)
+moe_ref_down(const float* __restrict__ h, const int* __restrict__ ids, const void* down, const float* down_scales,
+             long long w_stride, long long s_stride, int fp8, int br, int bc, float* __restrict__ o, int d, int inter)
+{
+    const int lane = threadIdx.x & 31, slot = blockIdx.y;
+    const int r = blockIdx.x * WARPS + (threadIdx.x >> 5);
+    if (r >= d) return;
+    const int e = ids[slot];
+    const float* hr = h + (size_t)slot * inter;
+    float acc = 0.f;
+    for (int c = lane; c < inter; c += 32) acc = fmaf(expert_weight(down, down_scales, w_stride, s_stride, fp8, e, r, c, inter, br, bc), hr[c], acc);
+    acc = warp_sum(acc);
+    if (lane == 0) o[(size_t)slot * d + r] = acc;
+}
+
+// grid (rows), block 256: y[t] = sum over j = 0..k-1 of w[t, j] * o[t * k + j], in that order from 0.
+extern "C" __global__ void __launch_bounds__(256)
+moe_ref_combine(const float* __restrict__ o, const float* __restrict__ w, int k, float* __restrict__ y, int d)
+{
+    const int t = blockIdx.x;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float acc = 0.f;
+        for (int j = 0; j < k; j++) acc += w[(size_t)t * k + j] * o[((size_t)t * k + j) * d + i];
+        y[(size_t)t * d + i] = acc;
+    }
+}
+
+// y[i] += x[i].
+extern "C" __global__ void __launch_bounds__(256)
+add_inplace(float* __restrict__ y, const float* __restrict__ x, long long n)
+{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] += x[i];
+}
+
+// grid (rows), block 256: ids[t] = the first index of the largest value of row t of x [rows, cols] (NaN never wins).
+extern "C" __global__ void __launch_bounds__(256)
+argmax_rows(const float* __restrict__ x, int cols, int* __restrict__ ids)
+{
+    __shared__ float bv[256];
+    __shared__ int bi[256];
+    const float* row = x + (size_t)blockIdx.x * cols;
+    float best = __int_as_float(0xff800000);
+    int at = 0x7fffffff;
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+        const float v = row[i];
+        if (v > best) { best = v; at = i; }
+    }
+    bv[threadIdx.x] = best;
+    bi[threadIdx.x] = at;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            const float v = bv[threadIdx.x + s];
+            const int j = bi[threadIdx.x + s];
+            if (v > bv[threadIdx.x] || (v == bv[threadIdx.x] && j < bi[threadIdx.x])) { bv[threadIdx.x] = v; bi[threadIdx.x] = j; }
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) ids[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+}
+
+// Random float32 in [lo, hi) from a seed (benchmark weights generated on the GPU).
+extern "C" __global__ void __launch_bounds__(256)
+fill_uniform(float* __restrict__ p, unsigned long long n, unsigned int seed, float lo, float hi)
+{
+    for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x) {
+        unsigned long long v = i * 0x9E3779B97F4A7C15ULL + seed;
+        v ^= v >> 33; v *= 0xff51afd7ed558ccdULL; v ^= v >> 33; v *= 0xc4ceb9fe1a85ec53ULL; v ^= v >> 33;
+        p[i] = lo + (hi - lo) * ((float)(unsigned int)(v >> 8 & 0xFFFFFF) / 16777216.0f);
+    }
+}

@@ -1,0 +1,313 @@
+using R1Orleans.Checkpoint;
+
+namespace R1Orleans.Cuda.Forward;
+
+/// <summary>
+/// The model's forward with everything on one GPU: weights (<see cref="DeviceModelWeights"/>), the paged latent cache
+/// (<see cref="DeviceLatentCache"/>) and every activation stay in device memory, and a step is a sequence of kernels on
+/// one stream — embedding, per layer RMSNorm (+ residual), MLA (projections, YaRN, cache append, absorbed attention
+/// over the pages), the dense MLP or the MoE (router, noaux_tc gate, routed experts, shared experts), then the final
+/// norm, lm_head and argmax. Only the step's metadata goes in (<see cref="StepPlan"/>) and only what is asked for comes
+/// out. Because the metadata sits in fixed device buffers and every launch's shape depends on the row count alone, a
+/// decode step of a given batch size can be captured once and replayed as a CUDA graph (<see cref="CaptureStep"/>).
+/// Attention is absorbed for every row (prefill too); the CPU reference uses the naive form for prefill, which differs
+/// only in rounding.
+/// </summary>
+public sealed class DeviceForward : IDisposable
+{
+    private readonly CudaContext _context;
+    private readonly ForwardKernels _k;
+    private readonly DeviceModelWeights _w;
+    private readonly DeviceLatentCache _cache;
+    private readonly DeviceForwardOptions _options;
+    private readonly CudaStream _stream;
+    private readonly List<DeviceBuffer> _owned = [];
+    private readonly DeviceBuffer _tokens, _positions, _rowSeq, _slots, _tables;
+    private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax;
+    private readonly Dictionary<int, (DeviceBuffer Ids, DeviceBuffer Weights)> _routing = [];
+    private readonly int _maxTableWidth;
+    private int _uploadedTableWidth;
+
+    public DeviceForward(CudaContext context, KernelLibrary kernels, DeviceModelWeights weights, DeviceLatentCache cache, int maxRows, int maxSequences, int maxTableWidth, DeviceForwardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(cache);
+        ModelConfig c = weights.Config;
+        if (maxRows < 1 || maxSequences < 1 || maxTableWidth < 1)
+        {
+            throw new ArgumentException($"{maxRows} rows, {maxSequences} sequences and tables of {maxTableWidth} blocks: each must be at least 1");
+        }
+
+        if (cache.Layers < weights.Layers.Count || cache.EntryDim != c.KvLoraRank + c.QkRopeHeadDim)
+        {
+            throw new ArgumentException($"the cache has {cache.Layers} layers of {cache.EntryDim}-float entries; the model needs {weights.Layers.Count} of {c.KvLoraRank + c.QkRopeHeadDim}");
+        }
+
+        if (c.KvLoraRank > 1024)
+        {
+            throw new ArgumentException($"kv_lora_rank {c.KvLoraRank} is above the attention kernel's 1024");
+        }
+
+        _context = context;
+        _k = new ForwardKernels(kernels);
+        _w = weights;
+        _cache = cache;
+        _options = options ?? new DeviceForwardOptions();
+        _stream = context.CreateStream();
+        MaxRows = maxRows;
+        MaxSequences = maxSequences;
+        _maxTableWidth = maxTableWidth;
+
+        long n = maxRows, d = c.HiddenSize, heads = c.NumAttentionHeads, entry = cache.EntryDim, k = c.NumExpertsPerTok;
+        long inter = Math.Max(c.IntermediateSize, Math.Max(c.MoeIntermediateSize * Math.Max(1, c.NSharedExperts), c.MoeIntermediateSize));
+        _tokens = Own(n * 4);
+        _positions = Own(n * 4);
+        _rowSeq = Own(n * 4);
+        _slots = Own(n * 4);
+        _tables = Own((long)maxSequences * maxTableWidth * 4);
+        _h = Own(n * d * 4);
+        _normed = Own(n * d * 4);
+        _qa = Own(n * (c.QLoraRank ?? 1) * 4);
+        _q = Own(n * heads * c.QkHeadDim * 4);
+        _kv = Own(n * entry * 4);
+        _qAbs = Own(n * heads * entry * 4);
+        _oLat = Own(n * heads * c.KvLoraRank * 4);
+        _attn = Own(n * heads * c.VHeadDim * 4);
+        _a = Own(n * d * 4);
+        _f = Own(n * d * 4);
+        _g = Own(n * inter * 4);
+        _u = Own(n * inter * 4);
+        _s = Own(n * d * 4);
+        _routerLogits = Own(n * Math.Max(1, c.NRoutedExperts) * 4);
+        _expertH = Own(n * k * c.MoeIntermediateSize * 4);
+        _expertO = Own(n * k * d * 4);
+        _logits = Own(n * c.VocabSize * 4);
+        _argmax = Own(n * 4);
+        foreach (DeviceLayer layer in weights.Layers.Where(l => l.Moe is not null))
+        {
+            _routing[layer.Layer] = (Own(n * k * 4), Own(n * k * 4));
+        }
+    }
+
+    public int MaxRows { get; }
+
+    public int MaxSequences { get; }
+
+    public CudaStream Stream => _stream;
+
+    public DeviceModelWeights Weights => _w;
+
+    /// <summary>Device bytes of the activation and metadata buffers.</summary>
+    public long ScratchBytes => _owned.Sum(b => b.Bytes);
+
+    /// <summary>Queues the upload of a step's metadata (before <see cref="Enqueue"/> or a graph replay of its row count).</summary>
+    public void Upload(StepPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (plan.Rows > MaxRows || plan.Sequences > MaxSequences || plan.TableWidth > _maxTableWidth)
+        {
+            throw new ArgumentException($"step of {plan.Rows} rows, {plan.Sequences} sequences, tables of {plan.TableWidth}: this forward was sized for {MaxRows}, {MaxSequences}, {_maxTableWidth}");
+        }
+
+        _context.MakeCurrent();
+        _tokens.UploadAsync<int>(plan.Tokens, _stream);
+        _positions.UploadAsync<int>(plan.Positions, _stream);
+        _rowSeq.UploadAsync<int>(plan.RowSequence, _stream);
+        _slots.UploadAsync<int>(plan.Slots, _stream);
+        _tables.UploadAsync<int>(plan.Tables, _stream);
+        _uploadedTableWidth = plan.TableWidth;
+    }
+
+    /// <summary>
+    /// Queues one step of <paramref name="rows"/> rows over the uploaded metadata: logits and greedy ids of every row
+    /// land in device buffers (<see cref="DownloadLogits"/>, <see cref="DownloadArgmax"/>). When
+    /// <paramref name="layerMarks"/> holds layers + 2 events, one is recorded before the embedding, after each layer
+    /// and after the head.
+    /// </summary>
+    public void Enqueue(int rows, CudaEvent[]? layerMarks = null)
+    {
+        if (rows < 1 || rows > MaxRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"{rows} rows; this forward was sized for 1..{MaxRows}");
+        }
+
+        _context.MakeCurrent();
+        ModelConfig c = _w.Config;
+        int d = c.HiddenSize;
+        layerMarks?[0].Record(_stream);
+        _k.Embed.Launch(_stream, rows, 256, 0, _w.Embedding, _tokens, _h, d);
+        DeviceBuffer? pending = null;
+        for (int i = 0; i < _w.Layers.Count; i++)
+        {
+            DeviceLayer layer = _w.Layers[i];
+            Norm(pending, layer.InputNorm, rows);
+            Attention(layer, rows);
+            Norm(_a, layer.PostAttentionNorm, rows);
+            if (layer.Moe is { } moe)
+            {
+                Moe(layer.Layer, moe, rows);
+            }
+            else
+            {
+                FeedForward(layer.Mlp!, _normed.Pointer, rows, _f.Pointer);
+            }
+
+            pending = _f;
+            layerMarks?[i + 1].Record(_stream);
+        }
+
+        Norm(pending, _w.FinalNorm, rows);
+        Linear(_normed.Pointer, rows, _w.LmHead, _logits.Pointer);
+        _k.Argmax.Launch(_stream, rows, 256, 0, _logits, c.VocabSize, _argmax);
+        layerMarks?[_w.Layers.Count + 1].Record(_stream);
+    }
+
+    /// <summary>Uploads the plan, queues the step and waits for it.</summary>
+    public void Run(StepPlan plan)
+    {
+        Upload(plan);
+        Enqueue(plan.Rows);
+        _stream.Synchronize();
+    }
+
+    /// <summary>Captures one step of <paramref name="rows"/> rows as a graph; replay it after each <see cref="Upload"/>.</summary>
+    public CudaGraph CaptureStep(int rows)
+    {
+        _context.MakeCurrent();
+        _stream.Synchronize();
+        return CudaGraph.Capture(_stream, () => Enqueue(rows));
+    }
+
+    public float[] DownloadLogits(int rows) => Download<float>(_logits, rows * _w.Config.VocabSize);
+
+    public int[] DownloadArgmax(int rows) => Download<int>(_argmax, rows);
+
+    /// <summary>The final norm's output (the hidden states MTP reads) of every row.</summary>
+    public float[] DownloadHidden(int rows) => Download<float>(_normed, rows * _w.Config.HiddenSize);
+
+    /// <summary>A MoE layer's routing of the last step: ids and weights [rows, k].</summary>
+    public (int[] Ids, float[] Weights) DownloadRouting(int layer, int rows)
+    {
+        (DeviceBuffer ids, DeviceBuffer w) = _routing.TryGetValue(layer, out var r) ? r : throw new ArgumentException($"layer {layer} is not an MoE layer");
+        int k = _w.Config.NumExpertsPerTok;
+        return (Download<int>(ids, rows * k), Download<float>(w, rows * k));
+    }
+
+    /// <summary>Fills every activation buffer with NaN, so a check sees any value a step reads before writing it.</summary>
+    public void PoisonActivations()
+    {
+        _context.MakeCurrent();
+        _stream.Synchronize();
+        foreach (DeviceBuffer b in new[] { _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits })
+        {
+            b.Fill32(0x7FC00000u);
+        }
+    }
+
+    public void Dispose()
+    {
+        _owned.ForEach(b => b.Dispose());
+        _stream.Dispose();
+    }
+
+    private T[] Download<T>(DeviceBuffer b, int count)
+        where T : unmanaged
+    {
+        _context.MakeCurrent();
+        _stream.Synchronize();
+        return b.Download<T>(count);
+    }
+
+    private DeviceBuffer Own(long bytes)
+    {
+        DeviceBuffer b = _context.Allocate(Math.Max(256, (bytes + 255) & ~255L));
+        _owned.Add(b);
+        return b;
+    }
+
+    /// <summary>_normed = RMSNorm(h) with a pending residual (h += pending first, fused) or without.</summary>
+    private void Norm(DeviceBuffer? pending, DeviceNorm norm, int rows) =>
+        _k.RmsNorm.Launch(_stream, rows, 256, 0, pending is null ? _h.Pointer : pending.Pointer, pending is null ? 0UL : _h.Pointer, norm.Weight, _normed, norm.Dim, norm.Eps);
+
+    private void Linear(ulong x, int rows, DeviceWeight w, ulong y) => _k.Linear.Launch(_stream, x, rows, w, y, _options.GemvMaxRows);
+
+    /// <summary>MLA on _normed → _a, writing this layer's cache entries.</summary>
+    private void Attention(DeviceLayer layer, int rows)
+    {
+        ModelConfig c = _w.Config;
+        DeviceAttention a = layer.Attention;
+        int heads = c.NumAttentionHeads, nope = c.QkNopeHeadDim, rope = c.QkRopeHeadDim, kvRank = c.KvLoraRank, v = c.VHeadDim;
+        int entry = kvRank + rope, qWidth = nope + rope;
+        if (a.QA is not null)
+        {
+            Linear(_normed.Pointer, rows, a.QA, _qa.Pointer);
+            _k.RmsNorm.Launch(_stream, rows, 256, 0, _qa, 0UL, a.QANorm!.Weight, _qa, a.QANorm.Dim, a.QANorm.Eps);
+            Linear(_qa.Pointer, rows, a.QB, _q.Pointer);
+        }
+        else
+        {
+            Linear(_normed.Pointer, rows, a.QB, _q.Pointer);
+        }
+
+        Linear(_normed.Pointer, rows, a.KvA, _kv.Pointer);
+        ulong attentionFactor = BitConverter.DoubleToUInt64Bits(_w.AttentionFactor);
+        _k.Rope.Launch(_stream, rows, 128, 0, _q, _positions, _w.InverseFrequencies, attentionFactor, heads, (long)heads * qWidth, qWidth, nope, rope / 2);
+        _k.LatentAppend.Launch(_stream, rows, 256, 0, _kv, a.KvANorm.Weight, a.KvANorm.Eps, _positions, _slots, _w.InverseFrequencies, attentionFactor, _cache.LayerPointer(layer.Layer), kvRank, rope);
+        _k.HeadProj.Launch(_stream, new Dim3((uint)heads, (uint)((kvRank + 7) / 8)), 256, 0, a.AbsorbedKeys, _q, (long)heads * qWidth, qWidth, 0, nope, _qAbs, (long)heads * entry, entry, 0, kvRank, rows);
+        _k.CopyRope.Launch(_stream, rows, 128, 0, _q, _qAbs, heads, nope, rope, kvRank);
+        int shared = ((entry + 128 + 32 + 1) * 4) + (128 * 8);
+        if (shared > 48 * 1024)
+        {
+            _k.Attention.SetMaxDynamicSharedMemory(shared);
+        }
+
+        _k.Attention.Launch(_stream, new Dim3((uint)heads, (uint)rows), 128, (uint)shared, _qAbs, _cache.LayerPointer(layer.Layer), _tables, _uploadedTableWidth, _cache.BlockSize, _rowSeq, _positions, _oLat, heads, kvRank, rope, _w.SoftmaxScale);
+        _k.HeadProj.Launch(_stream, new Dim3((uint)heads, (uint)((v + 7) / 8)), 256, 0, a.AbsorbedValues, _oLat, (long)heads * kvRank, kvRank, 0, kvRank, _attn, (long)heads * v, v, 0, v, rows);
+        Linear(_attn.Pointer, rows, a.O, _a.Pointer);
+    }
+
+    /// <summary>y = down(silu(gate(x)) ⊙ up(x)).</summary>
+    private void FeedForward(DeviceFeedForward f, ulong x, int rows, ulong y)
+    {
+        Linear(x, rows, f.Gate, _g.Pointer);
+        Linear(x, rows, f.Up, _u.Pointer);
+        long count = (long)rows * f.Intermediate;
+        int blocks = (int)Math.Min((count + 255) / 256, _context.MultiprocessorCount * 16L);
+        _k.SiluMul.Launch(_stream, blocks, 256, 0, _g, _u, _g, count);
+        Linear(_g.Pointer, rows, f.Down, y);
+    }
+
+    /// <summary>The MoE on _normed → _f: route, routed experts combined in slot order, then + the shared experts.</summary>
+    private void Moe(int layerIndex, DeviceMoe moe, int rows)
+    {
+        ModelConfig c = _w.Config;
+        int d = c.HiddenSize, k = c.NumExpertsPerTok, e = c.NRoutedExperts;
+        (DeviceBuffer ids, DeviceBuffer weights) = _routing[layerIndex];
+        Linear(_normed.Pointer, rows, moe.Router, _routerLogits.Pointer);
+        _k.Gate.Launch(_stream, rows, 256, 0, _routerLogits, moe.Bias, ids, weights, e, c.NGroup, c.TopkGroup, k, c.NormTopkProb ? 1 : 0, (float)c.RoutedScalingFactor, 1);
+        if (moe.Fast is { } fast && (!_options.ReferenceExperts || moe.Reference is null))
+        {
+            fast.X.CopyFromAsync(_normed, (long)rows * d * 4, _stream);
+            fast.TopkIds.CopyFromAsync(ids, (long)rows * k * 4, _stream);
+            fast.TopkWeights.CopyFromAsync(weights, (long)rows * k * 4, _stream);
+            fast.Forward(_stream, rows);
+            _f.CopyFromAsync(fast.Output, (long)rows * d * 4, _stream);
+        }
+        else
+        {
+            DeviceRoutedExperts r = moe.Reference ?? throw new InvalidOperationException($"layer {layerIndex} has no routed experts on the device");
+            int inter = r.Intermediate, slots = rows * k, fp8 = r.Fp8 ? 1 : 0;
+            _k.MoeGateUp.Launch(_stream, new Dim3((uint)((inter + 7) / 8), (uint)slots), 256, 0, _normed, ids, k, r.Gate.Pointer, r.Gate.Scales, r.Up.Pointer, r.Up.Scales, r.Gate.Stride, r.Gate.ScaleStride, fp8, r.BlockRows, r.BlockCols, _expertH, d, inter);
+            _k.MoeDown.Launch(_stream, new Dim3((uint)((d + 7) / 8), (uint)slots), 256, 0, _expertH, ids, r.Down.Pointer, r.Down.Scales, r.Down.Stride, r.Down.ScaleStride, fp8, r.BlockRows, r.BlockCols, _expertO, d, inter);
+            _k.MoeCombine.Launch(_stream, rows, 256, 0, _expertO, weights, k, _f, d);
+        }
+
+        if (moe.Shared is { } shared)
+        {
+            FeedForward(shared, _normed.Pointer, rows, _s.Pointer);
+            long count = (long)rows * d;
+            _k.Add.Launch(_stream, (int)Math.Min((count + 255) / 256, _context.MultiprocessorCount * 16L), 256, 0, _f, _s, count);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+using R1Orleans.Backend;
+using R1Orleans.Model;
+
+namespace R1Orleans.Cuda.Forward;
+
+/// <summary>
+/// Copies a loaded <see cref="DeepseekV3Model"/> and the routed experts it reaches to the device, as the model holds
+/// them (FP8 matrices stay FP8 with their block scales; the rest float32). The routed experts are stacked per layer for
+/// the reference kernels; every expert of every MoE layer must be in <paramref name="experts"/>.
+/// </summary>
+public static class DeviceWeightUpload
+{
+    public static DeviceModelWeights FromModel(CudaContext context, CudaStream stream, DeepseekV3Model model, ExpertShard experts)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(experts);
+        var owned = new List<IDisposable>();
+        try
+        {
+            T Own<T>(T d) where T : IDisposable
+            {
+                owned.Add(d);
+                return d;
+            }
+
+            DeviceWeight Weight(Matrix m) => Own(DeviceWeight.Upload(context, m, stream));
+            DeviceBuffer Floats(ReadOnlySpan<float> v)
+            {
+                DeviceBuffer b = Own(context.Allocate(Math.Max(4, v.Length * 4L)));
+                b.Upload(v);
+                return b;
+            }
+
+            DeviceNorm Norm(RmsNorm n) => new(Floats(n.Weight), n.Dim, n.Eps);
+            DeviceFeedForward Ffn(FeedForward f) => new(Weight(f.Gate), Weight(f.Up), Weight(f.Down));
+
+            var layers = new List<DeviceLayer>();
+            foreach (DecoderBlock block in model.Blocks)
+            {
+                MultiHeadLatentAttention a = block.Attention;
+                var attention = new DeviceAttention(
+                    a.QA is null ? null : Weight(a.QA),
+                    a.QANorm is null ? null : Norm(a.QANorm),
+                    Weight(a.QB),
+                    Weight(a.KvA),
+                    Norm(a.KvANorm),
+                    Weight(a.O),
+                    Floats(Stack(a.AbsorbedKeys)),
+                    Floats(Stack(a.AbsorbedValues)));
+                DeviceMoe? moe = null;
+                if (block.Moe is { } m)
+                {
+                    moe = new DeviceMoe(
+                        Weight(m.Gate.Weight.IsFp8 ? m.Gate.Weight.ToFloat32() : m.Gate.Weight),
+                        Floats(m.Gate.Bias),
+                        m.Shared is null ? null : Ffn(m.Shared),
+                        RoutedExperts(context, experts, model.Config.NRoutedExperts, block.Layer, owned),
+                        null);
+                }
+
+                layers.Add(new DeviceLayer(block.Layer, Norm(block.InputNorm), Norm(block.PostAttentionNorm), attention, block.Mlp is null ? null : Ffn(block.Mlp), moe));
+            }
+
+            Matrix table = model.Embedding.Table.IsFp8 ? model.Embedding.Table.ToFloat32() : model.Embedding.Table;
+            DeviceBuffer embedding = Floats(table.Data);
+            DeviceNorm final = Norm(model.Head.Norm);
+            DeviceWeight head = Weight(model.Head.Weight);
+            YarnRope rope = model.Blocks[0].Attention.Rope;
+            DeviceBuffer invFreq = Own(context.Allocate(Math.Max(8, rope.InverseFrequencies.Length * 8L)));
+            invFreq.Upload(rope.InverseFrequencies);
+            stream.Synchronize();
+            return new DeviceModelWeights(model.Config, embedding, layers, final, head, invFreq, rope.AttentionFactor, rope.SoftmaxScale, owned);
+        }
+        catch
+        {
+            stream.Synchronize();
+            owned.ForEach(d => d.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>Row-major float32 matrices of one shape, one after another.</summary>
+    private static float[] Stack(IReadOnlyList<Matrix> heads)
+    {
+        int size = heads[0].Rows * heads[0].Cols;
+        var all = new float[heads.Count * size];
+        for (int h = 0; h < heads.Count; h++)
+        {
+            heads[h].Data.AsSpan().CopyTo(all.AsSpan(h * size, size));
+        }
+
+        return all;
+    }
+
+    /// <summary>A layer's experts stacked for moe_ref_*: gate, up and down each one buffer (codes, then scales).</summary>
+    private static DeviceRoutedExperts RoutedExperts(CudaContext context, ExpertShard shard, int count, int layer, List<IDisposable> owned)
+    {
+        var ffns = new FeedForward[count];
+        for (int e = 0; e < count; e++)
+        {
+            ffns[e] = shard.Contains(layer, e)
+                ? shard.Get(layer, e)
+                : throw new ArgumentException($"the device forward needs every routed expert on this device; expert {e} of layer {layer} is not in the shard");
+        }
+
+        Matrix first = ffns[0].Gate;
+        bool fp8 = first.IsFp8;
+        foreach (FeedForward f in ffns)
+        {
+            foreach (Matrix m in new[] { f.Gate, f.Up, f.Down })
+            {
+                if (m.IsFp8 != fp8 || (fp8 && (m.BlockRows != first.BlockRows || m.BlockCols != first.BlockCols)))
+                {
+                    throw new ArgumentException($"layer {layer}: the routed experts mix weight types or scale blocks; the device forward stacks one kind");
+                }
+            }
+        }
+
+        ExpertStack Upload(Func<FeedForward, Matrix> part)
+        {
+            Matrix m0 = part(ffns[0]);
+            long elems = (long)m0.Rows * m0.Cols;
+            if (!fp8)
+            {
+                DeviceBuffer b = context.Allocate(count * elems * 4);
+                owned.Add(b);
+                for (int e = 0; e < count; e++)
+                {
+                    b.Upload<float>(part(ffns[e]).Data, e * elems * 4);
+                }
+
+                return new ExpertStack(b.Pointer, 0, elems, 0);
+            }
+
+            long scales = m0.Scales.Length;
+            long codeBytes = (count * elems + 255) & ~255L;
+            DeviceBuffer c = context.Allocate(codeBytes + (count * scales * 4));
+            owned.Add(c);
+            for (int e = 0; e < count; e++)
+            {
+                c.Upload<byte>(part(ffns[e]).Codes, e * elems);
+                c.Upload<float>(part(ffns[e]).Scales, codeBytes + (e * scales * 4));
+            }
+
+            return new ExpertStack(c.Pointer, c.Pointer + (ulong)codeBytes, elems, scales);
+        }
+
+        return new DeviceRoutedExperts(Upload(f => f.Gate), Upload(f => f.Up), Upload(f => f.Down), fp8, first.BlockRows, first.BlockCols, first.Rows);
+    }
+}

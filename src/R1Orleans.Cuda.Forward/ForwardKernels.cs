@@ -1,0 +1,58 @@
+namespace R1Orleans.Cuda.Forward;
+
+/// <summary>The kernels the device forward launches: kernels/forward.cu and the per-op modules it shares with CudaBackend.</summary>
+public sealed class ForwardKernels
+{
+    /// <summary>The kernel modules (kernels/NAME.cu) to load for the device forward.</summary>
+    public static readonly string[] Modules = ["forward", "linear", "linear_fp8", "rmsnorm", "rope", "silu_mul", "noaux_gate", "moe_fp8", "moe_prefill"];
+
+    public ForwardKernels(KernelLibrary kernels)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        Linear = new LinearKernels(kernels);
+        Embed = kernels.Kernel("forward", "embed_rows");
+        LatentAppend = kernels.Kernel("forward", "latent_append");
+        HeadProj = kernels.Kernel("forward", "head_proj");
+        CopyRope = kernels.Kernel("forward", "copy_rope");
+        Attention = kernels.Kernel("forward", "latent_attention_paged");
+        MoeGateUp = kernels.Kernel("forward", "moe_ref_gate_up");
+        MoeDown = kernels.Kernel("forward", "moe_ref_down");
+        MoeCombine = kernels.Kernel("forward", "moe_ref_combine");
+        Add = kernels.Kernel("forward", "add_inplace");
+        Argmax = kernels.Kernel("forward", "argmax_rows");
+        RmsNorm = kernels.Kernel("rmsnorm", "rmsnorm");
+        Rope = kernels.Kernel("rope", "rope_yarn");
+        SiluMul = kernels.Kernel("silu_mul", "silu_mul");
+        Gate = kernels.Kernel("noaux_gate", "noaux_tc_gate");
+    }
+
+    public LinearKernels Linear { get; }
+
+    public CudaKernel Embed { get; }
+
+    public CudaKernel LatentAppend { get; }
+
+    public CudaKernel HeadProj { get; }
+
+    public CudaKernel CopyRope { get; }
+
+    public CudaKernel Attention { get; }
+
+    public CudaKernel MoeGateUp { get; }
+
+    public CudaKernel MoeDown { get; }
+
+    public CudaKernel MoeCombine { get; }
+
+    public CudaKernel Add { get; }
+
+    public CudaKernel Argmax { get; }
+
+    public CudaKernel RmsNorm { get; }
+
+    public CudaKernel Rope { get; }
+
+    public CudaKernel SiluMul { get; }
+
+    public CudaKernel Gate { get; }
+}

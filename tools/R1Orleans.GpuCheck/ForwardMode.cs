@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text.Json;
+using R1Orleans.Checkpoint;
+using R1Orleans.Conformance;
+using R1Orleans.Cuda;
+using R1Orleans.Cuda.Forward;
+
+namespace R1Orleans.GpuCheck;
+
+/// <summary>
+/// r1-gpucheck --forward GOLDEN_DIR: the device-resident forward (src/R1Orleans.Cuda.Forward) — every golden case
+/// through it with the golden checks and tolerances; the fast FP8 expert kernels against the reference kernels inside
+/// the same forward; then the reduced-depth, full-width model decoding at batch 1 and 64 against its per-op floors.
+/// </summary>
+public static class ForwardMode
+{
+    public const double FastExpertsTolerance = 1e-2;
+
+    public static int Run(CudaContext context, KernelLibrary kernels, string goldenDir, int reps, string? outFile, bool checksOnly)
+    {
+        int failed = 0;
+        Console.WriteLine($"device forward: golden cases under {goldenDir}");
+        foreach ((string name, GoldenPromptResult r) in ForwardGoldenCheck.Run(context, kernels, goldenDir))
+        {
+            failed += r.Passed ? 0 : 1;
+            Console.WriteLine($"{(r.Passed ? "PASS" : "FAIL")} {name} prompt {r.Prompt} ({r.Tokens} tokens): logits max rel err {r.LogitRelError:E2} (tol {GoldenTolerance.Logits:E0}), routing {r.RoutingMismatches}/{r.RoutedDecisions} mismatched, weight err {r.RoutingWeightError:E2}, greedy {r.GreedyTokens - r.GreedyMismatches}/{r.GreedyTokens}");
+        }
+
+        CheckResult fastVsRef = FastAgainstReference(context, kernels);
+        failed += fastVsRef.Passed ? 0 : 1;
+        Console.WriteLine(fastVsRef);
+        if (checksOnly)
+        {
+            Console.WriteLine($"device forward checks: {failed} failed");
+            return failed == 0 ? 0 : 1;
+        }
+
+        using CudaStream stream = context.CreateStream();
+        Bandwidth bw = MoeBench.MeasureBandwidth(context, kernels, stream, reps);
+        Console.WriteLine($"bandwidth: {bw}");
+        ModelConfig c = ReducedModelBench.Config();
+        var results = new List<ReducedModelResult>();
+        using (DeviceModelWeights weights = RandomDeviceWeights.Build(context, kernels, stream, c, seed: 5, maxTokens: 256, reference: false))
+        {
+            (long free, long total) = context.MemoryInfo();
+            Console.WriteLine($"reduced model: V3 widths, vocab {c.VocabSize}, {c.FirstKDenseReplace} dense + {c.NumHiddenLayers - c.FirstKDenseReplace} MoE layers; device memory used {(total - free) / 1e9:F1} of {total / 1e9:F1} GB");
+            foreach ((int batch, int gemv) in new[] { (1, 8), (64, 8), (64, 64) })
+            {
+                results.Add(ReducedModelBench.Run(context, kernels, weights, bw.Copy, batch, prompt: 32, steps: 2 * reps, new DeviceForwardOptions { GemvMaxRows = gemv }, seed: 11));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Reduced model decode (copy {bw.Copy:F0} GB/s; floors = bytes read / copy; medians of {reps} eager and {reps} graph steps)");
+        Console.WriteLine($"{"batch",5} {"gemv",4} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
+        foreach (ReducedModelResult r in results)
+        {
+            string layers = string.Join("  ", r.LayerMs.Select((m, i) => string.Create(CultureInfo.InvariantCulture, $"{m:F3} ({r.LayerFloorMs[i]:F3})")));
+            Console.WriteLine($"{r.Batch,5} {r.GemvMaxRows,4} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
+        }
+
+        if (outFile is not null)
+        {
+            File.WriteAllText(outFile, JsonSerializer.Serialize(new { device = context.Name, date = DateTime.UtcNow.ToString("O"), bandwidth = bw, fastVsRef, reduced = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        }
+
+        Console.WriteLine($"device forward: {failed} failed");
+        return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// A medium-width model (1 dense + 1 MoE layer, FP8, random) through the same forward twice: routed experts through
+    /// the fast FP8 kernels (f16 activations) and through the reference kernels (float32); a prefill of 4 prompts and one
+    /// decode step, logits compared. One MoE layer, so both see the same routing.
+    /// </summary>
+    private static CheckResult FastAgainstReference(CudaContext context, KernelLibrary kernels)
+    {
+        ModelConfig c = SyntheticCheckpoint.MediumConfig() with { NumHiddenLayers = 2 };
+        using CudaStream stream = context.CreateStream();
+        using DeviceModelWeights weights = RandomDeviceWeights.Build(context, kernels, stream, c, seed: 3, maxTokens: 64, reference: true);
+        const int BlockSize = 16, Prompts = 4, Prompt = 9, TableWidth = 2;
+        using var cache = new DeviceLatentCache(context, c.NumHiddenLayers, c.LatentCacheDim, Prompts * TableWidth, BlockSize);
+        using var fast = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth);
+        using var reference = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, new DeviceForwardOptions { ReferenceExperts = true });
+        var rng = new Random(17);
+        DeviceSequence[] seqs = [.. Enumerable.Range(0, Prompts).Select(_ => cache.NewSequence())];
+        StepPlan prefill = StepPlan.Build([.. seqs.Select(s => s.Append([.. Enumerable.Range(0, Prompt).Select(_ => rng.Next(c.VocabSize))]))], BlockSize, cache.Blocks, TableWidth, c.VocabSize);
+        StepPlan decode = StepPlan.Build([.. seqs.Select(s => s.Append([rng.Next(c.VocabSize)]))], BlockSize, cache.Blocks, TableWidth, c.VocabSize);
+        var actual = new List<float>();
+        var expected = new List<float>();
+        foreach (StepPlan p in new[] { prefill, decode })
+        {
+            fast.PoisonActivations();
+            fast.Run(p);
+            actual.AddRange(fast.DownloadLogits(p.Rows));
+            reference.PoisonActivations();
+            reference.Run(p);
+            expected.AddRange(reference.DownloadLogits(p.Rows));
+        }
+
+        return new CheckResult($"device forward, fast FP8 experts vs reference [{prefill.Rows}+{decode.Rows} rows]", FastExpertsTolerance, Agreement.Of([.. actual], [.. expected]));
+    }
+}
