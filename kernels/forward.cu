@@ -334,3 +334,22 @@ fill_uniform(float* __restrict__ p, unsigned long long n, unsigned int seed, flo
         p[i] = lo + (hi - lo) * ((float)(unsigned int)(v >> 8 & 0xFFFFFF) / 16777216.0f);
     }
 }
+
+// The dense FP8 linear on tensor cores (DenseFp8Mma) is moe_fp8.cu's down GEMM with one expert that every row routes to:
+// this writes that expert's meta (offsets [0, T], active list [0], one active expert) and x in f16 (round to nearest).
+extern "C" __global__ void __launch_bounds__(256)
+dense_prepare(const float2* __restrict__ x, u32* __restrict__ x16, long long pairs, int* __restrict__ meta, int T)
+{
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        meta[0] = 0;
+        meta[1] = T;
+        meta[2] = 0;
+        meta[3] = 1;
+    }
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += (long long)gridDim.x * blockDim.x) {
+        const float2 v = x[i];
+        u32 r;
+        asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(v.y), "f"(v.x));
+        x16[i] = r;
+    }
+}

@@ -26,6 +26,7 @@ public sealed class DeviceForward : IDisposable
     private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax;
     private readonly Dictionary<int, (DeviceBuffer Ids, DeviceBuffer Weights)> _routing = [];
     private readonly int _maxTableWidth;
+    private readonly DenseFp8Mma? _mma;
     private int _uploadedTableWidth;
 
     public DeviceForward(CudaContext context, KernelLibrary kernels, DeviceModelWeights weights, DeviceLatentCache cache, int maxRows, int maxSequences, int maxTableWidth, DeviceForwardOptions? options = null)
@@ -88,7 +89,25 @@ public sealed class DeviceForward : IDisposable
         {
             _routing[layer.Layer] = (Own(n * k * 4), Own(n * k * 4));
         }
+
+        if (_options.FastLinears)
+        {
+            DeviceWeight[] all = [.. weights.Layers.SelectMany(LinearsOf)];
+            _mma = new DenseFp8Mma(context, kernels, maxRows, all.Max(w => w.Cols), all.Max(w => w.Rows));
+            foreach (DeviceWeight w in all.Where(_mma.Supports))
+            {
+                _mma.Pack(w, _stream);
+            }
+
+            _stream.Synchronize();
+        }
     }
+
+    /// <summary>When set, eager steps record an event after each op (<see cref="OpProfile"/>).</summary>
+    public OpProfile? Profile { get; set; }
+
+    /// <summary>Weight bytes repacked for the tensor-core linears.</summary>
+    public long PackedLinearBytes => _mma?.PackedBytes ?? 0;
 
     public int MaxRows { get; }
 
@@ -136,14 +155,18 @@ public sealed class DeviceForward : IDisposable
         ModelConfig c = _w.Config;
         int d = c.HiddenSize;
         layerMarks?[0].Record(_stream);
+        Profile?.Begin(_stream);
         _k.Embed.Launch(_stream, rows, 256, 0, _w.Embedding, _tokens, _h, d);
+        Mark("embedding");
         DeviceBuffer? pending = null;
         for (int i = 0; i < _w.Layers.Count; i++)
         {
             DeviceLayer layer = _w.Layers[i];
             Norm(pending, layer.InputNorm, rows);
+            Mark("norms");
             Attention(layer, rows);
             Norm(_a, layer.PostAttentionNorm, rows);
+            Mark("norms");
             if (layer.Moe is { } moe)
             {
                 Moe(layer.Layer, moe, rows);
@@ -151,6 +174,7 @@ public sealed class DeviceForward : IDisposable
             else
             {
                 FeedForward(layer.Mlp!, _normed.Pointer, rows, _f.Pointer);
+                Mark("dense mlp");
             }
 
             pending = _f;
@@ -158,8 +182,11 @@ public sealed class DeviceForward : IDisposable
         }
 
         Norm(pending, _w.FinalNorm, rows);
+        Mark("norms");
         Linear(_normed.Pointer, rows, _w.LmHead, _logits.Pointer);
+        Mark("lm_head");
         _k.Argmax.Launch(_stream, rows, 256, 0, _logits, c.VocabSize, _argmax);
+        Mark("argmax");
         layerMarks?[_w.Layers.Count + 1].Record(_stream);
     }
 
@@ -207,6 +234,7 @@ public sealed class DeviceForward : IDisposable
 
     public void Dispose()
     {
+        _mma?.Dispose();
         _owned.ForEach(b => b.Dispose());
         _stream.Dispose();
     }
@@ -230,7 +258,26 @@ public sealed class DeviceForward : IDisposable
     private void Norm(DeviceBuffer? pending, DeviceNorm norm, int rows) =>
         _k.RmsNorm.Launch(_stream, rows, 256, 0, pending is null ? _h.Pointer : pending.Pointer, pending is null ? 0UL : _h.Pointer, norm.Weight, _normed, norm.Dim, norm.Eps);
 
-    private void Linear(ulong x, int rows, DeviceWeight w, ulong y) => _k.Linear.Launch(_stream, x, rows, w, y, _options.GemvMaxRows);
+    private static IEnumerable<DeviceWeight> LinearsOf(DeviceLayer l)
+    {
+        DeviceAttention a = l.Attention;
+        IEnumerable<DeviceWeight?> all = [a.QA, a.QB, a.KvA, a.O, l.Mlp?.Gate, l.Mlp?.Up, l.Mlp?.Down, l.Moe?.Shared?.Gate, l.Moe?.Shared?.Up, l.Moe?.Shared?.Down];
+        return all.OfType<DeviceWeight>();
+    }
+
+    private void Mark(string op) => Profile?.Mark(op, _stream);
+
+    private void Linear(ulong x, int rows, DeviceWeight w, ulong y)
+    {
+        if (_mma is not null && rows >= _options.FastLinearMinRows && _mma.IsPacked(w))
+        {
+            _mma.Launch(_stream, x, rows, w, y);
+        }
+        else
+        {
+            _k.Linear.Launch(_stream, x, rows, w, y, _options.GemvMaxRows);
+        }
+    }
 
     /// <summary>MLA on _normed → _a, writing this layer's cache entries.</summary>
     private void Attention(DeviceLayer layer, int rows)
@@ -250,12 +297,16 @@ public sealed class DeviceForward : IDisposable
             Linear(_normed.Pointer, rows, a.QB, _q.Pointer);
         }
 
+        Mark("mla q");
         Linear(_normed.Pointer, rows, a.KvA, _kv.Pointer);
+        Mark("mla kv_a");
         ulong attentionFactor = BitConverter.DoubleToUInt64Bits(_w.AttentionFactor);
         _k.Rope.Launch(_stream, rows, 128, 0, _q, _positions, _w.InverseFrequencies, attentionFactor, heads, (long)heads * qWidth, qWidth, nope, rope / 2);
         _k.LatentAppend.Launch(_stream, rows, 256, 0, _kv, a.KvANorm.Weight, a.KvANorm.Eps, _positions, _slots, _w.InverseFrequencies, attentionFactor, _cache.LayerPointer(layer.Layer), kvRank, rope);
+        Mark("mla rope + cache");
         _k.HeadProj.Launch(_stream, new Dim3((uint)heads, (uint)((kvRank + 7) / 8)), 256, 0, a.AbsorbedKeys, _q, (long)heads * qWidth, qWidth, 0, nope, _qAbs, (long)heads * entry, entry, 0, kvRank, rows);
         _k.CopyRope.Launch(_stream, rows, 128, 0, _q, _qAbs, heads, nope, rope, kvRank);
+        Mark("mla absorb W_UK");
         int shared = ((entry + 128 + 32 + 1) * 4) + (128 * 8);
         if (shared > 48 * 1024)
         {
@@ -263,8 +314,11 @@ public sealed class DeviceForward : IDisposable
         }
 
         _k.Attention.Launch(_stream, new Dim3((uint)heads, (uint)rows), 128, (uint)shared, _qAbs, _cache.LayerPointer(layer.Layer), _tables, _uploadedTableWidth, _cache.BlockSize, _rowSeq, _positions, _oLat, heads, kvRank, rope, _w.SoftmaxScale);
+        Mark("mla attention");
         _k.HeadProj.Launch(_stream, new Dim3((uint)heads, (uint)((v + 7) / 8)), 256, 0, a.AbsorbedValues, _oLat, (long)heads * kvRank, kvRank, 0, kvRank, _attn, (long)heads * v, v, 0, v, rows);
+        Mark("mla absorb W_UV");
         Linear(_attn.Pointer, rows, a.O, _a.Pointer);
+        Mark("mla o_proj");
     }
 
     /// <summary>y = down(silu(gate(x)) ⊙ up(x)).</summary>
@@ -286,6 +340,7 @@ public sealed class DeviceForward : IDisposable
         (DeviceBuffer ids, DeviceBuffer weights) = _routing[layerIndex];
         Linear(_normed.Pointer, rows, moe.Router, _routerLogits.Pointer);
         _k.Gate.Launch(_stream, rows, 256, 0, _routerLogits, moe.Bias, ids, weights, e, c.NGroup, c.TopkGroup, k, c.NormTopkProb ? 1 : 0, (float)c.RoutedScalingFactor, 1);
+        Mark("moe router + gate");
         if (moe.Fast is { } fast && (!_options.ReferenceExperts || moe.Reference is null))
         {
             fast.X.CopyFromAsync(_normed, (long)rows * d * 4, _stream);
@@ -303,11 +358,14 @@ public sealed class DeviceForward : IDisposable
             _k.MoeCombine.Launch(_stream, rows, 256, 0, _expertO, weights, k, _f, d);
         }
 
+        Mark("moe routed experts");
+
         if (moe.Shared is { } shared)
         {
             FeedForward(shared, _normed.Pointer, rows, _s.Pointer);
             long count = (long)rows * d;
             _k.Add.Launch(_stream, (int)Math.Min((count + 255) / 256, _context.MultiprocessorCount * 16L), 256, 0, _f, _s, count);
+            Mark("moe shared experts");
         }
     }
 }

@@ -8,4 +8,12 @@ public sealed record DeviceForwardOptions
 
     /// <summary>Routed experts through the reference kernels even where a layer has the fast FP8 ones.</summary>
     public bool ReferenceExperts { get; init; }
+
+    /// <summary>
+    /// FP8 linears with 128x128 blocks on tensor cores (<see cref="DenseFp8Mma"/>, f16 activations) from
+    /// <see cref="FastLinearMinRows"/> rows; off, every linear is float32 on CUDA cores (the reference numerics).
+    /// </summary>
+    public bool FastLinears { get; init; }
+
+    public int FastLinearMinRows { get; init; } = 1;
 }

@@ -26,9 +26,12 @@ public static class ForwardMode
             Console.WriteLine($"{(r.Passed ? "PASS" : "FAIL")} {name} prompt {r.Prompt} ({r.Tokens} tokens): logits max rel err {r.LogitRelError:E2} (tol {GoldenTolerance.Logits:E0}), routing {r.RoutingMismatches}/{r.RoutedDecisions} mismatched, weight err {r.RoutingWeightError:E2}, greedy {r.GreedyTokens - r.GreedyMismatches}/{r.GreedyTokens}");
         }
 
-        CheckResult fastVsRef = FastAgainstReference(context, kernels);
+        CheckResult fastVsRef = FastAgainstReference(context, kernels, fastLinears: false);
         failed += fastVsRef.Passed ? 0 : 1;
         Console.WriteLine(fastVsRef);
+        CheckResult fastLinears = FastAgainstReference(context, kernels, fastLinears: true);
+        failed += fastLinears.Passed ? 0 : 1;
+        Console.WriteLine(fastLinears);
         if (checksOnly)
         {
             Console.WriteLine($"device forward checks: {failed} failed");
@@ -44,24 +47,30 @@ public static class ForwardMode
         {
             (long free, long total) = context.MemoryInfo();
             Console.WriteLine($"reduced model: V3 widths, vocab {c.VocabSize}, {c.FirstKDenseReplace} dense + {c.NumHiddenLayers - c.FirstKDenseReplace} MoE layers; device memory used {(total - free) / 1e9:F1} of {total / 1e9:F1} GB");
-            foreach ((int batch, int gemv) in new[] { (1, 8), (64, 8), (64, 64) })
+            foreach ((int batch, bool fast) in new[] { (1, false), (1, true), (64, false), (64, true) })
             {
-                results.Add(ReducedModelBench.Run(context, kernels, weights, bw.Copy, batch, prompt: 32, steps: 2 * reps, new DeviceForwardOptions { GemvMaxRows = gemv }, seed: 11));
+                results.Add(ReducedModelBench.Run(context, kernels, weights, bw.Copy, batch, prompt: 32, steps: 2 * reps, new DeviceForwardOptions { FastLinears = fast }, seed: 11));
             }
         }
 
         Console.WriteLine();
         Console.WriteLine($"Reduced model decode (copy {bw.Copy:F0} GB/s; floors = bytes read / copy; medians of {reps} eager and {reps} graph steps)");
-        Console.WriteLine($"{"batch",5} {"gemv",4} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
+        Console.WriteLine($"{"batch",5} {"mma",4} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
         foreach (ReducedModelResult r in results)
         {
             string layers = string.Join("  ", r.LayerMs.Select((m, i) => string.Create(CultureInfo.InvariantCulture, $"{m:F3} ({r.LayerFloorMs[i]:F3})")));
-            Console.WriteLine($"{r.Batch,5} {r.GemvMaxRows,4} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
+            Console.WriteLine($"{r.Batch,5} {(r.FastLinears ? "yes" : "no"),4} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
+        }
+
+        Console.WriteLine("Per op, ms per step summed over layers (median of 3 profiled eager steps):");
+        foreach (ReducedModelResult r in results)
+        {
+            Console.WriteLine($"  batch {r.Batch,2} mma {(r.FastLinears ? "yes" : "no ")}: {string.Join(", ", r.OpMs.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F3}")))}");
         }
 
         if (outFile is not null)
         {
-            File.WriteAllText(outFile, JsonSerializer.Serialize(new { device = context.Name, date = DateTime.UtcNow.ToString("O"), bandwidth = bw, fastVsRef, reduced = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+            File.WriteAllText(outFile, JsonSerializer.Serialize(new { device = context.Name, date = DateTime.UtcNow.ToString("O"), bandwidth = bw, fastVsRef, fastLinears, reduced = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         }
 
         Console.WriteLine($"device forward: {failed} failed");
@@ -69,18 +78,19 @@ public static class ForwardMode
     }
 
     /// <summary>
-    /// A medium-width model (1 dense + 1 MoE layer, FP8, random) through the same forward twice: routed experts through
-    /// the fast FP8 kernels (f16 activations) and through the reference kernels (float32); a prefill of 4 prompts and one
-    /// decode step, logits compared. One MoE layer, so both see the same routing.
+    /// A medium-width model (1 dense + 1 MoE layer, FP8, random) through the same forward twice: routed experts (and
+    /// with fastLinears the FP8 linears too) through the fast tensor-core kernels (f16 activations) and everything
+    /// through the reference kernels (float32); a prefill of 4 prompts and one decode step, logits compared. One MoE
+    /// layer, so both see the same routing (fast linears change the router's input slightly; a flipped choice fails).
     /// </summary>
-    private static CheckResult FastAgainstReference(CudaContext context, KernelLibrary kernels)
+    private static CheckResult FastAgainstReference(CudaContext context, KernelLibrary kernels, bool fastLinears)
     {
         ModelConfig c = SyntheticCheckpoint.MediumConfig() with { NumHiddenLayers = 2 };
         using CudaStream stream = context.CreateStream();
         using DeviceModelWeights weights = RandomDeviceWeights.Build(context, kernels, stream, c, seed: 3, maxTokens: 64, reference: true);
         const int BlockSize = 16, Prompts = 4, Prompt = 9, TableWidth = 2;
         using var cache = new DeviceLatentCache(context, c.NumHiddenLayers, c.LatentCacheDim, Prompts * TableWidth, BlockSize);
-        using var fast = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth);
+        using var fast = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, new DeviceForwardOptions { FastLinears = fastLinears });
         using var reference = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, new DeviceForwardOptions { ReferenceExperts = true });
         var rng = new Random(17);
         DeviceSequence[] seqs = [.. Enumerable.Range(0, Prompts).Select(_ => cache.NewSequence())];
@@ -98,6 +108,6 @@ public static class ForwardMode
             expected.AddRange(reference.DownloadLogits(p.Rows));
         }
 
-        return new CheckResult($"device forward, fast FP8 experts vs reference [{prefill.Rows}+{decode.Rows} rows]", FastExpertsTolerance, Agreement.Of([.. actual], [.. expected]));
+        return new CheckResult($"device forward, fast experts{(fastLinears ? " + linears" : string.Empty)} vs reference [{prefill.Rows}+{decode.Rows}]", FastExpertsTolerance, Agreement.Of([.. actual], [.. expected]));
     }
 }

@@ -18,7 +18,9 @@ public sealed record ReducedModelResult(
     IReadOnlyList<double> LayerFloorMs,
     IReadOnlyList<int> UniqueExperts,
     double Gflop,
-    int[] Tokens)
+    int[] Tokens,
+    IReadOnlyDictionary<string, double> OpMs,
+    bool FastLinears)
 {
     public double FloorMs => LayerFloorMs.Sum();
 
@@ -62,7 +64,7 @@ public static class ReducedModelBench
         const int BlockSize = 16;
         const int Warm = 2;
         int maxRows = Math.Max(batch, Math.Min(256, batch * prompt));
-        int tableWidth = (prompt + steps + Warm + BlockSize) / BlockSize;
+        int tableWidth = (prompt + steps + Warm + 3 + BlockSize) / BlockSize;
         using var cache = new DeviceLatentCache(context, c.NumHiddenLayers, c.LatentCacheDim, batch * tableWidth, BlockSize);
         using var forward = new DeviceForward(context, kernels, weights, cache, maxRows, batch, tableWidth, options);
         var rng = new Random(seed);
@@ -106,6 +108,26 @@ public static class ReducedModelBench
 
                 eager.Add(marks[layers + 1].ElapsedSince(marks[0]));
             }
+        }
+
+        // Per-op times of a few eager steps (an event after each op), medians by op.
+        var ops = new Dictionary<string, List<double>>();
+        using (var profile = new OpProfile(context))
+        {
+            forward.Profile = profile;
+            for (int step = 0; step < 3; step++)
+            {
+                forward.Upload(Decode());
+                forward.Enqueue(batch);
+                foreach ((string op, double ms) in profile.Collect())
+                {
+                    (ops.TryGetValue(op, out List<double>? l) ? l : ops[op] = []).Add(ms);
+                }
+
+                next = forward.DownloadArgmax(batch);
+            }
+
+            forward.Profile = null;
         }
 
         // The routing of the last eager step: which experts each MoE layer had to read.
@@ -166,7 +188,7 @@ public static class ReducedModelBench
 
         double gflop = Gflop(c, batch, context0);
         double wallMs = Median(wall);
-        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens]);
+        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears);
     }
 
     /// <summary>Multiply-adds × 2 of one decode step: every dense weight once per row, k experts + shared per MoE row, attention.</summary>
