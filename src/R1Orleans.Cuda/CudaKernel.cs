@@ -27,10 +27,14 @@ public sealed unsafe class CudaKernel
         return (regs, local);
     }
 
-    /// <summary>Lets launches use up to <paramref name="bytes"/> of dynamic shared memory (beyond the default 48 KB).</summary>
+    /// <summary>
+    /// Lets launches use up to <paramref name="bytes"/> of dynamic shared memory (beyond the default 48 KB). The limit
+    /// belongs to the function, which every user of this kernel shares (<see cref="CudaModule.Kernel"/> hands out one
+    /// object per function), so it only ever grows: a smaller request keeps the larger limit another launch needs.
+    /// </summary>
     public void SetMaxDynamicSharedMemory(int bytes)
     {
-        if (bytes != _maxDynamicShared)
+        if (bytes > _maxDynamicShared)
         {
             CuDriver.Check(CuDriver.cuFuncSetAttribute(_function, CuDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes), $"cuFuncSetAttribute({Name}, MAX_DYNAMIC_SHARED_SIZE_BYTES, {bytes})");
             _maxDynamicShared = bytes;

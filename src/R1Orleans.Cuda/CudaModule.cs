@@ -6,6 +6,7 @@ namespace R1Orleans.Cuda;
 public sealed class CudaModule : IDisposable
 {
     private readonly CuModuleHandle _module;
+    private readonly Dictionary<string, CudaKernel> _kernels = [];
 
     internal CudaModule(CuModuleHandle module, string name)
     {
@@ -15,10 +16,19 @@ public sealed class CudaModule : IDisposable
 
     public string Name { get; }
 
+    /// <summary>The kernel <paramref name="name"/>; one object per function, shared by every caller.</summary>
     public CudaKernel Kernel(string name)
     {
-        CuDriver.Check(CuDriver.cuModuleGetFunction(out nint f, _module.DangerousGetHandle(), name), $"cuModuleGetFunction({Name}:{name})");
-        return new CudaKernel(f, name, this);
+        lock (_kernels)
+        {
+            if (_kernels.TryGetValue(name, out CudaKernel? k))
+            {
+                return k;
+            }
+
+            CuDriver.Check(CuDriver.cuModuleGetFunction(out nint f, _module.DangerousGetHandle(), name), $"cuModuleGetFunction({Name}:{name})");
+            return _kernels[name] = new CudaKernel(f, name, this);
+        }
     }
 
     public void Dispose() => _module.Dispose();
