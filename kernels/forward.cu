@@ -9,7 +9,8 @@
 //   moe_ref_gate_up/down    routed experts for any shape and weight type (float32, or FP8 with block scales): one
 //                           warp per (slot, output row); the reference the fast FP8 kernels (moe_fp8.cu) are held to.
 //   moe_ref_combine         InProcessExpertExchange.Combine: sum over k of w[t,k] . out[t,k] in slot order.
-//   add_inplace, argmax_rows.
+//   add_inplace, argmax_partial/argmax_final, gemv_f32_rows, head_proj4 (the fast forms of head_proj and of a float32
+//   gemv), dense_prepare (DenseFp8Mma).
 
 typedef unsigned int u32;
 
@@ -296,31 +297,133 @@ add_inplace(float* __restrict__ y, const float* __restrict__ x, long long n)
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] += x[i];
 }
 
-// grid (rows), block 256: ids[t] = the first index of the largest value of row t of x [rows, cols] (NaN never wins).
-extern "C" __global__ void __launch_bounds__(256)
-argmax_rows(const float* __restrict__ x, int cols, int* __restrict__ ids)
+// Greedy ids in two launches (a row of 129,280 logits is too much for one block): argmax_partial finds the first index
+// of the largest value of each of `parts` slices of every row (grid (parts, rows), block 256; NaN never wins), and
+// argmax_final takes the best of a row's slices (the lower index on ties; grid (rows), block 32 x k).
+__device__ __forceinline__ void better(float& bv, int& bi, float v, int i)
 {
-    __shared__ float bv[256];
-    __shared__ int bi[256];
-    const float* row = x + (size_t)blockIdx.x * cols;
+    if (v > bv || (v == bv && i < bi)) { bv = v; bi = i; }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+argmax_partial(const float* __restrict__ x, int cols, float* __restrict__ pv, int* __restrict__ pi)
+{
+    __shared__ float sv[256];
+    __shared__ int si[256];
+    const int parts = gridDim.x, part = blockIdx.x, t = blockIdx.y;
+    const int per = (cols + parts - 1) / parts, c0 = part * per, c1 = min(cols, c0 + per);
+    const float* row = x + (size_t)t * cols;
     float best = __int_as_float(0xff800000);
     int at = 0x7fffffff;
-    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-        const float v = row[i];
-        if (v > best) { best = v; at = i; }
-    }
-    bv[threadIdx.x] = best;
-    bi[threadIdx.x] = at;
+    for (int i = c0 + threadIdx.x; i < c1; i += blockDim.x) better(best, at, row[i], i);
+    sv[threadIdx.x] = best;
+    si[threadIdx.x] = at;
     __syncthreads();
     for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            const float v = bv[threadIdx.x + s];
-            const int j = bi[threadIdx.x + s];
-            if (v > bv[threadIdx.x] || (v == bv[threadIdx.x] && j < bi[threadIdx.x])) { bv[threadIdx.x] = v; bi[threadIdx.x] = j; }
-        }
+        if (threadIdx.x < s) better(sv[threadIdx.x], si[threadIdx.x], sv[threadIdx.x + s], si[threadIdx.x + s]);
         __syncthreads();
     }
-    if (threadIdx.x == 0) ids[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+    if (threadIdx.x == 0) {
+        pv[(size_t)t * parts + part] = sv[0];
+        pi[(size_t)t * parts + part] = si[0];
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(32)
+argmax_final(const float* __restrict__ pv, const int* __restrict__ pi, int parts, int* __restrict__ ids)
+{
+    const int t = blockIdx.x;
+    float best = __int_as_float(0xff800000);
+    int at = 0x7fffffff;
+    for (int i = threadIdx.x; i < parts; i += 32) better(best, at, pv[(size_t)t * parts + i], pi[(size_t)t * parts + i]);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float v = __shfl_xor_sync(0xffffffffu, best, o);
+        const int i = __shfl_xor_sync(0xffffffffu, at, o);
+        better(best, at, v, i);
+    }
+    if (threadIdx.x == 0) ids[t] = at == 0x7fffffff ? 0 : at;
+}
+
+// y[t, r] = w[r] . x[t] for t < n <= 8, float32 weights: one block of 256 threads per weight row, float4 loads (cols a
+// multiple of 4), the row's sums reduced across the block. More rows in flight than one warp per row gives (the router's
+// 256 rows; lm_head's long rows), each weight read once.
+extern "C" __global__ void __launch_bounds__(256)
+gemv_f32_rows(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, int n, int rows, int cols)
+{
+    __shared__ float red[8][8];
+    const int r = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const float4* wr = reinterpret_cast<const float4*>(w + (size_t)r * cols);
+    float acc[8];
+#pragma unroll
+    for (int t = 0; t < 8; t++) acc[t] = 0.f;
+    for (int c = threadIdx.x; c < cols / 4; c += blockDim.x) {
+        const float4 wv = __ldg(wr + c);
+#pragma unroll
+        for (int t = 0; t < 8; t++) {
+            if (t < n) {
+                const float4 xv = __ldg(reinterpret_cast<const float4*>(x + (size_t)t * cols) + c);
+                acc[t] = fmaf(wv.x, xv.x, fmaf(wv.y, xv.y, fmaf(wv.z, xv.z, fmaf(wv.w, xv.w, acc[t]))));
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < 8; t++) {
+        const float v = warp_sum(acc[t]);
+        if (lane == 0) red[t][warp] = v;
+    }
+    __syncthreads();
+    if (warp == 0) {
+#pragma unroll
+        for (int t = 0; t < 8; t++) {
+            if (t < n) {
+                const float v = warp_sum(lane < 8 ? red[t][lane] : 0.f);
+                if (lane == 0) y[(size_t)t * rows + r] = v;
+            }
+        }
+    }
+}
+
+// head_proj for in_dim a multiple of 128 up to 512 (V3: 128 and 512) and 16-byte aligned rows: each warp holds 4 weight
+// rows in registers (float4 per lane per 128 columns) and runs every token against them, so each weight is read once
+// per step whatever the row count. grid (heads, ceil(out_dim / 32)), block 256.
+extern "C" __global__ void __launch_bounds__(256)
+head_proj4(const float* __restrict__ w, const float* __restrict__ x, long long x_row, int x_head, int x_off, int in_dim,
+           float* __restrict__ out, long long out_row, int out_head, int out_off, int out_dim, int n)
+{
+    const int lane = threadIdx.x & 31, h = blockIdx.x;
+    const int r0 = (blockIdx.y * WARPS + (threadIdx.x >> 5)) * 4;
+    if (r0 >= out_dim) return;
+    const int chunks = in_dim / 128;
+    float4 wv[4][4];
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            wv[r][j] = j < chunks && r0 + r < out_dim
+                ? __ldg(reinterpret_cast<const float4*>(w + ((size_t)h * out_dim + r0 + r) * in_dim + j * 128) + lane)
+                : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+    }
+    for (int t = 0; t < n; t++) {
+        const float* xr = x + (size_t)t * x_row + (size_t)h * x_head + x_off;
+        float acc[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            if (j < chunks) {
+                const float4 xv = __ldg(reinterpret_cast<const float4*>(xr + j * 128) + lane);
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    acc[r] = fmaf(wv[r][j].x, xv.x, fmaf(wv[r][j].y, xv.y, fmaf(wv[r][j].z, xv.z, fmaf(wv[r][j].w, xv.w, acc[r]))));
+                }
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const float sum = warp_sum(acc[r]);
+            if (lane == 0 && r0 + r < out_dim) out[(size_t)t * out_row + (size_t)h * out_head + out_off + r0 + r] = sum;
+        }
+    }
 }
 
 // Random float32 in [lo, hi) from a seed (benchmark weights generated on the GPU).

@@ -23,8 +23,11 @@ public sealed class DeviceForward : IDisposable
     private readonly CudaStream _stream;
     private readonly List<DeviceBuffer> _owned = [];
     private readonly DeviceBuffer _tokens, _positions, _rowSeq, _slots, _tables;
-    private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax;
+    private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax, _argmaxValues, _argmaxIds;
     private readonly Dictionary<int, (DeviceBuffer Ids, DeviceBuffer Weights)> _routing = [];
+    /// <summary>Slices of a row that argmax_partial reduces in parallel.</summary>
+    private const int ArgmaxParts = 64;
+
     private readonly int _maxTableWidth;
     private readonly DenseFp8Mma? _mma;
     private int _uploadedTableWidth;
@@ -85,6 +88,8 @@ public sealed class DeviceForward : IDisposable
         _expertO = Own(n * k * d * 4);
         _logits = Own(n * c.VocabSize * 4);
         _argmax = Own(n * 4);
+        _argmaxValues = Own(n * ArgmaxParts * 4);
+        _argmaxIds = Own(n * ArgmaxParts * 4);
         foreach (DeviceLayer layer in weights.Layers.Where(l => l.Moe is not null))
         {
             _routing[layer.Layer] = (Own(n * k * 4), Own(n * k * 4));
@@ -185,7 +190,8 @@ public sealed class DeviceForward : IDisposable
         Mark("norms");
         Linear(_normed.Pointer, rows, _w.LmHead, _logits.Pointer);
         Mark("lm_head");
-        _k.Argmax.Launch(_stream, rows, 256, 0, _logits, c.VocabSize, _argmax);
+        _k.ArgmaxPartial.Launch(_stream, new Dim3(ArgmaxParts, (uint)rows), 256, 0, _logits, c.VocabSize, _argmaxValues, _argmaxIds);
+        _k.ArgmaxFinal.Launch(_stream, rows, 32, 0, _argmaxValues, _argmaxIds, ArgmaxParts, _argmax);
         Mark("argmax");
         layerMarks?[_w.Layers.Count + 1].Record(_stream);
     }
@@ -256,7 +262,7 @@ public sealed class DeviceForward : IDisposable
 
     /// <summary>_normed = RMSNorm(h) with a pending residual (h += pending first, fused) or without.</summary>
     private void Norm(DeviceBuffer? pending, DeviceNorm norm, int rows) =>
-        _k.RmsNorm.Launch(_stream, rows, 256, 0, pending is null ? _h.Pointer : pending.Pointer, pending is null ? 0UL : _h.Pointer, norm.Weight, _normed, norm.Dim, norm.Eps);
+        _k.RmsNorm.Launch(_stream, rows, NormThreads(rows), 0, pending is null ? _h.Pointer : pending.Pointer, pending is null ? 0UL : _h.Pointer, norm.Weight, _normed, norm.Dim, norm.Eps);
 
     private static IEnumerable<DeviceWeight> LinearsOf(DeviceLayer l)
     {
@@ -267,15 +273,50 @@ public sealed class DeviceForward : IDisposable
 
     private void Mark(string op) => Profile?.Mark(op, _stream);
 
+    /// <summary>A block per row while rows are few (one 256-thread block on a 7,168-wide row is latency-bound).</summary>
+    private int NormThreads(int rows) => rows < _context.MultiprocessorCount ? 1024 : 256;
+
+    /// <summary>
+    /// y = x · wᵀ: packed FP8 weights on tensor cores (fast linears); float32 weights of up to 8 rows (the router,
+    /// lm_head) through gemv_f32_rows; the rest through linear.cu / linear_fp8.cu, with gemv runs of 8 rows instead of
+    /// 64x64 tiles where the tiles would leave most SMs idle (kv_a_proj's 576 rows, the router's 256).
+    /// </summary>
     private void Linear(ulong x, int rows, DeviceWeight w, ulong y)
     {
         if (_mma is not null && rows >= _options.FastLinearMinRows && _mma.IsPacked(w))
         {
             _mma.Launch(_stream, x, rows, w, y);
+            return;
+        }
+
+        long tiles = (long)((w.Rows + 63) / 64) * ((rows + 63) / 64);
+        bool runs = rows <= LinearKernels.GemvMaxTokens || tiles < 2L * _context.MultiprocessorCount;
+        if (!w.IsFp8 && w.Cols % 4 == 0 && runs)
+        {
+            for (int r0 = 0; r0 < rows; r0 += LinearKernels.GemvMaxTokens)
+            {
+                int n = Math.Min(LinearKernels.GemvMaxTokens, rows - r0);
+                _k.GemvRows.Launch(_stream, w.Rows, 256, 0, x + ((ulong)r0 * (ulong)w.Cols * 4), w.Pointer, y + ((ulong)r0 * (ulong)w.Rows * 4), n, w.Rows, w.Cols);
+            }
+
+            return;
+        }
+
+        _k.Linear.Launch(_stream, x, rows, w, y, runs ? int.MaxValue : _options.GemvMaxRows);
+    }
+
+    /// <summary>out[t, h, :out_dim] = W[h] · x[t, h, :in_dim] for every head and row (the absorbed projections).</summary>
+    private void HeadProjection(DeviceBuffer w, ulong x, long xRow, int xHead, int inDim, ulong output, long outRow, int outHead, int outDim, int rows)
+    {
+        int heads = _w.Config.NumAttentionHeads;
+        bool vector = inDim % 128 == 0 && inDim <= 512 && xHead % 4 == 0 && xRow % 4 == 0;
+        if (vector)
+        {
+            _k.HeadProj4.Launch(_stream, new Dim3((uint)heads, (uint)((outDim + 31) / 32)), 256, 0, w, x, xRow, xHead, 0, inDim, output, outRow, outHead, 0, outDim, rows);
         }
         else
         {
-            _k.Linear.Launch(_stream, x, rows, w, y, _options.GemvMaxRows);
+            _k.HeadProj.Launch(_stream, new Dim3((uint)heads, (uint)((outDim + 7) / 8)), 256, 0, w, x, xRow, xHead, 0, inDim, output, outRow, outHead, 0, outDim, rows);
         }
     }
 
@@ -289,7 +330,7 @@ public sealed class DeviceForward : IDisposable
         if (a.QA is not null)
         {
             Linear(_normed.Pointer, rows, a.QA, _qa.Pointer);
-            _k.RmsNorm.Launch(_stream, rows, 256, 0, _qa, 0UL, a.QANorm!.Weight, _qa, a.QANorm.Dim, a.QANorm.Eps);
+            _k.RmsNorm.Launch(_stream, rows, NormThreads(rows), 0, _qa, 0UL, a.QANorm!.Weight, _qa, a.QANorm.Dim, a.QANorm.Eps);
             Linear(_qa.Pointer, rows, a.QB, _q.Pointer);
         }
         else
@@ -304,7 +345,7 @@ public sealed class DeviceForward : IDisposable
         _k.Rope.Launch(_stream, rows, 128, 0, _q, _positions, _w.InverseFrequencies, attentionFactor, heads, (long)heads * qWidth, qWidth, nope, rope / 2);
         _k.LatentAppend.Launch(_stream, rows, 256, 0, _kv, a.KvANorm.Weight, a.KvANorm.Eps, _positions, _slots, _w.InverseFrequencies, attentionFactor, _cache.LayerPointer(layer.Layer), kvRank, rope);
         Mark("mla rope + cache");
-        _k.HeadProj.Launch(_stream, new Dim3((uint)heads, (uint)((kvRank + 7) / 8)), 256, 0, a.AbsorbedKeys, _q, (long)heads * qWidth, qWidth, 0, nope, _qAbs, (long)heads * entry, entry, 0, kvRank, rows);
+        HeadProjection(a.AbsorbedKeys, _q.Pointer, (long)heads * qWidth, qWidth, nope, _qAbs.Pointer, (long)heads * entry, entry, kvRank, rows);
         _k.CopyRope.Launch(_stream, rows, 128, 0, _q, _qAbs, heads, nope, rope, kvRank);
         Mark("mla absorb W_UK");
         int shared = ((entry + 128 + 32 + 1) * 4) + (128 * 8);
@@ -315,7 +356,7 @@ public sealed class DeviceForward : IDisposable
 
         _k.Attention.Launch(_stream, new Dim3((uint)heads, (uint)rows), 128, (uint)shared, _qAbs, _cache.LayerPointer(layer.Layer), _tables, _uploadedTableWidth, _cache.BlockSize, _rowSeq, _positions, _oLat, heads, kvRank, rope, _w.SoftmaxScale);
         Mark("mla attention");
-        _k.HeadProj.Launch(_stream, new Dim3((uint)heads, (uint)((v + 7) / 8)), 256, 0, a.AbsorbedValues, _oLat, (long)heads * kvRank, kvRank, 0, kvRank, _attn, (long)heads * v, v, 0, v, rows);
+        HeadProjection(a.AbsorbedValues, _oLat.Pointer, (long)heads * kvRank, kvRank, kvRank, _attn.Pointer, (long)heads * v, v, v, rows);
         Mark("mla absorb W_UV");
         Linear(_attn.Pointer, rows, a.O, _a.Pointer);
         Mark("mla o_proj");

@@ -19,7 +19,10 @@ public sealed class ForwardKernels
         MoeDown = kernels.Kernel("forward", "moe_ref_down");
         MoeCombine = kernels.Kernel("forward", "moe_ref_combine");
         Add = kernels.Kernel("forward", "add_inplace");
-        Argmax = kernels.Kernel("forward", "argmax_rows");
+        ArgmaxPartial = kernels.Kernel("forward", "argmax_partial");
+        ArgmaxFinal = kernels.Kernel("forward", "argmax_final");
+        GemvRows = kernels.Kernel("forward", "gemv_f32_rows");
+        HeadProj4 = kernels.Kernel("forward", "head_proj4");
         RmsNorm = kernels.Kernel("rmsnorm", "rmsnorm");
         Rope = kernels.Kernel("rope", "rope_yarn");
         SiluMul = kernels.Kernel("silu_mul", "silu_mul");
@@ -46,7 +49,13 @@ public sealed class ForwardKernels
 
     public CudaKernel Add { get; }
 
-    public CudaKernel Argmax { get; }
+    public CudaKernel ArgmaxPartial { get; }
+
+    public CudaKernel ArgmaxFinal { get; }
+
+    public CudaKernel GemvRows { get; }
+
+    public CudaKernel HeadProj4 { get; }
 
     public CudaKernel RmsNorm { get; }
 
