@@ -1,7 +1,7 @@
 // RMSNorm with an optional fused residual add (vLLM's fused_add_rms_norm), float32 in and out.
 //   residual != 0: residual[r] = x[r] + residual[r];  y[r] = residual[r] / sqrt(mean(residual[r]^2) + eps) * weight
 //   residual == 0: y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight
-// One block of 256 threads per row. Mirrors CpuBackend.RmsNorm: inv = 1 / sqrt(sum / d + eps); y = (v * inv) * w.
+// One block per row (256 threads; up to 1024 when rows are few). Mirrors CpuBackend.RmsNorm: inv = 1 / sqrt(sum / d + eps); y = (v * inv) * w.
 
 __device__ __forceinline__ float warp_sum(float v)
 {
@@ -10,7 +10,7 @@ __device__ __forceinline__ float warp_sum(float v)
     return v;
 }
 
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__(1024)
 rmsnorm(const float* __restrict__ x, float* residual, const float* __restrict__ weight, float* __restrict__ y, int d, float eps)
 {
     const size_t base = (size_t)blockIdx.x * d;
