@@ -5,6 +5,7 @@ using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Client.Benchmarks;
 using R1Orleans.Cuda;
+using R1Orleans.Cuda.Forward;
 using R1Orleans.Engine;
 
 namespace R1Orleans.Client;
@@ -103,7 +104,7 @@ public static class EngineBenchCommand
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");
-            using LoadedModel model = LoadedModel.Load(dir, backend, new ModelLoadOptions { WithMtp = serving, KeepFp8Weights = keepFp8 });
+            using LoadedModel model = LoadedModel.Load(dir, backend, new ModelLoadOptions { WithMtp = serving, KeepFp8Weights = keepFp8, Accelerator = backend is CudaBackend cuda ? DeviceModelAccelerator.For(cuda) : null });
             bool fp8Resident = keepFp8 && model.Config.Quantization is not null;
             ResidentMemory memory = ResidentMemory.Measure();
             Console.WriteLine($"{name}: weights {(fp8Resident ? "FP8 (codes + block scales)" : "float32")}: {model.WeightBytes / 1e6:0.0} MB resident (sum of ByteSize); process after load: {memory}");

@@ -3,6 +3,8 @@ using System.Globalization;
 using R1Orleans.Backend;
 using R1Orleans.Conformance;
 using R1Orleans.Cuda;
+using R1Orleans.Cuda.Forward;
+using R1Orleans.Model;
 
 namespace R1Orleans.Client;
 
@@ -63,9 +65,13 @@ public static class GoldenCommand
 
     private static int Run(IEnumerable<string> dirs, IComputeBackend backend, bool speculativeMtp, bool allowNonfiniteWeights, TextWriter error)
     {
+        ModelAcceleratorFactory? accelerator = null;
         if (backend is CudaBackend cuda)
         {
-            Console.WriteLine($"device: {cuda.Name}; activations copied per call (first CUDA version)");
+            accelerator = DeviceModelAccelerator.For(cuda);
+            Console.WriteLine(accelerator is null
+                ? $"device: {cuda.Name}; op by op through CudaBackend, activations copied per call ({DeviceModelAccelerator.EnvironmentSwitch}=0)"
+                : $"device: {cuda.Name}; the device-resident forward (weights, latent cache and activations on the GPU; MTP op by op)");
         }
 
         var cases = new List<string>();
@@ -122,7 +128,7 @@ public static class GoldenCommand
         {
             try
             {
-                GoldenReport report = GoldenChecker.Check(dir, backend, msg => error.WriteLine($"  {msg}"), speculativeMtp, allowNonfiniteWeights: allowNonfiniteWeights);
+                GoldenReport report = GoldenChecker.Check(dir, backend, msg => error.WriteLine($"  {msg}"), speculativeMtp, allowNonfiniteWeights: allowNonfiniteWeights, accelerator: accelerator);
                 if (report.MtpAcceptanceRate is double rate)
                 {
                     Console.WriteLine($"{report.Case}: MTP acceptance rate {rate:P1}");

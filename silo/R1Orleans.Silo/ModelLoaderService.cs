@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using R1Orleans.Checkpoint;
 using R1Orleans.Cluster;
+using R1Orleans.Backend;
 using R1Orleans.Cuda;
+using R1Orleans.Cuda.Forward;
 using R1Orleans.Engine.Api;
 using R1Orleans.Engine.Scheduling;
 using R1Orleans.Gateway;
@@ -168,11 +170,13 @@ public sealed partial class ModelLoaderService(
         string id = options.Name ?? (options.IsBuiltIn ? BuiltIn.Name : options.IsShipped ? ModelOptions.ShippedModelName : Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)));
         LogLoading(logger, id, directory);
         var tracker = new LoadTracker(LoadPlan.FromCheckpoint(directory));
+        IComputeBackend? backend = ComputeDevice.Parse(options.Device) is { IsCuda: true } device ? BackendFactory.Create(device) : null;
         var engineOptions = new InferenceEngineOptions
         {
             KvCacheTokens = options.KvCacheTokens,
             Threads = options.Threads,
-            Backend = ComputeDevice.Parse(options.Device) is { IsCuda: true } device ? BackendFactory.Create(device) : null,
+            Backend = backend,
+            Accelerator = backend is CudaBackend cuda ? DeviceModelAccelerator.For(cuda) : null,
             UseCorrectionBias = options.GateBias,
             // On a cluster the load balancer grain balances one bias for all silos and pushes it to this engine.
             OnlineGateBias = _cluster is null ? options.OnlineGateBias : null,

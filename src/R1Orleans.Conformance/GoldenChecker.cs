@@ -23,12 +23,13 @@ public static class GoldenChecker
     /// <param name="exchange">How the model reaches its routed experts (default: all in this process); a cluster
     /// rank's exchange checks a distributed deployment, and <see cref="GoldenReport.Trace"/> compares it bit for bit.</param>
     /// <param name="allowNonfiniteWeights">Load a checkpoint whose weights hold NaN or ±Inf instead of refusing it.</param>
-    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null, bool speculativeMtp = false, ExpertExchangeFactory? exchange = null, bool allowNonfiniteWeights = false)
+    /// <param name="accelerator">Runs the model's steps (the device-resident forward); null: op by op through the backend.</param>
+    public static GoldenReport Check(string directory, IComputeBackend backend, Action<string>? progress = null, bool speculativeMtp = false, ExpertExchangeFactory? exchange = null, bool allowNonfiniteWeights = false, ModelAcceleratorFactory? accelerator = null)
     {
         var clock = Stopwatch.StartNew();
         GoldenCase golden = GoldenCase.Load(directory);
         progress?.Invoke($"{golden.Name}: loading checkpoint");
-        using LoadedModel loaded = LoadedModel.Load(directory, backend, new ModelLoadOptions { Exchange = exchange, AllowNonfiniteWeights = allowNonfiniteWeights });
+        using LoadedModel loaded = LoadedModel.Load(directory, backend, new ModelLoadOptions { Exchange = exchange, AllowNonfiniteWeights = allowNonfiniteWeights, Accelerator = accelerator });
         DeepseekV3Model model = loaded.Model;
         bool expectMtp = golden.Prompts.Any(p => p.MtpLogits is not null);
         if (expectMtp && model.Mtp is null)

@@ -23,7 +23,7 @@ public sealed class DeviceForward : IDisposable
     private readonly CudaStream _stream;
     private readonly List<DeviceBuffer> _owned = [];
     private readonly DeviceBuffer _tokens, _positions, _rowSeq, _slots, _tables;
-    private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax, _argmaxValues, _argmaxIds;
+    private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax, _argmaxValues, _argmaxIds, _logitIndex, _selected;
     private readonly Dictionary<int, (DeviceBuffer Ids, DeviceBuffer Weights)> _routing = [];
     /// <summary>Slices of a row that argmax_partial reduces in parallel.</summary>
     private const int ArgmaxParts = 64;
@@ -31,6 +31,7 @@ public sealed class DeviceForward : IDisposable
     private readonly int _maxTableWidth;
     private readonly DenseFp8Mma? _mma;
     private int _uploadedTableWidth;
+    private int _logitCount;
 
     public DeviceForward(CudaContext context, KernelLibrary kernels, DeviceModelWeights weights, DeviceLatentCache cache, int maxRows, int maxSequences, int maxTableWidth, DeviceForwardOptions? options = null)
     {
@@ -88,6 +89,8 @@ public sealed class DeviceForward : IDisposable
         _expertO = Own(n * k * d * 4);
         _logits = Own(n * c.VocabSize * 4);
         _argmax = Own(n * 4);
+        _logitIndex = Own(n * 4);
+        _selected = Own(n * d * 4);
         _argmaxValues = Own(n * ArgmaxParts * 4);
         _argmaxIds = Own(n * ArgmaxParts * 4);
         foreach (DeviceLayer layer in weights.Layers.Where(l => l.Moe is not null))
@@ -106,6 +109,22 @@ public sealed class DeviceForward : IDisposable
 
             _stream.Synchronize();
         }
+    }
+
+    /// <summary>False routes as if e_score_correction_bias were zero (NoauxTcGate.UseCorrectionBias).</summary>
+    public bool UseCorrectionBias { get; set; } = true;
+
+    /// <summary>Queues new correction-bias values for an MoE layer's router (an online bias; one value per routed expert).</summary>
+    public void SetGateBias(int layer, ReadOnlySpan<float> values)
+    {
+        DeviceMoe moe = _w.Layers.FirstOrDefault(l => l.Layer == layer)?.Moe ?? throw new ArgumentException($"layer {layer} is not an MoE layer");
+        if (values.Length != _w.Config.NRoutedExperts)
+        {
+            throw new ArgumentException($"layer {layer}: {values.Length} bias values for {_w.Config.NRoutedExperts} routed experts");
+        }
+
+        _context.MakeCurrent();
+        moe.Bias.UploadAsync(values, _stream);
     }
 
     /// <summary>When set, eager steps record an event after each op (<see cref="OpProfile"/>).</summary>
@@ -140,12 +159,14 @@ public sealed class DeviceForward : IDisposable
         _rowSeq.UploadAsync<int>(plan.RowSequence, _stream);
         _slots.UploadAsync<int>(plan.Slots, _stream);
         _tables.UploadAsync<int>(plan.Tables, _stream);
+        _logitIndex.UploadAsync<int>(plan.LogitRows, _stream);
         _uploadedTableWidth = plan.TableWidth;
+        _logitCount = plan.LogitRows.Length;
     }
 
     /// <summary>
-    /// Queues one step of <paramref name="rows"/> rows over the uploaded metadata: logits and greedy ids of every row
-    /// land in device buffers (<see cref="DownloadLogits"/>, <see cref="DownloadArgmax"/>). When
+    /// Queues one step of <paramref name="rows"/> rows over the uploaded metadata: logits and greedy ids of the plan's
+    /// logit rows land in device buffers (<see cref="DownloadLogits"/>, <see cref="DownloadArgmax"/>). When
     /// <paramref name="layerMarks"/> holds layers + 2 events, one is recorded before the embedding, after each layer
     /// and after the head.
     /// </summary>
@@ -188,10 +209,12 @@ public sealed class DeviceForward : IDisposable
 
         Norm(pending, _w.FinalNorm, rows);
         Mark("norms");
-        Linear(_normed.Pointer, rows, _w.LmHead, _logits.Pointer);
+        int selected = Math.Min(_logitCount, rows);
+        _k.Embed.Launch(_stream, selected, 256, 0, _normed, _logitIndex, _selected, d);
+        Linear(_selected.Pointer, selected, _w.LmHead, _logits.Pointer);
         Mark("lm_head");
-        _k.ArgmaxPartial.Launch(_stream, new Dim3(ArgmaxParts, (uint)rows), 256, 0, _logits, c.VocabSize, _argmaxValues, _argmaxIds);
-        _k.ArgmaxFinal.Launch(_stream, rows, 32, 0, _argmaxValues, _argmaxIds, ArgmaxParts, _argmax);
+        _k.ArgmaxPartial.Launch(_stream, new Dim3(ArgmaxParts, (uint)selected), 256, 0, _logits, c.VocabSize, _argmaxValues, _argmaxIds);
+        _k.ArgmaxFinal.Launch(_stream, selected, 32, 0, _argmaxValues, _argmaxIds, ArgmaxParts, _argmax);
         Mark("argmax");
         layerMarks?[_w.Layers.Count + 1].Record(_stream);
     }
@@ -380,7 +403,7 @@ public sealed class DeviceForward : IDisposable
         int d = c.HiddenSize, k = c.NumExpertsPerTok, e = c.NRoutedExperts;
         (DeviceBuffer ids, DeviceBuffer weights) = _routing[layerIndex];
         Linear(_normed.Pointer, rows, moe.Router, _routerLogits.Pointer);
-        _k.Gate.Launch(_stream, rows, 256, 0, _routerLogits, moe.Bias, ids, weights, e, c.NGroup, c.TopkGroup, k, c.NormTopkProb ? 1 : 0, (float)c.RoutedScalingFactor, 1);
+        _k.Gate.Launch(_stream, rows, 256, 0, _routerLogits, moe.Bias, ids, weights, e, c.NGroup, c.TopkGroup, k, c.NormTopkProb ? 1 : 0, (float)c.RoutedScalingFactor, UseCorrectionBias ? 1 : 0);
         Mark("moe router + gate");
         if (moe.Fast is { } fast && (!_options.ReferenceExperts || moe.Reference is null))
         {

@@ -3,8 +3,11 @@ namespace R1Orleans.Cuda.Forward;
 /// <summary>The kernels the device forward launches: kernels/forward.cu and the per-op modules it shares with CudaBackend.</summary>
 public sealed class ForwardKernels
 {
-    /// <summary>The kernel modules (kernels/NAME.cu) to load for the device forward.</summary>
-    public static readonly string[] Modules = ["forward", "linear", "linear_fp8", "rmsnorm", "rope", "silu_mul", "noaux_gate", "moe_fp8", "moe_prefill"];
+    /// <summary>The kernel modules (kernels/NAME.cu) the forward's own kernels come from.</summary>
+    public static readonly string[] CoreModules = ["forward", "linear", "linear_fp8", "rmsnorm", "rope", "silu_mul", "noaux_gate"];
+
+    /// <summary>With the fast FP8 experts and linears (MoeFp8Experts, DenseFp8Mma): the MoE GEMM modules too.</summary>
+    public static readonly string[] Modules = [.. CoreModules, "moe_fp8", "moe_prefill"];
 
     public ForwardKernels(KernelLibrary kernels)
     {

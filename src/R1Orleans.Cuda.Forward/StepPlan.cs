@@ -10,8 +10,9 @@ public sealed record StepSequence(int[] Tokens, int FirstPosition, int[] BlockTa
 /// </summary>
 public sealed class StepPlan
 {
-    private StepPlan(int[] tokens, int[] positions, int[] rowSequence, int[] slots, int[] tables, int tableWidth, int sequences)
+    private StepPlan(int[] tokens, int[] positions, int[] rowSequence, int[] slots, int[] tables, int tableWidth, int sequences, int[] logitRows)
     {
+        LogitRows = logitRows;
         Tokens = tokens;
         Positions = positions;
         RowSequence = rowSequence;
@@ -38,11 +39,15 @@ public sealed class StepPlan
 
     public int Rows => Tokens.Length;
 
+    /// <summary>The rows whose logits (and greedy ids) the step computes, in this order.</summary>
+    public int[] LogitRows { get; }
+
     /// <summary>
     /// Lays out <paramref name="sequences"/> in order. Every token id must be in [0, vocab); every block table must
     /// cover the sequence's last position with blocks in [0, blocks) and fit <paramref name="tableWidth"/> entries.
+    /// <paramref name="logitRows"/>: the rows to compute logits for (default every row), each in [0, rows).
     /// </summary>
-    public static StepPlan Build(IReadOnlyList<StepSequence> sequences, int blockSize, int blocks, int tableWidth, int vocab)
+    public static StepPlan Build(IReadOnlyList<StepSequence> sequences, int blockSize, int blocks, int tableWidth, int vocab, int[]? logitRows = null)
     {
         ArgumentNullException.ThrowIfNull(sequences);
         if (blockSize <= 0 || blocks <= 0 || tableWidth <= 0)
@@ -96,6 +101,15 @@ public sealed class StepPlan
             }
         }
 
-        return new StepPlan(tokens, positions, rowSeq, slots, tables, tableWidth, sequences.Count);
+        logitRows ??= [.. Enumerable.Range(0, rows)];
+        foreach (int l in logitRows)
+        {
+            if ((uint)l >= (uint)rows)
+            {
+                throw new ArgumentOutOfRangeException(nameof(logitRows), $"logit row {l} is outside the step's {rows} rows");
+            }
+        }
+
+        return new StepPlan(tokens, positions, rowSeq, slots, tables, tableWidth, sequences.Count, logitRows);
     }
 }

@@ -79,7 +79,15 @@ public sealed class LoadedModel : IDisposable
             }
 
             DeepseekV3Model model = DeepseekV3Model.Load(reader, backend, experts, mtp, progress, weights);
-            return new LoadedModel(reader, model, experts, shard, weights.ResidentBytes);
+            var loaded = new LoadedModel(reader, model, experts, shard, weights.ResidentBytes);
+            if (options.Accelerator is { } accelerate && options.Exchange is null)
+            {
+                progress?.Invoke("accelerator");
+                ExpertLoadCounter load = loaded.ExpertLoad;
+                model.UseAccelerator(accelerate(model, shard, (layer, routing) => CountLoad(load, layer, routing)));
+            }
+
+            return loaded;
         }
         catch
         {
@@ -92,5 +100,18 @@ public sealed class LoadedModel : IDisposable
     public PagedLatentCache NewCache(int maxTokens, int blockSize = 16) =>
         new(Model.CacheLayers, Config.LatentCacheDim, blockSize, (maxTokens + blockSize - 1) / blockSize);
 
-    public void Dispose() => Reader.Dispose();
+    public void Dispose()
+    {
+        (Model.Accelerator as IDisposable)?.Dispose();
+        Reader.Dispose();
+    }
+
+    /// <summary>Tokens per expert of one accelerated layer step, as the in-process exchange counts what it dispatches.</summary>
+    private static void CountLoad(ExpertLoadCounter load, int layer, ExpertRouting routing)
+    {
+        foreach (IGrouping<int, int> expert in routing.TopkIds.Where(e => e >= 0).GroupBy(e => e))
+        {
+            load.Add(layer, expert.Key, expert.Count());
+        }
+    }
 }

@@ -1,3 +1,5 @@
+using R1Orleans.Model;
+
 namespace R1Orleans.Engine;
 
 /// <summary>What <see cref="LoadedModel.Load(string, R1Orleans.Backend.IComputeBackend, ModelLoadOptions, Action{string}?)"/> loads and how strictly.</summary>
@@ -27,4 +29,10 @@ public sealed record ModelLoadOptions
     /// rank gives its cross-silo exchange (its holders load their own experts).
     /// </summary>
     public ExpertExchangeFactory? Exchange { get; init; }
+
+    /// <summary>
+    /// Runs the model's steps through an accelerator built from the loaded model (the device-resident forward on a GPU)
+    /// when every routed expert is loaded here (no <see cref="Exchange"/>); null, or a cluster rank: op by op.
+    /// </summary>
+    public ModelAcceleratorFactory? Accelerator { get; init; }
 }

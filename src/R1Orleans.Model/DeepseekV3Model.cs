@@ -34,6 +34,21 @@ public sealed class DeepseekV3Model
 
     public IComputeBackend Backend => _backend;
 
+    /// <summary>Where every step runs when set (the device-resident forward); null: through the backend, op by op.</summary>
+    public IModelAccelerator? Accelerator { get; private set; }
+
+    /// <summary>Runs every later step through <paramref name="accelerator"/> (set once, before the first step).</summary>
+    public void UseAccelerator(IModelAccelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (Accelerator is not null)
+        {
+            throw new InvalidOperationException("this model already runs through an accelerator");
+        }
+
+        Accelerator = accelerator;
+    }
+
     public MtpLayer? Mtp { get; }
 
     /// <summary>Latent cache layers a sequence needs: one per decoder block, plus the MTP block's.</summary>
@@ -142,10 +157,14 @@ public sealed class DeepseekV3Model
             }
         }
 
-        _exchange.BeginStep();
-
         // One gate-bias version for the whole pass: a bias set while it runs waits for the next.
         batch = batch.WithGateBias(_onlineBias.Current);
+        if (Accelerator is { } accelerator)
+        {
+            return accelerator.Forward(batch, logitRows ?? ModelOutput.AllRows(batch.Rows), batch.GateBias);
+        }
+
+        _exchange.BeginStep();
         float[] h = _embedding.Forward(batch.Tokens);
         foreach (DecoderBlock block in _blocks)
         {

@@ -2,7 +2,8 @@
 # Runs everything GPU-side in one call on the GPU machine:
 #   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
 #      benchmark against the copy bandwidth measured in the same run;
-#   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU);
+#   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU), through the
+#      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=0); then r1-gpucheck --forward (below);
 #   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 with FP8 weights kept FP8 and with them
 #      dequantized to float32 (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
@@ -59,9 +60,15 @@ if [ -f "$here/golden.tar.xz" ]; then
   xz -dc "$here/golden.tar.xz" | tar -C "$work/golden" -xf -
   SECONDS=0
   if [ "${SKIP_GOLDEN:-0}" != "1" ]; then
+    # Through the device-resident forward (the default on cuda), then op by op through CudaBackend.
     "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee "$out/golden-cuda.log"
     golden_rc=${PIPESTATUS[0]}
     echo "r1 golden --device cuda:0: exit code $golden_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
+    SECONDS=0
+    R1ORLEANS_DEVICE_FORWARD=0 "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee -a "$out/golden-cuda.log"
+    per_op_rc=${PIPESTATUS[0]}
+    echo "R1ORLEANS_DEVICE_FORWARD=0 r1 golden --device cuda:0: exit code $per_op_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
+    [ "$per_op_rc" -eq 0 ] || golden_rc=$per_op_rc
   fi
 fi
 

@@ -27,6 +27,9 @@ public sealed record InferenceEngineOptions
     /// <summary>The backend the model's math runs on; null: a <see cref="CpuBackend"/> with <see cref="Threads"/> threads.</summary>
     public IComputeBackend? Backend { get; init; }
 
+    /// <summary>Runs every step through an accelerator built from the loaded model (the device-resident forward); see <see cref="ModelLoadOptions.Accelerator"/>.</summary>
+    public ModelAcceleratorFactory? Accelerator { get; init; }
+
     /// <summary>False routes every MoE layer without e_score_correction_bias (ablation; see NoauxTcGate.UseCorrectionBias).</summary>
     public bool UseCorrectionBias { get; init; } = true;
 
@@ -137,6 +140,7 @@ public sealed class InferenceEngine : IAsyncDisposable
             RequireMtp = options.Scheduler.SpeculativeMtp,
             AllowNonfiniteWeights = options.AllowNonfiniteWeights,
             Exchange = options.Exchange,
+            Accelerator = options.Accelerator,
         };
         LoadedModel model = LoadedModel.Load(directory, options.Backend ?? new CpuBackend(options.Threads), loadOptions, progress);
         try

@@ -1,0 +1,193 @@
+using R1Orleans.Model;
+
+namespace R1Orleans.Cuda.Forward;
+
+/// <summary>
+/// A <see cref="DeepseekV3Model"/>'s steps through the <see cref="DeviceForward"/> (installed with
+/// <see cref="DeepseekV3Model.UseAccelerator"/>): the model's weights and every routed expert copied to the GPU once,
+/// the main layers' latent cache kept in device memory at the same block ids as the engine's host cache (the host pool
+/// of those layers is then never written; the MTP layer's stays on the host). A batch larger than the forward was
+/// sized for runs in consecutive chunks of rows (a sequence's later rows attend to the cache its earlier rows wrote),
+/// and each step's results come back as the CPU path returns them: hidden states of every row, logits of the rows
+/// asked for, and each MoE layer's routing for the batch's observer.
+/// </summary>
+public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
+{
+    /// <summary>Environment switch: 0 runs a CUDA device op by op through CudaBackend instead.</summary>
+    public const string EnvironmentSwitch = "R1ORLEANS_DEVICE_FORWARD";
+
+    private readonly CudaContext _context;
+    private readonly KernelLibrary _kernels;
+    private readonly DeepseekV3Model _model;
+    private readonly DeviceModelWeights _weights;
+    private readonly Action<int, ExpertRouting>? _routed;
+    private readonly int _maxRows;
+    private DeviceLatentCache? _cache;
+    private DeviceForward? _forward;
+    private long _biasVersion;
+
+    public DeviceModelAccelerator(CudaContext context, KernelLibrary kernels, DeepseekV3Model model, ExpertShard experts, Action<int, ExpertRouting>? routed = null, int maxRows = 512)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(model);
+        _context = context;
+        _kernels = kernels;
+        _model = model;
+        _routed = routed;
+        _maxRows = maxRows;
+        context.MakeCurrent();
+        using CudaStream upload = context.CreateStream();
+        _weights = DeviceWeightUpload.FromModel(context, upload, model, experts);
+    }
+
+    /// <summary>
+    /// The factory the engine takes (<see cref="ModelAcceleratorFactory"/>) for models on <paramref name="backend"/>'s
+    /// device, or null when <see cref="EnvironmentSwitch"/> is 0. Kernels come from the default folder and cache. The
+    /// routed experts run on the reference kernels (float32 activations, the golden numerics); the fast FP8 experts and
+    /// linears are the benchmark's (r1-gpucheck --forward) until they are wired here.
+    /// </summary>
+    public static ModelAcceleratorFactory? For(CudaBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        if (Environment.GetEnvironmentVariable(EnvironmentSwitch) == "0")
+        {
+            return null;
+        }
+
+        return (model, experts, routed) =>
+        {
+            backend.Context.MakeCurrent();
+            KernelLibrary kernels = KernelLibrary.Load(backend.Context, KernelFolder.Find(), new KernelCache(KernelCache.DefaultDirectory), ForwardKernels.CoreModules);
+            return new DeviceModelAccelerator(backend.Context, kernels, model, experts, routed);
+        };
+    }
+
+    public ModelOutput Forward(ForwardBatch batch, int[] logitRows, GateBias? bias)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(logitRows);
+        int rows = batch.Rows, d = _model.Config.HiddenSize, vocab = _model.Config.VocabSize, k = _model.Config.NumExpertsPerTok;
+        (int[] Table, int Blocks, int BlockSize)[] tables = [.. batch.Sequences.Select(s => TableOf(s))];
+        DeviceForward forward = Prepare(tables[0].Blocks, tables[0].BlockSize);
+        SyncBias(forward, bias);
+
+        var hidden = new float[rows * d];
+        var logits = new float[logitRows.Length * vocab];
+        int[] moeLayers = [.. _weights.Layers.Where(l => l.Moe is not null).Select(l => l.Layer)];
+        var ids = moeLayers.ToDictionary(l => l, _ => new int[rows * k]);
+        var weights = moeLayers.ToDictionary(l => l, _ => new float[rows * k]);
+
+        // Which requested logit row each row of the batch answers (a row may be asked for more than once).
+        var wanted = new List<int>[rows];
+        for (int i = 0; i < logitRows.Length; i++)
+        {
+            if ((uint)logitRows[i] >= (uint)rows)
+            {
+                throw new ArgumentOutOfRangeException(nameof(logitRows), $"logit row {logitRows[i]} is outside the batch of {rows} rows");
+            }
+
+            (wanted[logitRows[i]] ??= []).Add(i);
+        }
+
+        int row = 0;
+        while (row < rows)
+        {
+            // A chunk: consecutive rows, up to _maxRows, sequences cut where the chunk ends.
+            var seqs = new List<StepSequence>();
+            int start = row;
+            foreach ((SequenceSlice s, int index) in batch.Sequences.Select((s, i) => (s, i)))
+            {
+                int from = Math.Max(row, s.Start), to = Math.Min(s.Start + s.Length, start + _maxRows);
+                if (from >= to || from != row)
+                {
+                    continue;
+                }
+
+                seqs.Add(new StepSequence(batch.Tokens[from..to], s.FirstPosition + (from - s.Start), tables[index].Table));
+                row = to;
+            }
+
+            int n = row - start;
+            int[] chunkLogits = [.. Enumerable.Range(start, n).Where(r => wanted[r] is not null)];
+            int width = seqs.Max(q => q.BlockTable.Length);
+            StepPlan plan = StepPlan.Build(seqs, tables[0].BlockSize, tables[0].Blocks, width, vocab, [.. chunkLogits.Select(r => r - start)]);
+            forward.Run(plan);
+            forward.DownloadHidden(n).CopyTo(hidden.AsSpan(start * d));
+            float[] chunk = forward.DownloadLogits(chunkLogits.Length);
+            for (int j = 0; j < chunkLogits.Length; j++)
+            {
+                foreach (int at in wanted[chunkLogits[j]])
+                {
+                    chunk.AsSpan(j * vocab, vocab).CopyTo(logits.AsSpan(at * vocab));
+                }
+            }
+
+            foreach (int layer in moeLayers)
+            {
+                (int[] li, float[] lw) = forward.DownloadRouting(layer, n);
+                li.CopyTo(ids[layer], start * k);
+                lw.CopyTo(weights[layer], start * k);
+            }
+        }
+
+        foreach (int layer in moeLayers)
+        {
+            var routing = new ExpertRouting(rows, k, ids[layer], weights[layer]) { GateBiasVersion = bias?.Version ?? 0 };
+            batch.RoutingObserver?.OnRouted(layer, batch, routing);
+            _routed?.Invoke(layer, routing);
+        }
+
+        return new ModelOutput(hidden, rows, d, logitRows, logits, vocab);
+    }
+
+    public void Dispose()
+    {
+        _forward?.Dispose();
+        _cache?.Dispose();
+        _weights.Dispose();
+        _kernels.Dispose();
+    }
+
+    /// <summary>A slice's block table in the host cache, and the host pool's size (blocks, block size).</summary>
+    private (int[] Table, int Blocks, int BlockSize) TableOf(SequenceSlice s)
+    {
+        LatentPages pages = s.Cache.Pages(0, s.ContextLength);
+        int entry = _model.Config.LatentCacheDim;
+        return (pages.BlockTable.ToArray(), pages.Pool.Length / (pages.BlockSize * entry), pages.BlockSize);
+    }
+
+    /// <summary>The device cache mirrors the host pool (same blocks and block size); built on the first step.</summary>
+    private DeviceForward Prepare(int blocks, int blockSize)
+    {
+        if (_forward is not null)
+        {
+            if (_cache!.Blocks != blocks || _cache.BlockSize != blockSize)
+            {
+                throw new InvalidOperationException($"the device cache mirrors a host pool of {_cache.Blocks} blocks of {_cache.BlockSize}; this step's pool has {blocks} of {blockSize}");
+            }
+
+            return _forward;
+        }
+
+        _cache = new DeviceLatentCache(_context, _weights.Layers.Count, _model.Config.LatentCacheDim, blocks, blockSize);
+        _forward = new DeviceForward(_context, _kernels, _weights, _cache, _maxRows, _maxRows, blocks);
+        return _forward;
+    }
+
+    private void SyncBias(DeviceForward forward, GateBias? bias)
+    {
+        forward.UseCorrectionBias = _model.Gates.FirstOrDefault().Gate?.UseCorrectionBias ?? true;
+        long version = bias?.Version ?? 0;
+        if (version == _biasVersion)
+        {
+            return;
+        }
+
+        foreach ((int layer, NoauxTcGate gate) in _model.Gates.Where(g => g.Layer < _model.Blocks.Count))
+        {
+            forward.SetGateBias(layer, bias is null ? gate.Bias : bias.For(layer));
+        }
+
+        _biasVersion = version;
+    }
+}
