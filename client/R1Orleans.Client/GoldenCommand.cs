@@ -70,7 +70,7 @@ public static class GoldenCommand
         {
             accelerator = DeviceModelAccelerator.For(cuda);
             Console.WriteLine(accelerator is null
-                ? $"device: {cuda.Name}; op by op through CudaBackend, activations copied per call ({DeviceModelAccelerator.EnvironmentSwitch}=0)"
+                ? $"device: {cuda.Name}; op by op through CudaBackend, activations copied per call ({DeviceModelAccelerator.EnvironmentSwitch}=1 runs the device-resident forward)"
                 : $"device: {cuda.Name}; the device-resident forward (weights, latent cache and activations on the GPU; MTP op by op)");
         }
 

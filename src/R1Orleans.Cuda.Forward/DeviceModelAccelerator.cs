@@ -13,7 +13,11 @@ namespace R1Orleans.Cuda.Forward;
 /// </summary>
 public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
 {
-    /// <summary>Environment switch: 0 runs a CUDA device op by op through CudaBackend instead.</summary>
+    /// <summary>
+    /// Environment switch: 1 runs a CUDA model's steps through the device-resident forward; unset or anything else, op
+    /// by op through CudaBackend. Opt-in until the engine path has run on a GPU (r1-gpucheck --forward has checked the
+    /// forward itself against every golden case; tools/gpu/run.sh sets it for the golden, bench-engine and silo runs).
+    /// </summary>
     public const string EnvironmentSwitch = "R1ORLEANS_DEVICE_FORWARD";
 
     private readonly CudaContext _context;
@@ -42,14 +46,14 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
 
     /// <summary>
     /// The factory the engine takes (<see cref="ModelAcceleratorFactory"/>) for models on <paramref name="backend"/>'s
-    /// device, or null when <see cref="EnvironmentSwitch"/> is 0. Kernels come from the default folder and cache. The
+    /// device, or null unless <see cref="EnvironmentSwitch"/> is 1. Kernels come from the default folder and cache. The
     /// routed experts run on the reference kernels (float32 activations, the golden numerics); the fast FP8 experts and
     /// linears are the benchmark's (r1-gpucheck --forward) until they are wired here.
     /// </summary>
     public static ModelAcceleratorFactory? For(CudaBackend backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        if (Environment.GetEnvironmentVariable(EnvironmentSwitch) == "0")
+        if (Environment.GetEnvironmentVariable(EnvironmentSwitch) != "1")
         {
             return null;
         }

@@ -3,7 +3,7 @@
 #   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
 #      benchmark against the copy bandwidth measured in the same run;
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU), through the
-#      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=0); then r1-gpucheck --forward (below);
+#      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=1, then unset); then r1-gpucheck --forward (below);
 #   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 with FP8 weights kept FP8 and with them
 #      dequantized to float32 (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
@@ -60,14 +60,14 @@ if [ -f "$here/golden.tar.xz" ]; then
   xz -dc "$here/golden.tar.xz" | tar -C "$work/golden" -xf -
   SECONDS=0
   if [ "${SKIP_GOLDEN:-0}" != "1" ]; then
-    # Through the device-resident forward (the default on cuda), then op by op through CudaBackend.
-    "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee "$out/golden-cuda.log"
+    # Through the device-resident forward (R1ORLEANS_DEVICE_FORWARD=1), then op by op through CudaBackend (the default).
+    R1ORLEANS_DEVICE_FORWARD=1 "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee "$out/golden-cuda.log"
     golden_rc=${PIPESTATUS[0]}
-    echo "r1 golden --device cuda:0: exit code $golden_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
+    echo "R1ORLEANS_DEVICE_FORWARD=1 r1 golden --device cuda:0: exit code $golden_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
     SECONDS=0
     R1ORLEANS_DEVICE_FORWARD=0 "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee -a "$out/golden-cuda.log"
     per_op_rc=${PIPESTATUS[0]}
-    echo "R1ORLEANS_DEVICE_FORWARD=0 r1 golden --device cuda:0: exit code $per_op_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
+    echo "r1 golden --device cuda:0 (op by op): exit code $per_op_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
     [ "$per_op_rc" -eq 0 ] || golden_rc=$per_op_rc
   fi
 fi
@@ -89,16 +89,21 @@ fi
 if [ "${SKIP_ENGINE:-0}" != "1" ]; then
   export XDG_DATA_HOME="$work/data"   # where bench-engine writes the synthetic checkpoint (once for both runs)
   # ENGINE_RUNS: "device:weights" pairs; FP8 weights stay FP8 (codes + block scales), float32 is the path before.
-  for run in ${ENGINE_RUNS:-cpu:fp8 cuda0:fp8 cuda0:float32}; do
-    device="${run%%:*}"; device="${device/cuda0/cuda:0}"; weights="${run##*:}"
+  # A CUDA device runs through the device-resident forward (R1ORLEANS_DEVICE_FORWARD=1); a third field "perop" runs it
+  # op by op through CudaBackend instead.
+  for run in ${ENGINE_RUNS:-cpu:fp8 cuda0:fp8 cuda0:fp8:perop cuda0:float32}; do
+    IFS=: read -r device weights mode <<<"$run"; device="${device/cuda0/cuda:0}"
+    forward=1; [ "${mode:-}" = perop ] && forward=0
+    echo "--- bench-engine --device $device --weights $weights$([ "$forward" = 0 ] && echo ' (op by op, R1ORLEANS_DEVICE_FORWARD=0)')" | tee -a "$out/bench-engine.log"
     SECONDS=0
-    timeout 240 "$bin/r1" bench-engine --device "$device" --weights "$weights" --synthetic medium --prompt-tokens 128 --context 64 --steps 8 --batch 1 8 --repeats 2 \
+    R1ORLEANS_DEVICE_FORWARD=$forward timeout 240 "$bin/r1" bench-engine --device "$device" --weights "$weights" --synthetic medium --prompt-tokens 128 --context 64 --steps 8 --batch 1 8 --repeats 2 \
       2>&1 | tee -a "$out/bench-engine.log"
     echo "r1 bench-engine --device $device --weights $weights: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine.log"
   done
 fi
 
-# The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0: the 20 held-out
+# The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0 (through the
+# device-resident forward, R1ORLEANS_DEVICE_FORWARD=1): the 20 held-out
 # additions through the OpenAI API, greedy; the GPU silo's answers must equal the CPU silo's. SKIP_SILO=1 leaves it out.
 repo="$(dirname "$here")"
 tiny="$repo/models/r1orleans-tiny"
@@ -107,7 +112,7 @@ silo_rc=0
 if [ "${SKIP_SILO:-0}" != "1" ] && [ -x "$bin/r1-silo" ] && [ -d "$tiny" ] && [ -f "$questions" ]; then
   for device in cpu cuda:0; do
     port=$((20000 + RANDOM % 10000))
-    "$bin/r1-silo" --device "$device" --model "$tiny" --served-model-name r1orleans-tiny --urls "http://127.0.0.1:$port" \
+    R1ORLEANS_DEVICE_FORWARD=1 "$bin/r1-silo" --device "$device" --model "$tiny" --served-model-name r1orleans-tiny --urls "http://127.0.0.1:$port" \
       --silo-port $((port + 10000)) --gateway-port $((port + 20000)) --kv-cache-tokens 8192 --Logging:LogLevel:Default Warning \
       >"$work/silo.log" 2>&1 &
     pid=$!
