@@ -26,12 +26,22 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     private readonly DeviceModelWeights _weights;
     private readonly Action<int, ExpertRouting>? _routed;
     private readonly int _maxRows;
+    private readonly Dictionary<int, CudaGraph> _graphs = [];
+    private readonly HashSet<int> _eagerDecodeSizes = [];
+    private readonly bool _useGraphs;
+    private readonly bool _ownsKernels;
     private DeviceLatentCache? _cache;
     private DeviceForward? _forward;
     private long _biasVersion;
+    private bool _graphsUseBias;
 
-    public DeviceModelAccelerator(CudaContext context, KernelLibrary kernels, DeepseekV3Model model, ExpertShard experts, Action<int, ExpertRouting>? routed = null, int maxRows = 512)
+    /// <param name="useGraphs">Decode steps (one row per sequence) replay a CUDA graph per batch size, captured the
+    /// second time that size runs; every other step launches its kernels one by one.</param>
+    /// <param name="ownsKernels">Dispose <paramref name="kernels"/> with this accelerator.</param>
+    public DeviceModelAccelerator(CudaContext context, KernelLibrary kernels, DeepseekV3Model model, ExpertShard experts, Action<int, ExpertRouting>? routed = null, int maxRows = 512, bool useGraphs = true, bool ownsKernels = false)
     {
+        _useGraphs = useGraphs;
+        _ownsKernels = ownsKernels;
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(model);
         _context = context;
@@ -62,7 +72,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         {
             backend.Context.MakeCurrent();
             KernelLibrary kernels = KernelLibrary.Load(backend.Context, KernelFolder.Find(), new KernelCache(KernelCache.DefaultDirectory), ForwardKernels.CoreModules);
-            return new DeviceModelAccelerator(backend.Context, kernels, model, experts, routed);
+            return new DeviceModelAccelerator(backend.Context, kernels, model, experts, routed, ownsKernels: true);
         };
     }
 
@@ -93,36 +103,32 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
             (wanted[logitRows[i]] ??= []).Add(i);
         }
 
-        int row = 0;
-        while (row < rows)
+        StepSequence[] whole = [.. batch.Sequences.Select((s, i) => new StepSequence(batch.Tokens[s.Start..(s.Start + s.Length)], s.FirstPosition, tables[i].Table))];
+        bool decode = _useGraphs && rows <= _maxRows && batch.Sequences.All(s => s.Length == 1) && logitRows.SequenceEqual(Enumerable.Range(0, rows));
+        foreach (StepChunk chunk in StepChunks.Split(whole, _maxRows))
         {
-            // A chunk: consecutive rows, up to _maxRows, sequences cut where the chunk ends.
-            var seqs = new List<StepSequence>();
-            int start = row;
-            foreach ((SequenceSlice s, int index) in batch.Sequences.Select((s, i) => (s, i)))
-            {
-                int from = Math.Max(row, s.Start), to = Math.Min(s.Start + s.Length, start + _maxRows);
-                if (from >= to || from != row)
-                {
-                    continue;
-                }
+            int start = chunk.StartRow, n = chunk.Rows;
+            int[] chunkLogits = [.. Enumerable.Range(start, n).Where(r => wanted[r] is not null)];
 
-                seqs.Add(new StepSequence(batch.Tokens[from..to], s.FirstPosition + (from - s.Start), tables[index].Table));
-                row = to;
+            // A decode step's tables are as wide as the pool, so that one graph per batch size serves every step.
+            int width = decode ? tables[0].Blocks : chunk.Sequences.Max(q => q.BlockTable.Length);
+            StepPlan plan = StepPlan.Build(chunk.Sequences, tables[0].BlockSize, tables[0].Blocks, width, vocab, [.. chunkLogits.Select(r => r - start)]);
+            if (decode)
+            {
+                RunDecode(forward, plan);
+            }
+            else
+            {
+                forward.Run(plan);
             }
 
-            int n = row - start;
-            int[] chunkLogits = [.. Enumerable.Range(start, n).Where(r => wanted[r] is not null)];
-            int width = seqs.Max(q => q.BlockTable.Length);
-            StepPlan plan = StepPlan.Build(seqs, tables[0].BlockSize, tables[0].Blocks, width, vocab, [.. chunkLogits.Select(r => r - start)]);
-            forward.Run(plan);
             forward.DownloadHidden(n).CopyTo(hidden.AsSpan(start * d));
-            float[] chunk = forward.DownloadLogits(chunkLogits.Length);
+            float[] chunkOut = forward.DownloadLogits(chunkLogits.Length);
             for (int j = 0; j < chunkLogits.Length; j++)
             {
                 foreach (int at in wanted[chunkLogits[j]])
                 {
-                    chunk.AsSpan(j * vocab, vocab).CopyTo(logits.AsSpan(at * vocab));
+                    chunkOut.AsSpan(j * vocab, vocab).CopyTo(logits.AsSpan(at * vocab));
                 }
             }
 
@@ -146,10 +152,55 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
 
     public void Dispose()
     {
+        foreach (CudaGraph g in _graphs.Values)
+        {
+            g.Dispose();
+        }
+
         _forward?.Dispose();
         _cache?.Dispose();
         _weights.Dispose();
-        _kernels.Dispose();
+        if (_ownsKernels)
+        {
+            _kernels.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A decode step: the graph of its batch size when one was captured, else its kernels one by one (the first time a
+    /// size runs), then a capture for the next time. Kernel parameters fixed at capture (row count, table width, the
+    /// bias switch) are the same for every decode step of that size; the metadata they read is uploaded before each.
+    /// </summary>
+    private void RunDecode(DeviceForward forward, StepPlan plan)
+    {
+        if (_graphsUseBias != forward.UseCorrectionBias)
+        {
+            foreach (CudaGraph g in _graphs.Values)
+            {
+                g.Dispose();
+            }
+
+            _graphs.Clear();
+            _graphsUseBias = forward.UseCorrectionBias;
+        }
+
+        forward.Upload(plan);
+        if (_graphs.TryGetValue(plan.Rows, out CudaGraph? graph))
+        {
+            graph.Launch(forward.Stream);
+        }
+        else if (_eagerDecodeSizes.Add(plan.Rows))
+        {
+            forward.Enqueue(plan.Rows);
+        }
+        else
+        {
+            graph = forward.CaptureStep(plan.Rows);
+            _graphs[plan.Rows] = graph;
+            graph.Launch(forward.Stream);
+        }
+
+        forward.Stream.Synchronize();
     }
 
     /// <summary>A slice's block table in the host cache, and the host pool's size (blocks, block size).</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Conformance;
 using R1Orleans.Cuda;
@@ -24,6 +25,16 @@ public static class ForwardMode
         {
             failed += r.Passed ? 0 : 1;
             Console.WriteLine($"{(r.Passed ? "PASS" : "FAIL")} {name} prompt {r.Prompt} ({r.Tokens} tokens): logits max rel err {r.LogitRelError:E2} (tol {GoldenTolerance.Logits:E0}), routing {r.RoutingMismatches}/{r.RoutedDecisions} mismatched, weight err {r.RoutingWeightError:E2}, greedy {r.GreedyTokens - r.GreedyMismatches}/{r.GreedyTokens}");
+        }
+
+        // The engine's path to the same forward: GoldenChecker over a CPU-loaded model with DeviceModelAccelerator
+        // installed (prefill, then greedy steps that replay a CUDA graph per batch size; the MTP head on the CPU).
+        foreach (string dir in Directory.GetDirectories(goldenDir).Where(GoldenCase.IsModelCase).Order(StringComparer.Ordinal))
+        {
+            GoldenReport report = GoldenChecker.Check(dir, new CpuBackend(), accelerator: (m, e, r) => new DeviceModelAccelerator(context, kernels, m, e, r, maxRows: 64));
+            failed += report.Passed ? 0 : 1;
+            Console.WriteLine($"{(report.Passed ? "PASS" : "FAIL")} engine through DeviceModelAccelerator, {report.Case}: " + string.Join("; ", report.Prompts.Select(p =>
+                $"prompt {p.Prompt} logits {p.LogitRelError:E2}, routing {p.RoutingMismatches}/{p.RoutedDecisions}, greedy {p.GreedyTokens - p.GreedyMismatches}/{p.GreedyTokens}{(p.MtpRelError is double mtp ? $", mtp {mtp:E2}" : string.Empty)}")));
         }
 
         CheckResult fastVsRef = FastAgainstReference(context, kernels, fastLinears: false);
