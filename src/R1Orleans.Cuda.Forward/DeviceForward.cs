@@ -263,6 +263,7 @@ public sealed class DeviceForward : IDisposable
 
     public void Dispose()
     {
+        _context.MakeCurrent();
         _mma?.Dispose();
         _owned.ForEach(b => b.Dispose());
         _stream.Dispose();

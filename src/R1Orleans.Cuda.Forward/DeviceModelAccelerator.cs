@@ -81,6 +81,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(logitRows);
         int rows = batch.Rows, d = _model.Config.HiddenSize, vocab = _model.Config.VocabSize, k = _model.Config.NumExpertsPerTok;
+        _context.MakeCurrent();   // the engine steps from its own thread; allocations need the context current there
         (int[] Table, int Blocks, int BlockSize)[] tables = [.. batch.Sequences.Select(s => TableOf(s))];
         DeviceForward forward = Prepare(tables[0].Blocks, tables[0].BlockSize);
         SyncBias(forward, bias);
@@ -152,6 +153,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
 
     public void Dispose()
     {
+        _context.MakeCurrent();
         foreach (CudaGraph g in _graphs.Values)
         {
             g.Dispose();
