@@ -14,9 +14,11 @@ namespace R1Orleans.Cuda.Forward;
 public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
 {
     /// <summary>
-    /// Environment switch: 1 runs a CUDA model's steps through the device-resident forward; unset or anything else, op
-    /// by op through CudaBackend. Opt-in until the engine path has run on a GPU (r1-gpucheck --forward has checked the
-    /// forward itself against every golden case; tools/gpu/run.sh sets it for the golden, bench-engine and silo runs).
+    /// Environment switch: 1 runs a CUDA model's steps through the device-resident forward with float32 activations
+    /// throughout (the golden numerics); fast, with the FP8 routed experts and linears on tensor cores (f16
+    /// activations, as the benchmark runs them); unset or anything else, op by op through CudaBackend. Opt-in until the
+    /// engine path has run on a GPU (r1-gpucheck --forward has checked the forward itself against every golden case;
+    /// tools/gpu/run.sh sets it for the golden, bench-engine and silo runs).
     /// </summary>
     public const string EnvironmentSwitch = "R1ORLEANS_DEVICE_FORWARD";
 
@@ -30,6 +32,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     private readonly HashSet<int> _eagerDecodeSizes = [];
     private readonly bool _useGraphs;
     private readonly bool _ownsKernels;
+    private readonly DeviceForwardOptions _options;
     private DeviceLatentCache? _cache;
     private DeviceForward? _forward;
     private long _biasVersion;
@@ -38,8 +41,11 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     /// <param name="useGraphs">Decode steps (one row per sequence) replay a CUDA graph per batch size, captured the
     /// second time that size runs; every other step launches its kernels one by one.</param>
     /// <param name="ownsKernels">Dispose <paramref name="kernels"/> with this accelerator.</param>
-    public DeviceModelAccelerator(CudaContext context, KernelLibrary kernels, DeepseekV3Model model, ExpertShard experts, Action<int, ExpertRouting>? routed = null, int maxRows = 512, bool useGraphs = true, bool ownsKernels = false)
+    /// <param name="fast">FP8 routed experts and linears on tensor cores (the kernel library must hold moe_fp8 and
+    /// moe_prefill); float32 activations everywhere otherwise.</param>
+    public DeviceModelAccelerator(CudaContext context, KernelLibrary kernels, DeepseekV3Model model, ExpertShard experts, Action<int, ExpertRouting>? routed = null, int maxRows = 512, bool useGraphs = true, bool ownsKernels = false, bool fast = false)
     {
+        _options = new DeviceForwardOptions { FastLinears = fast };
         _useGraphs = useGraphs;
         _ownsKernels = ownsKernels;
         ArgumentNullException.ThrowIfNull(context);
@@ -51,7 +57,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         _maxRows = maxRows;
         context.MakeCurrent();
         using CudaStream upload = context.CreateStream();
-        _weights = DeviceWeightUpload.FromModel(context, upload, model, experts);
+        _weights = DeviceWeightUpload.FromModel(context, upload, model, experts, fast ? kernels : null, maxRows);
     }
 
     /// <summary>
@@ -63,16 +69,18 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     public static ModelAcceleratorFactory? For(CudaBackend backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        if (Environment.GetEnvironmentVariable(EnvironmentSwitch) != "1")
+        string? mode = Environment.GetEnvironmentVariable(EnvironmentSwitch);
+        if (mode is not ("1" or "fast"))
         {
             return null;
         }
 
+        bool fast = mode == "fast";
         return (model, experts, routed) =>
         {
             backend.Context.MakeCurrent();
-            KernelLibrary kernels = KernelLibrary.Load(backend.Context, KernelFolder.Find(), new KernelCache(KernelCache.DefaultDirectory), ForwardKernels.CoreModules);
-            return new DeviceModelAccelerator(backend.Context, kernels, model, experts, routed, ownsKernels: true);
+            KernelLibrary kernels = KernelLibrary.Load(backend.Context, KernelFolder.Find(), new KernelCache(KernelCache.DefaultDirectory), fast ? ForwardKernels.Modules : ForwardKernels.CoreModules);
+            return new DeviceModelAccelerator(backend.Context, kernels, model, experts, routed, ownsKernels: true, fast: fast);
         };
     }
 
@@ -227,7 +235,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         }
 
         _cache = new DeviceLatentCache(_context, _weights.Layers.Count, _model.Config.LatentCacheDim, blocks, blockSize);
-        _forward = new DeviceForward(_context, _kernels, _weights, _cache, _maxRows, _maxRows, blocks);
+        _forward = new DeviceForward(_context, _kernels, _weights, _cache, _maxRows, _maxRows, blocks, _options);
         return _forward;
     }
 

@@ -6,11 +6,14 @@ namespace R1Orleans.Cuda.Forward;
 /// <summary>
 /// Copies a loaded <see cref="DeepseekV3Model"/> and the routed experts it reaches to the device, as the model holds
 /// them (FP8 matrices stay FP8 with their block scales; the rest float32). The routed experts are stacked per layer for
-/// the reference kernels; every expert of every MoE layer must be in <paramref name="experts"/>.
+/// the reference kernels; every expert of every MoE layer must be in <paramref name="experts"/>. With
+/// <paramref name="fastExperts"/> (a kernel library holding moe_fp8 and moe_prefill), a layer whose experts are FP8 with
+/// 128x128 blocks in a shape the fast kernels take goes to <see cref="MoeFp8Experts"/> instead (sized for
+/// <paramref name="maxTokens"/> rows a step); other layers keep the reference stacks.
 /// </summary>
 public static class DeviceWeightUpload
 {
-    public static DeviceModelWeights FromModel(CudaContext context, CudaStream stream, DeepseekV3Model model, ExpertShard experts)
+    public static DeviceModelWeights FromModel(CudaContext context, CudaStream stream, DeepseekV3Model model, ExpertShard experts, KernelLibrary? fastExperts = null, int maxTokens = 512)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(experts);
@@ -50,12 +53,13 @@ public static class DeviceWeightUpload
                 DeviceMoe? moe = null;
                 if (block.Moe is { } m)
                 {
+                    MoeFp8Experts? fast = fastExperts is null ? null : FastExperts(context, stream, fastExperts, experts, model.Config, block.Layer, maxTokens, owned);
                     moe = new DeviceMoe(
                         Weight(m.Gate.Weight.IsFp8 ? m.Gate.Weight.ToFloat32() : m.Gate.Weight),
                         Floats(m.Gate.Bias),
                         m.Shared is null ? null : Ffn(m.Shared),
-                        RoutedExperts(context, experts, model.Config.NRoutedExperts, block.Layer, owned),
-                        null);
+                        fast is null ? RoutedExperts(context, experts, model.Config.NRoutedExperts, block.Layer, owned) : null,
+                        fast);
                 }
 
                 layers.Add(new DeviceLayer(block.Layer, Norm(block.InputNorm), Norm(block.PostAttentionNorm), attention, block.Mlp is null ? null : Ffn(block.Mlp), moe));
@@ -90,6 +94,56 @@ public static class DeviceWeightUpload
         }
 
         return all;
+    }
+
+    /// <summary>
+    /// A layer's experts for the fast FP8 kernels, or null when they are not FP8 with 128x128 blocks in a shape those
+    /// kernels take: vLLM's w13 (each expert's gate rows, then its up rows) and w2, row-major, then packed into tile order.
+    /// </summary>
+    private static MoeFp8Experts? FastExperts(CudaContext context, CudaStream stream, KernelLibrary kernels, ExpertShard shard, Checkpoint.ModelConfig c, int layer, int maxTokens, List<IDisposable> owned)
+    {
+        int e = c.NRoutedExperts, h = c.HiddenSize, i = c.MoeIntermediateSize;
+        var ffns = new FeedForward[e];
+        for (int x = 0; x < e; x++)
+        {
+            if (!shard.Contains(layer, x))
+            {
+                return null;
+            }
+
+            ffns[x] = shard.Get(layer, x);
+            foreach (Matrix m in new[] { ffns[x].Gate, ffns[x].Up, ffns[x].Down })
+            {
+                if (!m.IsFp8 || m.BlockRows != 128 || m.BlockCols != 128)
+                {
+                    return null;
+                }
+            }
+        }
+
+        if (h % 256 != 0 || i % 128 != 0 || h > 8192 || i > 8192 || e > 1024)
+        {
+            return null;
+        }
+
+        var fast = new MoeFp8Experts(context, kernels, e, h, i, c.NumExpertsPerTok, maxTokens);
+        owned.Add(fast);
+        using DeviceBuffer w13 = context.Allocate(fast.W13.Bytes);
+        using DeviceBuffer w2 = context.Allocate(fast.W2.Bytes);
+        long gateBytes = (long)i * h, gateScales = (long)(i / 128) * (h / 128), downScales = (long)(h / 128) * (i / 128);
+        for (int x = 0; x < e; x++)
+        {
+            w13.Upload<byte>(ffns[x].Gate.Codes, x * 2 * gateBytes);
+            w13.Upload<byte>(ffns[x].Up.Codes, (x * 2 * gateBytes) + gateBytes);
+            w2.Upload<byte>(ffns[x].Down.Codes, x * gateBytes);
+            fast.S13.Upload<float>(ffns[x].Gate.Scales, x * 2 * gateScales * 4);
+            fast.S13.Upload<float>(ffns[x].Up.Scales, ((x * 2) + 1) * gateScales * 4);
+            fast.S2.Upload<float>(ffns[x].Down.Scales, x * downScales * 4);
+        }
+
+        fast.PackWeights(w13, w2, stream);
+        stream.Synchronize();
+        return fast;
     }
 
     /// <summary>A layer's experts stacked for moe_ref_*: gate, up and down each one buffer (codes, then scales).</summary>

@@ -4,8 +4,9 @@
 #      benchmark against the copy bandwidth measured in the same run;
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU), through the
 #      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=1, then unset); then r1-gpucheck --forward (below);
-#   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 with FP8 weights kept FP8 and with them
-#      dequantized to float32 (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
+#   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 through the device-resident forward (float32
+#      activations, then the fast FP8 experts and linears), op by op, and with FP8 weights dequantized to float32
+#      (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:fp8:fast cuda0:fp8:perop cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
 #   5. PyTorch at the same sizes as 1: MoE decode and prefill and the dense BF16/FP8 matrix rates (torch_moe.py),
@@ -89,12 +90,12 @@ fi
 if [ "${SKIP_ENGINE:-0}" != "1" ]; then
   export XDG_DATA_HOME="$work/data"   # where bench-engine writes the synthetic checkpoint (once for both runs)
   # ENGINE_RUNS: "device:weights" pairs; FP8 weights stay FP8 (codes + block scales), float32 is the path before.
-  # A CUDA device runs through the device-resident forward (R1ORLEANS_DEVICE_FORWARD=1); a third field "perop" runs it
-  # op by op through CudaBackend instead.
-  for run in ${ENGINE_RUNS:-cpu:fp8 cuda0:fp8 cuda0:fp8:perop cuda0:float32}; do
+  # A CUDA device runs through the device-resident forward (R1ORLEANS_DEVICE_FORWARD=1); a third field "fast" runs it
+  # with the FP8 experts and linears on tensor cores (=fast), "perop" op by op through CudaBackend (=0).
+  for run in ${ENGINE_RUNS:-cpu:fp8 cuda0:fp8 cuda0:fp8:fast cuda0:fp8:perop cuda0:float32}; do
     IFS=: read -r device weights mode <<<"$run"; device="${device/cuda0/cuda:0}"
-    forward=1; [ "${mode:-}" = perop ] && forward=0
-    echo "--- bench-engine --device $device --weights $weights$([ "$forward" = 0 ] && echo ' (op by op, R1ORLEANS_DEVICE_FORWARD=0)')" | tee -a "$out/bench-engine.log"
+    case "${mode:-}" in perop) forward=0 ;; fast) forward=fast ;; *) forward=1 ;; esac
+    echo "--- bench-engine --device $device --weights $weights (R1ORLEANS_DEVICE_FORWARD=$forward)" | tee -a "$out/bench-engine.log"
     SECONDS=0
     R1ORLEANS_DEVICE_FORWARD=$forward timeout 240 "$bin/r1" bench-engine --device "$device" --weights "$weights" --synthetic medium --prompt-tokens 128 --context 64 --steps 8 --batch 1 8 --repeats 2 \
       2>&1 | tee -a "$out/bench-engine.log"
