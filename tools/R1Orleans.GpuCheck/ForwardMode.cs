@@ -11,8 +11,9 @@ using R1Orleans.Model;
 namespace R1Orleans.GpuCheck;
 
 /// <summary>
-/// r1-gpucheck --forward GOLDEN_DIR: the device-resident forward (src/R1Orleans.Cuda.Forward) — every golden case
-/// through it with the golden checks and tolerances; the fast FP8 expert kernels against the reference kernels inside
+/// r1-gpucheck --forward GOLDEN_DIR: the device-resident forward (src/R1Orleans.Cuda.Forward) — its own kernels one
+/// by one against the CPU (ForwardOpChecks); every golden case through it with the golden checks and tolerances, and
+/// through the engine's path to it (DeviceModelAccelerator); the fast FP8 expert kernels against the reference kernels inside
 /// the same forward; then the reduced-depth, full-width model decoding at batch 1 and 64 against its per-op floors.
 /// </summary>
 public static class ForwardMode
@@ -24,6 +25,15 @@ public static class ForwardMode
     public static int Run(CudaContext context, KernelLibrary kernels, string goldenDir, int reps, string? outFile, bool checksOnly)
     {
         int failed = 0;
+        using (CudaStream opStream = context.CreateStream())
+        {
+            foreach (CheckResult op in ForwardOpChecks.Run(context, kernels, opStream, new Random(29)))
+            {
+                failed += op.Passed ? 0 : 1;
+                Console.WriteLine(op);
+            }
+        }
+
         Console.WriteLine($"device forward: golden cases under {goldenDir}");
         foreach ((string name, GoldenPromptResult r) in ForwardGoldenCheck.Run(context, kernels, goldenDir))
         {
