@@ -62,9 +62,9 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
 
     /// <summary>
     /// The factory the engine takes (<see cref="ModelAcceleratorFactory"/>) for models on <paramref name="backend"/>'s
-    /// device, or null unless <see cref="EnvironmentSwitch"/> is 1. Kernels come from the default folder and cache. The
-    /// routed experts run on the reference kernels (float32 activations, the golden numerics); the fast FP8 experts and
-    /// linears are the benchmark's (r1-gpucheck --forward) until they are wired here.
+    /// device, or null unless <see cref="EnvironmentSwitch"/> is 1 or fast. Kernels come from the default folder and
+    /// cache. With 1 the routed experts run on the reference kernels (float32 activations, the golden numerics); with
+    /// fast, on MoeFp8Experts, and the FP8 linears on tensor cores.
     /// </summary>
     public static ModelAcceleratorFactory? For(CudaBackend backend)
     {
