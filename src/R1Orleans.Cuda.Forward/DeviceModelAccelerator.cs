@@ -213,12 +213,11 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         forward.Stream.Synchronize();
     }
 
-    /// <summary>A slice's block table in the host cache, and the host pool's size (blocks, block size).</summary>
-    private (int[] Table, int Blocks, int BlockSize) TableOf(SequenceSlice s)
+    /// <summary>A slice's block table in the host cache, and the host pool's size (blocks, block size); no latents touched.</summary>
+    private static (int[] Table, int Blocks, int BlockSize) TableOf(SequenceSlice s)
     {
-        LatentPages pages = s.Cache.Pages(0, s.ContextLength);
-        int entry = _model.Config.LatentCacheDim;
-        return (pages.BlockTable.ToArray(), pages.Pool.Length / (pages.BlockSize * entry), pages.BlockSize);
+        LatentBlocks blocks = s.Cache.Blocks(s.ContextLength);
+        return (blocks.BlockTable.ToArray(), blocks.PoolBlocks, blocks.BlockSize);
     }
 
     /// <summary>The device cache mirrors the host pool (same blocks and block size); built on the first step.</summary>

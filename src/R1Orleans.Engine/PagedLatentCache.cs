@@ -2,11 +2,14 @@ namespace R1Orleans.Engine;
 
 /// <summary>
 /// The latent KV store of one attention rank: for every cache layer, Blocks × BlockSize entries of
-/// EntryDim floats (kv_lora_rank + qk_rope_head_dim). Sequences own blocks through a block table.
+/// EntryDim floats (kv_lora_rank + qk_rope_head_dim). Sequences own blocks through a block table. A layer's memory is
+/// allocated when the layer is first written or read: the layers a device-resident forward keeps on the GPU never are
+/// (only their block tables are used here).
 /// </summary>
 public sealed class PagedLatentCache
 {
-    private readonly float[][] _layers;
+    private readonly float[]?[] _layers;
+    private readonly long _perLayer;
 
     public PagedLatentCache(int layers, int entryDim, int blockSize, int blocks)
     {
@@ -23,11 +26,9 @@ public sealed class PagedLatentCache
         EntryDim = entryDim;
         BlockSize = blockSize;
         Allocator = new BlockAllocator(blocks);
+        Blocks = blocks;
+        _perLayer = perLayer;
         _layers = new float[layers][];
-        for (int l = 0; l < layers; l++)
-        {
-            _layers[l] = new float[perLayer];
-        }
     }
 
     public int Layers { get; }
@@ -38,7 +39,13 @@ public sealed class PagedLatentCache
 
     public BlockAllocator Allocator { get; }
 
-    public long Bytes => (long)Layers * _layers[0].Length * sizeof(float);
+    public int Blocks { get; }
+
+    /// <summary>Bytes every layer takes once used.</summary>
+    public long Bytes => Layers * _perLayer * sizeof(float);
+
+    /// <summary>Bytes of the layers used so far.</summary>
+    public long AllocatedBytes => _layers.Sum(l => l is null ? 0L : (long)l.Length * sizeof(float));
 
     /// <summary>Blocks needed to hold tokens positions.</summary>
     public int BlocksFor(int tokens) => (tokens + BlockSize - 1) / BlockSize;
@@ -46,10 +53,23 @@ public sealed class PagedLatentCache
     public PagedSequenceCache NewSequence() => new(this);
 
     internal Span<float> Entry(int layer, int block, int offset) =>
-        _layers[layer].AsSpan(((block * BlockSize) + offset) * EntryDim, EntryDim);
+        Layer(layer).AsSpan(((block * BlockSize) + offset) * EntryDim, EntryDim);
 
-    internal ReadOnlySpan<float> LayerPool(int layer) => _layers[layer];
+    internal ReadOnlySpan<float> LayerPool(int layer) => Layer(layer);
 
     internal Span<float> BlockSpan(int layer, int block, int entries) =>
-        _layers[layer].AsSpan(block * BlockSize * EntryDim, entries * EntryDim);
+        Layer(layer).AsSpan(block * BlockSize * EntryDim, entries * EntryDim);
+
+    /// <summary>A layer's pool, allocated on first use (attention reads layers from several threads: one array wins).</summary>
+    private float[] Layer(int layer)
+    {
+        float[]? pool = Volatile.Read(ref _layers[layer]);
+        if (pool is not null)
+        {
+            return pool;
+        }
+
+        var fresh = new float[_perLayer];
+        return Interlocked.CompareExchange(ref _layers[layer], fresh, null) ?? fresh;
+    }
 }

@@ -60,6 +60,16 @@ public sealed class PagedSequenceCache : ILatentSequenceCache
         return new LatentPages(_pool.LayerPool(layer), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_blockTable)[.._pool.BlocksFor(count)], _pool.BlockSize);
     }
 
+    public LatentBlocks Blocks(int count)
+    {
+        if (count > Capacity)
+        {
+            throw new InvalidOperationException($"{count} positions' blocks asked for, {Capacity} reserved");
+        }
+
+        return new LatentBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_blockTable)[.._pool.BlocksFor(count)], _pool.BlockSize, _pool.Blocks);
+    }
+
     public void Gather(int layer, int count, Span<float> dst)
     {
         if (count > Capacity)

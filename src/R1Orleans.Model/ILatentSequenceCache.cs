@@ -14,6 +14,20 @@ public interface ILatentSequenceCache
 
     /// <summary>Where positions [0, count) of a layer live, to be read in place (absorbed attention) instead of gathered.</summary>
     LatentPages Pages(int layer, int count);
+
+    /// <summary>The blocks that hold positions [0, count), without touching any layer's latents (a cache kept elsewhere
+    /// at the same block ids, as the device-resident forward keeps it, needs only these).</summary>
+    LatentBlocks Blocks(int count);
+}
+
+/// <summary>A sequence's block table for its first positions, the block size, and how many blocks the pool has.</summary>
+public readonly ref struct LatentBlocks(ReadOnlySpan<int> blockTable, int blockSize, int poolBlocks)
+{
+    public ReadOnlySpan<int> BlockTable { get; } = blockTable;
+
+    public int BlockSize { get; } = blockSize;
+
+    public int PoolBlocks { get; } = poolBlocks;
 }
 
 /// <summary>

@@ -14,6 +14,8 @@ public sealed class ModelPartsTests
         public void Gather(int layer, int count, Span<float> dst) => throw new NotSupportedException();
 
         public LatentPages Pages(int layer, int count) => throw new NotSupportedException();
+
+        public LatentBlocks Blocks(int count) => throw new NotSupportedException();
     }
 
     [Fact]

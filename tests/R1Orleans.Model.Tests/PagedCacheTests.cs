@@ -232,4 +232,42 @@ public sealed class PagedSequenceCacheTests
         Assert.Equal(1, pool.BlocksFor(4));
         Assert.Equal(2, pool.BlocksFor(5));
     }
+
+    [Fact]
+    public void A_layer_holds_memory_only_once_it_is_written_or_read_and_block_tables_touch_none()
+    {
+        var pool = new PagedLatentCache(3, 5, 4, 6);
+        Assert.Equal(0, pool.AllocatedBytes);
+        PagedSequenceCache seq = pool.NewSequence();
+        seq.Reserve(6);
+
+        // The block table alone (what a cache kept on a GPU at the same block ids needs) allocates nothing.
+        LatentBlocks blocks = seq.Blocks(6);
+        Assert.Equal(seq.BlockTable.Take(2), blocks.BlockTable.ToArray());
+        Assert.Equal(4, blocks.BlockSize);
+        Assert.Equal(6, blocks.PoolBlocks);
+        Assert.Equal(0, pool.AllocatedBytes);
+
+        // Writing layer 2 allocates that layer only, and what was written reads back.
+        seq.Write(2, 5, [1f, 2f, 3f, 4f, 5f]);
+        Assert.Equal(6L * 4 * 5 * sizeof(float), pool.AllocatedBytes);
+        float[] back = new float[6 * 5];
+        seq.Gather(2, 6, back);
+        Assert.Equal([1f, 2f, 3f, 4f, 5f], back[25..]);
+
+        // Reading a layer never written allocates it (zeros), as before.
+        seq.Gather(0, 6, back);
+        Assert.All(back, v => Assert.Equal(0f, v));
+        Assert.Equal(2 * 6L * 4 * 5 * sizeof(float), pool.AllocatedBytes);
+        Assert.Equal(3L * 6 * 4 * 5 * sizeof(float), pool.Bytes);
+    }
+
+    [Fact]
+    public void Blocks_for_more_positions_than_reserved_are_refused()
+    {
+        var pool = new PagedLatentCache(1, 2, 4, 3);
+        PagedSequenceCache seq = pool.NewSequence();
+        seq.Reserve(4);
+        Assert.Throws<InvalidOperationException>(() => seq.Blocks(5));
+    }
 }
