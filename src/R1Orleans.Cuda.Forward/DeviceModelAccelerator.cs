@@ -5,8 +5,8 @@ namespace R1Orleans.Cuda.Forward;
 /// <summary>
 /// A <see cref="DeepseekV3Model"/>'s steps through the <see cref="DeviceForward"/> (installed with
 /// <see cref="DeepseekV3Model.UseAccelerator"/>): the model's weights and every routed expert copied to the GPU once,
-/// the main layers' latent cache kept in device memory at the same block ids as the engine's host cache (the host pool
-/// of those layers is then never written; the MTP layer's stays on the host). A batch larger than the forward was
+/// the main layers' latent cache kept in device memory at the same block ids as the engine's host cache (only block
+/// tables are read there, so the host never allocates those layers; the MTP layer's stays on the host). A batch larger than the forward was
 /// sized for runs in consecutive chunks of rows (a sequence's later rows attend to the cache its earlier rows wrote),
 /// and each step's results come back as the CPU path returns them: hidden states of every row, logits of the rows
 /// asked for, and each MoE layer's routing for the batch's observer.
