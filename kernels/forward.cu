@@ -12,58 +12,11 @@
 //   add_inplace, argmax_partial/argmax_final, gemv_f32_rows, head_proj4 (the fast forms of head_proj and of a float32
 //   gemv), dense_prepare (DenseFp8Mma).
 
-typedef unsigned int u32;
+#include "common.cuh"
 
 #define WARPS 8
 #define CHUNK 128
 #define MAX_V_PER_THREAD 8
-
-__device__ __forceinline__ float warp_sum(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-__device__ __forceinline__ float warp_max(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-__device__ __forceinline__ float block_sum(float v, float* red)
-{
-    v = warp_sum(v);
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float t = 0.f;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t += red[w];
-    __syncthreads();
-    return t;
-}
-
-__device__ __forceinline__ float block_max(float v, float* red)
-{
-    v = warp_max(v);
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float t = __int_as_float(0xff800000);
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t = fmaxf(t, red[w]);
-    __syncthreads();
-    return t;
-}
-
-// One e4m3 code to float, exactly (cvt to f16 is exact for e4m3, f16 to f32 too).
-__device__ __forceinline__ float e4m3_to_float(unsigned char code)
-{
-    u32 h;
-    unsigned short s = (unsigned short)code;
-    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"(s));
-    float lo;
-    asm("{ .reg .f16 a, b; mov.b32 {a, b}, %1; cvt.f32.f16 %0, a; }" : "=f"(lo) : "r"(h));
-    return lo;
-}
 
 // grid (rows), block 256: out[t] = table[tokens[t]] (ids checked on the host).
 extern "C" __global__ void __launch_bounds__(256)

@@ -5,12 +5,7 @@
 //   linear_tiled: n > 8 (prefill). 64x64 output tiles, 16-wide k steps through shared memory, 4x4 outputs a thread.
 // A first version for correctness (no tensor cores, no vector loads); cuBLASLt or a wgmma kernel is the next step.
 
-__device__ __forceinline__ float warp_sum(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
+#include "common.cuh"
 
 #define GEMV_MAX_TOKENS 8
 

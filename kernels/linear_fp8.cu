@@ -9,29 +9,9 @@
 //   linear_fp8_tiled: n > 8 (prefill). linear.cu's 64x64 output tiles, 16-wide k steps through shared memory, the
 //                     weight slab dequantized on its way into shared memory.
 
-typedef unsigned int u32;
+#include "common.cuh"
 
 #define GEMV_MAX_TOKENS 8
-
-__device__ __forceinline__ float warp_sum(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-// Two e4m3 codes (low byte first) to two floats, exactly.
-__device__ __forceinline__ float2 e4m3x2_to_float2(u32 two)
-{
-    u32 h;
-    unsigned short s = (unsigned short)two;
-    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"(s));
-    float lo, hi;
-    asm("{ .reg .f16 a, b; mov.b32 {a, b}, %2; cvt.f32.f16 %0, a; cvt.f32.f16 %1, b; }" : "=f"(lo), "=f"(hi) : "r"(h));
-    return make_float2(lo, hi);
-}
-
-__device__ __forceinline__ float e4m3_to_float(unsigned char code) { return e4m3x2_to_float2(code).x; }
 
 // Four codes of a 32-bit word times the block scale, then into the token sums.
 __device__ __forceinline__ void fma_word(float (&acc)[GEMV_MAX_TOKENS], u32 word, float s, const float* __restrict__ x, int k, int cols, int n)

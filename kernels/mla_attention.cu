@@ -9,45 +9,10 @@
 // A first version for correctness: absorbed decode re-reads the shared latents once per head (from L2); a kernel that
 // scores all heads against each latent row once is the next step.
 
+#include "common.cuh"
+
 #define CHUNK 128
 #define MAX_V_PER_THREAD 8   // value dims up to 8 x 128 = 1024
-
-__device__ __forceinline__ float warp_sum(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-__device__ __forceinline__ float warp_max(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-// Every thread gets the block's total; red holds 32 floats; the trailing barrier lets red be reused at once.
-__device__ __forceinline__ float block_sum(float v, float* red)
-{
-    v = warp_sum(v);
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float t = 0.f;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t += red[w];
-    __syncthreads();
-    return t;
-}
-
-__device__ __forceinline__ float block_max(float v, float* red)
-{
-    v = warp_max(v);
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float t = __int_as_float(0xff800000);
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t = fmaxf(t, red[w]);
-    __syncthreads();
-    return t;
-}
 
 // grid (heads, queries), block CHUNK threads, dynamic shared memory (nA + nB + CHUNK + 32) floats.
 // q: [queries, heads, nA + nB]; A_u = keyA + u * strideA + h * headA; B_u = keyB + u * strideB;

@@ -3,12 +3,7 @@
 //   residual == 0: y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight
 // One block per row (256 threads; up to 1024 when rows are few). Mirrors CpuBackend.RmsNorm: inv = 1 / sqrt(sum / d + eps); y = (v * inv) * w.
 
-__device__ __forceinline__ float warp_sum(float v)
-{
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
+#include "common.cuh"
 
 extern "C" __global__ void __launch_bounds__(1024)
 rmsnorm(const float* __restrict__ x, float* residual, const float* __restrict__ weight, float* __restrict__ y, int d, float eps)

@@ -27,54 +27,61 @@ public static unsafe class KernelCompiler
     /// <summary>The full option list for <paramref name="architecture"/> (e.g. sm_90a).</summary>
     public static string[] Options(string architecture) => [$"--gpu-architecture={architecture}", .. CommonOptions];
 
-    /// <summary>Compiles <paramref name="source"/> to a CUBIN; throws <see cref="KernelCompilationException"/> with the log on failure.</summary>
-    public static byte[] Compile(string name, string source, string architecture)
+    /// <summary>
+    /// Compiles <paramref name="source"/> to a CUBIN; throws <see cref="KernelCompilationException"/> with the log on
+    /// failure. <paramref name="headers"/>: files the source may #include "by name", as name → text (kernels/*.cuh).
+    /// </summary>
+    public static byte[] Compile(string name, string source, string architecture, IReadOnlyDictionary<string, string>? headers = null)
     {
         CudaLibraries.LoadNvrtc();
         string[] options = Options(architecture);
         byte[] src = NullTerminated(source);
         byte[] fileName = NullTerminated(name);
         byte[][] opts = options.Select(NullTerminated).ToArray();
-        var handles = new GCHandle[opts.Length];
+        KeyValuePair<string, string>[] included = headers is null ? [] : [.. headers.OrderBy(h => h.Key, StringComparer.Ordinal)];
+        byte[][] headerTexts = [.. included.Select(h => NullTerminated(h.Value))];
+        byte[][] headerNames = [.. included.Select(h => NullTerminated(h.Key))];
+        var handles = new List<GCHandle>();
         nint program = 0;
         try
         {
-            byte** optPtrs = stackalloc byte*[opts.Length];
-            for (int i = 0; i < opts.Length; i++)
+            byte** Pin(byte[][] arrays)
             {
-                handles[i] = GCHandle.Alloc(opts[i], GCHandleType.Pinned);
-                optPtrs[i] = (byte*)handles[i].AddrOfPinnedObject();
+                byte** p = (byte**)NativeMemory.Alloc((nuint)Math.Max(1, arrays.Length), (nuint)sizeof(byte*));
+                for (int i = 0; i < arrays.Length; i++)
+                {
+                    GCHandle h = GCHandle.Alloc(arrays[i], GCHandleType.Pinned);
+                    handles.Add(h);
+                    p[i] = (byte*)h.AddrOfPinnedObject();
+                }
+
+                return p;
             }
 
-            fixed (byte* ps = src, pn = fileName)
+            byte** optPtrs = Pin(opts);
+            byte** headerPtrs = Pin(headerTexts);
+            byte** namePtrs = Pin(headerNames);
+            try
             {
-                NvrtcApi.Check(NvrtcApi.nvrtcCreateProgram(out program, ps, pn, 0, null, null), $"nvrtcCreateProgram({name})");
-            }
+                fixed (byte* ps = src, pn = fileName)
+                {
+                    NvrtcApi.Check(NvrtcApi.nvrtcCreateProgram(out program, ps, pn, included.Length, included.Length > 0 ? headerPtrs : null, included.Length > 0 ? namePtrs : null), $"nvrtcCreateProgram({name})");
+                }
 
-            int status = NvrtcApi.nvrtcCompileProgram(program, opts.Length, optPtrs);
-            string log = ProgramLog(program);
-            if (status != 0)
+                return CompileAndGetCubin(program, name, architecture, opts.Length, optPtrs);
+            }
+            finally
             {
-                throw new KernelCompilationException(name, architecture, log.Length > 0 ? log : $"nvrtcCompileProgram returned {status} with an empty log");
+                NativeMemory.Free(optPtrs);
+                NativeMemory.Free(headerPtrs);
+                NativeMemory.Free(namePtrs);
             }
-
-            NvrtcApi.Check(NvrtcApi.nvrtcGetCUBINSize(program, out nuint size), "nvrtcGetCUBINSize");
-            var cubin = new byte[(int)size];
-            fixed (byte* pc = cubin)
-            {
-                NvrtcApi.Check(NvrtcApi.nvrtcGetCUBIN(program, pc), "nvrtcGetCUBIN");
-            }
-
-            return cubin;
         }
         finally
         {
             foreach (GCHandle h in handles)
             {
-                if (h.IsAllocated)
-                {
-                    h.Free();
-                }
+                h.Free();
             }
 
             if (program != 0)
@@ -82,6 +89,26 @@ public static unsafe class KernelCompiler
                 NvrtcApi.nvrtcDestroyProgram(ref program);
             }
         }
+    }
+
+    private static byte[] CompileAndGetCubin(nint program, string name, string architecture, int optionCount, byte** optPtrs)
+    {
+
+        int status = NvrtcApi.nvrtcCompileProgram(program, optionCount, optPtrs);
+        string log = ProgramLog(program);
+        if (status != 0)
+        {
+            throw new KernelCompilationException(name, architecture, log.Length > 0 ? log : $"nvrtcCompileProgram returned {status} with an empty log");
+        }
+
+        NvrtcApi.Check(NvrtcApi.nvrtcGetCUBINSize(program, out nuint size), "nvrtcGetCUBINSize");
+        var cubin = new byte[(int)size];
+        fixed (byte* pc = cubin)
+        {
+            NvrtcApi.Check(NvrtcApi.nvrtcGetCUBIN(program, pc), "nvrtcGetCUBIN");
+        }
+
+        return cubin;
     }
 
     private static string ProgramLog(nint program)

@@ -43,13 +43,16 @@ public sealed class KernelLibrary : IDisposable
             files = [.. files.Where(f => modules.Contains(Path.GetFileNameWithoutExtension(f)))];
         }
 
+        // Shared device helpers (kernels/*.cuh) are offered to every module; they are part of every module's cache key.
+        var headers = System.IO.Directory.GetFiles(folder, "*.cuh").Order(StringComparer.Ordinal).ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
+        string headerText = string.Concat(headers.Select(h => $"\n// {h.Key}\n{h.Value}"));
         foreach (string file in files.Order(StringComparer.Ordinal))
         {
             string name = Path.GetFileName(file);
             string source = File.ReadAllText(file);
-            string key = KernelCache.Key(name, source, architecture, version, options);
+            string key = KernelCache.Key(name, source + headerText, architecture, version, options);
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            byte[] image = cache.GetOrAdd(key, () => KernelCompiler.Compile(name, source, architecture), out bool hit);
+            byte[] image = cache.GetOrAdd(key, () => KernelCompiler.Compile(name, source, architecture, headers), out bool hit);
             double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             log.Add($"{name}: {(hit ? "cache hit" : "compiled")} for {architecture} with NVRTC {version} in {ms:F0} ms ({image.Length} bytes, {key})");
             images[Path.GetFileNameWithoutExtension(name)] = image;

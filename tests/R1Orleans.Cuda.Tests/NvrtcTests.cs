@@ -52,4 +52,27 @@ public class NvrtcTests
         Assert.Contains("undeclared_name", error.Log);
         Assert.Contains("broken.cu", error.Message);
     }
+
+    [Fact]
+    public void A_source_includes_a_shared_header_by_name_OrNvrtcIsReportedMissing()
+    {
+        try
+        {
+            KernelCompiler.Version();
+        }
+        catch (CudaUnavailableException e)
+        {
+            Assert.Contains("NVRTC", e.Message);
+            return;
+        }
+
+        const string Source = "#include \"twice.cuh\"\nextern \"C\" __global__ void k(float* x) { x[threadIdx.x] = twice(x[threadIdx.x]); }";
+        var headers = new Dictionary<string, string> { ["twice.cuh"] = "#pragma once\n__device__ __forceinline__ float twice(float v) { return 2.0f * v; }\n" };
+        byte[] cubin = KernelCompiler.Compile("uses_header.cu", Source, "sm_80", headers);
+        Assert.Equal(new byte[] { 0x7F, (byte)'E', (byte)'L', (byte)'F' }, cubin[..4]);
+
+        // Without the header the same source does not compile, and the log names what is missing.
+        KernelCompilationException error = Assert.Throws<KernelCompilationException>(() => KernelCompiler.Compile("uses_header.cu", Source, "sm_80"));
+        Assert.Contains("twice.cuh", error.Log);
+    }
 }
