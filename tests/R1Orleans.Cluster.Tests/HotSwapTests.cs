@@ -45,6 +45,7 @@ public sealed class HotSwapTests(ITestOutputHelper output)
             // on a newer placement; bounded): its steps finish on the version they started with, its bits stay.
             var steps = new SortedDictionary<long, long>(); // the decoding rank's steps by placement version, over its runs
             long mixed = 0;
+            var firstRunDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Task<int> during = Task.Run(() =>
             {
                 int runs = 0;
@@ -59,10 +60,16 @@ public sealed class HotSwapTests(ITestOutputHelper output)
                     }
 
                     mixed += statistics.MixedVersionSteps;
+                    firstRunDone.TrySetResult();
                 }
 
+                firstRunDone.TrySetResult();
                 return runs;
             });
+
+            // Swap only once the rank has decoded on the old placement (else, on a slow machine, its first step can come
+            // after the commit and the check below sees one version only), while it keeps decoding.
+            await firstRunDone.Task.WaitAsync(TimeSpan.FromSeconds(120));
             RebalanceReport report = await balancer.Rebalance(force: true);
             output.WriteLine($"rebalance: {report}");
             Assert.True(report.Proposed, report.Outcome);

@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace R1Orleans.Interop.Ucx.Native;
 
-/// <summary>The few libc calls the progress loop sleeps on: epoll over the worker's event fd and a wake-up eventfd.</summary>
+/// <summary>
+/// The few libc calls the progress loop sleeps on (epoll over the worker's event fd and a wake-up eventfd), and setenv
+/// for the settings UCX reads when it loads (.NET's Environment does not change the native environment on Linux).
+/// </summary>
 internal static unsafe partial class LibC
 {
     public const uint EpollIn = 0x001;
@@ -21,6 +24,9 @@ internal static unsafe partial class LibC
         public uint Events;
         public ulong Data;
     }
+
+    [LibraryImport(UcxLibraryNames.LibC, EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int SetEnv(string name, string value, int overwrite);
 
     [LibraryImport(UcxLibraryNames.LibC, EntryPoint = "epoll_create1", SetLastError = true)]
     public static partial int EpollCreate1(int flags);

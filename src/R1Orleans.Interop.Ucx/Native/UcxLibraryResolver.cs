@@ -36,8 +36,42 @@ internal static class UcxLibraryResolver
         _ => [libraryName],
     };
 
+    /// <summary>
+    /// UCX settings applied before UCX first loads, unless the environment already sets them: UCX_ERROR_SIGNALS empty,
+    /// so that UCX installs no SIGSEGV/SIGBUS/SIGILL/SIGFPE handler. Its handler (on by default) takes the signals the
+    /// .NET runtime turns into NullReferenceException, printing "Caught signal 11" and ending the process on any
+    /// managed null dereference in a process that has loaded UCX (seen: a test host crash in CI).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> LoadTimeDefaults = new Dictionary<string, string> { ["UCX_ERROR_SIGNALS"] = "" };
+
+    private static bool s_defaultsApplied;
+
     /// <summary>Loads the first candidate that loads, or throws <see cref="DllNotFoundException"/> saying what to install.</summary>
-    public static nint Load(string libraryName) => Load(libraryName, Candidates(libraryName));
+    public static nint Load(string libraryName)
+    {
+        if (libraryName is UcxLibraryNames.Ucp or UcxLibraryNames.Ucs)
+        {
+            ApplyLoadTimeDefaults();
+        }
+
+        return Load(libraryName, Candidates(libraryName));
+    }
+
+    /// <summary>Sets <see cref="LoadTimeDefaults"/> in the native environment (once; existing values win).</summary>
+    private static void ApplyLoadTimeDefaults()
+    {
+        lock (s_gate)
+        {
+            if (s_defaultsApplied)
+                return;
+            foreach (var (name, value) in LoadTimeDefaults)
+            {
+                if (LibC.SetEnv(name, value, overwrite: 0) != 0)
+                    throw new InvalidOperationException($"setenv({name}) failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+            s_defaultsApplied = true;
+        }
+    }
 
     /// <summary>Loads the first of <paramref name="candidates"/> that loads.</summary>
     public static nint Load(string libraryName, string[] candidates)
