@@ -10,7 +10,7 @@
 //                           warp per (slot, output row); the reference the fast FP8 kernels (moe_fp8.cu) are held to.
 //   moe_ref_combine         InProcessExpertExchange.Combine: sum over k of w[t,k] . out[t,k] in slot order.
 //   add_inplace, argmax_partial/argmax_final, gemv_f32_rows, head_proj4 (the fast forms of head_proj and of a float32
-//   gemv), dense_prepare (DenseFp8Mma).
+//   gemv), dense_prepare and dense_sum_splits (DenseFp8Mma).
 
 #include "common.cuh"
 
@@ -408,4 +408,18 @@ dense_prepare(const float2* __restrict__ x, u32* __restrict__ x16, long long pai
         asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(v.y), "f"(v.x));
         x16[i] = r;
     }
+}
+
+// out[t, i] = the sum over K splits (ascending) of y[split, t, i] for i < cols, where y's rows are H >= cols wide: the
+// dense FP8 linear's end for a weight padded to H rows (kv_a_proj_with_mqa's 576 to 640); the same sums as moe_combine
+// with weight 1. grid (ceil(cols / 256), T), block 256.
+extern "C" __global__ void __launch_bounds__(256)
+dense_sum_splits(const float* __restrict__ y, int splits, int T, int H, int cols, float* __restrict__ out)
+{
+    const int t = blockIdx.y;
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= cols) return;
+    float v = y[(size_t)t * H + i];
+    for (int sp = 1; sp < splits; ++sp) v += y[((size_t)sp * T + t) * H + i];
+    out[(size_t)t * cols + i] = v;
 }

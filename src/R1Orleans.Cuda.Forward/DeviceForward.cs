@@ -30,6 +30,10 @@ public sealed class DeviceForward : IDisposable
 
     private readonly int _maxTableWidth;
     private readonly DenseFp8Mma? _mma;
+    private readonly Bf16Linears? _bf16;
+    private readonly Dictionary<DeviceBuffer, PackedBf16> _bf16Heads = [];
+    private readonly PackedBf16? _bf16LmHead;
+    private readonly DeviceBuffer? _x16;
     private int _uploadedTableWidth;
     private int _logitCount;
 
@@ -109,6 +113,45 @@ public sealed class DeviceForward : IDisposable
 
             _stream.Synchronize();
         }
+
+        if (_options.Bf16TensorCores)
+        {
+            _bf16 = new Bf16Linears(context, kernels);
+            if (!weights.LmHead.IsFp8 && Bf16Linears.Supports(weights.LmHead.Rows, weights.LmHead.Cols))
+            {
+                _bf16LmHead = _bf16.Pack(_stream, weights.LmHead.Pointer, 1, weights.LmHead.Rows, weights.LmHead.Cols);
+            }
+
+            foreach (DeviceAttention a in weights.Layers.Select(l => l.Attention))
+            {
+                if (Bf16Linears.Supports(c.KvLoraRank, c.QkNopeHeadDim) && Aligned(heads * c.QkHeadDim, c.QkHeadDim))
+                {
+                    _bf16Heads[a.AbsorbedKeys] = _bf16.Pack(_stream, a.AbsorbedKeys.Pointer, (int)heads, c.KvLoraRank, c.QkNopeHeadDim);
+                }
+
+                if (Bf16Linears.Supports(c.VHeadDim, c.KvLoraRank) && Aligned(heads * c.KvLoraRank, c.KvLoraRank))
+                {
+                    _bf16Heads[a.AbsorbedValues] = _bf16.Pack(_stream, a.AbsorbedValues.Pointer, (int)heads, c.VHeadDim, c.KvLoraRank);
+                }
+            }
+
+            // BF16 copies of the inputs: the selected rows for lm_head, q for W_UK, the attention's latents for W_UV.
+            _x16 = Own(2 * n * Math.Max(d, heads * Math.Max(c.QkHeadDim, c.KvLoraRank)));
+        }
+
+        static bool Aligned(long rowStride, long headStride) => rowStride % 8 == 0 && headStride % 8 == 0;
+    }
+
+    /// <summary>Bytes lm_head reads per step: its BF16 copy on tensor cores, else the weight as held.</summary>
+    public long LmHeadBytes => _bf16LmHead?.Bytes ?? _w.LmHead.Bytes;
+
+    /// <summary>Bytes a layer's attention weights read per step, the absorbed matrices in the form the step uses.</summary>
+    public long AttentionBytes(DeviceLayer layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        DeviceAttention a = layer.Attention;
+        long Absorbed(DeviceBuffer b) => _bf16Heads.TryGetValue(b, out PackedBf16? p) ? p.Bytes : b.Bytes;
+        return a.Bytes - a.AbsorbedKeys.Bytes - a.AbsorbedValues.Bytes + Absorbed(a.AbsorbedKeys) + Absorbed(a.AbsorbedValues);
     }
 
     /// <summary>False routes as if e_score_correction_bias were zero (NoauxTcGate.UseCorrectionBias).</summary>
@@ -211,7 +254,16 @@ public sealed class DeviceForward : IDisposable
         Mark("norms");
         int selected = Math.Min(_logitCount, rows);
         _k.Embed.Launch(_stream, selected, 256, 0, _normed, _logitIndex, _selected, d);
-        Linear(_selected.Pointer, selected, _w.LmHead, _logits.Pointer);
+        if (_bf16LmHead is not null)
+        {
+            _bf16!.Convert(_stream, _selected.Pointer, (long)selected * d, _x16!.Pointer);
+            _bf16.Launch(_stream, _bf16LmHead, _x16.Pointer, selected, d, 0, _logits.Pointer, c.VocabSize, 0);
+        }
+        else
+        {
+            Linear(_selected.Pointer, selected, _w.LmHead, _logits.Pointer);
+        }
+
         Mark("lm_head");
         _k.ArgmaxPartial.Launch(_stream, new Dim3(ArgmaxParts, (uint)selected), 256, 0, _logits, c.VocabSize, _argmaxValues, _argmaxIds);
         _k.ArgmaxFinal.Launch(_stream, selected, 32, 0, _argmaxValues, _argmaxIds, ArgmaxParts, _argmax);
@@ -255,7 +307,7 @@ public sealed class DeviceForward : IDisposable
     {
         _context.MakeCurrent();
         _stream.Synchronize();
-        foreach (DeviceBuffer b in new[] { _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits })
+        foreach (DeviceBuffer b in new[] { _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _x16 }.OfType<DeviceBuffer>())
         {
             b.Fill32(0x7FC00000u);
         }
@@ -265,6 +317,12 @@ public sealed class DeviceForward : IDisposable
     {
         _context.MakeCurrent();
         _mma?.Dispose();
+        _bf16LmHead?.Dispose();
+        foreach (PackedBf16 p in _bf16Heads.Values)
+        {
+            p.Dispose();
+        }
+
         _owned.ForEach(b => b.Dispose());
         _stream.Dispose();
     }
@@ -329,9 +387,19 @@ public sealed class DeviceForward : IDisposable
         _k.Linear.Launch(_stream, x, rows, w, y, runs ? int.MaxValue : _options.GemvMaxRows);
     }
 
-    /// <summary>out[t, h, :out_dim] = W[h] · x[t, h, :in_dim] for every head and row (the absorbed projections).</summary>
+    /// <summary>
+    /// out[t, h, :out_dim] = W[h] · x[t, h, :in_dim] for every head and row (the absorbed projections): BF16 on tensor
+    /// cores where the matrix was packed (x rounded to BF16 first: xRow elements per row, all of them), else float32.
+    /// </summary>
     private void HeadProjection(DeviceBuffer w, ulong x, long xRow, int xHead, int inDim, ulong output, long outRow, int outHead, int outDim, int rows)
     {
+        if (_bf16Heads.TryGetValue(w, out PackedBf16? packed))
+        {
+            _bf16!.Convert(_stream, x, rows * xRow, _x16!.Pointer);
+            _bf16.Launch(_stream, packed, _x16.Pointer, rows, xRow, xHead, output, outRow, outHead);
+            return;
+        }
+
         int heads = _w.Config.NumAttentionHeads;
         bool vector = inDim % 128 == 0 && inDim <= 512 && xHead % 4 == 0 && xRow % 4 == 0;
         if (vector)

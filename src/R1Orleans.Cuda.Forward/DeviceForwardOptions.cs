@@ -16,4 +16,15 @@ public sealed record DeviceForwardOptions
     public bool FastLinears { get; init; }
 
     public int FastLinearMinRows { get; init; } = 1;
+
+    /// <summary>
+    /// lm_head and the absorbed per-head projections (W_UK, W_UV) as BF16 on tensor cores (<see cref="Bf16Linears"/>,
+    /// activations rounded to BF16, float32 sums): V3 ships lm_head in BF16, and in float32 on CUDA cores these are
+    /// compute-bound from a few dozen rows. Matrices linear_bf16 cannot take stay float32. Needs the linear_bf16 and
+    /// moe_fp8 kernel modules (<see cref="ForwardKernels.Modules"/>).
+    /// </summary>
+    public bool Bf16TensorCores { get; init; }
+
+    /// <summary>The fast mode: FP8 linears and BF16 matrices on tensor cores.</summary>
+    public static DeviceForwardOptions Fast { get; } = new() { FastLinears = true, Bf16TensorCores = true };
 }

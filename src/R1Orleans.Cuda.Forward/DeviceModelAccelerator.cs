@@ -16,7 +16,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     /// <summary>
     /// Environment switch: 1 runs a CUDA model's steps through the device-resident forward with float32 activations
     /// throughout (the golden numerics); fast, with the FP8 routed experts and linears on tensor cores (f16
-    /// activations, as the benchmark runs them); unset or anything else, op by op through CudaBackend. Opt-in until the
+    /// activations) and lm_head and the absorbed projections in BF16 on tensor cores, as the benchmark runs them; unset or anything else, op by op through CudaBackend. Opt-in until the
     /// engine path has run on a GPU (r1-gpucheck --forward has checked the forward itself against every golden case;
     /// tools/gpu/run.sh sets it for the golden, bench-engine and silo runs).
     /// </summary>
@@ -41,11 +41,11 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     /// <param name="useGraphs">Decode steps (one row per sequence) replay a CUDA graph per batch size, captured the
     /// second time that size runs; every other step launches its kernels one by one.</param>
     /// <param name="ownsKernels">Dispose <paramref name="kernels"/> with this accelerator.</param>
-    /// <param name="fast">FP8 routed experts and linears on tensor cores (the kernel library must hold moe_fp8 and
-    /// moe_prefill); float32 activations everywhere otherwise.</param>
+    /// <param name="fast"><see cref="DeviceForwardOptions.Fast"/>: FP8 routed experts and linears and the BF16 matrices on
+    /// tensor cores (the kernel library must hold <see cref="ForwardKernels.Modules"/>); float32 activations everywhere otherwise.</param>
     public DeviceModelAccelerator(CudaContext context, KernelLibrary kernels, DeepseekV3Model model, ExpertShard experts, Action<int, ExpertRouting>? routed = null, int maxRows = 512, bool useGraphs = true, bool ownsKernels = false, bool fast = false)
     {
-        _options = new DeviceForwardOptions { FastLinears = fast };
+        _options = fast ? DeviceForwardOptions.Fast : new DeviceForwardOptions();
         _useGraphs = useGraphs;
         _ownsKernels = ownsKernels;
         ArgumentNullException.ThrowIfNull(context);
@@ -64,7 +64,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     /// The factory the engine takes (<see cref="ModelAcceleratorFactory"/>) for models on <paramref name="backend"/>'s
     /// device, or null unless <see cref="EnvironmentSwitch"/> is 1 or fast. Kernels come from the default folder and
     /// cache. With 1 the routed experts run on the reference kernels (float32 activations, the golden numerics); with
-    /// fast, on MoeFp8Experts, and the FP8 linears on tensor cores.
+    /// fast, on MoeFp8Experts, and the FP8 linears, lm_head and the absorbed projections on tensor cores.
     /// </summary>
     public static ModelAcceleratorFactory? For(CudaBackend backend)
     {

@@ -79,6 +79,17 @@ public sealed unsafe class DeviceBuffer : IDisposable
         CuDriver.Check(CuDriver.cuMemsetD32_v2(Pointer, bits, (nuint)(Bytes / 4)), "cuMemsetD32");
     }
 
+    /// <summary>Queues a fill of every 32-bit word with <paramref name="bits"/> on a stream.</summary>
+    public void Fill32Async(uint bits, CudaStream stream)
+    {
+        if (Bytes % 4 != 0)
+        {
+            throw new InvalidOperationException($"Fill32 needs a multiple of 4 bytes, buffer has {Bytes}");
+        }
+
+        CuDriver.Check(CuDriver.cuMemsetD32Async(Pointer, bits, (nuint)(Bytes / 4), stream.Handle), "cuMemsetD32Async");
+    }
+
     public void Fill8(byte value) => CuDriver.Check(CuDriver.cuMemsetD8_v2(Pointer, value, (nuint)Bytes), "cuMemsetD8");
 
     /// <summary>Queues a device-to-device copy of <paramref name="bytes"/> from <paramref name="source"/> on a stream.</summary>

@@ -39,4 +39,19 @@ public class DenseFp8MmaTests
         Assert.True(DeviceWeight.ScaleOffsetOf(576, 7168) >= 576L * 7168);
         Assert.Equal(5L * 56, DeviceWeight.ScaleCount(576, 7168, 128, 128));
     }
+
+    [Theory]
+    [InlineData(576, 640)]
+    [InlineData(288, 384)]
+    [InlineData(640, 640)]
+    [InlineData(1536, 1536)]
+    public void Rows_that_are_not_a_multiple_of_128_are_padded_to_whole_ctas_inside_their_last_scale_block(int rows, int padded)
+    {
+        Assert.Equal(padded, DenseFp8Mma.PaddedRows(rows));
+        MoeLaunchConfig c = DenseFp8Mma.ConfigFor(64, padded);
+        Assert.Equal(0, padded % (32 * c.Warps));
+
+        // The padded rows read no scale the weight lacks: its last 128-row scale block covers them.
+        Assert.Equal(DeviceWeight.ScaleCount(rows, 7168, 128, 128), DeviceWeight.ScaleCount(padded, 7168, 128, 128));
+    }
 }

@@ -72,7 +72,7 @@ public static class BackendChecks
     }
 
     /// <summary>Finite e4m3 codes (every code but the NaNs 0x7F/0xFF) and block scales near DeepSeek's (max |w| ≈ 1).</summary>
-    private static Matrix RandomFp8(Random rng, int rows, int cols, int blockRows, int blockCols)
+    internal static Matrix RandomFp8(Random rng, int rows, int cols, int blockRows, int blockCols)
     {
         var codes = new byte[rows * cols];
         rng.NextBytes(codes);

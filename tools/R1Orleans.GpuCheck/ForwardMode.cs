@@ -12,7 +12,7 @@ namespace R1Orleans.GpuCheck;
 
 /// <summary>
 /// r1-gpucheck --forward GOLDEN_DIR: the device-resident forward (src/R1Orleans.Cuda.Forward) — its own kernels one
-/// by one against the CPU (ForwardOpChecks); every golden case through it with the golden checks and tolerances, and
+/// by one against the CPU (ForwardOpChecks) and its tensor-core linears (TensorCoreLinearChecks); every golden case through it with the golden checks and tolerances, and
 /// through the engine's path to it (DeviceModelAccelerator); the fast FP8 expert kernels against the reference kernels inside
 /// the same forward; then the reduced-depth, full-width model decoding at batch 1 and 64 against its per-op floors.
 /// </summary>
@@ -27,7 +27,7 @@ public static class ForwardMode
         int failed = 0;
         using (CudaStream opStream = context.CreateStream())
         {
-            foreach (CheckResult op in ForwardOpChecks.Run(context, kernels, opStream, new Random(29)))
+            foreach (CheckResult op in ForwardOpChecks.Run(context, kernels, opStream, new Random(29)).Concat(TensorCoreLinearChecks.Run(context, kernels, opStream, new Random(31))))
             {
                 failed += op.Passed ? 0 : 1;
                 Console.WriteLine(op);
@@ -55,12 +55,15 @@ public static class ForwardMode
         failed += fastEngine.Passed ? 0 : 1;
         Console.WriteLine(fastEngine);
 
-        CheckResult fastVsRef = FastAgainstReference(context, kernels, fastLinears: false);
+        CheckResult fastVsRef = FastAgainstReference(context, kernels, new DeviceForwardOptions());
         failed += fastVsRef.Passed ? 0 : 1;
         Console.WriteLine(fastVsRef);
-        CheckResult fastLinears = FastAgainstReference(context, kernels, fastLinears: true);
+        CheckResult fastLinears = FastAgainstReference(context, kernels, new DeviceForwardOptions { FastLinears = true });
         failed += fastLinears.Passed ? 0 : 1;
         Console.WriteLine(fastLinears);
+        CheckResult fastAll = FastAgainstReference(context, kernels, DeviceForwardOptions.Fast);
+        failed += fastAll.Passed ? 0 : 1;
+        Console.WriteLine(fastAll);
         if (checksOnly)
         {
             Console.WriteLine($"device forward checks: {failed} failed");
@@ -76,30 +79,36 @@ public static class ForwardMode
         {
             (long free, long total) = context.MemoryInfo();
             Console.WriteLine($"reduced model: V3 widths, vocab {c.VocabSize}, {c.FirstKDenseReplace} dense + {c.NumHiddenLayers - c.FirstKDenseReplace} MoE layers; device memory used {(total - free) / 1e9:F1} of {total / 1e9:F1} GB");
-            foreach ((int batch, bool fast) in new[] { (1, false), (1, true), (64, false), (64, true) })
+            // Each batch size with everything in float32 on CUDA cores but the routed experts, with the FP8 linears on
+            // tensor cores, and in fast mode (lm_head and the absorbed projections in BF16 on tensor cores too).
+            DeviceForwardOptions[] modes = [new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast];
+            foreach (int batch in new[] { 1, 64 })
             {
-                results.Add(ReducedModelBench.Run(context, kernels, weights, bw.Copy, batch, prompt: 32, steps: 2 * reps, new DeviceForwardOptions { FastLinears = fast }, seed: 11));
+                foreach (DeviceForwardOptions mode in modes)
+                {
+                    results.Add(ReducedModelBench.Run(context, kernels, weights, bw.Copy, batch, prompt: 32, steps: 2 * reps, mode, seed: 11));
+                }
             }
         }
 
         Console.WriteLine();
         Console.WriteLine($"Reduced model decode (copy {bw.Copy:F0} GB/s; floors = bytes read / copy; medians of {reps} eager and {reps} graph steps)");
-        Console.WriteLine($"{"batch",5} {"mma",4} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
+        Console.WriteLine($"{"batch",5} {"mode",-6} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
         foreach (ReducedModelResult r in results)
         {
             string layers = string.Join("  ", r.LayerMs.Select((m, i) => string.Create(CultureInfo.InvariantCulture, $"{m:F3} ({r.LayerFloorMs[i]:F3})")));
-            Console.WriteLine($"{r.Batch,5} {(r.FastLinears ? "yes" : "no"),4} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
+            Console.WriteLine($"{r.Batch,5} {r.Mode,-6} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
         }
 
         Console.WriteLine("Per op, ms per step summed over layers (median of 3 profiled eager steps):");
         foreach (ReducedModelResult r in results)
         {
-            Console.WriteLine($"  batch {r.Batch,2} mma {(r.FastLinears ? "yes" : "no ")}: {string.Join(", ", r.OpMs.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F3}")))}");
+            Console.WriteLine($"  batch {r.Batch,2} {r.Mode,-6}: {string.Join(", ", r.OpMs.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F3}")))}");
         }
 
         if (outFile is not null)
         {
-            File.WriteAllText(outFile, JsonSerializer.Serialize(new { device = context.Name, date = DateTime.UtcNow.ToString("O"), bandwidth = bw, fastVsRef, fastLinears, reduced = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+            File.WriteAllText(outFile, JsonSerializer.Serialize(new { device = context.Name, date = DateTime.UtcNow.ToString("O"), bandwidth = bw, fastVsRef, fastLinears, fastAll, reduced = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         }
 
         Console.WriteLine($"device forward: {failed} failed");
@@ -185,18 +194,19 @@ public static class ForwardMode
 
     /// <summary>
     /// A medium-width model (1 dense + 1 MoE layer, FP8, random) through the same forward twice: routed experts (and
-    /// with fastLinears the FP8 linears too) through the fast tensor-core kernels (f16 activations) and everything
-    /// through the reference kernels (float32); a prefill of 4 prompts and one decode step, logits compared. One MoE
-    /// layer, so both see the same routing (fast linears change the router's input slightly; a flipped choice fails).
+    /// as the options ask, the FP8 linears — kv_a_proj padded from 288 rows to 384 — and the BF16 matrices) through the
+    /// fast tensor-core kernels and everything through the reference kernels (float32); a prefill of 4 prompts and one
+    /// decode step, logits compared. One MoE layer, so both see the same routing (fast linears change the router's
+    /// input slightly; a flipped choice fails).
     /// </summary>
-    private static CheckResult FastAgainstReference(CudaContext context, KernelLibrary kernels, bool fastLinears)
+    private static CheckResult FastAgainstReference(CudaContext context, KernelLibrary kernels, DeviceForwardOptions options)
     {
         ModelConfig c = SyntheticCheckpoint.MediumConfig() with { NumHiddenLayers = 2 };
         using CudaStream stream = context.CreateStream();
         using DeviceModelWeights weights = RandomDeviceWeights.Build(context, kernels, stream, c, seed: 3, maxTokens: 64, reference: true);
         const int BlockSize = 16, Prompts = 4, Prompt = 9, TableWidth = 2;
         using var cache = new DeviceLatentCache(context, c.NumHiddenLayers, c.LatentCacheDim, Prompts * TableWidth, BlockSize);
-        using var fast = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, new DeviceForwardOptions { FastLinears = fastLinears });
+        using var fast = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, options);
         using var reference = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, new DeviceForwardOptions { ReferenceExperts = true });
         var rng = new Random(17);
         DeviceSequence[] seqs = [.. Enumerable.Range(0, Prompts).Select(_ => cache.NewSequence())];
@@ -214,6 +224,7 @@ public static class ForwardMode
             expected.AddRange(reference.DownloadLogits(p.Rows));
         }
 
-        return new CheckResult($"device forward, fast experts{(fastLinears ? " + linears" : string.Empty)} vs reference [{prefill.Rows}+{decode.Rows}]", FastExpertsTolerance, Agreement.Of([.. actual], [.. expected]));
+        string what = (options.FastLinears ? " + FP8 linears" : string.Empty) + (options.Bf16TensorCores ? " + BF16 lm_head/absorbed" : string.Empty);
+        return new CheckResult($"device forward, fast experts{what} vs reference [{prefill.Rows}+{decode.Rows}]", FastExpertsTolerance, Agreement.Of([.. actual], [.. expected]));
     }
 }

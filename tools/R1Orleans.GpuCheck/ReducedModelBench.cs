@@ -20,8 +20,12 @@ public sealed record ReducedModelResult(
     double Gflop,
     int[] Tokens,
     IReadOnlyDictionary<string, double> OpMs,
-    bool FastLinears)
+    bool FastLinears,
+    bool Bf16)
 {
+    /// <summary>f32: all but the routed experts on CUDA cores; mma: FP8 linears on tensor cores; fast: BF16 matrices too.</summary>
+    public string Mode => Bf16 ? "fast" : FastLinears ? "mma" : "f32";
+
     public double FloorMs => LayerFloorMs.Sum();
 
     public double GraphOverFloor => GraphStepMs / FloorMs;
@@ -137,7 +141,7 @@ public static class ReducedModelBench
         long latentBytes = (long)batch * context0 * c.LatentCacheDim * 4;
         foreach (DeviceLayer layer in weights.Layers)
         {
-            long bytes = layer.Attention.Bytes + latentBytes;
+            long bytes = forward.AttentionBytes(layer) + latentBytes;
             if (layer.Moe is { } moe)
             {
                 (int[] ids, _) = forward.DownloadRouting(layer.Layer, batch);
@@ -154,7 +158,7 @@ public static class ReducedModelBench
             floors.Add(bytes / (copyGBps * 1e6));
         }
 
-        floors.Add(weights.LmHead.Bytes / (copyGBps * 1e6));
+        floors.Add(forward.LmHeadBytes / (copyGBps * 1e6));
 
         // Graph replays: the same step, metadata uploaded before each.
         StepPlan first = Decode();
@@ -188,7 +192,7 @@ public static class ReducedModelBench
 
         double gflop = Gflop(c, batch, context0);
         double wallMs = Median(wall);
-        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears);
+        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.Bf16TensorCores);
     }
 
     /// <summary>Multiply-adds × 2 of one decode step: every dense weight once per row, k experts + shared per MoE row, attention.</summary>
