@@ -5,7 +5,8 @@
 //   latent_append           MLA's cache entry: [RMSNorm(c) | YaRN-rotated k_rope] written to its paged slot.
 //   head_proj               the absorbed per-head projections (q_nope . W_UK, o_latent . W_UV) for all heads at once.
 //   copy_rope               the rotated q_rope beside the absorbed q_nope.
-//   latent_attention_paged  absorbed causal attention of every row against its sequence's paged latents.
+//   latent_attention_paged  absorbed causal attention of every row against its sequence's paged latents;
+//   latent_attention_heads  the same with 16 heads per CTA sharing each latent row (many rows).
 //   moe_ref_gate_up/down    routed experts for any shape and weight type (float32, or FP8 with block scales): one
 //                           warp per (slot, output row); the reference the fast FP8 kernels (moe_fp8.cu) are held to.
 //   moe_ref_combine         InProcessExpertExchange.Combine: sum over k of w[t,k] . out[t,k] in slot order.
@@ -422,4 +423,109 @@ dense_sum_splits(const float* __restrict__ y, int splits, int T, int H, int cols
     float v = y[(size_t)t * H + i];
     for (int sp = 1; sp < splits; ++sp) v += y[((size_t)sp * T + t) * H + i];
     out[(size_t)t * cols + i] = v;
+}
+
+// latent_attention_paged for many rows: the same attention with 16 heads of a row per CTA, so that each latent row is
+// read from memory once per 16 heads instead of once per head. grid (ceil(heads / 16), rows), block 256, dynamic shared
+// memory ATT_HEADS_SMEM(width) bytes (LatentAttentionHeads.SharedBytes). Per chunk of 16 keys: the CTA loads the keys'
+// entries into shared memory (rows padded to width + 1 floats: no bank conflicts), thread (h = tid / 16, u = tid % 16)
+// scores key u for head h, each half-warp keeps its head's running max and sum (online softmax), and thread tid sums
+// P . c for latent dims tid and tid + 256 of all 16 heads. kv_rank <= 512.
+#define ATT_HEADS 16
+#define ATT_KEYS 16
+#define ATT_HEADS_SMEM(width) (((2 * ATT_HEADS * ((width) + 1)) + (ATT_HEADS * ATT_KEYS) + (2 * ATT_HEADS)) * 4 + ATT_KEYS * 8)
+
+extern "C" __global__ void __launch_bounds__(256)
+latent_attention_heads(const float* __restrict__ q, const float* __restrict__ pool, const int* __restrict__ tables,
+                       int max_blocks, int block_size, const int* __restrict__ row_seq, const int* __restrict__ row_pos,
+                       float* __restrict__ out, int heads, int kv_rank, int rope, float scale)
+{
+    extern __shared__ float smem[];
+    const int width = kv_rank + rope, stride = width + 1;
+    float* qs = smem;                              // [ATT_HEADS][stride]
+    float* kv = qs + ATT_HEADS * stride;           // [ATT_KEYS][stride]
+    float* sc = kv + ATT_KEYS * stride;            // [ATT_HEADS][ATT_KEYS]: p of the chunk
+    float* fac = sc + ATT_HEADS * ATT_KEYS;        // [ATT_HEADS]: rescale of the running sums for this chunk
+    float* lsum = fac + ATT_HEADS;                 // [ATT_HEADS]: final softmax sums
+    long long* rows = reinterpret_cast<long long*>(lsum + ATT_HEADS);  // [ATT_KEYS]; offset is a multiple of 8 bytes
+    const int tid = threadIdx.x, t = blockIdx.y, h0 = blockIdx.x * ATT_HEADS;
+    const int hs = tid / ATT_KEYS, us = tid % ATT_KEYS;
+
+    for (int i = tid; i < ATT_HEADS * width; i += blockDim.x) {
+        const int h = i / width, d = i - h * width;
+        qs[h * stride + d] = h0 + h < heads ? q[((size_t)t * heads + h0 + h) * width + d] : 0.f;
+    }
+    const int* table = tables + (size_t)row_seq[t] * max_blocks;
+    const int count = row_pos[t] + 1;
+
+    float acc[ATT_HEADS][2];
+#pragma unroll
+    for (int h = 0; h < ATT_HEADS; h++) acc[h][0] = acc[h][1] = 0.f;
+    float m = __int_as_float(0xff800000), l = 0.f;  // of head hs, the same in its 16 threads
+
+    for (int base = 0; base < count; base += ATT_KEYS) {
+        const int nk = min(ATT_KEYS, count - base);
+        if (tid < nk) {
+            const int u = base + tid;
+            rows[tid] = ((long long)table[u / block_size] * block_size + (u % block_size)) * width;
+        }
+        __syncthreads();  // rows ready; the previous chunk's kv, sc and fac no longer read
+        for (int i = tid; i < nk * width; i += blockDim.x) {
+            const int u = i / width, d = i - u * width;
+            kv[u * stride + d] = pool[rows[u] + d];
+        }
+        __syncthreads();
+
+        float s = __int_as_float(0xff800000);
+        if (us < nk) {
+            const float* qh = qs + hs * stride;
+            const float* ku = kv + us * stride;
+            float p = 0.f;
+            for (int d = 0; d < width; d++) p = fmaf(qh[d], ku[d], p);
+            s = p * scale;
+        }
+        float cmax = s;
+#pragma unroll
+        for (int o = ATT_KEYS / 2; o > 0; o >>= 1) cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, o));
+        const float mNew = fmaxf(m, cmax);
+        const float p = us < nk ? expf(s - mNew) : 0.f;
+        float csum = p;
+#pragma unroll
+        for (int o = ATT_KEYS / 2; o > 0; o >>= 1) csum += __shfl_xor_sync(0xffffffffu, csum, o);
+        const float f = expf(m - mNew);
+        l = l * f + csum;
+        m = mNew;
+        sc[hs * ATT_KEYS + us] = p;
+        if (us == 0) fac[hs] = f;
+        __syncthreads();
+
+#pragma unroll
+        for (int h = 0; h < ATT_HEADS; h++) {
+            const float fh = fac[h];
+            acc[h][0] *= fh;
+            acc[h][1] *= fh;
+        }
+        const int d0 = tid, d1 = tid + 256;
+        for (int u = 0; u < nk; u++) {
+            const float v0 = d0 < kv_rank ? kv[u * stride + d0] : 0.f;
+            const float v1 = d1 < kv_rank ? kv[u * stride + d1] : 0.f;
+#pragma unroll
+            for (int h = 0; h < ATT_HEADS; h++) {
+                const float ph = sc[h * ATT_KEYS + u];
+                acc[h][0] = fmaf(ph, v0, acc[h][0]);
+                acc[h][1] = fmaf(ph, v1, acc[h][1]);
+            }
+        }
+    }
+
+    if (us == 0) lsum[hs] = l;
+    __syncthreads();
+#pragma unroll
+    for (int h = 0; h < ATT_HEADS; h++) {
+        if (h0 + h >= heads) break;
+        float* orow = out + ((size_t)t * heads + h0 + h) * kv_rank;
+        const float inv = 1.f / lsum[h];
+        if (tid < kv_rank) orow[tid] = acc[h][0] * inv;
+        if (tid + 256 < kv_rank) orow[tid + 256] = acc[h][1] * inv;
+    }
 }

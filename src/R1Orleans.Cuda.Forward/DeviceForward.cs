@@ -440,13 +440,8 @@ public sealed class DeviceForward : IDisposable
         HeadProjection(a.AbsorbedKeys, _q.Pointer, (long)heads * qWidth, qWidth, nope, _qAbs.Pointer, (long)heads * entry, entry, kvRank, rows);
         _k.CopyRope.Launch(_stream, rows, 128, 0, _q, _qAbs, heads, nope, rope, kvRank);
         Mark("mla absorb W_UK");
-        int shared = ((entry + 128 + 32 + 1) * 4) + (128 * 8);
-        if (shared > 48 * 1024)
-        {
-            _k.Attention.SetMaxDynamicSharedMemory(shared);
-        }
-
-        _k.Attention.Launch(_stream, new Dim3((uint)heads, (uint)rows), 128, (uint)shared, _qAbs, _cache.LayerPointer(layer.Layer), _tables, _uploadedTableWidth, _cache.BlockSize, _rowSeq, _positions, _oLat, heads, kvRank, rope, _w.SoftmaxScale);
+        bool shareHeads = PagedLatentAttention.SharesHeads(rows, heads, kvRank, _context.MultiprocessorCount);
+        _k.Attention.Launch(_stream, shareHeads, _qAbs.Pointer, _cache.LayerPointer(layer.Layer), _tables.Pointer, _uploadedTableWidth, _cache.BlockSize, _rowSeq.Pointer, _positions.Pointer, _oLat.Pointer, rows, heads, kvRank, rope, _w.SoftmaxScale);
         Mark("mla attention");
         HeadProjection(a.AbsorbedValues, _oLat.Pointer, (long)heads * kvRank, kvRank, kvRank, _attn.Pointer, (long)heads * v, v, v, rows);
         Mark("mla absorb W_UV");

@@ -17,7 +17,7 @@ public sealed class ForwardKernels
         LatentAppend = kernels.Kernel("forward", "latent_append");
         HeadProj = kernels.Kernel("forward", "head_proj");
         CopyRope = kernels.Kernel("forward", "copy_rope");
-        Attention = kernels.Kernel("forward", "latent_attention_paged");
+        Attention = new PagedLatentAttention(kernels);
         MoeGateUp = kernels.Kernel("forward", "moe_ref_gate_up");
         MoeDown = kernels.Kernel("forward", "moe_ref_down");
         MoeCombine = kernels.Kernel("forward", "moe_ref_combine");
@@ -42,7 +42,7 @@ public sealed class ForwardKernels
 
     public CudaKernel CopyRope { get; }
 
-    public CudaKernel Attention { get; }
+    public PagedLatentAttention Attention { get; }
 
     public CudaKernel MoeGateUp { get; }
 

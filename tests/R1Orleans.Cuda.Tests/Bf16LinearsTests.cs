@@ -17,7 +17,7 @@ public class Bf16LinearsTests
     public void Every_token_count_of_a_v3_matrix_gets_a_compiled_kernel_whose_ring_fits_shared_memory(int rows, int cols, int batches)
     {
         Assert.True(Bf16Linears.Supports(rows, cols));
-        string source = File.ReadAllText(Path.Combine(RepositoryKernels(), "linear_bf16.cu"));
+        string source = KernelSources.Read("linear_bf16.cu");
         for (int tokens = 1; tokens <= Bf16Linears.MaxTokensPerPass; tokens++)
         {
             (int nt, int mt) = Bf16Linears.ConfigFor(tokens, rows, batches, multiprocessors: 132);
@@ -56,24 +56,10 @@ public class Bf16LinearsTests
     [Fact]
     public void The_kernel_source_defines_each_variant_once_and_to_bf16()
     {
-        string source = File.ReadAllText(Path.Combine(RepositoryKernels(), "linear_bf16.cu"));
+        string source = KernelSources.Read("linear_bf16.cu");
         Assert.Equal(8, Regex.Matches(source, @"(?m)^LINEAR_BF16\(").Count);
         Assert.Contains("to_bf16(", source, StringComparison.Ordinal);
         Assert.Contains($"#define BF16_DEPTH {Bf16Linears.Depth}", source, StringComparison.Ordinal);
         Assert.Contains($"#define BF16_WARPS {Bf16Linears.Warps}", source, StringComparison.Ordinal);
-    }
-
-    private static string RepositoryKernels()
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            string k = Path.Combine(d.FullName, "kernels");
-            if (File.Exists(Path.Combine(k, "linear_bf16.cu")))
-            {
-                return k;
-            }
-        }
-
-        throw new DirectoryNotFoundException("no kernels/linear_bf16.cu above the test binaries");
     }
 }

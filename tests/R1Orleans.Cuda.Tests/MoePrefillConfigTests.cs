@@ -41,7 +41,7 @@ public class MoePrefillConfigTests
     [Fact]
     public void EveryVariant_IsCompiledInTheKernelSource()
     {
-        string source = File.ReadAllText(Path.Combine(RepositoryKernels(), "moe_prefill.cu"));
+        string source = KernelSources.Read("moe_prefill.cu");
         foreach (MoePrefillConfig c in MoePrefillConfig.Variants)
         {
             Assert.Matches($@"MOE_PREFILL_KERNELS\({c.RowTiles}, {c.TokenTiles}, {c.WarpsM}, {c.WarpsN}, {c.Stages}\)", source);
@@ -89,19 +89,5 @@ public class MoePrefillConfigTests
         Assert.Equal(new Dim3(7168 / 128, 768), d.DownGrid(7168, 4096 * 8, 256));
         Assert.Throws<ArgumentException>(() => d.GateUpGrid(96, 8, 8));
         Assert.Throws<ArgumentException>(() => d.DownGrid(7168 + 64, 8, 8));
-    }
-
-    private static string RepositoryKernels()
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            string k = Path.Combine(d.FullName, "kernels");
-            if (File.Exists(Path.Combine(k, "moe_prefill.cu")))
-            {
-                return k;
-            }
-        }
-
-        throw new DirectoryNotFoundException("no kernels/moe_prefill.cu above the test binaries");
     }
 }

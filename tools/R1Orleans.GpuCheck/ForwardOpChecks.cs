@@ -1,6 +1,7 @@
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Cuda;
+using R1Orleans.Cuda.Forward;
 using R1Orleans.Model;
 
 namespace R1Orleans.GpuCheck;
@@ -8,7 +9,8 @@ namespace R1Orleans.GpuCheck;
 /// <summary>
 /// The device forward's own kernels (kernels/forward.cu) one by one against the CPU code they mirror, on random
 /// inputs, outputs poisoned with NaN first: latent_append (RMSNorm + YaRN into shuffled slots), head_proj and
-/// head_proj4 (the absorbed projections), latent_attention_paged (CpuBackend.LatentAttention over the same pages),
+/// head_proj4 (the absorbed projections), latent_attention_paged and latent_attention_heads (CpuBackend.LatentAttention
+/// over the same pages),
 /// moe_ref_* (FeedForward per routed slot, float32 and FP8 weights, combined in slot order), gemv_f32_rows
 /// (CpuBackend.Linear) and the two-stage argmax (ties to the lower index, NaN never wins).
 /// </summary>
@@ -26,8 +28,14 @@ public static class ForwardOpChecks
             yield return HeadProjection(context, kernels, stream, rng, heads, outDim, inDim, xHead, n);
         }
 
-        yield return PagedAttention(context, kernels, stream, cpu, rng, heads: 16, latent: 512, rope: 64, blockSize: 16, lengths: [1, 37, 130], queriesPer: [1, 5, 3]);
-        yield return PagedAttention(context, kernels, stream, cpu, rng, heads: 4, latent: 32, rope: 16, blockSize: 16, lengths: [150], queriesPer: [150]);
+        foreach (bool shareHeads in new[] { false, true })
+        {
+            yield return PagedAttention(context, kernels, stream, cpu, rng, heads: 16, latent: 512, rope: 64, blockSize: 16, lengths: [1, 37, 130], queriesPer: [1, 5, 3], shareHeads);
+            yield return PagedAttention(context, kernels, stream, cpu, rng, heads: 4, latent: 32, rope: 16, blockSize: 16, lengths: [150], queriesPer: [150], shareHeads);
+        }
+
+        // V3's 128 heads (eight CTAs of 16 per row) over contexts that end mid-chunk and mid-block.
+        yield return PagedAttention(context, kernels, stream, cpu, rng, heads: 128, latent: 512, rope: 64, blockSize: 16, lengths: [57, 3, 200], queriesPer: [1, 1, 2], shareHeads: true);
         foreach (bool fp8 in new[] { false, true })
         {
             yield return MoeReference(context, kernels, stream, cpu, rng, experts: 16, hidden: 256, inter: 160, k: 4, tokens: 9, fp8);
@@ -118,7 +126,7 @@ public static class ForwardOpChecks
     }
 
     /// <summary>Sequences of the given lengths in shuffled blocks; each runs its last queriesPer rows (positions before are cached).</summary>
-    private static CheckResult PagedAttention(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int heads, int latent, int rope, int blockSize, int[] lengths, int[] queriesPer)
+    private static CheckResult PagedAttention(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int heads, int latent, int rope, int blockSize, int[] lengths, int[] queriesPer, bool shareHeads)
     {
         int width = latent + rope;
         int[] need = [.. lengths.Select(l => (l + blockSize - 1) / blockSize)];
@@ -176,10 +184,9 @@ public static class ForwardOpChecks
         using DeviceBuffer dr = Upload(context, rowPos);
         using DeviceBuffer dout = context.Allocate(expected.Length * 4L);
         dout.Fill32(OpChecks.Poison);
-        int shared = ((width + 128 + 32 + 1) * 4) + (128 * 8);
-        kernels.Kernel("forward", "latent_attention_paged").Launch(stream, new Dim3((uint)heads, (uint)rows), 128, (uint)shared, dq, dp, dt, tableWidth, blockSize, ds, dr, dout, heads, latent, rope, scale);
+        new PagedLatentAttention(kernels).Launch(stream, shareHeads, dq.Pointer, dp.Pointer, dt.Pointer, tableWidth, blockSize, ds.Pointer, dr.Pointer, dout.Pointer, rows, heads, latent, rope, scale);
         stream.Synchronize();
-        return new CheckResult($"latent_attention_paged [{rows} rows of {lengths.Length} seqs, {heads} heads, {latent}+{rope}]", Float32Tolerance, Agreement.Of(dout.Download<float>(expected.Length), expected));
+        return new CheckResult($"latent_attention_{(shareHeads ? "heads" : "paged")} [{rows} rows of {lengths.Length} seqs, {heads} heads, {latent}+{rope}]", Float32Tolerance, Agreement.Of(dout.Download<float>(expected.Length), expected));
     }
 
     private static CheckResult MoeReference(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int experts, int hidden, int inter, int k, int tokens, bool fp8)
