@@ -38,6 +38,7 @@ public static class DeviceWeightUpload
             DeviceFeedForward Ffn(FeedForward f) => new(Weight(f.Gate), Weight(f.Up), Weight(f.Down));
 
             var layers = new List<DeviceLayer>();
+            MoeScratch? scratch = null;
             foreach (DecoderBlock block in model.Blocks)
             {
                 MultiHeadLatentAttention a = block.Attention;
@@ -53,7 +54,7 @@ public static class DeviceWeightUpload
                 DeviceMoe? moe = null;
                 if (block.Moe is { } m)
                 {
-                    MoeFp8Experts? fast = fastExperts is null ? null : FastExperts(context, stream, fastExperts, experts, model.Config, block.Layer, maxTokens, owned);
+                    MoeFp8Experts? fast = fastExperts is null ? null : FastExperts(context, stream, fastExperts, experts, model.Config, block.Layer, maxTokens, owned, ref scratch);
                     moe = new DeviceMoe(
                         Weight(m.Gate.Weight.IsFp8 ? m.Gate.Weight.ToFloat32() : m.Gate.Weight),
                         Floats(m.Gate.Bias),
@@ -100,7 +101,8 @@ public static class DeviceWeightUpload
     /// A layer's experts for the fast FP8 kernels, or null when they are not FP8 with 128x128 blocks in a shape those
     /// kernels take: vLLM's w13 (each expert's gate rows, then its up rows) and w2, row-major, then packed into tile order.
     /// </summary>
-    private static MoeFp8Experts? FastExperts(CudaContext context, CudaStream stream, KernelLibrary kernels, ExpertShard shard, Checkpoint.ModelConfig c, int layer, int maxTokens, List<IDisposable> owned)
+    /// <summary>A layer's routed experts packed for MoeFp8Experts, or null where they do not fit it; every layer shares one <paramref name="scratch"/>.</summary>
+    private static MoeFp8Experts? FastExperts(CudaContext context, CudaStream stream, KernelLibrary kernels, ExpertShard shard, Checkpoint.ModelConfig c, int layer, int maxTokens, List<IDisposable> owned, ref MoeScratch? scratch)
     {
         int e = c.NRoutedExperts, h = c.HiddenSize, i = c.MoeIntermediateSize;
         var ffns = new FeedForward[e];
@@ -126,7 +128,13 @@ public static class DeviceWeightUpload
             return null;
         }
 
-        var fast = new MoeFp8Experts(context, kernels, e, h, i, c.NumExpertsPerTok, maxTokens);
+        if (scratch is null)
+        {
+            scratch = new MoeScratch(context, e, h, i, c.NumExpertsPerTok, maxTokens, MoeFp8Experts.DefaultMaxSplits);
+            owned.Add(scratch);
+        }
+
+        var fast = new MoeFp8Experts(context, kernels, e, h, i, c.NumExpertsPerTok, maxTokens, scratch: scratch);
         owned.Add(fast);
         using DeviceBuffer w13 = context.Allocate(fast.W13.Bytes);
         using DeviceBuffer w2 = context.Allocate(fast.W2.Bytes);

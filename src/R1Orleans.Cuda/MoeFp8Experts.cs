@@ -22,7 +22,9 @@ public sealed class MoeFp8Experts : IDisposable
     private readonly Dictionary<string, CudaKernel> _prefillGemms = [];
     private readonly List<DeviceBuffer> _owned = [];
 
-    public MoeFp8Experts(CudaContext context, KernelLibrary kernels, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = 14)
+    /// <param name="scratch">Per-step buffers shared with other layers of the same shape that run on the same stream
+    /// (one after another); null allocates this layer's own.</param>
+    public MoeFp8Experts(CudaContext context, KernelLibrary kernels, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = DefaultMaxSplits, MoeScratch? scratch = null)
     {
         if (hidden % 256 != 0 || intermediate % 128 != 0 || hidden > 8192 || intermediate > 8192 || experts > 1024 || topK > experts || maxTokens < 1)
         {
@@ -57,25 +59,33 @@ public sealed class MoeFp8Experts : IDisposable
             }
         }
 
-        long e = experts, h = hidden, i = intermediate, s = (long)maxTokens * topK;
+        long e = experts, h = hidden, i = intermediate;
         W13 = Own(context.Allocate(e * 2 * i * h));
         S13 = Own(context.Allocate(e * (2 * i / 128) * (h / 128) * 4));
         W2 = Own(context.Allocate(e * h * i));
         S2 = Own(context.Allocate(e * (h / 128) * (i / 128) * 4));
-        X = Own(context.Allocate(maxTokens * h * 4));
-        TopkIds = Own(context.Allocate(s * 4));
-        TopkWeights = Own(context.Allocate(s * 4));
-        Output = Own(context.Allocate(maxTokens * h * 4));
-        _x16 = Own(context.Allocate(maxTokens * h * 2));
-        _meta = Own(context.Allocate(((2 * e) + 2) * 4));
-        _slotToken = Own(context.Allocate(s * 4));
-        _slotOf = Own(context.Allocate(s * 4));
-        _partial = Own(context.Allocate(maxSplits * s * 2 * i * 4));
-        _h16 = Own(context.Allocate(s * i * 2));
-        _y = Own(context.Allocate(MaxDownSplits * s * h * 4));
-        _maxPrefillTiles = MoePrefillConfig.Variants.Max(c => c.MaxTiles((int)s, experts));
-        _schedTiles = Own(context.Allocate(2L * _maxPrefillTiles * 4));
-        _schedCount = Own(context.Allocate(4));
+        if (scratch is null)
+        {
+            _scratch = new MoeScratch(context, experts, hidden, intermediate, topK, maxTokens, maxSplits);
+            _ownsScratch = true;
+        }
+        else
+        {
+            _scratch = scratch.Fits(experts, hidden, intermediate, topK, maxTokens, maxSplits)
+                ? scratch
+                : throw new ArgumentException($"the shared MoE scratch was sized for {scratch.Experts} experts, {scratch.Hidden}/{scratch.Intermediate}, top-{scratch.TopK}, {scratch.MaxTokens} tokens and {scratch.MaxSplits} splits; this layer needs {experts}, {hidden}/{intermediate}, top-{topK}, {maxTokens} and {maxSplits}");
+        }
+
+        _x16 = _scratch.X16;
+        _meta = _scratch.Meta;
+        _slotToken = _scratch.SlotToken;
+        _slotOf = _scratch.SlotOf;
+        _partial = _scratch.Partial;
+        _h16 = _scratch.H16;
+        _y = _scratch.Y;
+        _maxPrefillTiles = _scratch.MaxPrefillTiles;
+        _schedTiles = _scratch.ScheduleTiles;
+        _schedCount = _scratch.ScheduleCount;
     }
 
     public int Experts { get; }
@@ -89,6 +99,9 @@ public sealed class MoeFp8Experts : IDisposable
     public int MaxTokens { get; }
 
     public int MaxSplits { get; }
+
+    /// <summary>K splits of gate/up a layer is sized for unless told otherwise.</summary>
+    public const int DefaultMaxSplits = 14;
 
     /// <summary>The most K splits of the down projection (its float32 outputs are summed in the combine).</summary>
     public const int MaxDownSplits = 4;
@@ -105,13 +118,19 @@ public sealed class MoeFp8Experts : IDisposable
     /// <summary>[experts, hidden / 128, intermediate / 128] float32 weight_scale_inv.</summary>
     public DeviceBuffer S2 { get; }
 
-    public DeviceBuffer X { get; }
+    public DeviceBuffer X => _scratch.X;
 
-    public DeviceBuffer TopkIds { get; }
+    public DeviceBuffer TopkIds => _scratch.TopkIds;
 
-    public DeviceBuffer TopkWeights { get; }
+    public DeviceBuffer TopkWeights => _scratch.TopkWeights;
 
-    public DeviceBuffer Output { get; }
+    public DeviceBuffer Output => _scratch.Output;
+
+    /// <summary>The per-step buffers this layer uses (its own, or shared).</summary>
+    public MoeScratch Scratch => _scratch;
+
+    private readonly MoeScratch _scratch;
+    private readonly bool _ownsScratch;
 
     private readonly DeviceBuffer _x16;
     private readonly DeviceBuffer _meta;
@@ -304,6 +323,11 @@ public sealed class MoeFp8Experts : IDisposable
         foreach (DeviceBuffer b in _owned)
         {
             b.Dispose();
+        }
+
+        if (_ownsScratch)
+        {
+            _scratch.Dispose();
         }
     }
 

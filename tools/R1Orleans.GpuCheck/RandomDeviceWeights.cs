@@ -60,6 +60,7 @@ public static class RandomDeviceWeights
         {
             int d = c.HiddenSize, heads = c.NumAttentionHeads, qWidth = c.QkHeadDim, kv = c.KvLoraRank, v = c.VHeadDim, e = c.NRoutedExperts, inter = c.MoeIntermediateSize;
             DeviceBuffer? w13 = null, w2 = null;
+            MoeScratch? scratch = null;
             var layers = new List<DeviceLayer>();
             for (int l = 0; l < c.NumHiddenLayers; l++)
             {
@@ -75,7 +76,8 @@ public static class RandomDeviceWeights
                 DeviceMoe? moe = null;
                 if (c.IsMoeLayer(l))
                 {
-                    MoeFp8Experts fast = Own(new MoeFp8Experts(context, kernels, e, d, inter, c.NumExpertsPerTok, maxTokens));
+                    scratch ??= Own(new MoeScratch(context, e, d, inter, c.NumExpertsPerTok, maxTokens, MoeFp8Experts.DefaultMaxSplits));
+                    MoeFp8Experts fast = Own(new MoeFp8Experts(context, kernels, e, d, inter, c.NumExpertsPerTok, maxTokens, scratch: scratch));
                     DeviceBuffer a = reference ? Own(context.Allocate(fast.W13.Bytes)) : (w13 ??= Own(context.Allocate(fast.W13.Bytes)));
                     DeviceBuffer b = reference ? Own(context.Allocate(fast.W2.Bytes)) : (w2 ??= Own(context.Allocate(fast.W2.Bytes)));
                     fillFp8.Launch(stream, grid, 256, 0, a, (ulong)(a.Bytes / 4), (uint)rng.Next());
