@@ -30,9 +30,10 @@ public sealed class DeviceForward : IDisposable
 
     private readonly int _maxTableWidth;
     private readonly DenseFp8Mma? _mma;
-    private readonly Bf16Linears? _bf16;
-    private readonly Dictionary<DeviceBuffer, PackedBf16> _bf16Heads = [];
-    private readonly PackedBf16? _bf16LmHead;
+    private readonly DenseMma? _dense;
+    private readonly Dictionary<DeviceBuffer, PackedMatrix> _denseHeads = [];
+    private readonly Dictionary<DeviceWeight, PackedMatrix> _denseLinears = [];
+    private readonly PackedMatrix? _denseLmHead;
     private readonly DeviceBuffer? _x16;
     private int _uploadedTableWidth;
     private int _logitCount;
@@ -114,43 +115,53 @@ public sealed class DeviceForward : IDisposable
             _stream.Synchronize();
         }
 
-        if (_options.Bf16TensorCores)
+        if (_options.DenseTensorCores)
         {
-            _bf16 = new Bf16Linears(context, kernels);
-            if (!weights.LmHead.IsFp8 && Bf16Linears.Supports(weights.LmHead.Rows, weights.LmHead.Cols))
+            _dense = new DenseMma(context, kernels);
+            foreach (DeviceWeight w in weights.Layers.SelectMany(LinearsOf).Where(DenseMma.SupportsFp8))
             {
-                _bf16LmHead = _bf16.Pack(_stream, weights.LmHead.Pointer, 1, weights.LmHead.Rows, weights.LmHead.Cols);
+                _denseLinears[w] = _dense.PackFp8(_stream, w);
+                _dense.Reserve(_denseLinears[w], maxRows);
+            }
+
+            if (!weights.LmHead.IsFp8 && DenseMma.SupportsBf16(weights.LmHead.Rows, weights.LmHead.Cols))
+            {
+                _denseLmHead = _dense.PackBf16(_stream, weights.LmHead.Pointer, 1, weights.LmHead.Rows, weights.LmHead.Cols);
+                _dense.Reserve(_denseLmHead, maxRows);
             }
 
             foreach (DeviceAttention a in weights.Layers.Select(l => l.Attention))
             {
-                if (Bf16Linears.Supports(c.KvLoraRank, c.QkNopeHeadDim) && Aligned(heads * c.QkHeadDim, c.QkHeadDim))
+                if (DenseMma.SupportsBf16(c.KvLoraRank, c.QkNopeHeadDim) && Aligned(heads * c.QkHeadDim, c.QkHeadDim))
                 {
-                    _bf16Heads[a.AbsorbedKeys] = _bf16.Pack(_stream, a.AbsorbedKeys.Pointer, (int)heads, c.KvLoraRank, c.QkNopeHeadDim);
+                    _denseHeads[a.AbsorbedKeys] = _dense.PackBf16(_stream, a.AbsorbedKeys.Pointer, (int)heads, c.KvLoraRank, c.QkNopeHeadDim);
                 }
 
-                if (Bf16Linears.Supports(c.VHeadDim, c.KvLoraRank) && Aligned(heads * c.KvLoraRank, c.KvLoraRank))
+                if (DenseMma.SupportsBf16(c.VHeadDim, c.KvLoraRank) && Aligned(heads * c.KvLoraRank, c.KvLoraRank))
                 {
-                    _bf16Heads[a.AbsorbedValues] = _bf16.Pack(_stream, a.AbsorbedValues.Pointer, (int)heads, c.VHeadDim, c.KvLoraRank);
+                    _denseHeads[a.AbsorbedValues] = _dense.PackBf16(_stream, a.AbsorbedValues.Pointer, (int)heads, c.VHeadDim, c.KvLoraRank);
                 }
             }
 
-            // BF16 copies of the inputs: the selected rows for lm_head, q for W_UK, the attention's latents for W_UV.
-            _x16 = Own(2 * n * Math.Max(d, heads * Math.Max(c.QkHeadDim, c.KvLoraRank)));
+            // 16-bit copies of the inputs: a linear's rows, the selected rows for lm_head, q for W_UK, the latents for W_UV.
+            long widest = Math.Max(d, heads * Math.Max(c.QkHeadDim, c.KvLoraRank));
+            widest = Math.Max(widest, _denseLinears.Keys.Select(w => (long)w.Cols).DefaultIfEmpty(0).Max());
+            _x16 = Own(2 * n * widest);
+            _stream.Synchronize();
         }
 
         static bool Aligned(long rowStride, long headStride) => rowStride % 8 == 0 && headStride % 8 == 0;
     }
 
     /// <summary>Bytes lm_head reads per step: its BF16 copy on tensor cores, else the weight as held.</summary>
-    public long LmHeadBytes => _bf16LmHead?.Bytes ?? _w.LmHead.Bytes;
+    public long LmHeadBytes => _denseLmHead?.Bytes ?? _w.LmHead.Bytes;
 
     /// <summary>Bytes a layer's attention weights read per step, the absorbed matrices in the form the step uses.</summary>
     public long AttentionBytes(DeviceLayer layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
         DeviceAttention a = layer.Attention;
-        long Absorbed(DeviceBuffer b) => _bf16Heads.TryGetValue(b, out PackedBf16? p) ? p.Bytes : b.Bytes;
+        long Absorbed(DeviceBuffer b) => _denseHeads.TryGetValue(b, out PackedMatrix? p) ? p.Bytes : b.Bytes;
         return a.Bytes - a.AbsorbedKeys.Bytes - a.AbsorbedValues.Bytes + Absorbed(a.AbsorbedKeys) + Absorbed(a.AbsorbedValues);
     }
 
@@ -174,7 +185,7 @@ public sealed class DeviceForward : IDisposable
     public OpProfile? Profile { get; set; }
 
     /// <summary>Weight bytes repacked for the tensor-core linears.</summary>
-    public long PackedLinearBytes => _mma?.PackedBytes ?? 0;
+    public long PackedLinearBytes => (_mma?.PackedBytes ?? 0) + _denseLinears.Values.Sum(p => (long)p.Rows * p.Cols);
 
     public int MaxRows { get; }
 
@@ -254,10 +265,10 @@ public sealed class DeviceForward : IDisposable
         Mark("norms");
         int selected = Math.Min(_logitCount, rows);
         _k.Embed.Launch(_stream, selected, 256, 0, _normed, _logitIndex, _selected, d);
-        if (_bf16LmHead is not null)
+        if (_denseLmHead is not null)
         {
-            _bf16!.Convert(_stream, _selected.Pointer, (long)selected * d, _x16!.Pointer);
-            _bf16.Launch(_stream, _bf16LmHead, _x16.Pointer, selected, d, 0, _logits.Pointer, c.VocabSize, 0);
+            _dense!.Convert(_stream, _selected.Pointer, (long)selected * d, _x16!.Pointer);
+            _dense.Launch(_stream, _denseLmHead, _x16.Pointer, selected, d, 0, _logits.Pointer, c.VocabSize, 0);
         }
         else
         {
@@ -317,11 +328,13 @@ public sealed class DeviceForward : IDisposable
     {
         _context.MakeCurrent();
         _mma?.Dispose();
-        _bf16LmHead?.Dispose();
-        foreach (PackedBf16 p in _bf16Heads.Values)
+        _denseLmHead?.Dispose();
+        foreach (PackedMatrix p in _denseHeads.Values.Concat(_denseLinears.Values))
         {
             p.Dispose();
         }
+
+        _dense?.Dispose();
 
         _owned.ForEach(b => b.Dispose());
         _stream.Dispose();
@@ -365,6 +378,13 @@ public sealed class DeviceForward : IDisposable
     /// </summary>
     private void Linear(ulong x, int rows, DeviceWeight w, ulong y)
     {
+        if (_denseLinears.TryGetValue(w, out PackedMatrix? dense))
+        {
+            _dense!.Convert(_stream, x, (long)rows * w.Cols, _x16!.Pointer, toF16: true);
+            _dense.Launch(_stream, dense, _x16.Pointer, rows, w.Cols, 0, y, w.Rows, 0);
+            return;
+        }
+
         if (_mma is not null && rows >= _options.FastLinearMinRows && _mma.IsPacked(w))
         {
             _mma.Launch(_stream, x, rows, w, y);
@@ -393,10 +413,10 @@ public sealed class DeviceForward : IDisposable
     /// </summary>
     private void HeadProjection(DeviceBuffer w, ulong x, long xRow, int xHead, int inDim, ulong output, long outRow, int outHead, int outDim, int rows)
     {
-        if (_bf16Heads.TryGetValue(w, out PackedBf16? packed))
+        if (_denseHeads.TryGetValue(w, out PackedMatrix? packed))
         {
-            _bf16!.Convert(_stream, x, rows * xRow, _x16!.Pointer);
-            _bf16.Launch(_stream, packed, _x16.Pointer, rows, xRow, xHead, output, outRow, outHead);
+            _dense!.Convert(_stream, x, rows * xRow, _x16!.Pointer);
+            _dense.Launch(_stream, packed, _x16.Pointer, rows, xRow, xHead, output, outRow, outHead);
             return;
         }
 

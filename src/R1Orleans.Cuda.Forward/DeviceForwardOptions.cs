@@ -18,13 +18,14 @@ public sealed record DeviceForwardOptions
     public int FastLinearMinRows { get; init; } = 1;
 
     /// <summary>
-    /// lm_head and the absorbed per-head projections (W_UK, W_UV) as BF16 on tensor cores (<see cref="Bf16Linears"/>,
-    /// activations rounded to BF16, float32 sums): V3 ships lm_head in BF16, and in float32 on CUDA cores these are
-    /// compute-bound from a few dozen rows. Matrices linear_bf16 cannot take stay float32. Needs the linear_bf16 and
-    /// moe_fp8 kernel modules (<see cref="ForwardKernels.Modules"/>).
+    /// Every dense matrix on tensor cores through <see cref="DenseMma"/> (kernels/dense_mma.cu): the FP8 linears (f16
+    /// activations; before <see cref="FastLinears"/>' kernel), and lm_head and the absorbed per-head projections W_UK,
+    /// W_UV as BF16 (activations rounded to BF16; V3 ships lm_head in BF16), float32 sums. In float32 on CUDA cores these
+    /// are compute-bound from a few dozen rows. Matrices dense_mma cannot take keep their other path. Needs the
+    /// dense_mma and moe_fp8 kernel modules (<see cref="ForwardKernels.Modules"/>).
     /// </summary>
-    public bool Bf16TensorCores { get; init; }
+    public bool DenseTensorCores { get; init; }
 
-    /// <summary>The fast mode: FP8 linears and BF16 matrices on tensor cores.</summary>
-    public static DeviceForwardOptions Fast { get; } = new() { FastLinears = true, Bf16TensorCores = true };
+    /// <summary>The fast mode: the routed experts (when the layer has them) and every dense matrix on tensor cores.</summary>
+    public static DeviceForwardOptions Fast { get; } = new() { DenseTensorCores = true };
 }

@@ -80,7 +80,8 @@ public static class ForwardMode
             (long free, long total) = context.MemoryInfo();
             Console.WriteLine($"reduced model: V3 widths, vocab {c.VocabSize}, {c.FirstKDenseReplace} dense + {c.NumHiddenLayers - c.FirstKDenseReplace} MoE layers; device memory used {(total - free) / 1e9:F1} of {total / 1e9:F1} GB");
             // Each batch size with everything in float32 on CUDA cores but the routed experts, with the FP8 linears on
-            // tensor cores, and in fast mode (lm_head and the absorbed projections in BF16 on tensor cores too).
+            // tensor cores through DenseFp8Mma, and in fast mode (every dense matrix through DenseMma: FP8 linears, and
+            // lm_head and the absorbed projections in BF16).
             DeviceForwardOptions[] modes = [new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast];
             foreach (int batch in new[] { 1, 64 })
             {
@@ -194,7 +195,8 @@ public static class ForwardMode
 
     /// <summary>
     /// A medium-width model (1 dense + 1 MoE layer, FP8, random) through the same forward twice: routed experts (and
-    /// as the options ask, the FP8 linears — kv_a_proj padded from 288 rows to 384 — and the BF16 matrices) through the
+    /// as the options ask, the FP8 linears — through DenseFp8Mma kv_a_proj is padded from 288 rows to 384 — or every
+    /// dense matrix through DenseMma) through the
     /// fast tensor-core kernels and everything through the reference kernels (float32); a prefill of 4 prompts and one
     /// decode step, logits compared. One MoE layer, so both see the same routing (fast linears change the router's
     /// input slightly; a flipped choice fails).
@@ -224,7 +226,7 @@ public static class ForwardMode
             expected.AddRange(reference.DownloadLogits(p.Rows));
         }
 
-        string what = (options.FastLinears ? " + FP8 linears" : string.Empty) + (options.Bf16TensorCores ? " + BF16 lm_head/absorbed" : string.Empty);
+        string what = (options.FastLinears ? " + FP8 linears (DenseFp8Mma)" : string.Empty) + (options.DenseTensorCores ? " + dense_mma (FP8 linears, BF16 lm_head/absorbed)" : string.Empty);
         return new CheckResult($"device forward, fast experts{what} vs reference [{prefill.Rows}+{decode.Rows}]", FastExpertsTolerance, Agreement.Of([.. actual], [.. expected]));
     }
 }

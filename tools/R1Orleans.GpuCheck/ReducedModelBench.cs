@@ -21,10 +21,10 @@ public sealed record ReducedModelResult(
     int[] Tokens,
     IReadOnlyDictionary<string, double> OpMs,
     bool FastLinears,
-    bool Bf16)
+    bool DenseTensorCores)
 {
-    /// <summary>f32: all but the routed experts on CUDA cores; mma: FP8 linears on tensor cores; fast: BF16 matrices too.</summary>
-    public string Mode => Bf16 ? "fast" : FastLinears ? "mma" : "f32";
+    /// <summary>f32: all but the routed experts on CUDA cores; mma: FP8 linears through DenseFp8Mma; fast: every dense matrix through DenseMma.</summary>
+    public string Mode => DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32";
 
     public double FloorMs => LayerFloorMs.Sum();
 
@@ -192,7 +192,7 @@ public static class ReducedModelBench
 
         double gflop = Gflop(c, batch, context0);
         double wallMs = Median(wall);
-        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.Bf16TensorCores);
+        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.DenseTensorCores);
     }
 
     /// <summary>Multiply-adds × 2 of one decode step: every dense weight once per row, k experts + shared per MoE row, attention.</summary>

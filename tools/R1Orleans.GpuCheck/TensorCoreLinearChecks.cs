@@ -5,10 +5,11 @@ namespace R1Orleans.GpuCheck;
 
 /// <summary>
 /// The device forward's tensor-core linears against float64/float32 references on the same rounded inputs, so that only
-/// summation order separates them (outputs NaN-poisoned first): <see cref="Bf16Linears"/> (lm_head, and the absorbed
+/// summation order separates them (outputs NaN-poisoned first): <see cref="DenseMma"/> over BF16 (lm_head, and the absorbed
 /// per-head projections with their strides, one and several passes of 64 tokens, CTAs with idle warps) on BF16-rounded
-/// weights and inputs; <see cref="DenseFp8Mma"/> on f16-rounded inputs, with rows a multiple of 128 and padded
-/// (kv_a_proj_with_mqa's 576) against CpuBackend.Linear on the same FP8 weight.
+/// weights and inputs, and over FP8 weights (V3's linear shapes: K splits, 576 rows, two passes) on f16-rounded inputs
+/// against CpuBackend.Linear on the same FP8 weight; <see cref="DenseFp8Mma"/> the same way, with rows a multiple of 128
+/// and padded (kv_a_proj_with_mqa's 576).
 /// </summary>
 public static class TensorCoreLinearChecks
 {
@@ -16,7 +17,7 @@ public static class TensorCoreLinearChecks
 
     public static IEnumerable<CheckResult> Run(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng)
     {
-        var bf16 = new Bf16Linears(context, kernels);
+        using var dense = new DenseMma(context, kernels);
 
         // (batches, rows, cols, tokens, x row stride, x batch stride, y row stride, y batch stride)
         (int B, int R, int C, int N, int Xs, int Xb, int Ys, int Yb)[] cases =
@@ -30,19 +31,24 @@ public static class TensorCoreLinearChecks
         ];
         foreach (var k in cases)
         {
-            yield return MlaDecodeCheck.Guarded($"linear_bf16 {k.B} x [{k.R}, {k.C}], {k.N} tokens", () => Bf16(context, bf16, stream, rng, k.B, k.R, k.C, k.N, k.Xs, k.Xb, k.Ys, k.Yb));
+            yield return MlaDecodeCheck.Guarded($"dense_bf16 {k.B} x [{k.R}, {k.C}], {k.N} tokens", () => Bf16(context, dense, stream, rng, k.B, k.R, k.C, k.N, k.Xs, k.Xb, k.Ys, k.Yb));
         }
 
         var cpu = new CpuBackend();
+        foreach ((int rows, int cols, int n) in new[] { (576, 7168, 1), (576, 7168, 64), (1536, 7168, 64), (24576, 1536, 9), (7168, 2048, 70), (288, 1024, 9) })
+        {
+            yield return MlaDecodeCheck.Guarded($"dense_fp8 [{rows}, {cols}], {n} rows", () => Fp8(context, kernels, stream, cpu, rng, rows, cols, n, dense));
+        }
+
         foreach ((int rows, int cols, int n) in new[] { (576, 7168, 1), (576, 7168, 64), (1536, 7168, 64), (288, 1024, 9) })
         {
-            yield return MlaDecodeCheck.Guarded($"DenseFp8Mma [{rows}, {cols}], {n} rows", () => Fp8(context, kernels, stream, cpu, rng, rows, cols, n));
+            yield return MlaDecodeCheck.Guarded($"DenseFp8Mma [{rows}, {cols}], {n} rows", () => Fp8(context, kernels, stream, cpu, rng, rows, cols, n, null));
         }
     }
 
     private static float RoundBf16(float v) => MlaDecodeReference.Bf16ToFloat(MlaDecodeReference.FloatToBf16(v));
 
-    private static CheckResult Bf16(CudaContext context, Bf16Linears bf16, CudaStream stream, Random rng, int batches, int rows, int cols, int n, int xs, int xb, int ys, int yb)
+    private static CheckResult Bf16(CudaContext context, DenseMma dense, CudaStream stream, Random rng, int batches, int rows, int cols, int n, int xs, int xb, int ys, int yb)
     {
         float[] w = [.. Rng.Uniform(rng, batches * rows * cols, -0.1f, 0.1f).Select(RoundBf16)];
         int xCount = ((n - 1) * xs) + ((batches - 1) * xb) + cols;
@@ -73,9 +79,10 @@ public static class TensorCoreLinearChecks
         using DeviceBuffer dx16 = context.Allocate(Math.Max(256, x.Length * 2L));
         using DeviceBuffer dy = context.Allocate(yCount * 4L);
         dy.Fill32(OpChecks.Poison);
-        using PackedBf16 packed = bf16.Pack(stream, dw.Pointer, batches, rows, cols);
-        bf16.Convert(stream, dx.Pointer, x.Length, dx16.Pointer);
-        bf16.Launch(stream, packed, dx16.Pointer, n, xs, xb, dy.Pointer, ys, yb);
+        using PackedMatrix packed = dense.PackBf16(stream, dw.Pointer, batches, rows, cols);
+        dense.Reserve(packed, n);
+        dense.Convert(stream, dx.Pointer, x.Length, dx16.Pointer);
+        dense.Launch(stream, packed, dx16.Pointer, n, xs, xb, dy.Pointer, ys, yb);
         stream.Synchronize();
         float[] got = dy.Download<float>(yCount);
 
@@ -84,30 +91,48 @@ public static class TensorCoreLinearChecks
         float[] actual = [.. Enumerable.Range(0, yCount).Where(i => written[i]).Select(i => got[i])];
         float[] want = [.. Enumerable.Range(0, yCount).Where(i => written[i]).Select(i => expected[i])];
         Agreement a = Agreement.Of(actual, want);
-        return new CheckResult($"linear_bf16 {batches} x [{rows}, {cols}], {n} tokens{(gapsUntouched ? string.Empty : ", WROTE OUTSIDE ITS OUTPUTS")}", Tolerance, gapsUntouched ? a : a with { NonFinite = a.NonFinite + 1 });
+        return new CheckResult($"dense_bf16 {batches} x [{rows}, {cols}], {n} tokens{(gapsUntouched ? string.Empty : ", WROTE OUTSIDE ITS OUTPUTS")}", Tolerance, gapsUntouched ? a : a with { NonFinite = a.NonFinite + 1 });
     }
 
-    private static CheckResult Fp8(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int rows, int cols, int n)
+    /// <summary>An FP8 linear through DenseMma (<paramref name="dense"/>) or DenseFp8Mma (null), against CpuBackend.Linear on f16-rounded inputs.</summary>
+    private static CheckResult Fp8(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int rows, int cols, int n, DenseMma? dense)
     {
         Matrix w = BackendChecks.RandomFp8(rng, rows, cols, 128, 128);
         float[] x = [.. Rng.Uniform(rng, n * cols, -1f, 1f).Select(v => (float)(Half)v)];
         float[] expected = new float[n * rows];
         cpu.Linear(x, n, w, expected);
         using DeviceWeight dw = DeviceWeight.Upload(context, w, stream);
-        using var mma = new DenseFp8Mma(context, kernels, n, cols, rows);
-        mma.Pack(dw, stream);
         using DeviceBuffer dx = Upload(context, x);
 
-        // One row more than the output, poisoned: a padded weight must not write its zero rows past the last row.
+        // One row more than the output, poisoned: nothing may be written past the last row (a padded weight's zero rows).
         using DeviceBuffer dy = context.Allocate((expected.Length + 1) * 4L);
         dy.Fill32(OpChecks.Poison);
-        stream.Synchronize();
-        mma.Launch(stream, dx.Pointer, n, dw, dy.Pointer);
-        stream.Synchronize();
+        string name;
+        if (dense is not null)
+        {
+            using PackedMatrix packed = dense.PackFp8(stream, dw);
+            dense.Reserve(packed, n);
+            using DeviceBuffer dx16 = context.Allocate(Math.Max(256, x.Length * 2L));
+            dense.Convert(stream, dx.Pointer, x.Length, dx16.Pointer, toF16: true);
+            dense.Launch(stream, packed, dx16.Pointer, n, cols, 0, dy.Pointer, rows, 0);
+            stream.Synchronize();
+            DenseMmaConfig c = DenseMma.ConfigFor(n, rows, cols, 1, fp8: true, context.MultiprocessorCount);
+            name = $"dense_fp8 [{rows}, {cols}], {n} rows (nt {c.TokenTiles}, mt {c.RowTiles}, {c.Splits} K splits)";
+        }
+        else
+        {
+            using var mma = new DenseFp8Mma(context, kernels, n, cols, rows);
+            mma.Pack(dw, stream);
+            stream.Synchronize();
+            mma.Launch(stream, dx.Pointer, n, dw, dy.Pointer);
+            stream.Synchronize();
+            name = $"DenseFp8Mma [{rows} (padded {DenseFp8Mma.PaddedRows(rows)}), {cols}], {n} rows";
+        }
+
         float[] got = dy.Download<float>(expected.Length + 1);
         bool tailUntouched = float.IsNaN(got[^1]);
         Agreement a = Agreement.Of(got.AsSpan(0, expected.Length), expected);
-        return new CheckResult($"DenseFp8Mma [{rows} (padded {DenseFp8Mma.PaddedRows(rows)}), {cols}], {n} rows{(tailUntouched ? string.Empty : ", WROTE PAST ITS OUTPUT")}", Tolerance, tailUntouched ? a : a with { NonFinite = a.NonFinite + 1 });
+        return new CheckResult(name + (tailUntouched ? string.Empty : ", WROTE PAST ITS OUTPUT"), Tolerance, tailUntouched ? a : a with { NonFinite = a.NonFinite + 1 });
     }
 
     private static DeviceBuffer Upload(CudaContext context, float[] values)
