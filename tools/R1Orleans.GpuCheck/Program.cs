@@ -5,12 +5,13 @@ using R1Orleans.GpuCheck;
 // r1-gpucheck: compiles kernels/*.cu with NVRTC for the device, checks every kernel against the CPU reference, then
 // times the FP8 MoE decode step at 1, 16, 64 and 256 tokens against the copy bandwidth measured in the same run, the
 // MoE layer at prefill size (4,096 tokens), then MLA absorbed decode (64 x 4,096 context, 128 heads) against the
-// mma.sync ceiling and KV read floor of the same run.
+// mma.sync ceiling and KV read floor of the same run; last, the device forward's kernels one by one (ForwardMode.OpChecks).
 //   r1-gpucheck [--device N] [--kernels DIR] [--cache DIR] [--out FILE.json] [--reps N] [--checks-only] [--error-case DIR]
 //     (--error-case: one MoE step's inputs and output written to DIR for tools/gpu/torch_error.py)
 //   r1-gpucheck --compile-only sm_90a [--kernels DIR] [--cache DIR]     (NVRTC only; no driver or GPU needed)
-//   r1-gpucheck --forward GOLDEN_DIR [--reps N] [--out F] [--checks-only]   (the device-resident forward: golden cases,
-//                                                  fast vs reference experts, the reduced full-width model's decode; ForwardMode)
+//   r1-gpucheck --forward GOLDEN_DIR [--reps N] [--out F] [--checks-only] [--skip-ops]   (the device-resident forward:
+//                                                  its kernels (unless --skip-ops), golden cases, fast vs reference, the
+//                                                  reduced full-width model's decode; ForwardMode)
 //   r1-gpucheck --nccl [--ranks N] [--reps N]     (the expert all-to-all through NCCL between this host's GPUs; NcclCheck)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string kernelsDir = Arg("--kernels") ?? FindKernels();
@@ -72,7 +73,7 @@ foreach (string k in new[] { "mla_decode", "mla_decode_combine" })
 
 if (Arg("--forward") is string goldenDir)
 {
-    return ForwardMode.Run(context, kernels, goldenDir, reps, outFile, args.Contains("--checks-only"));
+    return ForwardMode.Run(context, kernels, goldenDir, reps, outFile, args.Contains("--checks-only"), ops: !args.Contains("--skip-ops"));
 }
 
 using CudaStream stream = context.CreateStream();
@@ -111,6 +112,11 @@ foreach (CheckResult c in MlaDecodeCheck.Run(context, kernels, stream, new Rando
 
 if (args.Contains("--checks-only"))
 {
+    foreach (CheckResult c in ForwardMode.OpChecks(context, kernels))
+    {
+        Report(c);
+    }
+
     int bad = checks.Count(c => !c.Passed);
     Console.WriteLine($"{checks.Count - bad} passed, {bad} failed (--checks-only: MoE and benchmarks left out)");
     return bad == 0 ? 0 : 1;
@@ -229,6 +235,14 @@ if (mla is not null)
     Console.WriteLine($"MLA absorbed decode, {mla.Batch} x {mla.Context} context, {mla.Heads} heads, latent 512 + rope 64, bf16 (median of {reps}; {mla.Gflop:F1} GFLOP)");
     Console.WriteLine($"  best {mla.Best.Ms:F4} ms at {mla.Best.Splits} split(s) ({mla.Best.Tflops:F1} TFLOP/s; chosen {mla.Chosen.Splits}: {mla.Chosen.Ms:F4} ms); decode {mla.DecodeMs:F4} + combine {mla.CombineMs:F4} ms; graph {mla.GraphMs:F4} ms");
     Console.WriteLine($"  mma.sync bf16 ceiling {mla.MmaPeakTflops:F1} TFLOP/s ({mla.PctOfMmaPeak:F1}% reached); KV {mla.KvGB:F3} GB at read {mla.ReadGBps:F0} GB/s: floor {mla.KvFloorMs:F4} ms; BF16 matrix rate: torch_mla.py, same run");
+}
+
+// The device forward's own kernels and tensor-core linears last, after every benchmark above has its numbers: a new
+// kernel that faults ends this process, and `--forward --skip-ops` (run.sh's next step) does not run them again.
+Console.WriteLine("device forward kernels (forward.cu, dense_mma.cu, DenseFp8Mma) against the CPU:");
+foreach (CheckResult c in ForwardMode.OpChecks(context, kernels))
+{
+    Report(c);
 }
 
 int failed = checks.Count(c => !c.Passed);

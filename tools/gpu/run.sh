@@ -80,7 +80,9 @@ fi
 forward_rc=0
 if [ "${SKIP_FORWARD:-0}" != "1" ] && [ -d "$work/golden" ]; then
   SECONDS=0
-  "$bin/r1-gpucheck" --kernels "$here/kernels" --forward "$work/golden" --reps "${FORWARD_REPS:-10}" --out "$out/forward.json" 2>&1 | tee "$out/forward.log"
+  # r1-gpucheck's main run above checked the forward's kernels one by one (last, in its own process); without it, this does.
+  ops=(); [ "${SKIP_GPUCHECK:-0}" != "1" ] && ops=(--skip-ops)
+  "$bin/r1-gpucheck" --kernels "$here/kernels" --forward "$work/golden" --reps "${FORWARD_REPS:-10}" --out "$out/forward.json" "${ops[@]}" 2>&1 | tee "$out/forward.log"
   forward_rc=${PIPESTATUS[0]}
   echo "r1-gpucheck --forward: exit code $forward_rc after ${SECONDS}s" | tee -a "$out/forward.log"
 fi
