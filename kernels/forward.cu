@@ -11,7 +11,7 @@
 //                           warp per (slot, output row); the reference the fast FP8 kernels (moe_fp8.cu) are held to.
 //   moe_ref_combine         InProcessExpertExchange.Combine: sum over k of w[t,k] . out[t,k] in slot order.
 //   add_inplace, argmax_partial/argmax_final, gemv_f32_rows, head_proj4 (the fast forms of head_proj and of a float32
-//   gemv), dense_prepare and dense_sum_splits (DenseFp8Mma).
+//   gemv), dense_prepare and dense_sum_splits (DenseFp8Mma, DenseMma), dense_sum_splits_pair (DenseMma.LaunchPair).
 
 #include "common.cuh"
 
@@ -528,4 +528,20 @@ latent_attention_heads(const float* __restrict__ q, const float* __restrict__ po
         if (tid < kv_rank) orow[tid] = acc[h][0] * inv;
         if (tid + 256 < kv_rank) orow[tid + 256] = acc[h][1] * inv;
     }
+}
+
+// dense_sum_splits for a fused pair (two weights stacked by rows, DenseMma.LaunchPair): the sums of rows i < split go to
+// first[t, i] (rows of split floats), the rest to second[t, i - split] (rows of H - split floats).
+// grid (ceil(H / 256), T), block 256.
+extern "C" __global__ void __launch_bounds__(256)
+dense_sum_splits_pair(const float* __restrict__ y, int splits, int T, int H, int split, float* __restrict__ first,
+                      float* __restrict__ second)
+{
+    const int t = blockIdx.y;
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= H) return;
+    float v = y[(size_t)t * H + i];
+    for (int sp = 1; sp < splits; ++sp) v += y[((size_t)sp * T + t) * H + i];
+    if (i < split) first[(size_t)t * split + i] = v;
+    else second[(size_t)t * (H - split) + (i - split)] = v;
 }

@@ -33,6 +33,7 @@ public sealed class DeviceForward : IDisposable
     private readonly DenseMma? _dense;
     private readonly Dictionary<DeviceBuffer, PackedMatrix> _denseHeads = [];
     private readonly Dictionary<DeviceWeight, PackedMatrix> _denseLinears = [];
+    private readonly Dictionary<DeviceWeight, PackedMatrix> _densePairs = [];
     private readonly PackedMatrix? _denseLmHead;
     private readonly DeviceBuffer? _x16;
     private int _uploadedTableWidth;
@@ -118,7 +119,27 @@ public sealed class DeviceForward : IDisposable
         if (_options.DenseTensorCores)
         {
             _dense = new DenseMma(context, kernels);
-            foreach (DeviceWeight w in weights.Layers.SelectMany(LinearsOf).Where(DenseMma.SupportsFp8))
+
+            // Weights over the same input stacked into one launch (vLLM's fused q_a/kv_a and merged gate_up), keyed by
+            // the first; the rest one by one.
+            var paired = new HashSet<DeviceWeight>();
+            foreach (DeviceLayer layer in weights.Layers)
+            {
+                DeviceAttention a = layer.Attention;
+                IEnumerable<(DeviceWeight?, DeviceWeight?)> candidates = [(a.QA, a.KvA), (layer.Mlp?.Gate, layer.Mlp?.Up), (layer.Moe?.Shared?.Gate, layer.Moe?.Shared?.Up)];
+                foreach ((DeviceWeight? first, DeviceWeight? second) in candidates)
+                {
+                    if (first is not null && second is not null && DenseMma.SupportsFp8Pair(first, second))
+                    {
+                        _densePairs[first] = _dense.PackFp8Pair(_stream, first, second);
+                        _dense.Reserve(_densePairs[first], maxRows);
+                        paired.Add(first);
+                        paired.Add(second);
+                    }
+                }
+            }
+
+            foreach (DeviceWeight w in weights.Layers.SelectMany(LinearsOf).Where(w => DenseMma.SupportsFp8(w) && !paired.Contains(w)))
             {
                 _denseLinears[w] = _dense.PackFp8(_stream, w);
                 _dense.Reserve(_denseLinears[w], maxRows);
@@ -145,7 +166,7 @@ public sealed class DeviceForward : IDisposable
 
             // 16-bit copies of the inputs: a linear's rows, the selected rows for lm_head, q for W_UK, the latents for W_UV.
             long widest = Math.Max(d, heads * Math.Max(c.QkHeadDim, c.KvLoraRank));
-            widest = Math.Max(widest, _denseLinears.Keys.Select(w => (long)w.Cols).DefaultIfEmpty(0).Max());
+            widest = Math.Max(widest, _denseLinears.Keys.Concat(_densePairs.Keys).Select(w => (long)w.Cols).DefaultIfEmpty(0).Max());
             _x16 = Own(2 * n * widest);
             _stream.Synchronize();
         }
@@ -185,7 +206,7 @@ public sealed class DeviceForward : IDisposable
     public OpProfile? Profile { get; set; }
 
     /// <summary>Weight bytes repacked for the tensor-core linears.</summary>
-    public long PackedLinearBytes => (_mma?.PackedBytes ?? 0) + _denseLinears.Values.Sum(p => (long)p.Rows * p.Cols);
+    public long PackedLinearBytes => (_mma?.PackedBytes ?? 0) + _denseLinears.Values.Concat(_densePairs.Values).Sum(p => (long)p.Rows * p.Cols);
 
     public int MaxRows { get; }
 
@@ -329,7 +350,7 @@ public sealed class DeviceForward : IDisposable
         _context.MakeCurrent();
         _mma?.Dispose();
         _denseLmHead?.Dispose();
-        foreach (PackedMatrix p in _denseHeads.Values.Concat(_denseLinears.Values))
+        foreach (PackedMatrix p in _denseHeads.Values.Concat(_denseLinears.Values).Concat(_densePairs.Values))
         {
             p.Dispose();
         }
@@ -439,20 +460,21 @@ public sealed class DeviceForward : IDisposable
         DeviceAttention a = layer.Attention;
         int heads = c.NumAttentionHeads, nope = c.QkNopeHeadDim, rope = c.QkRopeHeadDim, kvRank = c.KvLoraRank, v = c.VHeadDim;
         int entry = kvRank + rope, qWidth = nope + rope;
-        if (a.QA is not null)
+        if (a.QA is not null && _densePairs.TryGetValue(a.QA, out PackedMatrix? qaKvA))
         {
-            Linear(_normed.Pointer, rows, a.QA, _qa.Pointer);
+            // q_a and kv_a_proj_with_mqa in one launch over the same input.
+            _dense!.Convert(_stream, _normed.Pointer, (long)rows * a.QA.Cols, _x16!.Pointer, toF16: true);
+            _dense.LaunchPair(_stream, qaKvA, _x16.Pointer, rows, _qa.Pointer, _kv.Pointer);
+            Mark("mla q_a + kv_a");
             _k.RmsNorm.Launch(_stream, rows, NormThreads(rows), 0, _qa, 0UL, a.QANorm!.Weight, _qa, a.QANorm.Dim, a.QANorm.Eps);
             Linear(_qa.Pointer, rows, a.QB, _q.Pointer);
+            Mark("mla q");
         }
         else
         {
-            Linear(_normed.Pointer, rows, a.QB, _q.Pointer);
+            QueryAndLatent(a, rows);
         }
 
-        Mark("mla q");
-        Linear(_normed.Pointer, rows, a.KvA, _kv.Pointer);
-        Mark("mla kv_a");
         ulong attentionFactor = BitConverter.DoubleToUInt64Bits(_w.AttentionFactor);
         _k.Rope.Launch(_stream, rows, 128, 0, _q, _positions, _w.InverseFrequencies, attentionFactor, heads, (long)heads * qWidth, qWidth, nope, rope / 2);
         _k.LatentAppend.Launch(_stream, rows, 256, 0, _kv, a.KvANorm.Weight, a.KvANorm.Eps, _positions, _slots, _w.InverseFrequencies, attentionFactor, _cache.LayerPointer(layer.Layer), kvRank, rope);
@@ -469,11 +491,40 @@ public sealed class DeviceForward : IDisposable
         Mark("mla o_proj");
     }
 
+    /// <summary>q (through q_a, its norm and q_b, or q_b alone) into _q, then kv_a_proj_with_mqa into _kv: a launch per linear.</summary>
+    private void QueryAndLatent(DeviceAttention a, int rows)
+    {
+        if (a.QA is not null)
+        {
+            Linear(_normed.Pointer, rows, a.QA, _qa.Pointer);
+            _k.RmsNorm.Launch(_stream, rows, NormThreads(rows), 0, _qa, 0UL, a.QANorm!.Weight, _qa, a.QANorm.Dim, a.QANorm.Eps);
+            Linear(_qa.Pointer, rows, a.QB, _q.Pointer);
+        }
+        else
+        {
+            Linear(_normed.Pointer, rows, a.QB, _q.Pointer);
+        }
+
+        Mark("mla q");
+        Linear(_normed.Pointer, rows, a.KvA, _kv.Pointer);
+        Mark("mla kv_a");
+    }
+
     /// <summary>y = down(silu(gate(x)) ⊙ up(x)).</summary>
     private void FeedForward(DeviceFeedForward f, ulong x, int rows, ulong y)
     {
-        Linear(x, rows, f.Gate, _g.Pointer);
-        Linear(x, rows, f.Up, _u.Pointer);
+        if (_densePairs.TryGetValue(f.Gate, out PackedMatrix? gateUp))
+        {
+            // gate and up in one launch over the same input.
+            _dense!.Convert(_stream, x, (long)rows * f.Gate.Cols, _x16!.Pointer, toF16: true);
+            _dense.LaunchPair(_stream, gateUp, _x16.Pointer, rows, _g.Pointer, _u.Pointer);
+        }
+        else
+        {
+            Linear(x, rows, f.Gate, _g.Pointer);
+            Linear(x, rows, f.Up, _u.Pointer);
+        }
+
         long count = (long)rows * f.Intermediate;
         int blocks = (int)Math.Min((count + 255) / 256, _context.MultiprocessorCount * 16L);
         _k.SiluMul.Launch(_stream, blocks, 256, 0, _g, _u, _g, count);

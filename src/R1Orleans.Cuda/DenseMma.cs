@@ -23,7 +23,7 @@ public sealed class DenseMma : IDisposable
 
     private readonly CudaContext _context;
     private readonly KernelLibrary _kernels;
-    private readonly CudaKernel _toBf16, _toF16, _pack, _sumSplits;
+    private readonly CudaKernel _toBf16, _toF16, _pack, _sumSplits, _sumSplitsPair;
     private DeviceBuffer? _partials;
 
     public DenseMma(CudaContext context, KernelLibrary kernels)
@@ -36,6 +36,7 @@ public sealed class DenseMma : IDisposable
         _toF16 = kernels.Kernel("dense_mma", "to_f16");
         _pack = kernels.Kernel("moe_fp8", "moe_pack_tiles");
         _sumSplits = kernels.Kernel("forward", "dense_sum_splits");
+        _sumSplitsPair = kernels.Kernel("forward", "dense_sum_splits_pair");
     }
 
     /// <summary>True when dense_mma takes a BF16 [rows, cols] matrix: rows a multiple of 16, cols of 64.</summary>
@@ -120,6 +121,67 @@ public sealed class DenseMma : IDisposable
     }
 
     /// <summary>
+    /// Stacks two FP8 weights over the same input (q_a and kv_a_proj_with_mqa; an MLP's gate and up) into one packed
+    /// matrix, so that one launch reads both; <see cref="LaunchPair"/> writes each one's outputs to its own buffer. The
+    /// first weight's rows must be a multiple of 128, so that the scales stack as whole blocks. Waits for the stream.
+    /// </summary>
+    public PackedMatrix PackFp8Pair(CudaStream stream, DeviceWeight first, DeviceWeight second)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        if (!SupportsFp8Pair(first, second))
+        {
+            throw new ArgumentException($"a fused pair needs two FP8 weights dense_mma takes with the same columns, the first's rows a multiple of 128; got [{first.Rows}, {first.Cols}] and [{second.Rows}, {second.Cols}]");
+        }
+
+        int rows = first.Rows + second.Rows, cols = first.Cols;
+        long firstScales = DeviceWeight.ScaleCount(first.Rows, cols, 128, 128) * sizeof(float);
+        long secondScales = DeviceWeight.ScaleCount(second.Rows, cols, 128, 128) * sizeof(float);
+        DeviceBuffer packed = _context.Allocate((long)rows * cols);
+        DeviceBuffer scales = _context.Allocate(firstScales + secondScales);
+        _pack.Launch(stream, _context.MultiprocessorCount * 16, 256, 0, first.Pointer, packed, 1, first.Rows, cols);
+        _pack.Launch(stream, _context.MultiprocessorCount * 16, 256, 0, second.Pointer, packed.Pointer + ((ulong)first.Rows * (ulong)cols), 1, second.Rows, cols);
+        scales.CopyFromAsync(first.ScalesPointer, firstScales, stream, 0);
+        scales.CopyFromAsync(second.ScalesPointer, secondScales, stream, firstScales);
+        stream.Synchronize();
+        return new PackedMatrix(packed, 1, rows, cols, true, scales.Pointer, first.Rows, scales);
+    }
+
+    /// <summary>True when <see cref="PackFp8Pair"/> takes the two weights.</summary>
+    public static bool SupportsFp8Pair(DeviceWeight first, DeviceWeight second)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        return SupportsFp8(first) && SupportsFp8(second) && first.Cols == second.Cols && first.Rows % 128 == 0;
+    }
+
+    /// <summary>
+    /// Queues a fused pair's step: first[t, :] and second[t, :] for n tokens of x16 (f16, rows of Cols), each written
+    /// with its own rows (of <see cref="PackedMatrix.SplitRow"/> and Rows − SplitRow floats) by dense_sum_splits_pair.
+    /// </summary>
+    public void LaunchPair(CudaStream stream, PackedMatrix w, ulong x16, int n, ulong first, ulong second)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        if (w.SplitRow <= 0 || w.SplitRow >= w.Rows)
+        {
+            throw new ArgumentException($"[{w.Rows}, {w.Cols}] is not a fused pair");
+        }
+
+        int secondRows = w.Rows - w.SplitRow;
+        for (int t0 = 0; t0 < n; t0 += MaxTokensPerPass)
+        {
+            int tokens = Math.Min(MaxTokensPerPass, n - t0);
+            DenseMmaConfig c = ConfigFor(tokens, w.Rows, w.Cols, 1, fp8: true, _context.MultiprocessorCount);
+            long splitStride = (long)tokens * w.Rows;
+            ulong partials = Partials(c.Splits * splitStride * 4);
+            Gemm(stream, w, c, x16 + ((ulong)t0 * (ulong)w.Cols * 2), tokens, w.Cols, 0, partials, w.Rows, 0, splitStride);
+            _sumSplitsPair.Launch(stream, new Dim3((uint)((w.Rows + 255) / 256), (uint)tokens), 256, 0, partials, c.Splits, tokens, w.Rows, w.SplitRow,
+                first + ((ulong)t0 * (ulong)w.SplitRow * 4), second + ((ulong)t0 * (ulong)secondRows * 4));
+        }
+    }
+
+    /// <summary>
     /// Queues y[b][t, r] = Σ_k x16[b][t, k] · W[b][r, k] for t &lt; n: token t of batch b at x16 + 2 (b·xb + t·xs) bytes
     /// (BF16 for BF16 weights, f16 for FP8; 16-byte aligned: xs and xb multiples of 8), its outputs at y + 4 (b·yb + t·ys)
     /// bytes (float32). Tokens past 64 go in further passes over the weights. A split launch (a single matrix with
@@ -133,16 +195,10 @@ public sealed class DenseMma : IDisposable
             throw new ArgumentException($"16-bit tokens must start 16-byte aligned: x16 {x16:x}, strides {xs} and {xb} elements");
         }
 
-        string kind = w.IsFp8 ? "dense_fp8" : "dense_bf16";
         for (int t0 = 0; t0 < n; t0 += MaxTokensPerPass)
         {
             int tokens = Math.Min(MaxTokensPerPass, n - t0);
             DenseMmaConfig c = ConfigFor(tokens, w.Rows, w.Cols, w.Batches, w.IsFp8, _context.MultiprocessorCount);
-            CudaKernel k = _kernels.Kernel("dense_mma", $"{kind}_nt{c.TokenTiles}_mt{c.RowTiles}");
-            int shared = SharedBytes(w.IsFp8, c.TokenTiles, c.RowTiles);
-            k.SetMaxDynamicSharedMemory(shared);
-            int perCta = Warps * c.RowTiles;
-            var grid = new Dim3((uint)(((w.Rows / 16) + perCta - 1) / perCta), (uint)w.Batches, (uint)c.Splits);
             ulong xp = x16 + ((ulong)t0 * (ulong)xs * 2), yp = y + ((ulong)t0 * (ulong)ys * 4);
             ulong target = yp;
             long splitStride = 0;
@@ -157,14 +213,7 @@ public sealed class DenseMma : IDisposable
                 target = Partials(c.Splits * splitStride * 4);
             }
 
-            if (w.IsFp8)
-            {
-                k.Launch(stream, grid, 32 * Warps, (uint)shared, w.Buffer, w.Scales, xp, target, tokens, w.Rows, w.Cols, xs, ys, c.PerSplit, splitStride);
-            }
-            else
-            {
-                k.Launch(stream, grid, 32 * Warps, (uint)shared, w.Buffer, xp, target, tokens, w.Rows, w.Cols, xs, xb, ys, yb, c.PerSplit, splitStride);
-            }
+            Gemm(stream, w, c, xp, tokens, xs, xb, target, ys, yb, splitStride);
 
             if (c.Splits > 1)
             {
@@ -173,14 +222,32 @@ public sealed class DenseMma : IDisposable
         }
     }
 
-    /// <summary>Sizes the partial-sum buffer for the largest split launch to come (call before any graph capture).</summary>
+    /// <summary>Sizes the partial-sum buffer for the largest split (or fused pair) launch to come (call before any graph capture).</summary>
     public void Reserve(PackedMatrix w, int maxTokens)
     {
         ArgumentNullException.ThrowIfNull(w);
         DenseMmaConfig c = ConfigFor(maxTokens, w.Rows, w.Cols, w.Batches, w.IsFp8, _context.MultiprocessorCount);
-        if (c.Splits > 1)
+        if (c.Splits > 1 || w.SplitRow > 0)
         {
             Partials((long)c.Splits * Math.Min(maxTokens, MaxTokensPerPass) * w.Rows * 4);
+        }
+    }
+
+    /// <summary>One dense_mma launch of a pass (tokens ≤ 64) into <paramref name="y"/> (partials when split).</summary>
+    private void Gemm(CudaStream stream, PackedMatrix w, DenseMmaConfig c, ulong x16, int tokens, long xs, long xb, ulong y, long ys, long yb, long splitStride)
+    {
+        CudaKernel k = _kernels.Kernel("dense_mma", $"{(w.IsFp8 ? "dense_fp8" : "dense_bf16")}_nt{c.TokenTiles}_mt{c.RowTiles}");
+        int shared = SharedBytes(w.IsFp8, c.TokenTiles, c.RowTiles);
+        k.SetMaxDynamicSharedMemory(shared);
+        int perCta = Warps * c.RowTiles;
+        var grid = new Dim3((uint)(((w.Rows / 16) + perCta - 1) / perCta), (uint)w.Batches, (uint)c.Splits);
+        if (w.IsFp8)
+        {
+            k.Launch(stream, grid, 32 * Warps, (uint)shared, w.Buffer, w.Scales, x16, y, tokens, w.Rows, w.Cols, xs, ys, c.PerSplit, splitStride);
+        }
+        else
+        {
+            k.Launch(stream, grid, 32 * Warps, (uint)shared, w.Buffer, x16, y, tokens, w.Rows, w.Cols, xs, xb, ys, yb, c.PerSplit, splitStride);
         }
     }
 

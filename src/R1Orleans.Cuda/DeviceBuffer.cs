@@ -92,6 +92,13 @@ public sealed unsafe class DeviceBuffer : IDisposable
 
     public void Fill8(byte value) => CuDriver.Check(CuDriver.cuMemsetD8_v2(Pointer, value, (nuint)Bytes), "cuMemsetD8");
 
+    /// <summary>Queues a copy of <paramref name="bytes"/> from a device address (its owner checks its range) to <paramref name="offset"/> here.</summary>
+    public void CopyFromAsync(ulong source, long bytes, CudaStream stream, long offset)
+    {
+        CheckRange(offset, bytes);
+        CuDriver.Check(CuDriver.cuMemcpyDtoDAsync_v2(Pointer + (ulong)offset, source, (nuint)bytes, stream.Handle), "cuMemcpyDtoDAsync");
+    }
+
     /// <summary>Queues a device-to-device copy of <paramref name="bytes"/> from <paramref name="source"/> on a stream.</summary>
     public void CopyFromAsync(DeviceBuffer source, long bytes, CudaStream stream)
     {

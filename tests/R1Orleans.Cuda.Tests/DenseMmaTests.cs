@@ -18,6 +18,9 @@ public class DenseMmaTests
         { 7168, 18432, 1, true },    // dense down
         { 2048, 7168, 1, true },     // shared expert gate / up
         { 7168, 2048, 1, true },     // shared expert down
+        { 2112, 7168, 1, true },     // fused q_a + kv_a
+        { 36864, 7168, 1, true },    // fused dense gate + up
+        { 4096, 7168, 1, true },     // fused shared expert gate + up
     };
 
     [Theory]

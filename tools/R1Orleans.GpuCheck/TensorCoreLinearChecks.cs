@@ -8,7 +8,7 @@ namespace R1Orleans.GpuCheck;
 /// summation order separates them (outputs NaN-poisoned first): <see cref="DenseMma"/> over BF16 (lm_head, and the absorbed
 /// per-head projections with their strides, one and several passes of 64 tokens, CTAs with idle warps) on BF16-rounded
 /// weights and inputs, and over FP8 weights (V3's linear shapes: K splits, 576 rows, two passes) on f16-rounded inputs
-/// against CpuBackend.Linear on the same FP8 weight; <see cref="DenseFp8Mma"/> the same way, with rows a multiple of 128
+/// against CpuBackend.Linear on the same FP8 weight, and fused pairs (q_a + kv_a, gate + up) in one launch; <see cref="DenseFp8Mma"/> the same way, with rows a multiple of 128
 /// and padded (kv_a_proj_with_mqa's 576).
 /// </summary>
 public static class TensorCoreLinearChecks
@@ -38,6 +38,11 @@ public static class TensorCoreLinearChecks
         foreach ((int rows, int cols, int n) in new[] { (576, 7168, 1), (576, 7168, 64), (1536, 7168, 64), (24576, 1536, 9), (7168, 2048, 70), (288, 1024, 9) })
         {
             yield return MlaDecodeCheck.Guarded($"dense_fp8 [{rows}, {cols}], {n} rows", () => Fp8(context, kernels, stream, cpu, rng, rows, cols, n, dense));
+        }
+
+        foreach ((int first, int second, int cols, int n) in new[] { (1536, 576, 7168, 1), (1536, 576, 7168, 64), (2048, 2048, 7168, 9), (384, 288, 1024, 70) })
+        {
+            yield return MlaDecodeCheck.Guarded($"dense_fp8 pair [{first} + {second}, {cols}], {n} rows", () => Pair(context, dense, stream, cpu, rng, first, second, cols, n));
         }
 
         foreach ((int rows, int cols, int n) in new[] { (576, 7168, 1), (576, 7168, 64), (1536, 7168, 64), (288, 1024, 9) })
@@ -133,6 +138,35 @@ public static class TensorCoreLinearChecks
         bool tailUntouched = float.IsNaN(got[^1]);
         Agreement a = Agreement.Of(got.AsSpan(0, expected.Length), expected);
         return new CheckResult(name + (tailUntouched ? string.Empty : ", WROTE PAST ITS OUTPUT"), Tolerance, tailUntouched ? a : a with { NonFinite = a.NonFinite + 1 });
+    }
+
+    /// <summary>A fused pair (q_a + kv_a, gate + up) through DenseMma.LaunchPair against CpuBackend.Linear of each weight on f16-rounded inputs.</summary>
+    private static CheckResult Pair(CudaContext context, DenseMma dense, CudaStream stream, CpuBackend cpu, Random rng, int firstRows, int secondRows, int cols, int n)
+    {
+        Matrix w1 = BackendChecks.RandomFp8(rng, firstRows, cols, 128, 128);
+        Matrix w2 = BackendChecks.RandomFp8(rng, secondRows, cols, 128, 128);
+        float[] x = [.. Rng.Uniform(rng, n * cols, -1f, 1f).Select(v => (float)(Half)v)];
+        float[] e1 = new float[n * firstRows], e2 = new float[n * secondRows];
+        cpu.Linear(x, n, w1, e1);
+        cpu.Linear(x, n, w2, e2);
+        using DeviceWeight d1 = DeviceWeight.Upload(context, w1, stream);
+        using DeviceWeight d2 = DeviceWeight.Upload(context, w2, stream);
+        using DeviceBuffer dx = Upload(context, x);
+        using DeviceBuffer dx16 = context.Allocate(Math.Max(256, x.Length * 2L));
+        using DeviceBuffer y1 = context.Allocate((e1.Length + 1) * 4L);
+        using DeviceBuffer y2 = context.Allocate((e2.Length + 1) * 4L);
+        y1.Fill32(OpChecks.Poison);
+        y2.Fill32(OpChecks.Poison);
+        using PackedMatrix pair = dense.PackFp8Pair(stream, d1, d2);
+        dense.Reserve(pair, n);
+        dense.Convert(stream, dx.Pointer, x.Length, dx16.Pointer, toF16: true);
+        dense.LaunchPair(stream, pair, dx16.Pointer, n, y1.Pointer, y2.Pointer);
+        stream.Synchronize();
+        float[] g1 = y1.Download<float>(e1.Length + 1), g2 = y2.Download<float>(e2.Length + 1);
+        bool tails = float.IsNaN(g1[^1]) && float.IsNaN(g2[^1]);
+        Agreement a = Agreement.Of([.. g1.Take(e1.Length), .. g2.Take(e2.Length)], [.. e1, .. e2]);
+        DenseMmaConfig c = DenseMma.ConfigFor(n, firstRows + secondRows, cols, 1, fp8: true, context.MultiprocessorCount);
+        return new CheckResult($"dense_fp8 pair [{firstRows} + {secondRows}, {cols}], {n} rows ({c.Splits} K splits){(tails ? string.Empty : ", WROTE PAST AN OUTPUT")}", Tolerance, tails ? a : a with { NonFinite = a.NonFinite + 1 });
     }
 
     private static DeviceBuffer Upload(CudaContext context, float[] values)
