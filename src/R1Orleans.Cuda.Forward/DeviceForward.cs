@@ -542,11 +542,8 @@ public sealed class DeviceForward : IDisposable
         Mark("moe router + gate");
         if (moe.Fast is { } fast && (!_options.ReferenceExperts || moe.Reference is null))
         {
-            fast.X.CopyFromAsync(_normed, (long)rows * d * 4, _stream);
-            fast.TopkIds.CopyFromAsync(ids, (long)rows * k * 4, _stream);
-            fast.TopkWeights.CopyFromAsync(weights, (long)rows * k * 4, _stream);
-            fast.Forward(_stream, rows);
-            _f.CopyFromAsync(fast.Output, (long)rows * d * 4, _stream);
+            // Straight from this forward's buffers: the normed rows and the gate's routing in, the output into _f.
+            fast.Forward(_stream, rows, new MoeStepBuffers(_normed.Pointer, ids.Pointer, weights.Pointer, _f.Pointer));
         }
         else
         {

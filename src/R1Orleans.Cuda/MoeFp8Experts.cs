@@ -198,11 +198,13 @@ public sealed class MoeFp8Experts : IDisposable
 
     /// <summary>
     /// Queues one decode step over the first <paramref name="tokens"/> rows of <see cref="X"/> and the routing in
-    /// <see cref="TopkIds"/>/<see cref="TopkWeights"/>; the result lands in <see cref="Output"/>. When
-    /// <paramref name="marks"/> holds 6 events, they are recorded before and after each of the five launches.
+    /// <see cref="TopkIds"/>/<see cref="TopkWeights"/>; the result lands in <see cref="Output"/> (or in and out of
+    /// <paramref name="io"/>). When <paramref name="marks"/> holds 6 events, they are recorded before and after each of
+    /// the five launches.
     /// </summary>
-    public void Forward(CudaStream stream, int tokens, MoeLaunchConfig config, CudaEvent[]? marks = null)
+    public void Forward(CudaStream stream, int tokens, MoeLaunchConfig config, CudaEvent[]? marks = null, MoeStepBuffers? io = null)
     {
+        MoeStepBuffers b = io ?? DefaultBuffers;
         if (tokens < 1 || tokens > MaxTokens)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; this layer was sized for 1..{MaxTokens}");
@@ -230,7 +232,7 @@ public sealed class MoeFp8Experts : IDisposable
 
         marks?[0].Record(stream);
         int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
-        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, X, _x16, Hidden);
+        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, b.TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, b.X, _x16, Hidden);
         marks?[1].Record(stream);
         gateUp.Launch(stream, new Dim3((uint)(maxActive * (Intermediate / (16 * config.Warps))), (uint)splits), threads, shared,
             W13, S13, _x16, _meta, _slotToken, _partial, Experts, Hidden, Intermediate, s, perSplit);
@@ -240,22 +242,25 @@ public sealed class MoeFp8Experts : IDisposable
         marks?[3].Record(stream);
         down.Launch(stream, new Dim3((uint)(maxActive * (Hidden / (32 * config.Warps))), (uint)downSplits), threads, shared, W2, S2, _h16, _meta, _y, Experts, Hidden, Intermediate, s, downPerSplit);
         marks?[4].Record(stream);
-        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, downSplits, s, Output);
+        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, b.TopkWeights, TopK, Hidden, downSplits, s, b.Output);
         marks?[5].Record(stream);
     }
 
     /// <summary>One step with the default GEMMs for the token count: prefill from <see cref="PrefillMinTokens"/>, decode below.</summary>
-    public void Forward(CudaStream stream, int tokens)
+    public void Forward(CudaStream stream, int tokens, MoeStepBuffers? io = null)
     {
         if (tokens >= PrefillMinTokens)
         {
-            ForwardPrefill(stream, tokens, MoePrefillConfig.Default);
+            ForwardPrefill(stream, tokens, MoePrefillConfig.Default, io: io);
         }
         else
         {
-            Forward(stream, tokens, MoeLaunchConfig.ForTokens(tokens));
+            Forward(stream, tokens, MoeLaunchConfig.ForTokens(tokens), io: io);
         }
     }
+
+    /// <summary>The scratch's <see cref="X"/>, <see cref="TopkIds"/>, <see cref="TopkWeights"/> and <see cref="Output"/>.</summary>
+    public MoeStepBuffers DefaultBuffers => new(X.Pointer, TopkIds.Pointer, TopkWeights.Pointer, Output.Pointer);
 
     /// <summary>
     /// Queues one step through the prefill GEMMs (kernels/moe_prefill.cu) over the same buffers as
@@ -263,8 +268,9 @@ public sealed class MoeFp8Experts : IDisposable
     /// SiLU x up fused (f16 h in slot order), down (float32 y in slot order), moe_combine. When <paramref name="marks"/>
     /// holds 6 events, they are recorded before and after each of the five launches.
     /// </summary>
-    public void ForwardPrefill(CudaStream stream, int tokens, MoePrefillConfig config, CudaEvent[]? marks = null)
+    public void ForwardPrefill(CudaStream stream, int tokens, MoePrefillConfig config, CudaEvent[]? marks = null, MoeStepBuffers? io = null)
     {
+        MoeStepBuffers b = io ?? DefaultBuffers;
         if (tokens < 1 || tokens > MaxTokens)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; this layer was sized for 1..{MaxTokens}");
@@ -286,7 +292,7 @@ public sealed class MoeFp8Experts : IDisposable
 
         marks?[0].Record(stream);
         int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
-        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, X, _x16, Hidden);
+        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, b.TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, b.X, _x16, Hidden);
         marks?[1].Record(stream);
         _schedule.Launch(stream, 1, 1024, 0, _meta, Experts, config.TokensPerCta, _schedTiles, _schedCount);
         marks?[2].Record(stream);
@@ -294,7 +300,7 @@ public sealed class MoeFp8Experts : IDisposable
         marks?[3].Record(stream);
         down.Launch(stream, downGrid, config.Threads, shared, W2, S2, _h16, _meta, _schedTiles, _schedCount, _y, Experts, Hidden, Intermediate);
         marks?[4].Record(stream);
-        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, TopkWeights, TopK, Hidden, 1, s, Output);
+        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, b.TopkWeights, TopK, Hidden, 1, s, b.Output);
         marks?[5].Record(stream);
     }
 
