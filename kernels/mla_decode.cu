@@ -2,7 +2,9 @@
 // flash-decoding style: one CTA per (KV split, sequence, block of 64 heads); the 64 heads share every KV tile.
 //
 // Layout (FlashMLA's): cache [pages, 64, 576] bf16, a row = 512 latent dims c then 64 rotated k_rope dims;
-// block_table [batch, max_pages] int page indices; seqlens [batch] int (>= 1); q [batch, heads, 576] bf16 (q_nope already
+// block_table [batch, max_pages] int page indices; or blocks of block_size tokens (a divisor of 64: the device forward's
+// cache mirrors the engine's 16-token blocks), token u of a sequence in block table[u / block_size] at row
+// u % block_size, a 64-token tile gathered from 64 / block_size blocks; seqlens [batch] int (>= 1); q [batch, heads, 576] bf16 (q_nope already
 // absorbed through W_UK, then q_rope); out [batch, heads, 512] float32:
 //   out[b, h] = softmax_u((q[b, h] . cache_row(u)) * scale, u < seqlens[b]) . c(u)        c(u) = cache_row(u)[0:512]
 // The work of a sequence is split into `splits` runs of whole pages; with more than one split each CTA writes its
@@ -106,12 +108,31 @@ __device__ __forceinline__ void load_tile(unsigned dst, const unsigned short* __
     }
 }
 
+// The same for KV tile p of a sequence whose tokens sit in blocks of block_size rows (table: the sequence's blocks):
+// row r is token 64 p + r, at row (64 p + r) % block_size of block table[(64 p + r) / block_size].
+__device__ __forceinline__ void load_kv_tile(unsigned dst, const unsigned short* __restrict__ cache, const int* __restrict__ table,
+                                             int p, int block_size, int valid)
+{
+    if (block_size == MLA_PAGE) {
+        load_tile(dst, cache + (size_t)table[p] * MLA_PAGE * MLA_D, valid);
+        return;
+    }
+#pragma unroll 2
+    for (int i = threadIdx.x; i < 64 * MLA_UNITS; i += MLA_THREADS) {
+        const int r = i / MLA_UNITS, u = i - r * MLA_UNITS;
+        const bool ok = r < valid;
+        const int tok = p * MLA_PAGE + (ok ? r : 0);
+        const size_t row = (size_t)table[tok / block_size] * block_size + tok % block_size;
+        mla_cp_async16(dst + tile_off(r, u), cache + row * MLA_D + u * 8, ok ? 16 : 0);
+    }
+}
+
 // grid (heads / 64, splits, batch), block 256, dynamic shared memory MLA_SMEM_BYTES.
 // splits == 1: out [batch, heads, 512] directly. splits > 1: o_part [batch, heads, splits, 512] (normalized by the split's
 // own sum) and lse_part [batch, heads, splits] (natural log of the split's sum of exp(score * scale); -inf when empty).
 extern "C" __global__ void __launch_bounds__(MLA_THREADS, 1)
 mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restrict__ cache, const int* __restrict__ block_table,
-           const int* __restrict__ seqlens, int heads, int max_pages, int splits, float scale,
+           const int* __restrict__ seqlens, int heads, int max_pages, int block_size, int splits, float scale,
            float* __restrict__ out, float* __restrict__ o_part, float* __restrict__ lse_part)
 {
     extern __shared__ __align__(128) unsigned char mla_smem[];
@@ -140,7 +161,7 @@ mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restric
     const int* table = block_table + (size_t)b * max_pages;
 
     load_tile(sq, q + ((size_t)b * heads + h0) * MLA_D, 64);
-    load_tile(skv, cache + (size_t)table[p0] * MLA_PAGE * MLA_D, min(MLA_PAGE, seqlen - p0 * MLA_PAGE));
+    load_kv_tile(skv, cache, table, p0, block_size, min(MLA_PAGE, seqlen - p0 * MLA_PAGE));
     mla_cp_commit();
 
     const float sl2 = scale * 1.4426950408889634f;
@@ -167,8 +188,8 @@ mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restric
         mla_cp_wait_all();
         __syncthreads();  // page p (and Q) landed; every warp finished page p - 1 (its stage, P and alpha are free)
         if (p + 1 < p1) {
-            load_tile(skv + ((p + 1 - p0) & 1) * MLA_TILE_BYTES, cache + (size_t)table[p + 1] * MLA_PAGE * MLA_D,
-                      min(MLA_PAGE, seqlen - (p + 1) * MLA_PAGE));
+            load_kv_tile(skv + ((p + 1 - p0) & 1) * MLA_TILE_BYTES, cache, table, p + 1, block_size,
+                         min(MLA_PAGE, seqlen - (p + 1) * MLA_PAGE));
         }
         mla_cp_commit();
         const unsigned st = skv + ((p - p0) & 1) * MLA_TILE_BYTES;

@@ -121,10 +121,10 @@ public sealed class MlaDecode : IDisposable
     }
 
     /// <summary>
-    /// Checks a batch before upload: every sequence length in [1, maxPagesPerSequence × 64], and the first
-    /// ⌈seqlen / 64⌉ block-table entries of each sequence in [0, cachePages) (the rest are never read).
+    /// Checks a batch before upload: every sequence length in [1, maxPagesPerSequence × blockSize], and the first
+    /// ⌈seqlen / blockSize⌉ block-table entries of each sequence in [0, cachePages) (the rest are never read).
     /// </summary>
-    public static void ValidateBatch(ReadOnlySpan<int> blockTable, ReadOnlySpan<int> seqLens, int batch, int maxPagesPerSequence, int cachePages)
+    public static void ValidateBatch(ReadOnlySpan<int> blockTable, ReadOnlySpan<int> seqLens, int batch, int maxPagesPerSequence, int cachePages, int blockSize = PageSize)
     {
         if (seqLens.Length < batch || blockTable.Length < (long)batch * maxPagesPerSequence)
         {
@@ -134,12 +134,12 @@ public sealed class MlaDecode : IDisposable
         for (int b = 0; b < batch; b++)
         {
             int len = seqLens[b];
-            if (len < 1 || len > (long)maxPagesPerSequence * PageSize)
+            if (len < 1 || len > (long)maxPagesPerSequence * blockSize)
             {
-                throw new ArgumentOutOfRangeException(nameof(seqLens), $"sequence {b}: length {len} is outside [1, {maxPagesPerSequence * PageSize}]");
+                throw new ArgumentOutOfRangeException(nameof(seqLens), $"sequence {b}: length {len} is outside [1, {maxPagesPerSequence * blockSize}]");
             }
 
-            for (int p = 0; p < (len + PageSize - 1) / PageSize; p++)
+            for (int p = 0; p < (len + blockSize - 1) / blockSize; p++)
             {
                 int page = blockTable[(b * maxPagesPerSequence) + p];
                 if ((uint)page >= (uint)cachePages)
@@ -156,8 +156,20 @@ public sealed class MlaDecode : IDisposable
     /// When <paramref name="marks"/> holds 3 events they are recorded before, between and after the two launches.
     /// Returns the split count used.
     /// </summary>
-    public int Forward(CudaStream stream, int batch, float scale, int maxSeqLen, int splits = 0, CudaEvent[]? marks = null)
+    public int Forward(CudaStream stream, int batch, float scale, int maxSeqLen, int splits = 0, CudaEvent[]? marks = null) =>
+        Forward(stream, batch, scale, maxSeqLen, new MlaDecodeInputs(Q.Pointer, Cache.Pointer, BlockTable.Pointer, MaxPagesPerSequence, PageSize, SeqLens.Pointer, Output.Pointer), splits, marks);
+
+    /// <summary>
+    /// The same over buffers the caller owns (<paramref name="io"/>: e.g. the device forward's cache of 16-token blocks,
+    /// tables as wide as its pool, and its attention output); the split partials stay this object's.
+    /// </summary>
+    public int Forward(CudaStream stream, int batch, float scale, int maxSeqLen, MlaDecodeInputs io, int splits = 0, CudaEvent[]? marks = null)
     {
+        if (io.BlockSize < 1 || PageSize % io.BlockSize != 0 || io.TableWidth < 1)
+        {
+            throw new ArgumentException($"blocks of {io.BlockSize} tokens (a divisor of {PageSize}) and tables of {io.TableWidth} entries");
+        }
+
         if (batch < 1 || batch > MaxBatch)
         {
             throw new ArgumentOutOfRangeException(nameof(batch), $"{batch} sequences; this decode was sized for 1..{MaxBatch}");
@@ -175,11 +187,11 @@ public sealed class MlaDecode : IDisposable
 
         marks?[0].Record(stream);
         _decode.Launch(stream, new Dim3((uint)(Heads / HeadsPerCta), (uint)splits, (uint)batch), Threads, SharedBytes,
-            Q, Cache, BlockTable, SeqLens, Heads, MaxPagesPerSequence, splits, scale, Output, _oPart, _lsePart);
+            io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart);
         marks?[1].Record(stream);
         if (splits > 1)
         {
-            _combine.Launch(stream, batch * Heads, 128, 0, _oPart, _lsePart, splits, Output);
+            _combine.Launch(stream, batch * Heads, 128, 0, _oPart, _lsePart, splits, io.Output);
         }
 
         marks?[2].Record(stream);

@@ -48,6 +48,16 @@ public class MlaDecodeLaunchTests
     }
 
     [Fact]
+    public void Blocks_of_16_tokens_are_checked_by_the_blocks_a_sequence_covers()
+    {
+        // 33 tokens cover three 16-token blocks: the third entry is read and must be in the cache.
+        MlaDecode.ValidateBatch([7, 2, 5], [33], batch: 1, maxPagesPerSequence: 3, cachePages: 8, blockSize: 16);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => MlaDecode.ValidateBatch([7, 2, 8], [33], 1, 3, cachePages: 8, blockSize: 16));
+        Assert.Contains("sequence 0 page 2: cache page 8", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => MlaDecode.ValidateBatch([7, 2, 5], [49], 1, 3, 8, blockSize: 16));
+    }
+
+    [Fact]
     public void ATooShortBlockTable_IsRejected() =>
         Assert.Throws<ArgumentException>(() => MlaDecode.ValidateBatch([0, 1, 2], [64, 64], 2, 2, 4));
 

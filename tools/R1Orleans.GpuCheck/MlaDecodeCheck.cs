@@ -30,6 +30,12 @@ public static class MlaDecodeCheck
         {
             yield return Guarded($"mla_decode H={heads} len=[{string.Join(",", lens)}]", () => Case(context, kernels, stream, rng, heads, lens, splits, scale));
         }
+
+        // The device forward's cache: 16-token blocks (a 64-token tile gathered from four), tables as wide as the pool.
+        foreach ((int heads, int[] lens, int splits) in new (int, int[], int)[] { (128, [1, 57, 300], 0), (128, [17, 4096], 5), (128, [64, 15], 1) })
+        {
+            yield return Guarded($"mla_decode H={heads} len=[{string.Join(",", lens)}] blocks of 16", () => Case(context, kernels, stream, rng, heads, lens, splits, v3Scale, blockSize: 16));
+        }
     }
 
     /// <summary>A CUDA error (a launch refused, a fault) becomes a failed check with its message, so the run goes on where the context allows.</summary>
@@ -46,20 +52,26 @@ public static class MlaDecodeCheck
         }
     }
 
-    public static CheckResult Case(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, int heads, int[] seqLens, int splits, float scale)
+    /// <summary>
+    /// Sequences of the given lengths over shuffled pages of <paramref name="blockSize"/> tokens (64: FlashMLA's layout;
+    /// 16: the device forward's), unused rows and pages NaN; against <see cref="MlaDecodeReference"/> in float64.
+    /// </summary>
+    public static CheckResult Case(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, int heads, int[] seqLens, int splits, float scale, int blockSize = MlaDecode.PageSize)
     {
-        const int D = MlaDecode.HeadDim, Page = MlaDecode.PageSize;
+        const int D = MlaDecode.HeadDim;
+        int page = blockSize;
         int batch = seqLens.Length;
         int maxLen = seqLens.Max();
-        int maxPages = ((maxLen + Page - 1) / Page) + 1; // one spare entry per sequence, pointing at the NaN page
-        int used = seqLens.Sum(n => (n + Page - 1) / Page);
+        int maxPages = ((maxLen + page - 1) / page) + 1; // one spare entry per sequence, pointing at the NaN page
+        int used = seqLens.Sum(n => (n + page - 1) / page);
         int cachePages = used + 3;                     // + the NaN page and two pages no one uses
-        using var mla = new MlaDecode(context, kernels, batch, heads, maxPages, cachePages, maxSplits: 16);
+        int ownPages = ((cachePages * page) + MlaDecode.PageSize - 1) / MlaDecode.PageSize;  // MlaDecode's cache holds them as 64-token pages
+        using var mla = new MlaDecode(context, kernels, batch, heads, maxPages, ownPages, maxSplits: 16);
 
         ushort[] q = RandomBf16(rng, batch * heads * D);
-        ushort[] cache = RandomBf16(rng, cachePages * Page * D);
+        ushort[] cache = RandomBf16(rng, cachePages * page * D);
         int nanPage = cachePages - 1;
-        cache.AsSpan(nanPage * Page * D, Page * D).Fill(NaNBf16);
+        cache.AsSpan(nanPage * page * D, page * D).Fill(NaNBf16);
         int[] order = Enumerable.Range(0, cachePages - 1).ToArray();
         rng.Shuffle(order);
         var table = new int[batch * maxPages];
@@ -67,21 +79,21 @@ public static class MlaDecodeCheck
         int next = 0;
         for (int b = 0; b < batch; b++)
         {
-            int pages = (seqLens[b] + Page - 1) / Page;
+            int pages = (seqLens[b] + page - 1) / page;
             for (int p = 0; p < pages; p++)
             {
                 table[(b * maxPages) + p] = order[next++];
             }
 
-            int tail = seqLens[b] % Page;
+            int tail = seqLens[b] % page;
             if (tail != 0)
             {
                 int last = table[(b * maxPages) + pages - 1];
-                cache.AsSpan(((last * Page) + tail) * D, (Page - tail) * D).Fill(NaNBf16);
+                cache.AsSpan(((last * page) + tail) * D, (page - tail) * D).Fill(NaNBf16);
             }
         }
 
-        MlaDecode.ValidateBatch(table, seqLens, batch, maxPages, cachePages);
+        MlaDecode.ValidateBatch(table, seqLens, batch, maxPages, cachePages, blockSize);
         mla.Q.Upload<ushort>(q);
         mla.Cache.Upload<ushort>(cache);
         mla.BlockTable.Upload<int>(table);
@@ -89,13 +101,13 @@ public static class MlaDecodeCheck
         mla.Output.Fill32(OpChecks.Poison);
         mla.PoisonPartials(OpChecks.Poison);
         long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        int usedSplits = mla.Forward(stream, batch, scale, maxLen, splits);
+        int usedSplits = mla.Forward(stream, batch, scale, maxLen, new MlaDecodeInputs(mla.Q.Pointer, mla.Cache.Pointer, mla.BlockTable.Pointer, maxPages, blockSize, mla.SeqLens.Pointer, mla.Output.Pointer), splits);
         stream.Synchronize();
         double gpuMs = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         float[] actual = mla.Output.Download<float>(batch * heads * MlaDecode.LatentDim);
-        float[] expected = MlaDecodeReference.Compute(q, cache, table, seqLens, batch, heads, maxPages, scale);
+        float[] expected = MlaDecodeReference.Compute(q, cache, table, seqLens, batch, heads, maxPages, scale, blockSize: blockSize);
         var agreement = Agreement.Of(actual, expected);
-        string name = $"mla_decode H={heads} len=[{string.Join(",", seqLens)}] splits={usedSplits}{(splits == 0 ? " (chosen)" : "")} scale={scale:G3}";
+        string name = $"mla_decode H={heads} len=[{string.Join(",", seqLens)}] splits={usedSplits}{(splits == 0 ? " (chosen)" : "")} scale={scale:G3}{(blockSize == MlaDecode.PageSize ? string.Empty : $" blocks of {blockSize}")}";
         Console.WriteLine(Detail(actual, expected, batch, heads, gpuMs));
         return new CheckResult(name, Tolerance, agreement);
     }

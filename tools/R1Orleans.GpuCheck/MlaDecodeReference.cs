@@ -23,12 +23,12 @@ public static class MlaDecodeReference
     }
 
     /// <summary>
-    /// q [batch, heads, 576] and cache [pages, 64, 576] as bf16 bits; returns [batch, heads, 512] (float64 math, float
-    /// results). <paramref name="heads"/> may be a subset: only heads in <paramref name="onlyHeads"/> when given (others 0).
+    /// q [batch, heads, 576] and cache [pages, blockSize, 576] as bf16 bits; returns [batch, heads, 512] (float64 math,
+    /// float results). <paramref name="heads"/> may be a subset: only heads in <paramref name="onlyHeads"/> when given (others 0).
     /// </summary>
-    public static float[] Compute(ushort[] q, ushort[] cache, int[] blockTable, int[] seqLens, int batch, int heads, int maxPages, float scale, int[]? onlyHeads = null)
+    public static float[] Compute(ushort[] q, ushort[] cache, int[] blockTable, int[] seqLens, int batch, int heads, int maxPages, float scale, int[]? onlyHeads = null, int blockSize = 64)
     {
-        const int D = 576, Dv = 512, Page = 64;
+        const int D = 576, Dv = 512;
         var output = new float[batch * heads * Dv];
         int[] hs = onlyHeads ?? Enumerable.Range(0, heads).ToArray();
         Parallel.For(0, batch * hs.Length, job =>
@@ -45,7 +45,7 @@ public static class MlaDecodeReference
             double max = double.NegativeInfinity;
             for (int u = 0; u < n; u++)
             {
-                long row = (((long)blockTable[(b * maxPages) + (u / Page)] * Page) + (u % Page)) * D;
+                long row = (((long)blockTable[(b * maxPages) + (u / blockSize)] * blockSize) + (u % blockSize)) * D;
                 double s = 0;
                 for (int i = 0; i < D; i++)
                 {
@@ -62,7 +62,7 @@ public static class MlaDecodeReference
             {
                 double p = Math.Exp(scores[u] - max);
                 sum += p;
-                long row = (((long)blockTable[(b * maxPages) + (u / Page)] * Page) + (u % Page)) * D;
+                long row = (((long)blockTable[(b * maxPages) + (u / blockSize)] * blockSize) + (u % blockSize)) * D;
                 for (int i = 0; i < Dv; i++)
                 {
                     acc[i] += p * Bf16ToFloat(cache[row + i]);
