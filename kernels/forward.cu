@@ -11,7 +11,8 @@
 //                           warp per (slot, output row); the reference the fast FP8 kernels (moe_fp8.cu) are held to.
 //   moe_ref_combine         InProcessExpertExchange.Combine: sum over k of w[t,k] . out[t,k] in slot order.
 //   add_inplace, argmax_partial/argmax_final, gemv_f32_rows, head_proj4 (the fast forms of head_proj and of a float32
-//   gemv), dense_prepare and dense_sum_splits (DenseFp8Mma, DenseMma), dense_sum_splits_pair (DenseMma.LaunchPair).
+//   gemv), dense_prepare and dense_sum_splits (DenseFp8Mma, DenseMma), dense_sum_splits_pair (DenseMma.LaunchPair),
+//   latent_to_bf16 (the BF16 copy of the cache that mla_decode reads in the fast mode).
 
 #include "common.cuh"
 
@@ -544,4 +545,17 @@ dense_sum_splits_pair(const float* __restrict__ y, int splits, int T, int H, int
     for (int sp = 1; sp < splits; ++sp) v += y[((size_t)sp * T + t) * H + i];
     if (i < split) first[(size_t)t * split + i] = v;
     else second[(size_t)t * (H - split) + (i - split)] = v;
+}
+
+// The fast mode's BF16 copy of the latent cache (mla_decode reads it): pool16[slots[t]] = bf16(pool[slots[t]]) for the
+// entries the step's rows just wrote (width floats each, round to nearest even). grid (rows), block 128.
+extern "C" __global__ void __launch_bounds__(128)
+latent_to_bf16(const float* __restrict__ pool, const int* __restrict__ slots, int width, unsigned short* __restrict__ pool16)
+{
+    const size_t base = (size_t)slots[blockIdx.x] * width;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        unsigned short r;
+        asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(pool[base + i]));
+        pool16[base + i] = r;
+    }
 }

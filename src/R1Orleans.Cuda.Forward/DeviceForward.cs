@@ -36,6 +36,10 @@ public sealed class DeviceForward : IDisposable
     private readonly Dictionary<DeviceWeight, PackedMatrix> _densePairs = [];
     private readonly PackedMatrix? _denseLmHead;
     private readonly DeviceBuffer? _x16;
+    private readonly MlaDecode? _mla;
+    private readonly DeviceBuffer? _cache16, _seqLens;
+    private readonly CudaKernel? _toBf16Cache;
+    private bool _uploadedDecode;
     private int _uploadedTableWidth;
     private int _logitCount;
 
@@ -169,6 +173,16 @@ public sealed class DeviceForward : IDisposable
             widest = Math.Max(widest, _denseLinears.Keys.Concat(_densePairs.Keys).Select(w => (long)w.Cols).DefaultIfEmpty(0).Max());
             _x16 = Own(2 * n * widest);
             _stream.Synchronize();
+
+            // Decode attention on tensor cores: mla_decode over a BF16 copy of the cache (same blocks), where the
+            // shapes are its own (heads in 64s, latent 512 + rope 64, blocks dividing its 64-token tiles).
+            if (heads % MlaDecode.HeadsPerCta == 0 && c.KvLoraRank == MlaDecode.LatentDim && c.QkRopeHeadDim == MlaDecode.RopeDim && MlaDecode.PageSize % cache.BlockSize == 0)
+            {
+                _mla = new MlaDecode(context, kernels, maxSequences, (int)heads, maxTableWidth, cachePages: 1, maxSplits: 64);
+                _cache16 = Own((long)weights.Layers.Count * cache.Blocks * cache.BlockSize * entry * 2);
+                _seqLens = Own(maxSequences * 4L);
+                _toBf16Cache = kernels.Kernel("forward", "latent_to_bf16");
+            }
         }
 
         static bool Aligned(long rowStride, long headStride) => rowStride % 8 == 0 && headStride % 8 == 0;
@@ -176,6 +190,16 @@ public sealed class DeviceForward : IDisposable
 
     /// <summary>Bytes lm_head reads per step: its BF16 copy on tensor cores, else the weight as held.</summary>
     public long LmHeadBytes => _denseLmHead?.Bytes ?? _w.LmHead.Bytes;
+
+    /// <summary>True when decode steps (one row per sequence) attend through mla_decode over the BF16 cache copy.</summary>
+    public bool DecodesOnTensorCores => _mla is not null;
+
+    /// <summary>One row per sequence, row i of sequence i: every row attends to its whole sequence.</summary>
+    public static bool IsDecode(StepPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return plan.Rows == plan.Sequences && plan.RowSequence.Select((s, i) => s == i).All(x => x);
+    }
 
     /// <summary>Bytes a layer's attention weights read per step, the absorbed matrices in the form the step uses.</summary>
     public long AttentionBytes(DeviceLayer layer)
@@ -235,6 +259,12 @@ public sealed class DeviceForward : IDisposable
         _slots.UploadAsync<int>(plan.Slots, _stream);
         _tables.UploadAsync<int>(plan.Tables, _stream);
         _logitIndex.UploadAsync<int>(plan.LogitRows, _stream);
+        _uploadedDecode = IsDecode(plan);
+        if (_seqLens is not null && _uploadedDecode)
+        {
+            _seqLens.UploadAsync<int>([.. plan.Positions.Select(p => p + 1)], _stream);
+        }
+
         _uploadedTableWidth = plan.TableWidth;
         _logitCount = plan.LogitRows.Length;
     }
@@ -349,6 +379,7 @@ public sealed class DeviceForward : IDisposable
     {
         _context.MakeCurrent();
         _mma?.Dispose();
+        _mla?.Dispose();
         _denseLmHead?.Dispose();
         foreach (PackedMatrix p in _denseHeads.Values.Concat(_denseLinears.Values).Concat(_densePairs.Values))
         {
@@ -478,12 +509,29 @@ public sealed class DeviceForward : IDisposable
         ulong attentionFactor = BitConverter.DoubleToUInt64Bits(_w.AttentionFactor);
         _k.Rope.Launch(_stream, rows, 128, 0, _q, _positions, _w.InverseFrequencies, attentionFactor, heads, (long)heads * qWidth, qWidth, nope, rope / 2);
         _k.LatentAppend.Launch(_stream, rows, 256, 0, _kv, a.KvANorm.Weight, a.KvANorm.Eps, _positions, _slots, _w.InverseFrequencies, attentionFactor, _cache.LayerPointer(layer.Layer), kvRank, rope);
+        ulong cache16 = _cache16 is null ? 0 : _cache16.Pointer + ((ulong)layer.Layer * (ulong)_cache.Blocks * (ulong)_cache.BlockSize * (ulong)entry * 2);
+        if (_toBf16Cache is not null)
+        {
+            _toBf16Cache.Launch(_stream, rows, 128, 0, _cache.LayerPointer(layer.Layer), _slots, entry, cache16);
+        }
+
         Mark("mla rope + cache");
         HeadProjection(a.AbsorbedKeys, _q.Pointer, (long)heads * qWidth, qWidth, nope, _qAbs.Pointer, (long)heads * entry, entry, kvRank, rows);
         _k.CopyRope.Launch(_stream, rows, 128, 0, _q, _qAbs, heads, nope, rope, kvRank);
         Mark("mla absorb W_UK");
-        bool shareHeads = PagedLatentAttention.SharesHeads(rows, heads, kvRank, _context.MultiprocessorCount);
-        _k.Attention.Launch(_stream, shareHeads, _qAbs.Pointer, _cache.LayerPointer(layer.Layer), _tables.Pointer, _uploadedTableWidth, _cache.BlockSize, _rowSeq.Pointer, _positions.Pointer, _oLat.Pointer, rows, heads, kvRank, rope, _w.SoftmaxScale);
+        if (_mla is not null && _uploadedDecode)
+        {
+            // Splits from the tables' width, not this step's lengths, so that a graph captured once serves every step.
+            _dense!.Convert(_stream, _qAbs.Pointer, (long)rows * heads * entry, _mla.Q.Pointer);
+            int splits = MlaDecode.ChooseSplits(rows, heads, _uploadedTableWidth * _cache.BlockSize, _context.MultiprocessorCount, _mla.MaxSplits);
+            _mla.Forward(_stream, rows, _w.SoftmaxScale, _uploadedTableWidth * _cache.BlockSize, new MlaDecodeInputs(_mla.Q.Pointer, cache16, _tables.Pointer, _uploadedTableWidth, _cache.BlockSize, _seqLens!.Pointer, _oLat.Pointer), splits);
+        }
+        else
+        {
+            bool shareHeads = PagedLatentAttention.SharesHeads(rows, heads, kvRank, _context.MultiprocessorCount);
+            _k.Attention.Launch(_stream, shareHeads, _qAbs.Pointer, _cache.LayerPointer(layer.Layer), _tables.Pointer, _uploadedTableWidth, _cache.BlockSize, _rowSeq.Pointer, _positions.Pointer, _oLat.Pointer, rows, heads, kvRank, rope, _w.SoftmaxScale);
+        }
+
         Mark("mla attention");
         HeadProjection(a.AbsorbedValues, _oLat.Pointer, (long)heads * kvRank, kvRank, kvRank, _attn.Pointer, (long)heads * v, v, v, rows);
         Mark("mla absorb W_UV");

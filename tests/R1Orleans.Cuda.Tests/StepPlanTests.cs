@@ -25,6 +25,16 @@ public class StepPlanTests
     }
 
     [Fact]
+    public void A_step_of_one_row_per_sequence_is_a_decode_step_and_one_with_a_longer_sequence_is_not()
+    {
+        StepPlan decode = StepPlan.Build([new StepSequence([5], 6, [3, 1]), new StepSequence([9], 0, [0])], 4, 8, 3, Vocab);
+        StepPlan prefill = StepPlan.Build([new StepSequence([5, 6], 2, [3]), new StepSequence([9], 0, [0])], 4, 8, 3, Vocab);
+
+        Assert.True(DeviceForward.IsDecode(decode));
+        Assert.False(DeviceForward.IsDecode(prefill));
+    }
+
+    [Fact]
     public void A_table_that_does_not_reach_the_last_position_is_refused()
     {
         var e = Assert.Throws<ArgumentException>(() => StepPlan.Build([new StepSequence([1, 2], 3, [0])], 4, 8, 2, Vocab));

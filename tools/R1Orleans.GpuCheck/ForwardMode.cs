@@ -72,6 +72,15 @@ public static class ForwardMode
         CheckResult fastAll = FastAgainstReference(context, kernels, DeviceForwardOptions.Fast);
         failed += fastAll.Passed ? 0 : 1;
         Console.WriteLine(fastAll);
+
+        // V3's attention shapes (64 heads per mla_decode CTA, latent 512 + rope 64): the fast decode step attends through
+        // mla_decode over the BF16 copy of the cache.
+        CheckResult fastMla = FastAgainstReference(context, kernels, DeviceForwardOptions.Fast, SyntheticCheckpoint.MediumConfig() with
+        {
+            NumHiddenLayers = 2, NumAttentionHeads = 64, KvLoraRank = 512, QkRopeHeadDim = 64, QkNopeHeadDim = 128, VHeadDim = 128,
+        });
+        failed += fastMla.Passed ? 0 : 1;
+        Console.WriteLine(fastMla);
         if (checksOnly)
         {
             Console.WriteLine($"device forward checks: {failed} failed");
@@ -126,7 +135,7 @@ public static class ForwardMode
 
         if (outFile is not null)
         {
-            File.WriteAllText(outFile, JsonSerializer.Serialize(new { device = context.Name, date = DateTime.UtcNow.ToString("O"), bandwidth = bw, fastVsRef, fastLinears, fastAll, reduced = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+            File.WriteAllText(outFile, JsonSerializer.Serialize(new { device = context.Name, date = DateTime.UtcNow.ToString("O"), bandwidth = bw, fastVsRef, fastLinears, fastAll, fastMla, reduced = results }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         }
 
         Console.WriteLine($"device forward: {failed} failed");
@@ -218,9 +227,9 @@ public static class ForwardMode
     /// decode step, logits compared. One MoE layer, so both see the same routing (fast linears change the router's
     /// input slightly; a flipped choice fails).
     /// </summary>
-    private static CheckResult FastAgainstReference(CudaContext context, KernelLibrary kernels, DeviceForwardOptions options)
+    private static CheckResult FastAgainstReference(CudaContext context, KernelLibrary kernels, DeviceForwardOptions options, ModelConfig? config = null)
     {
-        ModelConfig c = SyntheticCheckpoint.MediumConfig() with { NumHiddenLayers = 2 };
+        ModelConfig c = config ?? SyntheticCheckpoint.MediumConfig() with { NumHiddenLayers = 2 };
         using CudaStream stream = context.CreateStream();
         using DeviceModelWeights weights = RandomDeviceWeights.Build(context, kernels, stream, c, seed: 3, maxTokens: 64, reference: true);
         const int BlockSize = 16, Prompts = 4, Prompt = 9, TableWidth = 2;
@@ -243,7 +252,8 @@ public static class ForwardMode
             expected.AddRange(reference.DownloadLogits(p.Rows));
         }
 
-        string what = (options.FastLinears ? " + FP8 linears (DenseFp8Mma)" : string.Empty) + (options.DenseTensorCores ? " + dense_mma (FP8 linears, BF16 lm_head/absorbed)" : string.Empty);
+        string what = (options.FastLinears ? " + FP8 linears (DenseFp8Mma)" : string.Empty) + (options.DenseTensorCores ? " + dense_mma (FP8 linears, BF16 lm_head/absorbed)" : string.Empty)
+            + (fast.DecodesOnTensorCores ? $" + mla_decode ({c.NumAttentionHeads} heads)" : string.Empty);
         return new CheckResult($"device forward, fast experts{what} vs reference [{prefill.Rows}+{decode.Rows}]", FastExpertsTolerance, Agreement.Of([.. actual], [.. expected]));
     }
 }
