@@ -138,7 +138,8 @@ public static class ReducedModelBench
         var unique = new List<int>();
         var floors = new List<double>();
         int context0 = seqs[0].Length;
-        long latentBytes = (long)batch * context0 * c.LatentCacheDim * 4;
+        // Decode attention reads every sequence's latents: float32, or the BF16 copy where mla_decode runs.
+        long latentBytes = (long)batch * context0 * c.LatentCacheDim * (forward.DecodesOnTensorCores ? 2 : 4);
         foreach (DeviceLayer layer in weights.Layers)
         {
             long bytes = forward.AttentionBytes(layer) + latentBytes;
