@@ -24,7 +24,9 @@ public sealed class DeviceForward : IDisposable
     private readonly List<DeviceBuffer> _owned = [];
     private readonly DeviceBuffer _tokens, _positions, _rowSeq, _slots, _tables;
     private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax, _argmaxValues, _argmaxIds, _logitIndex, _selected;
-    private readonly Dictionary<int, (DeviceBuffer Ids, DeviceBuffer Weights)> _routing = [];
+    /// <summary>Every MoE layer's routing of the last step, [MoE layers, maxRows, k] each, so one copy brings all of it back.</summary>
+    private readonly DeviceBuffer _routingIds, _routingWeights;
+    private readonly Dictionary<int, int> _moeIndex = [];
     /// <summary>Slices of a row that argmax_partial reduces in parallel.</summary>
     private const int ArgmaxParts = 64;
 
@@ -105,8 +107,11 @@ public sealed class DeviceForward : IDisposable
         _argmaxIds = Own(n * ArgmaxParts * 4);
         foreach (DeviceLayer layer in weights.Layers.Where(l => l.Moe is not null))
         {
-            _routing[layer.Layer] = (Own(n * k * 4), Own(n * k * 4));
+            _moeIndex[layer.Layer] = _moeIndex.Count;
         }
+
+        _routingIds = Own(Math.Max(1, _moeIndex.Count) * n * k * 4);
+        _routingWeights = Own(Math.Max(1, _moeIndex.Count) * n * k * 4);
 
         if (_options.FastLinears)
         {
@@ -359,9 +364,42 @@ public sealed class DeviceForward : IDisposable
     /// <summary>A MoE layer's routing of the last step: ids and weights [rows, k].</summary>
     public (int[] Ids, float[] Weights) DownloadRouting(int layer, int rows)
     {
-        (DeviceBuffer ids, DeviceBuffer w) = _routing.TryGetValue(layer, out var r) ? r : throw new ArgumentException($"layer {layer} is not an MoE layer");
+        int index = _moeIndex.TryGetValue(layer, out int i) ? i : throw new ArgumentException($"layer {layer} is not an MoE layer");
         int k = _w.Config.NumExpertsPerTok;
-        return (Download<int>(ids, rows * k), Download<float>(w, rows * k));
+        long offset = (long)index * MaxRows * k * 4;
+        var ids = new int[rows * k];
+        var weights = new float[rows * k];
+        _context.MakeCurrent();
+        _stream.Synchronize();
+        _routingIds.Download<int>(ids, offset);
+        _routingWeights.Download<float>(weights, offset);
+        return (ids, weights);
+    }
+
+    /// <summary>
+    /// Every MoE layer's routing of the last step (ids and weights [rows, k] by layer) in two copies for all layers,
+    /// not two per layer: the engine reads it after every step.
+    /// </summary>
+    public IReadOnlyDictionary<int, (int[] Ids, float[] Weights)> DownloadAllRouting(int rows)
+    {
+        int k = _w.Config.NumExpertsPerTok, layers = _moeIndex.Count;
+        var result = new Dictionary<int, (int[] Ids, float[] Weights)>();
+        if (layers == 0)
+        {
+            return result;
+        }
+
+        // The last layer's block ends after its rows; the others are read whole and sliced here.
+        int count = ((layers - 1) * MaxRows * k) + (rows * k);
+        int[] ids = Download<int>(_routingIds, count);
+        float[] weights = Download<float>(_routingWeights, count);
+        foreach ((int layer, int index) in _moeIndex)
+        {
+            int at = index * MaxRows * k;
+            result[layer] = (ids[at..(at + (rows * k))], weights[at..(at + (rows * k))]);
+        }
+
+        return result;
     }
 
     /// <summary>Fills every activation buffer with NaN, so a check sees any value a step reads before writing it.</summary>
@@ -584,14 +622,15 @@ public sealed class DeviceForward : IDisposable
     {
         ModelConfig c = _w.Config;
         int d = c.HiddenSize, k = c.NumExpertsPerTok, e = c.NRoutedExperts;
-        (DeviceBuffer ids, DeviceBuffer weights) = _routing[layerIndex];
+        ulong at = (ulong)_moeIndex[layerIndex] * (ulong)MaxRows * (ulong)k * 4;
+        ulong ids = _routingIds.Pointer + at, weights = _routingWeights.Pointer + at;
         Linear(_normed.Pointer, rows, moe.Router, _routerLogits.Pointer);
         _k.Gate.Launch(_stream, rows, 256, 0, _routerLogits, moe.Bias, ids, weights, e, c.NGroup, c.TopkGroup, k, c.NormTopkProb ? 1 : 0, (float)c.RoutedScalingFactor, UseCorrectionBias ? 1 : 0);
         Mark("moe router + gate");
         if (moe.Fast is { } fast && (!_options.ReferenceExperts || moe.Reference is null))
         {
             // Straight from this forward's buffers: the normed rows and the gate's routing in, the output into _f.
-            fast.Forward(_stream, rows, new MoeStepBuffers(_normed.Pointer, ids.Pointer, weights.Pointer, _f.Pointer));
+            fast.Forward(_stream, rows, new MoeStepBuffers(_normed.Pointer, ids, weights, _f.Pointer));
         }
         else
         {

@@ -94,7 +94,9 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         DeviceForward forward = Prepare(tables[0].Blocks, tables[0].BlockSize);
         SyncBias(forward, bias);
 
-        var hidden = new float[rows * d];
+        // The final hidden states feed only the MTP layer: without one they stay on the device (an empty array).
+        bool needHidden = _model.Mtp is not null;
+        float[] hidden = needHidden ? new float[rows * d] : [];
         var logits = new float[logitRows.Length * vocab];
         int[] moeLayers = [.. _weights.Layers.Where(l => l.Moe is not null).Select(l => l.Layer)];
         var ids = moeLayers.ToDictionary(l => l, _ => new int[rows * k]);
@@ -131,7 +133,11 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
                 forward.Run(plan);
             }
 
-            forward.DownloadHidden(n).CopyTo(hidden.AsSpan(start * d));
+            if (needHidden)
+            {
+                forward.DownloadHidden(n).CopyTo(hidden.AsSpan(start * d));
+            }
+
             float[] chunkOut = forward.DownloadLogits(chunkLogits.Length);
             for (int j = 0; j < chunkLogits.Length; j++)
             {
@@ -141,9 +147,8 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
                 }
             }
 
-            foreach (int layer in moeLayers)
+            foreach ((int layer, (int[] li, float[] lw)) in forward.DownloadAllRouting(n))
             {
-                (int[] li, float[] lw) = forward.DownloadRouting(layer, n);
                 li.CopyTo(ids[layer], start * k);
                 lw.CopyTo(weights[layer], start * k);
             }

@@ -5,7 +5,8 @@ namespace R1Orleans.Model;
 /// layers' latent cache (the device-resident forward on a GPU). Once installed it runs every step of the model: the
 /// cache it keeps is the only one written for those layers. It writes each sequence's latents at the slots of the
 /// sequence's own block table, reports every MoE layer's routing to the batch's observer, and returns what
-/// <see cref="DeepseekV3Model.Forward"/> returns.
+/// <see cref="DeepseekV3Model.Forward"/> returns — except that <see cref="ModelOutput.Hidden"/> may be empty when the
+/// model has no MTP layer, the only reader of the final hidden states.
 /// </summary>
 public interface IModelAccelerator
 {
