@@ -52,46 +52,6 @@ to_f16(const float2* __restrict__ x, u32* __restrict__ out, long long pairs)
     }
 }
 
-__device__ __forceinline__ void dense_mma_bf16(float (&d)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
-{
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ void dense_mma_f16(float (&d)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
-{
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ u32 dense_e4m3x2_to_f16x2(u32 v)
-{
-    u32 r;
-    unsigned short s = (unsigned short)v;
-    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(r) : "h"(s));
-    return r;
-}
-
-__device__ __forceinline__ unsigned dense_smem_address(const void* p)
-{
-    unsigned r;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
-    return r;
-}
-
-// Copies 16 bytes, or writes 16 zero bytes when src_bytes is 0.
-__device__ __forceinline__ void dense_cp_async16(unsigned dst, const void* src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
-}
-
-__device__ __forceinline__ void dense_cp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-
-template <int N>
-__device__ __forceinline__ void dense_cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
-
 __device__ __forceinline__ void dense_words(u32* w, uint4 v)
 {
     w[0] = v.x;
@@ -133,21 +93,21 @@ __device__ __forceinline__ void dense_mma(const unsigned char* __restrict__ w, c
     }
     const unsigned char* xb_ptr = x16 + (size_t)b * xb * 2;
 
-    const unsigned base = dense_smem_address(dense_smem);
+    const unsigned base = smem_u32addr(dense_smem);
     auto issue = [&](int stage, int c) {
         const unsigned st = base + (unsigned)(stage * STAGE) * 16u;
         for (int i = threadIdx.x; i < B_UNITS; i += blockDim.x) {
             const int j = i / KC, h = (i >> 5) % HU, l = i & 31;
             const int t = 8 * j + (l >> 2);
             const unsigned char* src = xb_ptr + (size_t)(t < n ? t : 0) * xs * 2 + (size_t)c * KC * 2 + (l & 3) * (KC / 2) + 16 * h;
-            dense_cp_async16(st + (unsigned)i * 16u, src, t < n ? 16 : 0);
+            cp_async16_zfill(st + (unsigned)i * 16u, src, t < n ? 16 : 0);
         }
         const unsigned sw = st + (unsigned)(B_UNITS + warp * A_UNITS) * 16u;
 #pragma unroll
         for (int m = 0; m < MT; ++m)
             if (valid[m]) {
 #pragma unroll
-                for (int v = 0; v < 4; ++v) dense_cp_async16(sw + (unsigned)((m * 4 + v) * 32 + lane) * 16u, a[m] + (size_t)c * 2048 + v * 512, 16);
+                for (int v = 0; v < 4; ++v) cp_async16_zfill(sw + (unsigned)((m * 4 + v) * 32 + lane) * 16u, a[m] + (size_t)c * 2048 + v * 512, 16);
             }
     };
 
@@ -162,16 +122,16 @@ __device__ __forceinline__ void dense_mma(const unsigned char* __restrict__ w, c
 #pragma unroll
     for (int d = 0; d < DENSE_DEPTH - 1; ++d) {
         if (c0 + d < c1) issue(d, c0 + d);
-        dense_cp_commit();
+        cp_async_commit_group();
     }
     for (int c = c0; c < c1; ++c) {
         // After the wait, chunk c's copies of this thread have landed; after the barrier, every thread's have, and every
         // warp has finished reading chunk c - 1, whose stage the next issue refills.
-        dense_cp_wait<DENSE_DEPTH - 2>();
+        cp_async_wait_groups<DENSE_DEPTH - 2>();
         __syncthreads();
         const int ahead = c + DENSE_DEPTH - 1;
         if (ahead < c1) issue((ahead - c0) % DENSE_DEPTH, ahead);
-        dense_cp_commit();
+        cp_async_commit_group();
 
         const uint4* st = dense_smem + ((c - c0) % DENSE_DEPTH) * STAGE;
         const uint4* sw = st + B_UNITS + warp * A_UNITS;
@@ -197,8 +157,8 @@ __device__ __forceinline__ void dense_mma(const unsigned char* __restrict__ w, c
 #pragma unroll
                     for (int k = 0; k < 8; ++k) {
                         const u32 w0 = ga[m][k], w1 = g8[m][k];
-                        dense_mma_f16(tmp, dense_e4m3x2_to_f16x2(w0 & 0xFFFFu), dense_e4m3x2_to_f16x2(w1 & 0xFFFFu),
-                                      dense_e4m3x2_to_f16x2(w0 >> 16), dense_e4m3x2_to_f16x2(w1 >> 16), bw[2 * k], bw[2 * k + 1]);
+                        mma_m16n8k16_f16(tmp, e4m3x2_to_f16x2_bits(w0 & 0xFFFFu), e4m3x2_to_f16x2_bits(w1 & 0xFFFFu),
+                                      e4m3x2_to_f16x2_bits(w0 >> 16), e4m3x2_to_f16x2_bits(w1 >> 16), bw[2 * k], bw[2 * k + 1]);
                     }
 #pragma unroll
                     for (int i = 0; i < 4; ++i) acc[m][j][i] += s[m] * tmp[i];
@@ -208,11 +168,11 @@ __device__ __forceinline__ void dense_mma(const unsigned char* __restrict__ w, c
                 for (int k = 0; k < 4; ++k)
 #pragma unroll
                     for (int m = 0; m < MT; ++m)
-                        dense_mma_bf16(acc[m][j], ga[m][2 * k], g8[m][2 * k], ga[m][2 * k + 1], g8[m][2 * k + 1], bw[2 * k], bw[2 * k + 1]);
+                        mma_m16n8k16_bf16(acc[m][j], ga[m][2 * k], g8[m][2 * k], ga[m][2 * k + 1], g8[m][2 * k + 1], bw[2 * k], bw[2 * k + 1]);
             }
         }
     }
-    dense_cp_wait<0>();
+    cp_async_wait_groups<0>();
 
     float* yb_ptr = y + blockIdx.z * split_stride + (size_t)b * yb;
 #pragma unroll

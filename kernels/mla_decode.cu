@@ -26,7 +26,7 @@
 //               A from P by ldmatrix.x4, B from the KV rows by ldmatrix.x4.trans; O is rescaled by alpha first.
 // Tokens beyond seqlen in the last page are zero-filled by cp.async (src-size 0), so a NaN there never reaches P . V.
 
-typedef unsigned int u32;
+#include "common.cuh"
 
 #define MLA_D 576         // latent 512 + rope 64
 #define MLA_DV 512
@@ -45,23 +45,6 @@ typedef unsigned int u32;
 #define MLA_SM_ALPHA (MLA_SM_MAX + 2 * 64 * 4) // float [64]
 #define MLA_SM_M (MLA_SM_ALPHA + 64 * 4)       // float [64]: final row max
 #define MLA_SMEM_BYTES (MLA_SM_M + 64 * 4)     // 230,400 (MlaDecode.SharedBytes)
-
-__device__ __forceinline__ unsigned mla_smem_addr(const void* p)
-{
-    unsigned r;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
-    return r;
-}
-
-// 16 bytes global -> shared; src_bytes 0 writes 16 zero bytes (and reads nothing).
-__device__ __forceinline__ void mla_cp_async16(unsigned dst, const void* src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
-}
-
-__device__ __forceinline__ void mla_cp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-
-__device__ __forceinline__ void mla_cp_wait_all() { asm volatile("cp.async.wait_group 0;" ::: "memory"); }
 
 __device__ __forceinline__ void ldsm_x4(u32 (&r)[4], unsigned addr)
 {
@@ -104,7 +87,7 @@ __device__ __forceinline__ void load_tile(unsigned dst, const unsigned short* __
     for (int i = threadIdx.x; i < 64 * MLA_UNITS; i += MLA_THREADS) {
         const int r = i / MLA_UNITS, u = i - r * MLA_UNITS;
         const bool ok = r < valid;
-        mla_cp_async16(dst + tile_off(r, u), src + (size_t)(ok ? r : 0) * MLA_D + u * 8, ok ? 16 : 0);
+        cp_async16_zfill(dst + tile_off(r, u), src + (size_t)(ok ? r : 0) * MLA_D + u * 8, ok ? 16 : 0);
     }
 }
 
@@ -123,7 +106,7 @@ __device__ __forceinline__ void load_kv_tile(unsigned dst, const unsigned short*
         const bool ok = r < valid;
         const int tok = p * MLA_PAGE + (ok ? r : 0);
         const size_t row = (size_t)table[tok / block_size] * block_size + tok % block_size;
-        mla_cp_async16(dst + tile_off(r, u), cache + row * MLA_D + u * 8, ok ? 16 : 0);
+        cp_async16_zfill(dst + tile_off(r, u), cache + row * MLA_D + u * 8, ok ? 16 : 0);
     }
 }
 
@@ -156,13 +139,13 @@ mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restric
         return;
     }
 
-    const unsigned sbase = mla_smem_addr(mla_smem);
+    const unsigned sbase = smem_u32addr(mla_smem);
     const unsigned sq = sbase + MLA_SM_Q, skv = sbase + MLA_SM_KV, sp = sbase + MLA_SM_P;
     const int* table = block_table + (size_t)b * max_pages;
 
     load_tile(sq, q + ((size_t)b * heads + h0) * MLA_D, 64);
     load_kv_tile(skv, cache, table, p0, block_size, min(MLA_PAGE, seqlen - p0 * MLA_PAGE));
-    mla_cp_commit();
+    cp_async_commit_group();
 
     const float sl2 = scale * 1.4426950408889634f;
     // S-phase roles.
@@ -185,13 +168,13 @@ mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restric
     const int bv_row = (lane & 7) + (((lane >> 3) & 1) << 3), bv_unit = lane >> 4;     // B for PV (trans): token rows, n-units
 
     for (int p = p0; p < p1; ++p) {
-        mla_cp_wait_all();
+        cp_async_wait_groups<0>();
         __syncthreads();  // page p (and Q) landed; every warp finished page p - 1 (its stage, P and alpha are free)
         if (p + 1 < p1) {
             load_kv_tile(skv + ((p + 1 - p0) & 1) * MLA_TILE_BYTES, cache, table, p + 1, block_size,
                          min(MLA_PAGE, seqlen - (p + 1) * MLA_PAGE));
         }
-        mla_cp_commit();
+        cp_async_commit_group();
         const unsigned st = skv + ((p - p0) & 1) * MLA_TILE_BYTES;
         const int valid = min(MLA_PAGE, seqlen - p * MLA_PAGE);
 

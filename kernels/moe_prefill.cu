@@ -24,40 +24,7 @@
 // .. + 7, so B fragments are ld.shared.v4 of consecutive units as well. FP8 -> f16 is one cvt per 2 weights per warp that
 // uses them (in registers, right before the mma).
 
-typedef unsigned int u32;
-
-__device__ __forceinline__ u32 pf_e4m3x2_to_f16x2(u32 v)
-{
-    u32 r;
-    unsigned short s = (unsigned short)v;
-    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(r) : "h"(s));
-    return r;
-}
-
-__device__ __forceinline__ void pf_mma(float (&d)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
-{
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ unsigned pf_smem_addr(const void* p)
-{
-    unsigned r;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
-    return r;
-}
-
-// 16 bytes global -> shared; src_bytes 0 fills the destination with zeros (tokens past the end of a tile).
-__device__ __forceinline__ void pf_cp16(unsigned dst, const void* src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
-}
-
-__device__ __forceinline__ void pf_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-
-template <int N>
-__device__ __forceinline__ void pf_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
+#include "common.cuh"
 
 __device__ __forceinline__ uint4 pf_lds(unsigned addr)
 {
@@ -72,10 +39,10 @@ __device__ __forceinline__ void pf_convert_a(u32 (&a)[4], uint4 r0, uint4 r1, in
 {
     const u32 w0 = s == 0 ? r0.x : s == 1 ? r0.y : s == 2 ? r0.z : r0.w;
     const u32 w1 = s == 0 ? r1.x : s == 1 ? r1.y : s == 2 ? r1.z : r1.w;
-    a[0] = pf_e4m3x2_to_f16x2(w0 & 0xFFFFu);
-    a[1] = pf_e4m3x2_to_f16x2(w1 & 0xFFFFu);
-    a[2] = pf_e4m3x2_to_f16x2(w0 >> 16);
-    a[3] = pf_e4m3x2_to_f16x2(w1 >> 16);
+    a[0] = e4m3x2_to_f16x2_bits(w0 & 0xFFFFu);
+    a[1] = e4m3x2_to_f16x2_bits(w1 & 0xFFFFu);
+    a[2] = e4m3x2_to_f16x2_bits(w0 >> 16);
+    a[3] = e4m3x2_to_f16x2_bits(w1 >> 16);
 }
 
 // B fragment of mma step s (of a half chunk): words 2s, 2s + 1 of the half's 8 words (units 2h, 2h + 1 of the token).
@@ -173,7 +140,7 @@ __device__ __forceinline__ void prefill_chunk(float (&acc)[MT][NT][4], unsigned 
                     for (int j = 0; j < NV; ++j) {
                         u32 b0, b1;
                         pf_b_words(b0, b1, b[j][0], b[j][1], s);
-                        pf_mma(tmp[m][j], a[0], a[1], a[2], a[3], b0, b1);
+                        mma_m16n8k16_f16(tmp[m][j], a[0], a[1], a[2], a[3], b0, b1);
                     }
                 }
             }
@@ -196,7 +163,7 @@ __device__ __forceinline__ void prefill_chunk(float (&acc)[MT][NT][4], unsigned 
                     u32 b0, b1;
                     pf_b_words(b0, b1, c0, c1, s);
 #pragma unroll
-                    for (int m = 0; m < MT; ++m) pf_mma(tmp[m][j], a[m][s][0], a[m][s][1], a[m][s][2], a[m][s][3], b0, b1);
+                    for (int m = 0; m < MT; ++m) mma_m16n8k16_f16(tmp[m][j], a[m][s][0], a[m][s][1], a[m][s][2], a[m][s][3], b0, b1);
                 }
             }
         }
@@ -224,7 +191,7 @@ __device__ __forceinline__ void prefill_mainloop(float (&acc)[MT][NT][4], const 
     extern __shared__ __align__(16) unsigned char pf_smem[];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int warp_m = warp % WM, warp_n = warp / WM;
-    const unsigned base = pf_smem_addr(pf_smem);
+    const unsigned base = smem_u32addr(pf_smem);
 
 #pragma unroll
     for (int m = 0; m < MT; ++m)
@@ -241,28 +208,28 @@ __device__ __forceinline__ void prefill_mainloop(float (&acc)[MT][NT][4], const 
 #pragma unroll
         for (int i = 0; i < P::kUnitsA; ++i) {
             const int u = tid + i * P::kThreads;
-            pf_cp16(st + (unsigned)(u << 4), we + ((size_t)a_tile[i] * kb + c) * 2048 + (u & 127) * 16, 16);
+            cp_async16_zfill(st + (unsigned)(u << 4), we + ((size_t)a_tile[i] * kb + c) * 2048 + (u & 127) * 16, 16);
         }
 #pragma unroll
         for (int i = 0; i < P::kUnitsB; ++i) {
             const int w = w0 + i;  // k unit of the token row: q = w / 4, v = w % 4
             const int unit = ((n >> 3) * 4 + (w & 3)) * 32 + (n & 7) * 4 + (w >> 2);
-            pf_cp16(st + P::kStageA + (unsigned)(unit << 4), b_src + (size_t)c * 256 + w * 16, b_bytes);
+            cp_async16_zfill(st + P::kStageA + (unsigned)(unit << 4), b_src + (size_t)c * 256 + w * 16, b_bytes);
         }
     };
 
 #pragma unroll
     for (int d = 0; d < STAGES - 1; ++d) {
         if (d < kb) issue(d, d);
-        pf_commit();
+        cp_async_commit_group();
     }
     for (int c = 0; c < kb; ++c) {
         const float s0 = __ldg(sc0 + c), s1 = __ldg(sc1 + c);
-        pf_wait<STAGES - 2>();
+        cp_async_wait_groups<STAGES - 2>();
         __syncthreads();
         const int ahead = c + STAGES - 1;
         if (ahead < kb) issue(ahead % STAGES, ahead);
-        pf_commit();
+        cp_async_commit_group();
 
         const unsigned st = base + (unsigned)((c % STAGES) * P::kStage);
         const unsigned a_base = st + warp_m * MT * 2048;
@@ -280,7 +247,7 @@ __device__ __forceinline__ void prefill_mainloop(float (&acc)[MT][NT][4], const 
             }
         }
     }
-    pf_wait<0>();
+    cp_async_wait_groups<0>();
 }
 
 // gate/up for one (64 features, token tile): grid (I / 64, tile slots), block 32 WM WN, dynamic shared STAGES * kStage.
