@@ -54,6 +54,33 @@ public static class SyntheticCheckpoint
     };
 
     /// <summary>
+    /// DeepSeek-V3's widths and vocabulary at reduced depth (1 dense + 3 MoE layers of 256 routed experts, no MTP layer),
+    /// FP8 as V3 ships (35.1 GB of FP8 linears; the embedding and lm_head another 3.7 GB): the GPU benchmark's
+    /// full-width model. Too large for the CPU path.
+    /// </summary>
+    public static ModelConfig V3ReducedConfig() => MediumConfig() with
+    {
+        VocabSize = 129280,
+        HiddenSize = 7168,
+        IntermediateSize = 18432,
+        MoeIntermediateSize = 2048,
+        NumHiddenLayers = 4,
+        NumAttentionHeads = 128,
+        NRoutedExperts = 256,
+        NSharedExperts = 1,
+        NumExpertsPerTok = 8,
+        NGroup = 8,
+        TopkGroup = 4,
+        FirstKDenseReplace = 1,
+        QLoraRank = 1536,
+        KvLoraRank = 512,
+        QkNopeHeadDim = 128,
+        QkRopeHeadDim = 64,
+        VHeadDim = 128,
+        NumNextnPredictLayers = 0,
+    };
+
+    /// <summary>
     /// A mid-sized FP8 model with an MTP layer for CPU benchmarks: 8 layers (1 dense), 64 routed experts in 8 groups,
     /// hidden 1024; about 0.45 GB on disk.
     /// </summary>

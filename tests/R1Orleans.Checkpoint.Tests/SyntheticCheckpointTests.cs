@@ -182,6 +182,22 @@ public class SyntheticCheckpointTests
         long fp8Bytes = SyntheticCheckpoint.Tensors(m).Where(e => e.Role == TensorRole.Linear).Sum(e => e.Shape[0] * e.Shape[1]);
         Assert.InRange(fp8Bytes, 300_000_000, 500_000_000);
     }
+
+    [Fact]
+    public void V3ReducedPresetHasDeepSeekV3sWidthsAtFourLayersAndNoMtp()
+    {
+        ModelConfig v = SyntheticCheckpoint.V3ReducedConfig();
+        Assert.Equal(v, ModelConfigParser.Parse(ModelConfigWriter.ToJson(v)));
+        Assert.Equal((7168, 129280, 128, 256, 8, 2048, 18432), (v.HiddenSize, v.VocabSize, v.NumAttentionHeads, v.NRoutedExperts, v.NumExpertsPerTok, v.MoeIntermediateSize, v.IntermediateSize));
+        Assert.Equal((1536, 512, 128, 64, 128), (v.QLoraRank ?? 0, v.KvLoraRank, v.QkNopeHeadDim, v.QkRopeHeadDim, v.VHeadDim));
+        Assert.Equal((4, 1, 0), (v.NumHiddenLayers, v.FirstKDenseReplace, v.NumNextnPredictLayers));
+        IReadOnlyList<ExpectedTensor> tensors = SyntheticCheckpoint.Tensors(v);
+        Assert.DoesNotContain(tensors, e => e.Name.StartsWith("model.layers.4.", StringComparison.Ordinal));
+
+        // FP8 linears: four layers' MLA, the dense MLP, three MoE layers of 256 experts (44 MB each) and a shared one.
+        long fp8Bytes = tensors.Where(e => e.Role == TensorRole.Linear).Sum(e => e.Shape[0] * e.Shape[1]);
+        Assert.InRange(fp8Bytes, 34_500_000_000, 36_000_000_000);
+    }
 }
 
 public class SafetensorsWriterTests

@@ -41,26 +41,8 @@ public sealed record ReducedModelResult(
 /// </summary>
 public static class ReducedModelBench
 {
-    public static ModelConfig Config() => SyntheticCheckpoint.MediumConfig() with
-    {
-        VocabSize = 129280,
-        HiddenSize = 7168,
-        IntermediateSize = 18432,
-        MoeIntermediateSize = 2048,
-        NumHiddenLayers = 4,
-        NumAttentionHeads = 128,
-        NRoutedExperts = 256,
-        NSharedExperts = 1,
-        NumExpertsPerTok = 8,
-        NGroup = 8,
-        TopkGroup = 4,
-        FirstKDenseReplace = 1,
-        QLoraRank = 1536,
-        KvLoraRank = 512,
-        QkNopeHeadDim = 128,
-        QkRopeHeadDim = 64,
-        VHeadDim = 128,
-    };
+    /// <summary>The model: V3's widths and vocabulary, 1 dense + 3 MoE layers (the same as bench-engine's --synthetic v3-reduced).</summary>
+    public static ModelConfig Config() => SyntheticCheckpoint.V3ReducedConfig();
 
     public static ReducedModelResult Run(CudaContext context, KernelLibrary kernels, DeviceModelWeights weights, double copyGBps, int batch, int prompt, int steps, DeviceForwardOptions options, int seed)
     {

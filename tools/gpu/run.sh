@@ -7,6 +7,8 @@
 #   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 through the device-resident forward (float32
 #      activations, then the fast FP8 experts and linears), op by op, and with FP8 weights dequantized to float32
 #      (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:fp8:fast cuda0:fp8:perop cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
+#   3b. with ENGINE_V3=1 (off by default; a call of its own): bench-engine on the synthetic v3-reduced model (V3's widths,
+#      4 layers, ~39 GB written here first) through the device forward in fast mode, batch 1 and 64;
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
 #   5. PyTorch at the same sizes as 1: MoE decode and prefill and the dense BF16/FP8 matrix rates (torch_moe.py),
@@ -103,6 +105,19 @@ if [ "${SKIP_ENGINE:-0}" != "1" ]; then
       2>&1 | tee -a "$out/bench-engine.log"
     echo "r1 bench-engine --device $device --weights $weights: exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine.log"
   done
+fi
+
+# The reduced full-width model through the engine (ENGINE_V3=1, off by default: a call of its own). bench-engine writes
+# the synthetic v3-reduced checkpoint here first (DeepSeek-V3's widths, 1 dense + 3 MoE layers, ~39 GB of FP8 and BF16),
+# loads it and decodes through the device-resident forward in fast mode: tokens/s at batch 1 and 64 through the
+# scheduler-free engine loop (per-layer times against floors: r1-gpucheck --forward's reduced-model table).
+if [ "${ENGINE_V3:-0}" = "1" ]; then
+  export XDG_DATA_HOME="$work/data"
+  df -h "$work" | tee "$out/bench-engine-v3.log"
+  SECONDS=0
+  R1ORLEANS_DEVICE_FORWARD=fast timeout "${ENGINE_V3_TIMEOUT:-540}" "$bin/r1" bench-engine --device cuda:0 --weights fp8 --synthetic v3-reduced \
+    --prompt-tokens 32 --context 64 --steps 16 --batch 1 64 --repeats 2 2>&1 | tee -a "$out/bench-engine-v3.log"
+  echo "r1 bench-engine --synthetic v3-reduced (fast): exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine-v3.log"
 fi
 
 # The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0 (through the
