@@ -176,7 +176,15 @@ public static class EngineBenchCommand
         {
             Console.Error.WriteLine($"writing synthetic '{name}' checkpoint to {root} (once)...");
             Directory.CreateDirectory(root);
-            SyntheticCheckpoint.Write(root, config, new SyntheticCheckpointOptions(Seed: 1, Shards: 2));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+
+            // v3-reduced writes ~39 GB: say how far it is every 10 s.
+            using (new Timer(_ => Console.Error.WriteLine($"  {BytesIn(root) / 1e9:F1} GB written after {clock.Elapsed.TotalSeconds:F0} s"), null, 10_000, 10_000))
+            {
+                SyntheticCheckpoint.Write(root, config, new SyntheticCheckpointOptions(Seed: 1, Shards: 2));
+            }
+
+            Console.Error.WriteLine($"  {BytesIn(root) / 1e9:F1} GB in {clock.Elapsed.TotalSeconds:F0} s");
             File.WriteAllText(done, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
         }
 
@@ -191,6 +199,8 @@ public static class EngineBenchCommand
             ? "--synthetic v3-reduced (DeepSeek-V3's widths, ~39 GB of weights) runs on --device cuda:N only; on the CPU one step would take minutes"
             : null;
     }
+
+    private static long BytesIn(string directory) => new DirectoryInfo(directory).EnumerateFiles().Sum(f => f.Length);
 
     private static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
 }
