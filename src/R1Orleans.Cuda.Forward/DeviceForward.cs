@@ -356,6 +356,19 @@ public sealed class DeviceForward : IDisposable
 
     public float[] DownloadLogits(int rows) => Download<float>(_logits, rows * _w.Config.VocabSize);
 
+    /// <summary>The first logit rows of the last step straight into <paramref name="into"/> (whole rows of the vocabulary).</summary>
+    public void DownloadLogits(Span<float> into)
+    {
+        if (into.Length % _w.Config.VocabSize != 0)
+        {
+            throw new ArgumentException($"{into.Length} floats are not whole rows of {_w.Config.VocabSize}", nameof(into));
+        }
+
+        _context.MakeCurrent();
+        _stream.Synchronize();
+        _logits.Download(into);
+    }
+
     public int[] DownloadArgmax(int rows) => Download<int>(_argmax, rows);
 
     /// <summary>The final norm's output (the hidden states MTP reads) of every row.</summary>

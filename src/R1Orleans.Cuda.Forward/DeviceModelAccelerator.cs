@@ -138,12 +138,23 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
                 forward.DownloadHidden(n).CopyTo(hidden.AsSpan(start * d));
             }
 
-            float[] chunkOut = forward.DownloadLogits(chunkLogits.Length);
-            for (int j = 0; j < chunkLogits.Length; j++)
+            // The usual case — each logit row asked for once, in order (a decode step's rows, a prefill's last rows):
+            // straight into the output, without a second copy of [rows, vocab] floats.
+            int first = chunkLogits.Length > 0 ? wanted[chunkLogits[0]]![0] : 0;
+            bool inOrder = chunkLogits.Select((r, j) => wanted[r]!.Count == 1 && wanted[r]![0] == first + j).All(x => x);
+            if (chunkLogits.Length > 0 && inOrder)
             {
-                foreach (int at in wanted[chunkLogits[j]])
+                forward.DownloadLogits(logits.AsSpan(first * vocab, chunkLogits.Length * vocab));
+            }
+            else if (chunkLogits.Length > 0)
+            {
+                float[] chunkOut = forward.DownloadLogits(chunkLogits.Length);
+                for (int j = 0; j < chunkLogits.Length; j++)
                 {
-                    chunkOut.AsSpan(j * vocab, vocab).CopyTo(logits.AsSpan(at * vocab));
+                    foreach (int at in wanted[chunkLogits[j]])
+                    {
+                        chunkOut.AsSpan(j * vocab, vocab).CopyTo(logits.AsSpan(at * vocab));
+                    }
                 }
             }
 
