@@ -106,7 +106,7 @@ public static class EngineBenchCommand
         var results = new List<object>();
         Console.WriteLine(backend is CpuBackend
             ? $"attention kernels: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds"
-            : $"backend: {backend.Name} (activations copied per call; ceilings above are the CPU's)");
+            : $"backend: {backend.Name}, {DeviceModelAccelerator.ModeDescription()}; ceilings above are the CPU's");
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");

@@ -69,9 +69,7 @@ public static class GoldenCommand
         if (backend is CudaBackend cuda)
         {
             accelerator = DeviceModelAccelerator.For(cuda);
-            Console.WriteLine(accelerator is null
-                ? $"device: {cuda.Name}; op by op through CudaBackend, activations copied per call ({DeviceModelAccelerator.EnvironmentSwitch}=1 runs the device-resident forward)"
-                : $"device: {cuda.Name}; the device-resident forward (weights, latent cache and activations on the GPU; MTP op by op)");
+            Console.WriteLine($"device: {cuda.Name}; {DeviceModelAccelerator.ModeDescription()}{(accelerator is null ? string.Empty : "; MTP op by op")}");
         }
 
         var cases = new List<string>();

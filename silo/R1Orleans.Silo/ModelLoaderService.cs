@@ -171,6 +171,10 @@ public sealed partial class ModelLoaderService(
         LogLoading(logger, id, directory);
         var tracker = new LoadTracker(LoadPlan.FromCheckpoint(directory));
         IComputeBackend? backend = ComputeDevice.Parse(options.Device) is { IsCuda: true } device ? BackendFactory.Create(device) : null;
+        if (backend is CudaBackend gpu)
+        {
+            LogDevice(logger, gpu.Name, DeviceModelAccelerator.ModeDescription());
+        }
         var engineOptions = new InferenceEngineOptions
         {
             KvCacheTokens = options.KvCacheTokens,
@@ -270,6 +274,9 @@ public sealed partial class ModelLoaderService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Status}")]
     private static partial void LogBuiltIn(ILogger logger, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "device {Device}: {Mode}")]
+    private static partial void LogDevice(ILogger logger, string device, string mode);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "loading model {ModelId} from {Directory}")]
     private static partial void LogLoading(ILogger logger, string modelId, string directory);

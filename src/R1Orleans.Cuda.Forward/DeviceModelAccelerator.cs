@@ -60,6 +60,14 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         _weights = DeviceWeightUpload.FromModel(context, upload, model, experts, fast ? kernels : null, maxRows);
     }
 
+    /// <summary>How <see cref="For"/> runs CUDA models under the current environment, in words (for benchmark output and logs).</summary>
+    public static string ModeDescription() => Environment.GetEnvironmentVariable(EnvironmentSwitch) switch
+    {
+        "1" => $"device-resident forward ({EnvironmentSwitch}=1: float32 activations, the golden numerics)",
+        "fast" => $"device-resident forward, fast ({EnvironmentSwitch}=fast: FP8 experts and linears, BF16 lm_head and absorbed projections, mla_decode, on tensor cores)",
+        _ => $"op by op through CudaBackend (activations copied per call; {EnvironmentSwitch}=1 or fast for the device-resident forward)",
+    };
+
     /// <summary>
     /// The factory the engine takes (<see cref="ModelAcceleratorFactory"/>) for models on <paramref name="backend"/>'s
     /// device, or null unless <see cref="EnvironmentSwitch"/> is 1 or fast. Kernels come from the default folder and
