@@ -12,7 +12,8 @@
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
 #   5. PyTorch at the same sizes as 1: MoE decode and prefill and the dense BF16/FP8 matrix rates (torch_moe.py),
-#      MLA absorbed decode through the bmm path and SDPA (torch_mla.py); then torch_error.py: the error of one MoE
+#      MLA absorbed decode through the bmm path and SDPA (torch_mla.py), the reduced full-width model's decode step
+#      (torch_reduced.py, beside r1-gpucheck --forward's table); then torch_error.py: the error of one MoE
 #      step of r1-gpucheck's (written by --error-case) and of PyTorch's BF16 path against float64 (SKIP_TORCH=1
 #      leaves all three out).
 #   6. r1-gpucheck --nccl: the expert all-to-all (DeepEP's layout) through NCCL between all of this host's GPUs (one
@@ -20,7 +21,7 @@
 #      all-to-all, and a silent peer ending in a timeout (SKIP_NCCL=1 leaves it out; NCCL from the loader's path or
 #      the pip wheel nvidia-nccl-cu12/cu13, else R1ORLEANS_NCCL).
 # Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
-# torch_moe.py, torch_mla.py, torch_error.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
+# torch_moe.py, torch_mla.py, torch_reduced.py, torch_error.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/out}"
@@ -156,6 +157,7 @@ error_rc=0
 if [ "${SKIP_TORCH:-0}" != "1" ]; then
   PYTHONUNBUFFERED=1 python3 "$here/torch_moe.py" --out "$out/torch_moe.json" 2>&1 | tee "$out/torch_moe.log"
   PYTHONUNBUFFERED=1 python3 "$here/torch_mla.py" --out "$out/torch_mla.json" --gpucheck "$out/gpucheck.json" 2>&1 | tee "$out/torch_mla.log"
+  PYTHONUNBUFFERED=1 python3 "$here/torch_reduced.py" --out "$out/torch_reduced.json" --forward "$out/forward.json" 2>&1 | tee "$out/torch_reduced.log"
   if [ -f "$work/moe-case/case.json" ]; then
     PYTHONUNBUFFERED=1 python3 "$here/torch_error.py" "$work/moe-case" --out "$out/torch_error.json" 2>&1 | tee "$out/torch_error.log"
     error_rc=${PIPESTATUS[0]}
