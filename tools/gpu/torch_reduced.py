@@ -178,6 +178,7 @@ for batch in (1, 64):
             row["graph_error"] = traceback.format_exc()[-600:]
         best = min(v for k, v in row.items() if k in ("eager_ms", "graph_ms"))
         row["tokens_per_s"] = batch / (best / 1e3)
+        graph = None
         del model
     except Exception:
         row["error"] = traceback.format_exc()[-800:]
