@@ -21,7 +21,7 @@
 #      all-to-all, and a silent peer ending in a timeout (SKIP_NCCL=1 leaves it out; NCCL from the loader's path or
 #      the pip wheel nvidia-nccl-cu12/cu13, else R1ORLEANS_NCCL).
 # Layout beside this script (tools/gpu/stage.sh makes it): r1orleans.tar.xz, golden.tar.xz, kernels/*.cu,
-# torch_moe.py, torch_mla.py, torch_reduced.py, torch_error.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
+# torch_moe.py, torch_mla.py, torch_reduced.py, torch_timing.py, torch_error.py, heldout.py. Results go to $OUT (or ./out). GPUCHECK_ARGS passes arguments on (e.g. "--reps 50", "--checks-only").
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/out}"

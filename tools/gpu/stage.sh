@@ -5,7 +5,7 @@
 #                     linux-x64 into one folder so that they share one copy of the .NET runtime (a single-file
 #                     publish of r1-gpucheck alone is 38 MB), without symbols or models/, xz-compressed;
 #   golden.tar.xz     the model golden cases of ../shared/golden (tokenizer cases need no GPU), xz-compressed (~15 MB);
-#   kernels/*.cu, run.sh, torch_moe.py, torch_mla.py, torch_reduced.py, torch_error.py, heldout.py (the silo's questions and model come from the sent tree).
+#   kernels/*.cu, run.sh, torch_moe.py, torch_mla.py, torch_reduced.py, torch_timing.py, torch_error.py, heldout.py (the silo's questions and model come from the sent tree).
 # Then, on the GPU machine: bash .gpu/run.sh (results in $OUT).
 #   tools/gpu/stage.sh [DEST]          GOLDEN=DIR overrides ../shared/golden; GOLDEN=none leaves the cases out;
 #                                      GOLDEN_CASES="a b" stages only those cases (with the silo staged, all three
@@ -37,6 +37,6 @@ if [ "$golden" != "none" ] && [ -d "$golden" ]; then
   echo "golden cases staged: ${cases[*]}"
 fi
 cp -r "$root/kernels" "$dest/"
-cp "$root/tools/gpu/run.sh" "$root/tools/gpu/torch_moe.py" "$root/tools/gpu/torch_mla.py" "$root/tools/gpu/torch_reduced.py" "$root/tools/gpu/torch_error.py" "$root/tools/gpu/heldout.py" "$dest/"
+cp "$root/tools/gpu/run.sh" "$root/tools/gpu/torch_moe.py" "$root/tools/gpu/torch_mla.py" "$root/tools/gpu/torch_reduced.py" "$root/tools/gpu/torch_timing.py" "$root/tools/gpu/torch_error.py" "$root/tools/gpu/heldout.py" "$dest/"
 cd "$root" && echo "tracked files here: $(git ls-files -z | xargs -0 stat -c %s | awk '{s += $1} END {printf "%.1f", s / 1048576}') MiB tracked + $(du -sm "$dest" | cut -f1) MiB staged (limit 64 MiB)"
 du -sh "$dest"/*

@@ -12,28 +12,13 @@ FLOPs = 2 * batch * heads * ctx * (576 + 512). Timings are CUDA-event medians. W
 usage: python3 tools/gpu/torch_mla.py [--out FILE.json] [--gpucheck gpucheck.json]"""
 import json, math, os, sys, traceback
 import torch
+from torch_timing import arg, timeit
 
 torch.manual_seed(0)
 dev = torch.device("cuda")
 B, CTX, H, D, DV = 64, 4096, 128, 576, 512
 SCALE = 1 / math.sqrt(192)
 FLOP = 2 * B * H * CTX * (D + DV)
-
-
-def arg(name):
-    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
-
-
-def timeit(fn, reps=20, warm=3):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); torch.cuda.synchronize(); ts.append(a.elapsed_time(b) / 1e3)
-    ts.sort()
-    return ts[len(ts) // 2]
 
 
 res = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "batch": B, "context": CTX, "heads": H,

@@ -8,6 +8,7 @@ Adapted from the project's PyTorch anchors (shared/perf/torch_anchors.py); timin
 usage: python3 tools/gpu/torch_moe.py [--out FILE.json]"""
 import json, sys, traceback
 import torch
+from torch_timing import timeit
 
 torch.manual_seed(0)
 dev = torch.device("cuda")
@@ -15,18 +16,6 @@ E, H, I, K = 256, 7168, 2048, 8
 TOKENS = (1, 16, 64, 256)
 PREFILL = 4096
 FLOP_PER_SLOT = 2 * 3 * H * I  # gate, up and down of one expert for one token
-
-
-def timeit(fn, reps=20, warm=3):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); torch.cuda.synchronize(); ts.append(a.elapsed_time(b) / 1e3)
-    ts.sort()
-    return ts[len(ts) // 2]
 
 
 def routing(B):

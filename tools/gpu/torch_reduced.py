@@ -16,6 +16,7 @@ the same run) r1's graph ms beside them.
 usage: python3 tools/gpu/torch_reduced.py [--out FILE.json] [--forward forward.json]"""
 import json, math, sys, traceback
 import torch
+from torch_timing import arg, timeit
 import torch.nn.functional as F
 
 torch.manual_seed(0)
@@ -26,22 +27,6 @@ LAYERS, DENSE = 4, 1
 CTX = 56
 SOFTMAX_SCALE = 1 / math.sqrt(NOPE + ROPE)
 bf16 = torch.bfloat16
-
-
-def arg(name):
-    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
-
-
-def timeit(fn, reps=20, warm=3):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); torch.cuda.synchronize(); ts.append(a.elapsed_time(b) / 1e3)
-    ts.sort()
-    return ts[len(ts) // 2]
 
 
 def lin(rows, cols):
