@@ -3,14 +3,26 @@
 //   group score = sum of the two largest choices of each of n_group groups (the largest alone for 1-expert groups);
 //   the topk_group best groups stay (lower group first on ties); the top-k experts of those groups by choice score
 //   (lower id first on ties); weight = s / (sum of the k s + 1e-20 when normalize) x scaling.
-// Threads compute s and choice and one group's top two each; thread 0 picks groups and experts exactly as the CPU
-// does (k and the group count are small). Experts up to 1024, groups up to 32, k up to 32.
+// Threads compute s and choice and one group's top two each; the first warp picks groups and experts in the order the
+// CPU's scans give (one warp argmax per pick: k and the group count are small). Experts up to 1024, groups up to 32,
+// k up to 32.
 
 #define GATE_THREADS 256
 #define MAX_EXPERTS 1024
 #define MAX_GROUPS 32
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
+
+// The warp's best (v, idx) by v descending, then idx ascending (an empty lane holds idx 0x7fffffff), in every lane.
+__device__ __forceinline__ void warp_argmax(float& v, int& idx)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+        if (oi != 0x7fffffff && (idx == 0x7fffffff || ov > v || (ov == v && oi < idx))) { v = ov; idx = oi; }
+    }
+}
 
 extern "C" __global__ void __launch_bounds__(GATE_THREADS)
 noaux_tc_gate(const float* __restrict__ logits, const float* __restrict__ bias, int* __restrict__ ids, float* __restrict__ weights,
@@ -39,36 +51,45 @@ noaux_tc_gate(const float* __restrict__ logits, const float* __restrict__ bias, 
         group_score[g] = per_group == 1 ? first : first + second;
     }
     __syncthreads();
-    if (threadIdx.x != 0) return;
+    if (threadIdx.x >= 32) return;
 
+    // Warp 0 picks: topk_group rounds of a warp argmax over the groups, then k rounds over the kept groups' experts,
+    // each by (score descending, index ascending) — the order the CPU's sequential scans give, ties to the lower index.
+    const int lane = threadIdx.x;
     unsigned kept = 0u;
     for (int r = 0; r < topk_group; r++) {
-        int best = -1;
-        for (int g = 0; g < groups; g++) {
-            if (!(kept & (1u << g)) && (best < 0 || group_score[g] > group_score[best])) best = g;
-        }
-        kept |= 1u << best;
+        const bool open = lane < groups && !(kept & (1u << lane));
+        float v = open ? group_score[lane] : neg_inf();
+        int idx = open ? lane : 0x7fffffff;
+        warp_argmax(v, idx);
+        if (idx == 0x7fffffff) break;
+        kept |= 1u << idx;
     }
 
-    int picked[32];
+    __shared__ unsigned char taken[MAX_EXPERTS];
+    __shared__ int picked[32];
+    for (int e = lane; e < experts; e += 32) taken[e] = 0;
+    __syncwarp();
     int count = 0;
-    for (int e = 0; e < experts; e++) {
-        if (!(kept & (1u << (e / per_group)))) continue;
-        int pos = min(count, k);
-        while (pos > 0 && choice[e] > choice[picked[pos - 1]]) pos--;
-        if (pos < k) {
-            const int end = min(count, k - 1);
-            for (int i = end; i > pos; i--) picked[i] = picked[i - 1];
-            picked[pos] = e;
-            count = min(count + 1, k);
+    for (; count < k; count++) {
+        float v = neg_inf();
+        int idx = 0x7fffffff;
+        for (int e = lane; e < experts; e += 32) {
+            if (!(kept & (1u << (e / per_group))) || taken[e]) continue;
+            if (idx == 0x7fffffff || choice[e] > v) { v = choice[e]; idx = e; }
         }
+        warp_argmax(v, idx);
+        if (idx == 0x7fffffff) break;
+        if (lane == 0) { picked[count] = idx; taken[idx] = 1; }
+        __syncwarp();
     }
+    if (lane != 0) return;
 
     float sum = 0.f;
-    for (int i = 0; i < k; i++) sum += s[picked[i]];
+    for (int i = 0; i < count; i++) sum += s[picked[i]];
     const float denominator = normalize ? sum + 1e-20f : 1.f;
     for (int i = 0; i < k; i++) {
         ids[(size_t)t * k + i] = i < count ? picked[i] : -1;
-        weights[(size_t)t * k + i] = s[picked[i]] / denominator * scaling;
+        weights[(size_t)t * k + i] = i < count ? s[picked[i]] / denominator * scaling : 0.f;
     }
 }

@@ -66,6 +66,11 @@ public sealed class DeviceForward : IDisposable
             throw new ArgumentException($"kv_lora_rank {c.KvLoraRank} is above the attention kernel's 1024");
         }
 
+        if (c.QkRopeHeadDim > 512)
+        {
+            throw new ArgumentException($"qk_rope_head_dim {c.QkRopeHeadDim} is above rope_yarn's 512 (ROPE_MAX_HALF pairs)");
+        }
+
         _context = context;
         _k = new ForwardKernels(kernels);
         _w = weights;

@@ -33,7 +33,9 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     private readonly bool _useGraphs;
     private readonly bool _ownsKernels;
     private readonly DeviceForwardOptions _options;
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _retiredPools = [];
     private DeviceLatentCache? _cache;
+    private object? _pool;
     private DeviceForward? _forward;
     private long _biasVersion;
     private bool _graphsUseBias;
@@ -98,8 +100,13 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         ArgumentNullException.ThrowIfNull(logitRows);
         int rows = batch.Rows, d = _model.Config.HiddenSize, vocab = _model.Config.VocabSize, k = _model.Config.NumExpertsPerTok;
         _context.MakeCurrent();   // the engine steps from its own thread; allocations need the context current there
-        (int[] Table, int Blocks, int BlockSize)[] tables = [.. batch.Sequences.Select(s => TableOf(s))];
-        DeviceForward forward = Prepare(tables[0].Blocks, tables[0].BlockSize);
+        (int[] Table, int Blocks, int BlockSize, object Pool)[] tables = [.. batch.Sequences.Select(s => TableOf(s))];
+        if (tables.Any(t => !ReferenceEquals(t.Pool, tables[0].Pool)))
+        {
+            throw new ArgumentException("a step's sequences come from more than one latent cache pool; the device cache mirrors one", nameof(batch));
+        }
+
+        DeviceForward forward = Prepare(tables[0].Pool, tables[0].Blocks, tables[0].BlockSize);
         SyncBias(forward, bias);
 
         // The final hidden states feed only the MTP layer: without one they stay on the device (an empty array).
@@ -237,28 +244,50 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         forward.Stream.Synchronize();
     }
 
-    /// <summary>A slice's block table in the host cache, and the host pool's size (blocks, block size); no latents touched.</summary>
-    private static (int[] Table, int Blocks, int BlockSize) TableOf(SequenceSlice s)
+    /// <summary>A slice's block table in the host cache, the host pool's size (blocks, block size) and the pool; no latents touched.</summary>
+    private static (int[] Table, int Blocks, int BlockSize, object Pool) TableOf(SequenceSlice s)
     {
         LatentBlocks blocks = s.Cache.Blocks(s.ContextLength);
-        return (blocks.BlockTable.ToArray(), blocks.PoolBlocks, blocks.BlockSize);
+        return (blocks.BlockTable.ToArray(), blocks.PoolBlocks, blocks.BlockSize, blocks.Pool);
     }
 
-    /// <summary>The device cache mirrors the host pool (same blocks and block size); built on the first step.</summary>
-    private DeviceForward Prepare(int blocks, int blockSize)
+    /// <summary>
+    /// The device cache mirrors one host pool (same blocks and block size), built on its first step. A step from a new
+    /// pool (an engine or benchmark that made a new cache) replaces it: the device cache, the forward and its graphs are
+    /// rebuilt for the new pool and the old pool is retired; a later step from a retired pool is refused, since its
+    /// latents on the device are gone.
+    /// </summary>
+    private DeviceForward Prepare(object pool, int blocks, int blockSize)
     {
+        if (_forward is not null && ReferenceEquals(pool, _pool))
+        {
+            return _forward;
+        }
+
+        if (_retiredPools.TryGetValue(pool, out _))
+        {
+            throw new InvalidOperationException("this step's sequences are in a latent cache pool whose device copy was replaced by a newer pool's; their latents are no longer on the device");
+        }
+
         if (_forward is not null)
         {
-            if (_cache!.Blocks != blocks || _cache.BlockSize != blockSize)
+            _retiredPools.Add(_pool!, _pool!);
+            foreach (CudaGraph g in _graphs.Values)
             {
-                throw new InvalidOperationException($"the device cache mirrors a host pool of {_cache.Blocks} blocks of {_cache.BlockSize}; this step's pool has {blocks} of {blockSize}");
+                g.Dispose();
             }
 
-            return _forward;
+            _graphs.Clear();
+            _eagerDecodeSizes.Clear();
+            _forward.Dispose();
+            _cache!.Dispose();
+            _forward = null;
+            _cache = null;
         }
 
         _cache = new DeviceLatentCache(_context, _weights.Layers.Count, _model.Config.LatentCacheDim, blocks, blockSize);
         _forward = new DeviceForward(_context, _kernels, _weights, _cache, _maxRows, _maxRows, blocks, _options);
+        _pool = pool;
         return _forward;
     }
 

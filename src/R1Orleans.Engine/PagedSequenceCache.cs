@@ -67,7 +67,7 @@ public sealed class PagedSequenceCache : ILatentSequenceCache
             throw new InvalidOperationException($"{count} positions' blocks asked for, {Capacity} reserved");
         }
 
-        return new LatentBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_blockTable)[.._pool.BlocksFor(count)], _pool.BlockSize, _pool.Blocks);
+        return new LatentBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_blockTable)[.._pool.BlocksFor(count)], _pool.BlockSize, _pool.Blocks, _pool);
     }
 
     public void Gather(int layer, int count, Span<float> dst)

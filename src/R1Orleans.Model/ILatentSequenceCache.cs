@@ -20,9 +20,15 @@ public interface ILatentSequenceCache
     LatentBlocks Blocks(int count);
 }
 
-/// <summary>A sequence's block table for its first positions, the block size, and how many blocks the pool has.</summary>
-public readonly ref struct LatentBlocks(ReadOnlySpan<int> blockTable, int blockSize, int poolBlocks)
+/// <summary>
+/// A sequence's block table for its first positions, the block size, how many blocks the pool has, and the pool itself
+/// (its identity only: a cache kept elsewhere at the same block ids mirrors one pool, and must know when a step comes
+/// from another).
+/// </summary>
+public readonly ref struct LatentBlocks(ReadOnlySpan<int> blockTable, int blockSize, int poolBlocks, object pool)
 {
+    public object Pool { get; } = pool;
+
     public ReadOnlySpan<int> BlockTable { get; } = blockTable;
 
     public int BlockSize { get; } = blockSize;

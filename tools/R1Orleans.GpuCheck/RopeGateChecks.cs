@@ -36,9 +36,13 @@ public static class RopeGateChecks
             yield return Rope(context, kernels, stream, rng, c, $"rope_yarn k_rope {name}", tokens, 1, c.LatentCacheDim, 0, c.KvLoraRank);
         }
 
-        foreach ((ModelConfig c, string name, int tokens, bool bias) in new[] { (v3, "DeepSeek-V3", 64, true), (v3, "DeepSeek-V3 no bias", 9, false), (medium, "medium", 33, true), (tiny, "tiny", 7, true), (oneGroup, "1 group, unnormalized", 5, true) })
+        foreach ((ModelConfig c, string name, int tokens, bool bias, bool ties) in new[]
         {
-            foreach (CheckResult r in Gate(context, kernels, stream, rng, c, $"noaux_tc_gate {name} [{tokens}]", tokens, bias))
+            (v3, "DeepSeek-V3", 64, true, false), (v3, "DeepSeek-V3 no bias", 9, false, false), (medium, "medium", 33, true, false), (tiny, "tiny", 7, true, false),
+            (oneGroup, "1 group, unnormalized", 5, true, false), (v3, "DeepSeek-V3 with ties", 16, true, true), (medium, "medium with ties", 16, false, true),
+        })
+        {
+            foreach (CheckResult r in Gate(context, kernels, stream, rng, c, $"noaux_tc_gate {name} [{tokens}]", tokens, bias, ties))
             {
                 yield return r;
             }
@@ -75,11 +79,18 @@ public static class RopeGateChecks
         return new CheckResult($"{name} [{tokens}, {heads} x {yarn.Dim}]", RopeTolerance, Agreement.Of(dx.Download<float>(x.Length), expected));
     }
 
-    private static IEnumerable<CheckResult> Gate(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, ModelConfig c, string name, int tokens, bool useBias)
+    /// <summary>
+    /// The gate against NoauxTcGate.Route. With <paramref name="ties"/>, expert e has the weight row and bias of expert
+    /// e mod (experts / 4): every score is shared by four experts in different groups, so groups tie too, and both picks
+    /// must break ties toward the lower index as the CPU's scans do.
+    /// </summary>
+    private static IEnumerable<CheckResult> Gate(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, ModelConfig c, string name, int tokens, bool useBias, bool ties)
     {
-        int experts = c.NRoutedExperts, k = c.NumExpertsPerTok, hidden = 64;
-        var weight = new Matrix(experts, hidden, Rng.Uniform(rng, experts * hidden, -0.5f, 0.5f));
-        float[] bias = Rng.Uniform(rng, experts, -0.1f, 0.1f);
+        int experts = c.NRoutedExperts, k = c.NumExpertsPerTok, hidden = 64, distinct = ties ? experts / 4 : experts;
+        float[] rows = Rng.Uniform(rng, distinct * hidden, -0.5f, 0.5f);
+        float[] biases = Rng.Uniform(rng, distinct, -0.1f, 0.1f);
+        var weight = new Matrix(experts, hidden, [.. Enumerable.Range(0, experts * hidden).Select(i => rows[((i / hidden) % distinct * hidden) + (i % hidden)])]);
+        float[] bias = [.. Enumerable.Range(0, experts).Select(e => biases[e % distinct])];
         float[] x = Rng.Uniform(rng, tokens * hidden, -1f, 1f);
         var gate = new NoauxTcGate(c, weight, bias) { UseCorrectionBias = useBias };
         var cpu = new CpuBackend(1);

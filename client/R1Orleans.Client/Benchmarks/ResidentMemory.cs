@@ -32,11 +32,22 @@ public sealed record ResidentMemory(long RssBytes, long? RssAnonBytes)
         {
             if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
             {
-                string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024; // kB
+                return StatusKilobytes(line) * 1024;
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The value of a /proc/self/status line in kB ("RssAnon:\t     152 kB"; from eight digits on the tab is
+    /// followed by the number itself, "RssAnon:\t40123456 kB").
+    /// </summary>
+    public static long StatusKilobytes(string line)
+    {
+        string[] parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        return parts.Length == 3 && parts[2] == "kB" && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long kb)
+            ? kb
+            : throw new FormatException($"not a /proc/self/status line in kB: '{line}'");
     }
 }
