@@ -14,11 +14,12 @@ namespace R1Orleans.Cuda.Forward;
 public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
 {
     /// <summary>
-    /// Environment switch: 1 runs a CUDA model's steps through the device-resident forward with float32 activations
-    /// throughout (the golden numerics); fast, with the FP8 routed experts and linears on tensor cores (f16
-    /// activations) and lm_head and the absorbed projections in BF16 on tensor cores, as the benchmark runs them; unset or anything else, op by op through CudaBackend. Opt-in until the
-    /// engine path has run on a GPU (r1-gpucheck --forward has checked the forward itself against every golden case;
-    /// tools/gpu/run.sh sets it for the golden, bench-engine and silo runs).
+    /// Environment switch for how a CUDA model's steps run. Unset (or 1): through the device-resident forward with
+    /// float32 activations throughout (the golden numerics; the default since its engine path passed the golden cases,
+    /// the engine checks and the silo's held-out questions on an H100). fast: with the FP8 routed experts and linears on
+    /// tensor cores (f16 activations) and lm_head and the absorbed projections in BF16 on tensor cores, as the
+    /// benchmark runs them. 0: op by op through CudaBackend (every op copies its activations in and out). Anything else
+    /// is refused with the values it takes.
     /// </summary>
     public const string EnvironmentSwitch = "R1ORLEANS_DEVICE_FORWARD";
 
@@ -63,29 +64,29 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
     }
 
     /// <summary>How <see cref="For"/> runs CUDA models under the current environment, in words (for benchmark output and logs).</summary>
-    public static string ModeDescription() => Environment.GetEnvironmentVariable(EnvironmentSwitch) switch
+    public static string ModeDescription() => Mode() switch
     {
-        "1" => $"device-resident forward ({EnvironmentSwitch}=1: float32 activations, the golden numerics)",
-        "fast" => $"device-resident forward, fast ({EnvironmentSwitch}=fast: FP8 experts and linears, BF16 lm_head and absorbed projections, mla_decode, on tensor cores)",
-        _ => $"op by op through CudaBackend (activations copied per call; {EnvironmentSwitch}=1 or fast for the device-resident forward)",
+        DeviceForwardMode.Exact => $"device-resident forward (float32 activations, the golden numerics; {EnvironmentSwitch}=fast for tensor cores, =0 op by op)",
+        DeviceForwardMode.Fast => $"device-resident forward, fast ({EnvironmentSwitch}=fast: FP8 experts and linears, BF16 lm_head and absorbed projections, mla_decode, on tensor cores)",
+        _ => $"op by op through CudaBackend ({EnvironmentSwitch}=0: activations copied per call)",
     };
 
     /// <summary>
     /// The factory the engine takes (<see cref="ModelAcceleratorFactory"/>) for models on <paramref name="backend"/>'s
-    /// device, or null unless <see cref="EnvironmentSwitch"/> is 1 or fast. Kernels come from the default folder and
-    /// cache. With 1 the routed experts run on the reference kernels (float32 activations, the golden numerics); with
+    /// device, or null when <see cref="EnvironmentSwitch"/> is 0 (op by op). Kernels come from the default folder and
+    /// cache. Unset or 1, the routed experts run on the reference kernels (float32 activations, the golden numerics);
     /// fast, on MoeFp8Experts, and the FP8 linears, lm_head and the absorbed projections on tensor cores.
     /// </summary>
     public static ModelAcceleratorFactory? For(CudaBackend backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        string? mode = Environment.GetEnvironmentVariable(EnvironmentSwitch);
-        if (mode is not ("1" or "fast"))
+        DeviceForwardMode mode = Mode();
+        if (mode == DeviceForwardMode.PerOp)
         {
             return null;
         }
 
-        bool fast = mode == "fast";
+        bool fast = mode == DeviceForwardMode.Fast;
         return (model, experts, routed) =>
         {
             backend.Context.MakeCurrent();
@@ -93,6 +94,9 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
             return new DeviceModelAccelerator(backend.Context, kernels, model, experts, routed, ownsKernels: true, fast: fast);
         };
     }
+
+    /// <summary><see cref="EnvironmentSwitch"/> as set now (<see cref="DeviceForwardModes.Parse"/>).</summary>
+    public static DeviceForwardMode Mode() => DeviceForwardModes.Parse(Environment.GetEnvironmentVariable(EnvironmentSwitch), EnvironmentSwitch);
 
     public ModelOutput Forward(ForwardBatch batch, int[] logitRows, GateBias? bias)
     {

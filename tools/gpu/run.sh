@@ -3,7 +3,7 @@
 #   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
 #      benchmark against the copy bandwidth measured in the same run;
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU), through the
-#      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=1, then unset); then r1-gpucheck --forward (below);
+#      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=1, then 0); then r1-gpucheck --forward (below);
 #   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 through the device-resident forward (float32
 #      activations, then the fast FP8 experts and linears), op by op, and with FP8 weights dequantized to float32
 #      (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:fp8:fast cuda0:fp8:perop cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
@@ -64,7 +64,7 @@ if [ -f "$here/golden.tar.xz" ]; then
   xz -dc "$here/golden.tar.xz" | tar -C "$work/golden" -xf -
   SECONDS=0
   if [ "${SKIP_GOLDEN:-0}" != "1" ]; then
-    # Through the device-resident forward (R1ORLEANS_DEVICE_FORWARD=1), then op by op through CudaBackend (the default).
+    # Through the device-resident forward (R1ORLEANS_DEVICE_FORWARD=1, the default), then op by op through CudaBackend (=0).
     R1ORLEANS_DEVICE_FORWARD=1 "$bin/r1" golden --device cuda:0 "$work/golden" 2>&1 | tee "$out/golden-cuda.log"
     golden_rc=${PIPESTATUS[0]}
     echo "R1ORLEANS_DEVICE_FORWARD=1 r1 golden --device cuda:0: exit code $golden_rc after ${SECONDS}s" | tee -a "$out/golden-cuda.log"
@@ -121,8 +121,8 @@ if [ "${ENGINE_V3:-0}" = "1" ]; then
   echo "r1 bench-engine --synthetic v3-reduced (fast): exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine-v3.log"
 fi
 
-# The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0 (through the
-# device-resident forward, R1ORLEANS_DEVICE_FORWARD=1): the 20 held-out
+# The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0 (with the environment as
+# a user's: the device-resident forward is the default): the 20 held-out
 # additions through the OpenAI API, greedy; the GPU silo's answers must equal the CPU silo's. SKIP_SILO=1 leaves it out.
 repo="$(dirname "$here")"
 tiny="$repo/models/r1orleans-tiny"
@@ -131,7 +131,7 @@ silo_rc=0
 if [ "${SKIP_SILO:-0}" != "1" ] && [ -x "$bin/r1-silo" ] && [ -d "$tiny" ] && [ -f "$questions" ]; then
   for device in cpu cuda:0; do
     port=$((20000 + RANDOM % 10000))
-    R1ORLEANS_DEVICE_FORWARD=1 "$bin/r1-silo" --device "$device" --model "$tiny" --served-model-name r1orleans-tiny --urls "http://127.0.0.1:$port" \
+    env -u R1ORLEANS_DEVICE_FORWARD "$bin/r1-silo" --device "$device" --model "$tiny" --served-model-name r1orleans-tiny --urls "http://127.0.0.1:$port" \
       --silo-port $((port + 10000)) --gateway-port $((port + 20000)) --kv-cache-tokens 8192 --Logging:LogLevel:Default Warning \
       >"$work/silo.log" 2>&1 &
     pid=$!
