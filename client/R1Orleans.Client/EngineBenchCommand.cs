@@ -30,9 +30,9 @@ public static class EngineBenchCommand
         var attention = new Option<AttentionKernel>("--attention") { Description = "Attention kernels (prefill and decode): Tiled (default) or PerHead (the reference, for A/B timing)", DefaultValueFactory = _ => AttentionKernel.Tiled };
         var parallelThreshold = new Option<long>("--parallel-threshold") { Description = "Multiply-adds below which a Linear stays on one thread", DefaultValueFactory = _ => CpuBackend.DefaultParallelThreshold };
         var weights = new Option<string>("--weights") { Description = "How FP8 checkpoints' linear weights are held: fp8 (codes + block scales, default) or float32 (dequantized at load, for A/B)", DefaultValueFactory = _ => "fp8" };
-        var device = new Option<string>("--device") { Description = "Where the math runs: cpu (default) or cuda:N (the ceilings stay the CPU's)", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "Where the math runs: cpu (default) or cuda:N (then the ceiling is the device's copy bandwidth)", DefaultValueFactory = _ => "cpu" };
         var serving = new Option<bool>("--serving") { Description = "Also measure decode through the serving engine (scheduler, sampler), with and without MTP drafts" };
-        var command = new Command("bench-engine", "Engine prefill/decode throughput (cpu, or --device cuda:N) against the CPU ceilings measured in the same run")
+        var command = new Command("bench-engine", "Engine prefill/decode throughput (cpu, or --device cuda:N) against the ceilings measured in the same run (the CPU's read bandwidth and matrix rate, or the device's copy bandwidth)")
         {
             models, synthetic, prompt, context, steps, batches, repeats, threads, json, serving, attention, parallelThreshold, device, weights,
         };
@@ -97,16 +97,27 @@ public static class EngineBenchCommand
             return 2;
         }
 
-        Console.Error.WriteLine($"measuring ceilings with {threads} threads...");
-        HardwareCeiling ceiling = HardwareCeiling.Measure(threads);
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {threads} threads; read bandwidth {ceiling.ReadBytesPerSecond / 1e9:0.0} GB/s, matrix rate {ceiling.FlopsPerSecond / 1e9:0.0} GFLOP/s (medians)");
+        HardwareCeiling ceiling;
+        if (backend is CudaBackend gpu)
+        {
+            Console.Error.WriteLine("measuring the device's copy bandwidth...");
+            ceiling = HardwareCeiling.ForDevice(DeviceCopyBandwidth.Measure(gpu.Context));
+            Console.WriteLine($"device: {gpu.Name}; copy bandwidth {ceiling.ReadBytesPerSecond / 1e9:0} GB/s (cuMemcpyDtoD of 1 GiB, read + write, median of 10); its matrix rate is not measured here (r1-gpucheck, torch_moe.py)");
+        }
+        else
+        {
+            Console.Error.WriteLine($"measuring ceilings with {threads} threads...");
+            ceiling = HardwareCeiling.Measure(threads);
+            Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {threads} threads; read bandwidth {ceiling.ReadBytesPerSecond / 1e9:0.0} GB/s, matrix rate {ceiling.FlopsPerSecond / 1e9:0.0} GFLOP/s (medians)");
+        }
+
         var prefillRows = new List<string[]>();
         var decodeRows = new List<string[]>();
         var servingRows = new List<string[]>();
         var results = new List<object>();
         Console.WriteLine(backend is CpuBackend
             ? $"attention kernels: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds"
-            : $"backend: {backend.Name}, {DeviceModelAccelerator.ModeDescription()}; ceilings above are the CPU's");
+            : $"backend: {backend.Name}, {DeviceModelAccelerator.ModeDescription()}");
         foreach ((string name, string dir) in dirs)
         {
             Console.Error.WriteLine($"{name}: loading {dir}");
@@ -118,8 +129,9 @@ public static class EngineBenchCommand
             var bench = new EngineBenchmark(model, ceiling, fp8Resident: fp8Resident);
             int p = Math.Min(prompt, model.Config.MaxPositionEmbeddings);
             PrefillResult pr = bench.Prefill(p, repeats);
-            prefillRows.Add([name, p.ToString(CultureInfo.InvariantCulture), F(pr.Seconds * 1e3, "0.0"), F(pr.TokensPerSecond, "0"), F(pr.FloorSeconds * 1e3, "0.00"), F(pr.OfCeiling * 100, "0.0") + "%"]);
-            results.Add(new { model = name, kind = "prefill", tokens = p, seconds = pr.Seconds, tokens_per_second = pr.TokensPerSecond, floor_seconds = pr.FloorSeconds });
+            prefillRows.Add([name, p.ToString(CultureInfo.InvariantCulture), F(pr.Seconds * 1e3, "0.0"), F(pr.TokensPerSecond, "0"),
+                ceiling.HasMatrixRate ? F(pr.FloorSeconds * 1e3, "0.00") : "-", ceiling.HasMatrixRate ? F(pr.OfCeiling * 100, "0.0") + "%" : "-"]);
+            results.Add(new { model = name, kind = "prefill", tokens = p, seconds = pr.Seconds, tokens_per_second = pr.TokensPerSecond, floor_seconds = ceiling.HasMatrixRate ? pr.FloorSeconds : (double?)null });
             foreach (int b in batches)
             {
                 int ctx = Math.Min(context, model.Config.MaxPositionEmbeddings - steps - 1);
@@ -140,10 +152,14 @@ public static class EngineBenchCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine("prefill (naive MLA, one prompt, logits of the last row; ceiling = FLOPs / matrix rate)");
+        Console.WriteLine(ceiling.HasMatrixRate
+            ? "prefill (naive MLA, one prompt, logits of the last row; ceiling = FLOPs / matrix rate)"
+            : "prefill (one prompt, logits of the last row; no ceiling: the device's matrix rate is not measured here)");
         TextTable.Write(Console.Out, ["model", "tokens", "ms", "tok/s", "floor ms", "of ceiling"], prefillRows);
         Console.WriteLine();
-        Console.WriteLine("decode (absorbed MLA through the paged cache; ceiling = max(bytes read / bandwidth, FLOPs / matrix rate))");
+        Console.WriteLine(ceiling.HasMatrixRate
+            ? "decode (absorbed MLA through the paged cache; ceiling = max(bytes read / bandwidth, FLOPs / matrix rate))"
+            : "decode (absorbed MLA through the paged cache; ceiling = bytes read / the device's copy bandwidth)");
         TextTable.Write(Console.Out, ["model", "batch", "context", "ms/step", "tok/s", "MB/step", "GFLOP/step", "floor ms", "of ceiling"], decodeRows);
         if (servingRows.Count > 0)
         {
@@ -154,7 +170,7 @@ public static class EngineBenchCommand
 
         if (json is not null)
         {
-            File.WriteAllText(json, JsonSerializer.Serialize(new { ceiling = new { read_bytes_per_second = ceiling.ReadBytesPerSecond, flops_per_second = ceiling.FlopsPerSecond, threads }, results }, new JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(json, JsonSerializer.Serialize(new { ceiling = new { read_bytes_per_second = ceiling.ReadBytesPerSecond, flops_per_second = ceiling.HasMatrixRate ? ceiling.FlopsPerSecond : (double?)null, threads, device = backend is CudaBackend ? backend.Name : null }, results }, new JsonSerializerOptions { WriteIndented = true }));
         }
 
         return 0;

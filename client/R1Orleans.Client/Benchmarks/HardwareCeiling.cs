@@ -11,6 +11,17 @@ namespace R1Orleans.Client.Benchmarks;
 /// </summary>
 public sealed record HardwareCeiling(double ReadBytesPerSecond, double FlopsPerSecond, int Threads)
 {
+    /// <summary>
+    /// A GPU's ceiling as bench-engine measures it: the device's copy bandwidth (read + write over time) and no matrix
+    /// rate (none is measured here: FLOP floors count as zero, and a table shows none; r1-gpucheck and torch_moe.py
+    /// measure the GPU's rates).
+    /// </summary>
+    public static HardwareCeiling ForDevice(double copyBytesPerSecond) =>
+        new(copyBytesPerSecond, double.PositiveInfinity, 0);
+
+    /// <summary>Whether a matrix rate was measured (false for <see cref="ForDevice"/>).</summary>
+    public bool HasMatrixRate => double.IsFinite(FlopsPerSecond);
+
     public static HardwareCeiling Measure(int threads, int repeats = 5)
     {
         return new HardwareCeiling(MeasureBandwidth(threads, repeats), MeasureMatrixRate(threads, repeats), threads);
