@@ -98,10 +98,10 @@ public static class DeviceWeightUpload
     }
 
     /// <summary>
-    /// A layer's experts for the fast FP8 kernels, or null when they are not FP8 with 128x128 blocks in a shape those
-    /// kernels take: vLLM's w13 (each expert's gate rows, then its up rows) and w2, row-major, then packed into tile order.
+    /// A layer's experts for the fast FP8 kernels (MoeFp8Experts), or null when they are not FP8 with 128x128 blocks in a
+    /// shape those kernels take: vLLM's w13 (each expert's gate rows, then its up rows) and w2, row-major, then packed
+    /// into tile order. Every layer shares one <paramref name="scratch"/>.
     /// </summary>
-    /// <summary>A layer's routed experts packed for MoeFp8Experts, or null where they do not fit it; every layer shares one <paramref name="scratch"/>.</summary>
     private static MoeFp8Experts? FastExperts(CudaContext context, CudaStream stream, KernelLibrary kernels, ExpertShard shard, Checkpoint.ModelConfig c, int layer, int maxTokens, List<IDisposable> owned, ref MoeScratch? scratch)
     {
         int e = c.NRoutedExperts, h = c.HiddenSize, i = c.MoeIntermediateSize;
