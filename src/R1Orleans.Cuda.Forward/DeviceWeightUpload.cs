@@ -17,6 +17,9 @@ public static class DeviceWeightUpload
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(experts);
+        long needed = model.Embedding.Table.ByteSize + model.Head.Weight.ByteSize
+            + experts.Keys.Where(k => k.Layer < model.Blocks.Count).Sum(k => experts.Get(k.Layer, k.Expert).WeightBytes);
+        DeviceMemoryCheck.Require(needed, context.MemoryInfo().Free, context.Name);
         var owned = new List<IDisposable>();
         try
         {
