@@ -63,6 +63,14 @@ __device__ __forceinline__ u32 e4m3x2_to_f16x2_bits(u32 v)
     return r;
 }
 
+// Two floats to a bf16x2 word (round to nearest even), lo in the low half.
+__device__ __forceinline__ u32 pack_bf16x2(float lo, float hi)
+{
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
 // d += A . B on tensor cores, m16n8k16, f32 accumulate (fragments as PTX lays them out for mma.sync).
 __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1)
 {

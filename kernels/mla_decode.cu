@@ -67,13 +67,6 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const u32 (&a)[4], u32 b
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-__device__ __forceinline__ u32 pack_bf16x2(float lo, float hi)
-{
-    u32 r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-}
-
 // Byte offset of 16-byte unit u of row r in a swizzled 1152-byte-row tile.
 __device__ __forceinline__ unsigned tile_off(int r, int u) { return (unsigned)(r * MLA_ROW_BYTES + ((u ^ (r & 7)) << 4)); }
 

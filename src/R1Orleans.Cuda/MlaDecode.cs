@@ -2,7 +2,7 @@ namespace R1Orleans.Cuda;
 
 /// <summary>
 /// MLA absorbed decode attention on the GPU over a paged BF16 latent cache (FlashMLA's layout), on tensor cores:
-/// kernels/mla_decode.cu. Buffers: <see cref="Q"/> [batch, heads, 576] bf16 (q_nope absorbed through W_UK, then
+/// kernels/mla_decode.cu (mma.sync) or kernels/mla_decode_wgmma.cu (Hopper's wgmma), see <see cref="MlaDecodeKernel"/>. Buffers: <see cref="Q"/> [batch, heads, 576] bf16 (q_nope absorbed through W_UK, then
 /// q_rope), <see cref="Cache"/> [pages, 64, 576] bf16 (latent c, then the rotated k_rope), <see cref="BlockTable"/>
 /// [batch, maxPagesPerSequence] int, <see cref="SeqLens"/> [batch] int, <see cref="Output"/> [batch, heads, 512] float32:
 /// out[b, h] = softmax_u((q[b, h] · cache_row(u)) · scale, u &lt; seqlen[b]) · c(u).
@@ -28,6 +28,9 @@ public sealed class MlaDecode : IDisposable
     /// <summary>Dynamic shared memory of mla_decode (Q, two KV stages, P and the row statistics): one CTA per SM.</summary>
     public const int SharedBytes = 230_400;
 
+    /// <summary>Dynamic shared memory of mla_decode_wgmma: the same buffers in 1024-aligned swizzled chunks, plus the alignment slack.</summary>
+    public const int WgmmaSharedBytes = 230_912;
+
     private const int Threads = 256;
     private readonly CudaKernel _decode;
     private readonly CudaKernel _combine;
@@ -35,7 +38,8 @@ public sealed class MlaDecode : IDisposable
     private readonly DeviceBuffer _oPart;
     private readonly DeviceBuffer _lsePart;
 
-    public MlaDecode(CudaContext context, KernelLibrary kernels, int maxBatch, int heads, int maxPagesPerSequence, int cachePages, int maxSplits = 64)
+    /// <param name="kernel">The decode kernel; null: <see cref="MlaDecodeKernels.DefaultFor"/> the device.</param>
+    public MlaDecode(CudaContext context, KernelLibrary kernels, int maxBatch, int heads, int maxPagesPerSequence, int cachePages, int maxSplits = 64, MlaDecodeKernel? kernel = null)
     {
         if (heads < HeadsPerCta || heads % HeadsPerCta != 0 || maxBatch is < 1 or > 65535 || maxPagesPerSequence < 1 || cachePages < 1 || maxSplits < 1)
         {
@@ -48,9 +52,11 @@ public sealed class MlaDecode : IDisposable
         CachePages = cachePages;
         MaxSplits = maxSplits;
         Multiprocessors = context.MultiprocessorCount;
-        _decode = kernels.Kernel("mla_decode", "mla_decode");
+        Kernel = kernel ?? MlaDecodeKernels.DefaultFor(context.ComputeCapability);
+        MlaDecodeKernels.Require(Kernel, context.ComputeCapability);
+        _decode = Kernel == MlaDecodeKernel.Wgmma ? kernels.Kernel("mla_decode_wgmma", "mla_decode_wgmma") : kernels.Kernel("mla_decode", "mla_decode");
         _combine = kernels.Kernel("mla_decode", "mla_decode_combine");
-        _decode.SetMaxDynamicSharedMemory(SharedBytes);
+        _decode.SetMaxDynamicSharedMemory(DecodeSharedBytes);
         long b = maxBatch, h = heads;
         Q = Own(context.Allocate(b * h * HeadDim * 2));
         Cache = Own(context.Allocate((long)cachePages * PageSize * HeadDim * 2));
@@ -62,6 +68,17 @@ public sealed class MlaDecode : IDisposable
     }
 
     public int MaxBatch { get; }
+
+    /// <summary>Which kernel runs the decode (the combine is shared).</summary>
+    public MlaDecodeKernel Kernel { get; }
+
+    /// <summary>
+    /// Lab switch for <see cref="MlaDecodeKernel.Wgmma"/> until a GPU run settles it: false reads V's descriptor as the
+    /// PTX ISA describes MN-major operands (leading offset along dims, stride offset along tokens), true exchanges them.
+    /// </summary>
+    public bool SwapVDescriptorOffsets { get; set; }
+
+    private int DecodeSharedBytes => Kernel == MlaDecodeKernel.Wgmma ? WgmmaSharedBytes : SharedBytes;
 
     public int Heads { get; }
 
@@ -186,8 +203,17 @@ public sealed class MlaDecode : IDisposable
         }
 
         marks?[0].Record(stream);
-        _decode.Launch(stream, new Dim3((uint)(Heads / HeadsPerCta), (uint)splits, (uint)batch), Threads, SharedBytes,
-            io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart);
+        var grid = new Dim3((uint)(Heads / HeadsPerCta), (uint)splits, (uint)batch);
+        if (Kernel == MlaDecodeKernel.Wgmma)
+        {
+            _decode.Launch(stream, grid, Threads, WgmmaSharedBytes,
+                io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart, SwapVDescriptorOffsets ? 1 : 0);
+        }
+        else
+        {
+            _decode.Launch(stream, grid, Threads, SharedBytes,
+                io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart);
+        }
         marks?[1].Record(stream);
         if (splits > 1)
         {

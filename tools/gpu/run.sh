@@ -2,6 +2,7 @@
 # Runs everything GPU-side in one call on the GPU machine:
 #   1. r1-gpucheck: NVRTC compile, every kernel and every CudaBackend op against the CPU reference, the MoE decode
 #      benchmark against the copy bandwidth measured in the same run;
+#   1b. r1-gpucheck --mla-wgmma: the wgmma MLA decode's checks, then timed beside mma.sync (below);
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU), through the
 #      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=1, then 0); then r1-gpucheck --forward (below);
 #   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 through the device-resident forward (float32
@@ -56,6 +57,21 @@ if [ "${SKIP_GPUCHECK:-0}" != "1" ]; then
   "$bin/r1-gpucheck" --kernels "$here/kernels" --out "$out/gpucheck.json" --error-case "$work/moe-case" ${GPUCHECK_ARGS:-} 2>&1 | tee "$out/gpucheck.log"
   rc=${PIPESTATUS[0]}
   echo "r1-gpucheck: exit code $rc after ${SECONDS}s"
+fi
+
+# 1b. The wgmma MLA decode (r1-gpucheck --mla-wgmma, its own process: a fault there cannot end the main check): its
+# checks, then timed beside mma.sync. Run once per reading of V's descriptor offsets (WGMMA_SWAP, "0 1" by default);
+# passes when one reading passes. SKIP_WGMMA=1 leaves it out.
+wgmma_rc=0
+if [ "${SKIP_WGMMA:-0}" != "1" ]; then
+  wgmma_rc=1
+  for swap in ${WGMMA_SWAP:-0 1}; do
+    SECONDS=0
+    timeout 240 "$bin/r1-gpucheck" --kernels "$here/kernels" --mla-wgmma "$swap" --out "$out/mla-wgmma-$swap.json" 2>&1 | tee "$out/mla-wgmma-$swap.log"
+    s_rc=${PIPESTATUS[0]}
+    echo "r1-gpucheck --mla-wgmma $swap: exit code $s_rc after ${SECONDS}s" | tee -a "$out/mla-wgmma-$swap.log"
+    [ "$s_rc" -eq 0 ] && wgmma_rc=0
+  done
 fi
 
 golden_rc=0
@@ -164,5 +180,5 @@ if [ "${SKIP_TORCH:-0}" != "1" ]; then
   fi
 fi
 rm -rf "$work"
-echo "r1-gpucheck exit code: $rc; r1 golden --device cuda:0 exit code: $golden_rc; device forward: $forward_rc; held-out questions through the silo: $silo_rc; NCCL all-to-all: $nccl_rc; fast-path error vs PyTorch BF16: $error_rc"
-[ "$rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$forward_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$error_rc" -eq 0 ]
+echo "r1-gpucheck exit code: $rc; wgmma MLA decode: $wgmma_rc; r1 golden --device cuda:0 exit code: $golden_rc; device forward: $forward_rc; held-out questions through the silo: $silo_rc; NCCL all-to-all: $nccl_rc; fast-path error vs PyTorch BF16: $error_rc"
+[ "$rc" -eq 0 ] && [ "$wgmma_rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$forward_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$error_rc" -eq 0 ]
