@@ -1,8 +1,11 @@
 // Helpers for checks and benchmarks: a streaming copy (copy bandwidth in the same run) and seeded random fills.
 
+#include "pdl.cuh"
+
 extern "C" __global__ void __launch_bounds__(256)
 copy_u4(const uint4* __restrict__ src, uint4* __restrict__ dst, unsigned long long n)
 {
+    grid_dependency_sync();
     for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (unsigned long long)gridDim.x * blockDim.x) {
         dst[i] = src[i];
@@ -23,6 +26,7 @@ __device__ __forceinline__ unsigned int mix32(unsigned long long v)
 extern "C" __global__ void __launch_bounds__(256)
 fill_fp8(unsigned int* __restrict__ p, unsigned long long words, unsigned int seed)
 {
+    grid_dependency_sync();
     for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; i < words;
          i += (unsigned long long)gridDim.x * blockDim.x) {
         unsigned int w = mix32(i * 0x9E3779B97F4A7C15ULL + seed);
@@ -38,6 +42,7 @@ fill_fp8(unsigned int* __restrict__ p, unsigned long long words, unsigned int se
 extern "C" __global__ void __launch_bounds__(256)
 copy_u4x4(const uint4* __restrict__ src, uint4* __restrict__ dst, unsigned long long n)
 {
+    grid_dependency_sync();
     const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
     unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
     for (; i + 3 * stride < n; i += 4 * stride) {
@@ -54,6 +59,7 @@ copy_u4x4(const uint4* __restrict__ src, uint4* __restrict__ dst, unsigned long 
 extern "C" __global__ void __launch_bounds__(256)
 read_u4x4(const uint4* __restrict__ src, unsigned long long n, unsigned int* __restrict__ sink)
 {
+    grid_dependency_sync();
     const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
     unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
     unsigned int acc = 0;

@@ -2,6 +2,8 @@
 // and puts its text in each module's cache key).
 #pragma once
 
+#include "pdl.cuh"
+
 typedef unsigned int u32;
 
 __device__ __forceinline__ float warp_sum(float v)

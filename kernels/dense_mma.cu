@@ -33,6 +33,7 @@
 extern "C" __global__ void __launch_bounds__(256)
 to_bf16(const float2* __restrict__ x, u32* __restrict__ out, long long pairs)
 {
+    grid_dependency_sync();
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += (long long)gridDim.x * blockDim.x) {
         const float2 v = x[i];
         u32 r;
@@ -44,6 +45,7 @@ to_bf16(const float2* __restrict__ x, u32* __restrict__ out, long long pairs)
 extern "C" __global__ void __launch_bounds__(256)
 to_f16(const float2* __restrict__ x, u32* __restrict__ out, long long pairs)
 {
+    grid_dependency_sync();
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += (long long)gridDim.x * blockDim.x) {
         const float2 v = x[i];
         u32 r;
@@ -200,12 +202,14 @@ __device__ __forceinline__ void dense_mma(const unsigned char* __restrict__ w, c
         const unsigned char* __restrict__ w, const unsigned char* __restrict__ x16, float* __restrict__ y, int n, int R,  \
         int C, long long xs, long long xb, long long ys, long long yb, int per, long long split_stride)                   \
     {                                                                                                                      \
+        grid_dependency_sync();                                                                                            \
         dense_mma<false, NT, MT>(w, nullptr, x16, y, n, R, C, xs, xb, ys, yb, per, split_stride);                          \
     }                                                                                                                      \
     extern "C" __global__ void __launch_bounds__(256) dense_fp8_nt##NT##_mt##MT(                                          \
         const unsigned char* __restrict__ w, const float* __restrict__ scales, const unsigned char* __restrict__ x16,      \
         float* __restrict__ y, int n, int R, int C, long long xs, long long ys, int per, long long split_stride)           \
     {                                                                                                                      \
+        grid_dependency_sync();                                                                                            \
         dense_mma<true, NT, MT>(w, scales, x16, y, n, R, C, xs, 0, ys, 0, per, split_stride);                              \
     }
 

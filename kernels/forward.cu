@@ -24,6 +24,7 @@
 extern "C" __global__ void __launch_bounds__(256)
 embed_rows(const float* __restrict__ table, const int* __restrict__ tokens, float* __restrict__ out, int d)
 {
+    grid_dependency_sync();
     const float* src = table + (size_t)tokens[blockIdx.x] * d;
     float* dst = out + (size_t)blockIdx.x * d;
     for (int i = threadIdx.x; i < d; i += blockDim.x) dst[i] = src[i];
@@ -37,6 +38,7 @@ latent_append(const float* __restrict__ kv, const float* __restrict__ norm_w, fl
               const int* __restrict__ slots, const double* __restrict__ inv_freq, double attention_factor,
               float* __restrict__ pool, int kv_rank, int rope)
 {
+    grid_dependency_sync();
     __shared__ float red[32];
     const int t = blockIdx.x, width = kv_rank + rope;
     const float* src = kv + (size_t)t * width;
@@ -64,6 +66,7 @@ extern "C" __global__ void __launch_bounds__(256)
 head_proj(const float* __restrict__ w, const float* __restrict__ x, long long x_row, int x_head, int x_off, int in_dim,
           float* __restrict__ out, long long out_row, int out_head, int out_off, int out_dim, int n)
 {
+    grid_dependency_sync();
     const int lane = threadIdx.x & 31, h = blockIdx.x;
     const int r = blockIdx.y * WARPS + (threadIdx.x >> 5);
     if (r >= out_dim) return;
@@ -92,6 +95,7 @@ head_proj(const float* __restrict__ w, const float* __restrict__ x, long long x_
 extern "C" __global__ void __launch_bounds__(128)
 copy_rope(const float* __restrict__ q, float* __restrict__ qa, int heads, int nope, int rope, int kv_rank)
 {
+    grid_dependency_sync();
     const int t = blockIdx.x;
     for (int j = threadIdx.x; j < heads * rope; j += blockDim.x) {
         const int h = j / rope, i = j - h * rope;
@@ -110,6 +114,7 @@ latent_attention_paged(const float* __restrict__ q, const float* __restrict__ po
                        int max_blocks, int block_size, const int* __restrict__ row_seq, const int* __restrict__ row_pos,
                        float* __restrict__ out, int heads, int kv_rank, int rope, float scale)
 {
+    grid_dependency_sync();
     extern __shared__ float smem[];
     const int width = kv_rank + rope;
     float* qs = smem;
@@ -198,6 +203,7 @@ moe_ref_gate_up(const float* __restrict__ x, const int* __restrict__ ids, int k,
                 const void* gate, const float* gate_scales, const void* up, const float* up_scales,
                 long long w_stride, long long s_stride, int fp8, int br, int bc, float* __restrict__ h, int d, int inter)
 {
+    grid_dependency_sync();
     const int lane = threadIdx.x & 31, slot = blockIdx.y;
     const int r = blockIdx.x * WARPS + (threadIdx.x >> 5);
     if (r >= inter) return;
@@ -222,6 +228,7 @@ extern "C" __global__ void __launch_bounds__(256)
 moe_ref_down(const float* __restrict__ h, const int* __restrict__ ids, const void* down, const float* down_scales,
              long long w_stride, long long s_stride, int fp8, int br, int bc, float* __restrict__ o, int d, int inter)
 {
+    grid_dependency_sync();
     const int lane = threadIdx.x & 31, slot = blockIdx.y;
     const int r = blockIdx.x * WARPS + (threadIdx.x >> 5);
     if (r >= d) return;
@@ -237,6 +244,7 @@ moe_ref_down(const float* __restrict__ h, const int* __restrict__ ids, const voi
 extern "C" __global__ void __launch_bounds__(256)
 moe_ref_combine(const float* __restrict__ o, const float* __restrict__ w, int k, float* __restrict__ y, int d)
 {
+    grid_dependency_sync();
     const int t = blockIdx.x;
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
         float acc = 0.f;
@@ -249,6 +257,7 @@ moe_ref_combine(const float* __restrict__ o, const float* __restrict__ w, int k,
 extern "C" __global__ void __launch_bounds__(256)
 add_inplace(float* __restrict__ y, const float* __restrict__ x, long long n)
 {
+    grid_dependency_sync();
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] += x[i];
 }
 
@@ -263,6 +272,7 @@ __device__ __forceinline__ void better(float& bv, int& bi, float v, int i)
 extern "C" __global__ void __launch_bounds__(256)
 argmax_partial(const float* __restrict__ x, int cols, float* __restrict__ pv, int* __restrict__ pi)
 {
+    grid_dependency_sync();
     __shared__ float sv[256];
     __shared__ int si[256];
     const int parts = gridDim.x, part = blockIdx.x, t = blockIdx.y;
@@ -287,6 +297,7 @@ argmax_partial(const float* __restrict__ x, int cols, float* __restrict__ pv, in
 extern "C" __global__ void __launch_bounds__(32)
 argmax_final(const float* __restrict__ pv, const int* __restrict__ pi, int parts, int* __restrict__ ids)
 {
+    grid_dependency_sync();
     const int t = blockIdx.x;
     float best = __int_as_float(0xff800000);
     int at = 0x7fffffff;
@@ -306,6 +317,7 @@ argmax_final(const float* __restrict__ pv, const int* __restrict__ pi, int parts
 extern "C" __global__ void __launch_bounds__(256)
 gemv_f32_rows(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, int n, int rows, int cols)
 {
+    grid_dependency_sync();
     __shared__ float red[8][8];
     const int r = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const float4* wr = reinterpret_cast<const float4*>(w + (size_t)r * cols);
@@ -346,6 +358,7 @@ extern "C" __global__ void __launch_bounds__(256)
 head_proj4(const float* __restrict__ w, const float* __restrict__ x, long long x_row, int x_head, int x_off, int in_dim,
            float* __restrict__ out, long long out_row, int out_head, int out_off, int out_dim, int n)
 {
+    grid_dependency_sync();
     const int lane = threadIdx.x & 31, h = blockIdx.x;
     const int r0 = (blockIdx.y * WARPS + (threadIdx.x >> 5)) * 4;
     if (r0 >= out_dim) return;
@@ -385,6 +398,7 @@ head_proj4(const float* __restrict__ w, const float* __restrict__ x, long long x
 extern "C" __global__ void __launch_bounds__(256)
 fill_uniform(float* __restrict__ p, unsigned long long n, unsigned int seed, float lo, float hi)
 {
+    grid_dependency_sync();
     for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (unsigned long long)gridDim.x * blockDim.x) {
         unsigned long long v = i * 0x9E3779B97F4A7C15ULL + seed;
@@ -398,6 +412,7 @@ fill_uniform(float* __restrict__ p, unsigned long long n, unsigned int seed, flo
 extern "C" __global__ void __launch_bounds__(256)
 dense_prepare(const float2* __restrict__ x, u32* __restrict__ x16, long long pairs, int* __restrict__ meta, int T)
 {
+    grid_dependency_sync();
     if (blockIdx.x == 0 && threadIdx.x == 0) {
         meta[0] = 0;
         meta[1] = T;
@@ -418,6 +433,7 @@ dense_prepare(const float2* __restrict__ x, u32* __restrict__ x16, long long pai
 extern "C" __global__ void __launch_bounds__(256)
 dense_sum_splits(const float* __restrict__ y, int splits, int T, int H, int cols, float* __restrict__ out)
 {
+    grid_dependency_sync();
     const int t = blockIdx.y;
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= cols) return;
@@ -441,6 +457,7 @@ latent_attention_heads(const float* __restrict__ q, const float* __restrict__ po
                        int max_blocks, int block_size, const int* __restrict__ row_seq, const int* __restrict__ row_pos,
                        float* __restrict__ out, int heads, int kv_rank, int rope, float scale)
 {
+    grid_dependency_sync();
     extern __shared__ float smem[];
     const int width = kv_rank + rope, stride = width + 1;
     float* qs = smem;                              // [ATT_HEADS][stride]
@@ -538,6 +555,7 @@ extern "C" __global__ void __launch_bounds__(256)
 dense_sum_splits_pair(const float* __restrict__ y, int splits, int T, int H, int split, float* __restrict__ first,
                       float* __restrict__ second)
 {
+    grid_dependency_sync();
     const int t = blockIdx.y;
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= H) return;
@@ -552,6 +570,7 @@ dense_sum_splits_pair(const float* __restrict__ y, int splits, int T, int H, int
 extern "C" __global__ void __launch_bounds__(128)
 latent_to_bf16(const float* __restrict__ pool, const int* __restrict__ slots, int width, unsigned short* __restrict__ pool16)
 {
+    grid_dependency_sync();
     const size_t base = (size_t)slots[blockIdx.x] * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
         unsigned short r;

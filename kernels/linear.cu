@@ -12,6 +12,7 @@
 extern "C" __global__ void __launch_bounds__(256)
 linear_gemv(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, int n, int rows, int cols)
 {
+    grid_dependency_sync();
     const int lane = threadIdx.x & 31;
     const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= rows) return;
@@ -43,6 +44,7 @@ linear_gemv(const float* __restrict__ x, const float* __restrict__ w, float* __r
 extern "C" __global__ void __launch_bounds__(256)
 linear_tiled(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, int n, int rows, int cols)
 {
+    grid_dependency_sync();
     __shared__ float xs[TK][TILE + 4];
     __shared__ float ws[TK][TILE + 4];
     const int tid = threadIdx.x;

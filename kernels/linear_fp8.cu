@@ -35,6 +35,7 @@ extern "C" __global__ void __launch_bounds__(256)
 linear_fp8_gemv(const float* __restrict__ x, const unsigned char* __restrict__ codes, const float* __restrict__ scales,
                 float* __restrict__ y, int n, int rows, int cols, int block_rows, int block_cols)
 {
+    grid_dependency_sync();
     const int lane = threadIdx.x & 31;
     const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= rows) return;
@@ -84,6 +85,7 @@ extern "C" __global__ void __launch_bounds__(256)
 linear_fp8_tiled(const float* __restrict__ x, const unsigned char* __restrict__ codes, const float* __restrict__ scales,
                  float* __restrict__ y, int n, int rows, int cols, int block_rows, int block_cols)
 {
+    grid_dependency_sync();
     __shared__ float xs[TK][TILE + 4];
     __shared__ float ws[TK][TILE + 4];
     const int tid = threadIdx.x;

@@ -24,6 +24,7 @@ mla_attention(const float* __restrict__ q,
               const float* __restrict__ val, long long strideV, int headV, int vd,
               float* __restrict__ out, int heads, int first, float scale)
 {
+    grid_dependency_sync();
     extern __shared__ float smem[];
     const int width = nA + nB;
     float* qs = smem;

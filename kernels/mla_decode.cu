@@ -111,6 +111,7 @@ mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restric
            const int* __restrict__ seqlens, int heads, int max_pages, int block_size, int splits, float scale,
            float* __restrict__ out, float* __restrict__ o_part, float* __restrict__ lse_part)
 {
+    grid_dependency_sync();
     extern __shared__ __align__(128) unsigned char mla_smem[];
     const int h0 = blockIdx.x * MLA_HB, split = blockIdx.y, b = blockIdx.z;  // head blocks of one (split, sequence) run side by side: the second reads the pages from L2
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, qd = lane & 3;
@@ -313,6 +314,7 @@ mla_decode(const unsigned short* __restrict__ q, const unsigned short* __restric
 extern "C" __global__ void __launch_bounds__(128)
 mla_decode_combine(const float* __restrict__ o_part, const float* __restrict__ lse_part, int splits, float* __restrict__ out)
 {
+    grid_dependency_sync();
     const size_t bh = blockIdx.x;
     const float* lse = lse_part + bh * splits;
     float mx = __int_as_float(0xff800000);
@@ -337,6 +339,7 @@ mla_decode_combine(const float* __restrict__ o_part, const float* __restrict__ l
 extern "C" __global__ void __launch_bounds__(256)
 mla_fill_bf16(unsigned short* __restrict__ p, unsigned long long n, unsigned int seed, float lo, float hi)
 {
+    grid_dependency_sync();
     for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (unsigned long long)gridDim.x * blockDim.x) {
         unsigned long long v = i * 0x9E3779B97F4A7C15ULL + seed;
@@ -355,6 +358,7 @@ mla_fill_bf16(unsigned short* __restrict__ p, unsigned long long n, unsigned int
 extern "C" __global__ void __launch_bounds__(256)
 mma_bf16_peak(int iters, float* __restrict__ sink)
 {
+    grid_dependency_sync();
     u32 a[4];
     const u32 seed = threadIdx.x * 0x9E3779B9u;
 #pragma unroll

@@ -65,6 +65,7 @@ mla_decode_wgmma(const unsigned short* __restrict__ q, const unsigned short* __r
                  const int* __restrict__ seqlens, int heads, int max_pages, int block_size, int splits, float scale,
                  float* __restrict__ out, float* __restrict__ o_part, float* __restrict__ lse_part, int v_lbo_sbo_swapped)
 {
+    grid_dependency_sync();
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ __align__(1024) unsigned char mw_smem_raw[];
     const unsigned raw = smem_u32addr(mw_smem_raw);

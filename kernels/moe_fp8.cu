@@ -23,6 +23,8 @@
 // its two A rows (k = 32q .. 32q+31 of the chunk, q = lane % 4) and the matching 32 contiguous f16 of B; in mma step s
 // the thread's logical k-slots {2q, 2q+1, 2q+8, 2q+9} stand for physical k {32q+4s .. 32q+4s+3} in A and B alike.
 
+#include "pdl.cuh"
+
 typedef unsigned int u32;
 
 #define MOE_WARPS 8
@@ -355,6 +357,7 @@ extern "C" __global__ void __launch_bounds__(256)
 moe_prepare(const int* __restrict__ topk_ids, int T, int K, int E, int* __restrict__ meta, int* __restrict__ slot_token,
             int* __restrict__ slot_of, const float* __restrict__ x, u32* __restrict__ x16, int H)
 {
+    grid_dependency_sync();
     if (blockIdx.x == 0) {
         __shared__ int count[1024];
         __shared__ int cursor[1024];
@@ -568,12 +571,14 @@ __device__ __forceinline__ void down(const unsigned char* __restrict__ w2, const
         const int* __restrict__ meta, const int* __restrict__ slot_token, float* __restrict__ partial, int E, int H,     \
         int I, int S, int chunks_per_split)                                                                              \
     {                                                                                                                    \
+        grid_dependency_sync();                                                                                          \
         gate_up<NT, DEPTH, ASYNC>(w13, s13, x16, meta, slot_token, partial, E, H, I, S, chunks_per_split);                      \
     }                                                                                                                    \
     extern "C" __global__ void __launch_bounds__(256) moe_down##SUFFIX##_nt##NT##_d##DEPTH(                                  \
         const unsigned char* __restrict__ w2, const float* __restrict__ s2, const unsigned char* __restrict__ h16,       \
         const int* __restrict__ meta, float* __restrict__ y, int E, int H, int I, int S, int chunks_per_split)           \
     {                                                                                                                    \
+        grid_dependency_sync();                                                                                          \
         down<NT, DEPTH, ASYNC>(w2, s2, h16, meta, y, E, H, I, S, chunks_per_split);                                             \
     }
 
@@ -600,6 +605,7 @@ MOE_GEMM_KERNELS(4, 4, 2, _shared)
 extern "C" __global__ void __launch_bounds__(256)
 moe_pack_tiles(const uint4* __restrict__ src, uint4* __restrict__ dst, int experts, int rows, int cols)
 {
+    grid_dependency_sync();
     const size_t units = (size_t)experts * rows * cols / 16;
     const int chunks = cols / 128;
     for (size_t u = (size_t)blockIdx.x * blockDim.x + threadIdx.x; u < units; u += (size_t)gridDim.x * blockDim.x) {
@@ -618,6 +624,7 @@ moe_pack_tiles(const uint4* __restrict__ src, uint4* __restrict__ dst, int exper
 extern "C" __global__ void __launch_bounds__(256)
 moe_silu(const float* __restrict__ partial, int splits, int S, int I, u32* __restrict__ h16)
 {
+    grid_dependency_sync();
     const size_t pairs = (size_t)S * I / 2;
     const size_t stride = (size_t)S * 2 * I;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += (size_t)gridDim.x * blockDim.x) {
@@ -646,6 +653,7 @@ extern "C" __global__ void __launch_bounds__(256)
 moe_combine(const float* __restrict__ y, const int* __restrict__ slot_of, const float* __restrict__ topk_weight, int K, int H,
             int splits, int S, float* __restrict__ out)
 {
+    grid_dependency_sync();
     const int t = blockIdx.y;
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= H / 4) return;

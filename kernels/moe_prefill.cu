@@ -58,6 +58,7 @@ __device__ __forceinline__ void pf_b_words(u32& b0, u32& b1, uint4 u0, uint4 u1,
 extern "C" __global__ void __launch_bounds__(1024)
 moe_prefill_schedule(const int* __restrict__ meta, int E, int bn, int* __restrict__ sched, int* __restrict__ sched_count)
 {
+    grid_dependency_sync();
     __shared__ int warp_sums[32];
     const int active = meta[2 * E + 1];
     const int a = threadIdx.x;
@@ -371,6 +372,7 @@ __device__ __forceinline__ void prefill_down(const unsigned char* __restrict__ w
         const int* __restrict__ meta, const int* __restrict__ slot_token, const int* __restrict__ sched,                      \
         const int* __restrict__ sched_count, unsigned short* __restrict__ h16, int E, int H, int I)                           \
     {                                                                                                                         \
+        grid_dependency_sync();                                                                                               \
         prefill_gate_up<MT, NT, WM, WN, STAGES>(w13, s13, x16, meta, slot_token, sched, sched_count, h16, E, H, I);           \
     }                                                                                                                         \
     extern "C" __global__ void __launch_bounds__(32 * WM * WN, 1) moe_prefill_down_m##MT##n##NT##_w##WM##x##WN##_s##STAGES(    \
@@ -378,6 +380,7 @@ __device__ __forceinline__ void prefill_down(const unsigned char* __restrict__ w
         const int* __restrict__ meta, const int* __restrict__ sched, const int* __restrict__ sched_count,                     \
         float* __restrict__ y, int E, int H, int I)                                                                           \
     {                                                                                                                         \
+        grid_dependency_sync();                                                                                               \
         prefill_down<MT, NT, WM, WN, STAGES>(w2, s2, h16, meta, sched, sched_count, y, E, H, I);                              \
     }
 

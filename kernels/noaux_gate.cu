@@ -7,6 +7,8 @@
 // CPU's scans give (one warp argmax per pick: k and the group count are small). Experts up to 1024, groups up to 32,
 // k up to 32.
 
+#include "pdl.cuh"
+
 #define GATE_THREADS 256
 #define MAX_EXPERTS 1024
 #define MAX_GROUPS 32
@@ -28,6 +30,7 @@ extern "C" __global__ void __launch_bounds__(GATE_THREADS)
 noaux_tc_gate(const float* __restrict__ logits, const float* __restrict__ bias, int* __restrict__ ids, float* __restrict__ weights,
               int experts, int groups, int topk_group, int k, int normalize, float scaling, int use_bias)
 {
+    grid_dependency_sync();
     __shared__ float s[MAX_EXPERTS];
     __shared__ float choice[MAX_EXPERTS];
     __shared__ float group_score[MAX_GROUPS];

@@ -8,6 +8,7 @@
 extern "C" __global__ void __launch_bounds__(1024)
 rmsnorm(const float* __restrict__ x, float* residual, const float* __restrict__ weight, float* __restrict__ y, int d, float eps)
 {
+    grid_dependency_sync();
     const size_t base = (size_t)blockIdx.x * d;
     const float* xr = x + base;
     float* rr = residual != 0 ? residual + base : 0;

@@ -5,12 +5,15 @@
 // x holds rows (tokens) of `heads` slices: slice (t, h) starts at t * row_stride + h * head_stride + offset.
 // grid (rows), block 128: threads stride over heads x half pairs; half up to ROPE_MAX_HALF (checked on the host).
 
+#include "pdl.cuh"
+
 #define ROPE_MAX_HALF 256
 
 extern "C" __global__ void __launch_bounds__(128)
 rope_yarn(float* __restrict__ x, const int* __restrict__ positions, const double* __restrict__ inv_freq, double attention_factor,
           int heads, long long row_stride, int head_stride, int offset, int half)
 {
+    grid_dependency_sync();
     // A row's cos/sin once per pair index (float64 sincos is the costly part), then every head's rotation from them.
     __shared__ float cos_s[ROPE_MAX_HALF], sin_s[ROPE_MAX_HALF];
     const int t = blockIdx.x;
