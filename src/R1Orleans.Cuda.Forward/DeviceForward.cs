@@ -77,6 +77,7 @@ public sealed class DeviceForward : IDisposable
         _cache = cache;
         _options = options ?? new DeviceForwardOptions();
         _stream = context.CreateStream();
+        _stream.ProgrammaticSerialization = _options.ProgrammaticLaunch && context.ComputeCapability.Major >= 9;
         MaxRows = maxRows;
         MaxSequences = maxSequences;
         _maxTableWidth = maxTableWidth;

@@ -26,6 +26,13 @@ public sealed record DeviceForwardOptions
     /// </summary>
     public bool DenseTensorCores { get; init; }
 
+    /// <summary>
+    /// Kernels launched with programmatic dependent launch (<see cref="CudaStream.ProgrammaticSerialization"/>) where the
+    /// device has it (compute capability 9.0 on): each kernel's launch overlaps the tail of the one before, which it
+    /// waits for in its first instruction. Off (the default until a GPU run has measured it): ordinary launches.
+    /// </summary>
+    public bool ProgrammaticLaunch { get; init; }
+
     /// <summary>The fast mode: the routed experts (when the layer has them) and every dense matrix on tensor cores.</summary>
     public static DeviceForwardOptions Fast { get; } = new() { DenseTensorCores = true };
 }

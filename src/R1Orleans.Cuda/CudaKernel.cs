@@ -59,6 +59,22 @@ public sealed unsafe class CudaKernel
             pointers[i] = values + i;
         }
 
+        if (stream.ProgrammaticSerialization)
+        {
+            CuLaunchAttribute attribute = default;
+            attribute.Id = CuDriver.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+            attribute.Value = 1;
+            var config = new CuLaunchConfig
+            {
+                GridDimX = grid.X, GridDimY = grid.Y, GridDimZ = grid.Z, BlockDimX = block.X, BlockDimY = block.Y, BlockDimZ = block.Z,
+                SharedMemBytes = sharedBytes, Stream = stream.Handle, Attrs = &attribute, NumAttrs = 1,
+            };
+            CuDriver.Check(
+                CuDriver.cuLaunchKernelEx(&config, _function, pointers, null),
+                $"cuLaunchKernelEx({Name}, grid {grid.X}x{grid.Y}x{grid.Z}, block {block.X}x{block.Y}x{block.Z}, programmatic serialization)");
+            return;
+        }
+
         CuDriver.Check(
             CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, stream.Handle, pointers, null),
             $"cuLaunchKernel({Name}, grid {grid.X}x{grid.Y}x{grid.Z}, block {block.X}x{block.Y}x{block.Z})");

@@ -11,6 +11,14 @@ public sealed class CudaStream : IDisposable
 
     internal nint Handle => _stream.DangerousGetHandle();
 
+    /// <summary>
+    /// Launches on this stream allow programmatic dependent launch (Hopper on; cuLaunchKernelEx with
+    /// PROGRAMMATIC_STREAM_SERIALIZATION): a kernel may be launched while the one before it finishes, and waits for it in
+    /// its first instruction (kernels/pdl.cuh, which every kernel starts with), so the launch latency between dependent
+    /// kernels overlaps the previous kernel's tail. Captured into a graph as programmatic edges. Off: ordinary launches.
+    /// </summary>
+    public bool ProgrammaticSerialization { get; set; }
+
     public void Synchronize() => CuDriver.Check(CuDriver.cuStreamSynchronize(Handle), "cuStreamSynchronize");
 
     public void Dispose() => _stream.Dispose();

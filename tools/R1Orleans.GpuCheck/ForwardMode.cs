@@ -81,6 +81,9 @@ public static class ForwardMode
         });
         failed += fastMla.Passed ? 0 : 1;
         Console.WriteLine(fastMla);
+        CheckResult pdl = ProgrammaticLaunchChangesNothing(context, kernels);
+        failed += pdl.Passed ? 0 : 1;
+        Console.WriteLine(pdl);
         if (checksOnly)
         {
             Console.WriteLine($"device forward checks: {failed} failed");
@@ -100,7 +103,8 @@ public static class ForwardMode
             // tensor cores through DenseFp8Mma, and in fast mode (every dense matrix through DenseMma: FP8 linears, and
             // lm_head and the absorbed projections in BF16).
             // The modes measured on a GPU before go first: a fault in a newer one loses only its own rows.
-            DeviceForwardOptions[] modes = [new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast];
+            // Last, the fast mode with programmatic dependent launch (A/B against the fast mode's rows).
+            DeviceForwardOptions[] modes = [new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast, DeviceForwardOptions.Fast with { ProgrammaticLaunch = true }];
             foreach (DeviceForwardOptions mode in modes)
             {
                 foreach (int batch in new[] { 1, 64 })
@@ -120,17 +124,17 @@ public static class ForwardMode
 
         Console.WriteLine();
         Console.WriteLine($"Reduced model decode (copy {bw.Copy:F0} GB/s; floors = bytes read / copy; medians of {reps} eager and {reps} graph steps)");
-        Console.WriteLine($"{"batch",5} {"mode",-6} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
+        Console.WriteLine($"{"batch",5} {"mode",-8} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
         foreach (ReducedModelResult r in results)
         {
             string layers = string.Join("  ", r.LayerMs.Select((m, i) => string.Create(CultureInfo.InvariantCulture, $"{m:F3} ({r.LayerFloorMs[i]:F3})")));
-            Console.WriteLine($"{r.Batch,5} {r.Mode,-6} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
+            Console.WriteLine($"{r.Batch,5} {r.Mode,-8} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
         }
 
         Console.WriteLine("Per op, ms per step summed over layers (median of 3 profiled eager steps):");
         foreach (ReducedModelResult r in results)
         {
-            Console.WriteLine($"  batch {r.Batch,2} {r.Mode,-6}: {string.Join(", ", r.OpMs.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F3}")))}");
+            Console.WriteLine($"  batch {r.Batch,2} {r.Mode,-8}: {string.Join(", ", r.OpMs.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F3}")))}");
         }
 
         if (outFile is not null)
@@ -275,6 +279,56 @@ public static class ForwardMode
         // More than a quarter of the rows routed apart fails outright (the tolerance cannot pass on an infinite error).
         Agreement agreement = flipped * 4 > rows || actual.Count == 0 ? Agreement.Of([float.PositiveInfinity], [0f]) : Agreement.Of([.. actual], [.. expected]);
         return new CheckResult($"device forward, fast experts{what} vs reference [{prefill.Rows}+{decode.Rows}], {flipped} of {rows} rows routed apart (left out)", FastExpertsTolerance, agreement);
+    }
+
+    /// <summary>
+    /// Programmatic dependent launch changes no bit: the fast forward at V3's attention shapes (mla_decode) with every
+    /// kernel launched programmatically, against the same forward with ordinary launches, over the same weights and
+    /// cache: a prefill of 4 prompts and a decode step eager, then a decode step replayed from a captured graph; logits
+    /// compared bit for bit (tolerance 0: the same kernels run in the same order, so only a kernel that read its inputs
+    /// before its predecessor finished could differ).
+    /// </summary>
+    private static CheckResult ProgrammaticLaunchChangesNothing(CudaContext context, KernelLibrary kernels)
+    {
+        ModelConfig c = SyntheticCheckpoint.MediumConfig() with
+        {
+            NumHiddenLayers = 2, NumAttentionHeads = 64, KvLoraRank = 512, QkRopeHeadDim = 64, QkNopeHeadDim = 128, VHeadDim = 128,
+        };
+        using CudaStream stream = context.CreateStream();
+        using DeviceModelWeights weights = RandomDeviceWeights.Build(context, kernels, stream, c, seed: 3, maxTokens: 64, reference: false);
+        const int BlockSize = 16, Prompts = 4, Prompt = 9, TableWidth = 2;
+        using var cache = new DeviceLatentCache(context, c.NumHiddenLayers, c.LatentCacheDim, Prompts * TableWidth, BlockSize);
+        using var on = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, DeviceForwardOptions.Fast with { ProgrammaticLaunch = true });
+        using var off = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, DeviceForwardOptions.Fast);
+        var rng = new Random(23);
+        DeviceSequence[] seqs = [.. Enumerable.Range(0, Prompts).Select(_ => cache.NewSequence())];
+        StepPlan Step(int tokens) => StepPlan.Build([.. seqs.Select(s => s.Append([.. Enumerable.Range(0, tokens).Select(_ => rng.Next(c.VocabSize))]))], BlockSize, cache.Blocks, TableWidth, c.VocabSize);
+        var a = new List<float>();
+        var b = new List<float>();
+        foreach (StepPlan p in new[] { Step(Prompt), Step(1) })
+        {
+            on.PoisonActivations();
+            on.Run(p);
+            a.AddRange(on.DownloadLogits(p.Rows));
+            off.PoisonActivations();
+            off.Run(p);
+            b.AddRange(off.DownloadLogits(p.Rows));
+        }
+
+        StepPlan last = Step(1);
+        foreach ((DeviceForward f, List<float> into) in new[] { (on, a), (off, b) })
+        {
+            f.PoisonActivations();
+            f.Upload(last);
+            using CudaGraph graph = f.CaptureStep(last.Rows);
+            graph.Launch(f.Stream);
+            into.AddRange(f.DownloadLogits(last.Rows));
+        }
+
+        int differ = a.Zip(b).Count(x => BitConverter.SingleToInt32Bits(x.First) != BitConverter.SingleToInt32Bits(x.Second));
+        Console.WriteLine($"  programmatic launch: {(on.Stream.ProgrammaticSerialization ? "on" : "off (the device has no PDL)")}; {differ} of {a.Count} logits differ in any bit");
+        Agreement agreement = differ > 0 ? Agreement.Of([float.PositiveInfinity], [0f]) : Agreement.Of([.. a], [.. b]);
+        return new CheckResult($"device forward, fast, programmatic launch vs ordinary, bit for bit [{Prompts * Prompt}+{Prompts}+{Prompts} graph]", 0, agreement);
     }
 
     /// <summary>Whether row <paramref name="row"/> chose the same set of experts in both routings (order aside).</summary>

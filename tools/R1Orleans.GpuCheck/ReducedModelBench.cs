@@ -21,10 +21,14 @@ public sealed record ReducedModelResult(
     int[] Tokens,
     IReadOnlyDictionary<string, double> OpMs,
     bool FastLinears,
-    bool DenseTensorCores)
+    bool DenseTensorCores,
+    bool ProgrammaticLaunch)
 {
-    /// <summary>f32: all but the routed experts on CUDA cores; mma: FP8 linears through DenseFp8Mma; fast: every dense matrix through DenseMma.</summary>
-    public string Mode => DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32";
+    /// <summary>
+    /// f32: all but the routed experts on CUDA cores; mma: FP8 linears through DenseFp8Mma; fast: every dense matrix
+    /// through DenseMma; "+pdl": with programmatic dependent launch.
+    /// </summary>
+    public string Mode => (DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32") + (ProgrammaticLaunch ? "+pdl" : string.Empty);
 
     public double FloorMs => LayerFloorMs.Sum();
 
@@ -175,7 +179,7 @@ public static class ReducedModelBench
 
         double gflop = Gflop(c, batch, context0);
         double wallMs = Median(wall);
-        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.DenseTensorCores);
+        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.DenseTensorCores, options.ProgrammaticLaunch);
     }
 
     /// <summary>Multiply-adds × 2 of one decode step: every dense weight once per row, k experts + shared per MoE row, attention.</summary>

@@ -102,6 +102,13 @@ internal static unsafe partial class CuDriver
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuFuncSetAttribute(nint function, int attribute, int value);
 
+    /// <summary>CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (CUlaunchAttributeID).</summary>
+    public const int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /// <summary>cuLaunchKernelEx (CUDA 12.0 on): a launch with attributes (<see cref="CuLaunchConfig"/>).</summary>
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuLaunchKernelEx(CuLaunchConfig* config, nint function, void** kernelParams, void** extra);
+
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuLaunchKernel(
         nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
