@@ -57,13 +57,11 @@ __device__ __forceinline__ void mw_load(unsigned dst, const unsigned short* __re
     }
 }
 
-// grid (heads / 64, splits, batch), block 256, dynamic shared memory MW_SMEM_BYTES; arguments as mla_decode's, and
-// v_lbo_sbo_swapped: 0 (the PTX ISA's reading: V's LBO steps along dims, SBO along tokens) or 1 (the two exchanged),
-// a lab switch the GPU check settles.
+// grid (heads / 64, splits, batch), block 256, dynamic shared memory MW_SMEM_BYTES; arguments as mla_decode's.
 extern "C" __global__ void __launch_bounds__(MW_THREADS, 1)
 mla_decode_wgmma(const unsigned short* __restrict__ q, const unsigned short* __restrict__ cache, const int* __restrict__ block_table,
                  const int* __restrict__ seqlens, int heads, int max_pages, int block_size, int splits, float scale,
-                 float* __restrict__ out, float* __restrict__ o_part, float* __restrict__ lse_part, int v_lbo_sbo_swapped)
+                 float* __restrict__ out, float* __restrict__ o_part, float* __restrict__ lse_part)
 {
     grid_dependency_sync();
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -112,7 +110,6 @@ mla_decode_wgmma(const unsigned short* __restrict__ q, const unsigned short* __r
     float o[128];
 #pragma unroll
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
-    const unsigned v_lbo = v_lbo_sbo_swapped ? 1024u : (unsigned)MW_CHUNK, v_sbo = v_lbo_sbo_swapped ? (unsigned)MW_CHUNK : 1024u;
 
     for (int p = p0; p < p1; ++p) {
         cp_async_wait_groups<0>();
@@ -203,7 +200,7 @@ mla_decode_wgmma(const unsigned short* __restrict__ q, const unsigned short* __r
 #pragma unroll
         for (int ks = 0; ks < MW_PAGE / 16; ++ks) {
             wgmma_m64n256k16_bf16_tb(o, gmma_desc_sw128(sp + ks * 32, 16, 1024),
-                                     gmma_desc_sw128(st + wg * 4 * MW_CHUNK + ks * 2048, v_lbo, v_sbo), 1);
+                                     gmma_desc_sw128(st + wg * 4 * MW_CHUNK + ks * 2048, MW_CHUNK, 1024), 1);
         }
         wgmma_commit();
         wgmma_wait<0>();

@@ -6,7 +6,8 @@
 // bits, so a K-major operand advances by k elements within its 64-element row by adding 2k bytes to the start address.
 //   K-major (A or B, 16-bit elements, rows of 64 k-values): SBO = 1024 (from one 8-row group to the next); LBO unused.
 //   MN-major (B transposed, e.g. V [tokens][dims] as K x N): each 128-byte row holds 64 consecutive n at one k;
-//     SBO = bytes from k to k + 8 (the next atom along K), LBO = bytes from n to n + 64 (the next atom along N).
+//     SBO = bytes from k to k + 8 (the next atom along K), LBO = bytes from n to n + 64 (the next atom along N)
+//     (checked on an H100: the two exchanged give a relative error of ~1 in mla_decode_wgmma).
 #pragma once
 
 // A 64-bit wgmma matrix descriptor: start address, leading and stride byte offsets (all >> 4), 128-byte swizzle.

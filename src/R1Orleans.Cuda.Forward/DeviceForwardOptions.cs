@@ -29,9 +29,10 @@ public sealed record DeviceForwardOptions
     /// <summary>
     /// Kernels launched with programmatic dependent launch (<see cref="CudaStream.ProgrammaticSerialization"/>) where the
     /// device has it (compute capability 9.0 on): each kernel's launch overlaps the tail of the one before, which it
-    /// waits for in its first instruction. Off (the default until a GPU run has measured it): ordinary launches.
+    /// waits for in its first instruction; the outputs are the same bit for bit (r1-gpucheck --forward checks it).
+    /// Off: ordinary launches. On by default (H100, reduced model: the batch-1 decode step 1.980 → 1.910 ms).
     /// </summary>
-    public bool ProgrammaticLaunch { get; init; }
+    public bool ProgrammaticLaunch { get; init; } = true;
 
     /// <summary>The fast mode: the routed experts (when the layer has them) and every dense matrix on tensor cores.</summary>
     public static DeviceForwardOptions Fast { get; } = new() { DenseTensorCores = true };

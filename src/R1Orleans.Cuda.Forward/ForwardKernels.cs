@@ -6,8 +6,11 @@ public sealed class ForwardKernels
     /// <summary>The kernel modules (kernels/NAME.cu) the forward's own kernels come from.</summary>
     public static readonly string[] CoreModules = ["forward", "linear", "linear_fp8", "rmsnorm", "rope", "silu_mul", "noaux_gate"];
 
-    /// <summary>With the fast FP8 experts and the tensor-core linears (MoeFp8Experts, DenseFp8Mma, DenseMma): their GEMM modules too.</summary>
-    public static readonly string[] Modules = [.. CoreModules, "moe_fp8", "moe_prefill", "dense_mma"];
+    /// <summary>
+    /// With the fast FP8 experts, the tensor-core linears and the tensor-core decode attention (MoeFp8Experts,
+    /// DenseFp8Mma, DenseMma, MlaDecode): their modules too.
+    /// </summary>
+    public static readonly string[] Modules = [.. CoreModules, "moe_fp8", "moe_prefill", "dense_mma", .. MlaDecode.Modules];
 
     public ForwardKernels(KernelLibrary kernels)
     {

@@ -31,6 +31,9 @@ public sealed class MlaDecode : IDisposable
     /// <summary>Dynamic shared memory of mla_decode_wgmma: the same buffers in 1024-aligned swizzled chunks, plus the alignment slack.</summary>
     public const int WgmmaSharedBytes = 230_912;
 
+    /// <summary>The kernel modules an MlaDecode loads from (either kernel, and the combine).</summary>
+    public static readonly string[] Modules = ["mla_decode", "mla_decode_wgmma"];
+
     private const int Threads = 256;
     private readonly CudaKernel _decode;
     private readonly CudaKernel _combine;
@@ -71,12 +74,6 @@ public sealed class MlaDecode : IDisposable
 
     /// <summary>Which kernel runs the decode (the combine is shared).</summary>
     public MlaDecodeKernel Kernel { get; }
-
-    /// <summary>
-    /// Lab switch for <see cref="MlaDecodeKernel.Wgmma"/> until a GPU run settles it: false reads V's descriptor as the
-    /// PTX ISA describes MN-major operands (leading offset along dims, stride offset along tokens), true exchanges them.
-    /// </summary>
-    public bool SwapVDescriptorOffsets { get; set; }
 
     private int DecodeSharedBytes => Kernel == MlaDecodeKernel.Wgmma ? WgmmaSharedBytes : SharedBytes;
 
@@ -207,7 +204,7 @@ public sealed class MlaDecode : IDisposable
         if (Kernel == MlaDecodeKernel.Wgmma)
         {
             _decode.Launch(stream, grid, Threads, WgmmaSharedBytes,
-                io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart, SwapVDescriptorOffsets ? 1 : 0);
+                io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart);
         }
         else
         {

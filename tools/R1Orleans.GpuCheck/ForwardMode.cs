@@ -103,8 +103,8 @@ public static class ForwardMode
             // tensor cores through DenseFp8Mma, and in fast mode (every dense matrix through DenseMma: FP8 linears, and
             // lm_head and the absorbed projections in BF16).
             // The modes measured on a GPU before go first: a fault in a newer one loses only its own rows.
-            // Last, the fast mode with programmatic dependent launch (A/B against the fast mode's rows).
-            DeviceForwardOptions[] modes = [new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast, DeviceForwardOptions.Fast with { ProgrammaticLaunch = true }];
+            // Last, the fast mode with ordinary launches (A/B against programmatic dependent launch, the default).
+            DeviceForwardOptions[] modes = [new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast, DeviceForwardOptions.Fast with { ProgrammaticLaunch = false }];
             foreach (DeviceForwardOptions mode in modes)
             {
                 foreach (int batch in new[] { 1, 64 })
@@ -299,7 +299,7 @@ public static class ForwardMode
         const int BlockSize = 16, Prompts = 4, Prompt = 9, TableWidth = 2;
         using var cache = new DeviceLatentCache(context, c.NumHiddenLayers, c.LatentCacheDim, Prompts * TableWidth, BlockSize);
         using var on = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, DeviceForwardOptions.Fast with { ProgrammaticLaunch = true });
-        using var off = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, DeviceForwardOptions.Fast);
+        using var off = new DeviceForward(context, kernels, weights, cache, Prompts * Prompt, Prompts, TableWidth, DeviceForwardOptions.Fast with { ProgrammaticLaunch = false });
         var rng = new Random(23);
         DeviceSequence[] seqs = [.. Enumerable.Range(0, Prompts).Select(_ => cache.NewSequence())];
         StepPlan Step(int tokens) => StepPlan.Build([.. seqs.Select(s => s.Append([.. Enumerable.Range(0, tokens).Select(_ => rng.Next(c.VocabSize))]))], BlockSize, cache.Blocks, TableWidth, c.VocabSize);

@@ -21,12 +21,12 @@ public sealed record MlaBenchResult(
 public static class MlaDecodeBench
 {
     public static MlaBenchResult Run(CudaContext context, KernelLibrary kernels, CudaStream stream, int reps, double readGBps,
-        int batch = 64, int heads = 128, int contextLength = 4096, MlaDecodeKernel kernel = MlaDecodeKernel.Mma, bool swapV = false)
+        int batch = 64, int heads = 128, int contextLength = 4096, MlaDecodeKernel kernel = MlaDecodeKernel.Mma)
     {
         int pagesPer = contextLength / MlaDecode.PageSize;
         int cachePages = batch * pagesPer;
         float scale = 1f / MathF.Sqrt(192f);
-        using var mla = new MlaDecode(context, kernels, batch, heads, pagesPer, cachePages, maxSplits: 16, kernel: kernel) { SwapVDescriptorOffsets = swapV };
+        using var mla = new MlaDecode(context, kernels, batch, heads, pagesPer, cachePages, maxSplits: 16, kernel: kernel);
         CudaKernel fill = kernels.Kernel("mla_decode", "mla_fill_bf16");
         fill.Launch(stream, context.MultiprocessorCount * 16, 256, 0, mla.Q, (ulong)(mla.Q.Bytes / 2), 11u, -1f, 1f);
         fill.Launch(stream, context.MultiprocessorCount * 16, 256, 0, mla.Cache, (ulong)(mla.Cache.Bytes / 2), 12u, -1f, 1f);

@@ -19,9 +19,9 @@ public static class MlaDecodeCheck
     /// <summary>bf16 NaN, the poison of unused cache slots and pages.</summary>
     public const ushort NaNBf16 = 0x7FC0;
 
-    public static IEnumerable<CheckResult> Run(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, MlaDecodeKernel kernel = MlaDecodeKernel.Mma, bool swapV = false)
+    public static IEnumerable<CheckResult> Run(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, MlaDecodeKernel kernel = MlaDecodeKernel.Mma)
     {
-        string tag = kernel == MlaDecodeKernel.Mma ? "mla_decode" : $"mla_decode_wgmma{(swapV ? " (V offsets swapped)" : "")}";
+        string tag = kernel == MlaDecodeKernel.Mma ? "mla_decode" : "mla_decode_wgmma";
         float v3Scale = 1f / MathF.Sqrt(192f); // DeepSeek-V3: 1/sqrt(qk_nope_head_dim + qk_rope_head_dim), before YaRN's mscale
         foreach ((int heads, int[] lens, int splits, float scale) in new (int, int[], int, float)[]
         {
@@ -29,13 +29,13 @@ public static class MlaDecodeCheck
             (128, [2048, 129, 65, 64], 0, v3Scale), (64, [4096], 1, v3Scale), (128, [4096, 4000], 2, 0.5f),
         })
         {
-            yield return Guarded($"{tag} H={heads} len=[{string.Join(",", lens)}]", () => Case(context, kernels, stream, rng, heads, lens, splits, scale, kernel: kernel, swapV: swapV));
+            yield return Guarded($"{tag} H={heads} len=[{string.Join(",", lens)}]", () => Case(context, kernels, stream, rng, heads, lens, splits, scale, kernel: kernel));
         }
 
         // The device forward's cache: 16-token blocks (a 64-token tile gathered from four), tables as wide as the pool.
         foreach ((int heads, int[] lens, int splits) in new (int, int[], int)[] { (128, [1, 57, 300], 0), (128, [17, 4096], 5), (128, [64, 15], 1) })
         {
-            yield return Guarded($"{tag} H={heads} len=[{string.Join(",", lens)}] blocks of 16", () => Case(context, kernels, stream, rng, heads, lens, splits, v3Scale, blockSize: 16, kernel: kernel, swapV: swapV));
+            yield return Guarded($"{tag} H={heads} len=[{string.Join(",", lens)}] blocks of 16", () => Case(context, kernels, stream, rng, heads, lens, splits, v3Scale, blockSize: 16, kernel: kernel));
         }
     }
 
@@ -58,7 +58,7 @@ public static class MlaDecodeCheck
     /// 16: the device forward's), unused rows and pages NaN; against <see cref="MlaDecodeReference"/> in float64.
     /// </summary>
     public static CheckResult Case(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, int heads, int[] seqLens, int splits, float scale, int blockSize = MlaDecode.PageSize,
-        MlaDecodeKernel kernel = MlaDecodeKernel.Mma, bool swapV = false)
+        MlaDecodeKernel kernel = MlaDecodeKernel.Mma)
     {
         const int D = MlaDecode.HeadDim;
         int page = blockSize;
@@ -68,7 +68,7 @@ public static class MlaDecodeCheck
         int used = seqLens.Sum(n => (n + page - 1) / page);
         int cachePages = used + 3;                     // + the NaN page and two pages no one uses
         int ownPages = ((cachePages * page) + MlaDecode.PageSize - 1) / MlaDecode.PageSize;  // MlaDecode's cache holds them as 64-token pages
-        using var mla = new MlaDecode(context, kernels, batch, heads, maxPages, ownPages, maxSplits: 16, kernel: kernel) { SwapVDescriptorOffsets = swapV };
+        using var mla = new MlaDecode(context, kernels, batch, heads, maxPages, ownPages, maxSplits: 16, kernel: kernel);
 
         ushort[] q = RandomBf16(rng, batch * heads * D);
         ushort[] cache = RandomBf16(rng, cachePages * page * D);
@@ -109,7 +109,7 @@ public static class MlaDecodeCheck
         float[] actual = mla.Output.Download<float>(batch * heads * MlaDecode.LatentDim);
         float[] expected = MlaDecodeReference.Compute(q, cache, table, seqLens, batch, heads, maxPages, scale, blockSize: blockSize);
         var agreement = Agreement.Of(actual, expected);
-        string name = $"{(kernel == MlaDecodeKernel.Mma ? "mla_decode" : "mla_decode_wgmma")}{(swapV ? " (V offsets swapped)" : "")} H={heads} len=[{string.Join(",", seqLens)}] splits={usedSplits}{(splits == 0 ? " (chosen)" : "")} scale={scale:G3}{(blockSize == MlaDecode.PageSize ? string.Empty : $" blocks of {blockSize}")}";
+        string name = $"{(kernel == MlaDecodeKernel.Mma ? "mla_decode" : "mla_decode_wgmma")} H={heads} len=[{string.Join(",", seqLens)}] splits={usedSplits}{(splits == 0 ? " (chosen)" : "")} scale={scale:G3}{(blockSize == MlaDecode.PageSize ? string.Empty : $" blocks of {blockSize}")}";
         Console.WriteLine(Detail(actual, expected, batch, heads, gpuMs));
         return new CheckResult(name, Tolerance, agreement);
     }

@@ -4,18 +4,18 @@ using R1Orleans.Cuda;
 namespace R1Orleans.GpuCheck;
 
 /// <summary>
-/// `r1-gpucheck --mla-wgmma 0|1`: the wgmma MLA decode (kernels/mla_decode_wgmma.cu) through every
+/// `r1-gpucheck --mla-wgmma`: the wgmma MLA decode (kernels/mla_decode_wgmma.cu) through every
 /// <see cref="MlaDecodeCheck"/> case, then, when all pass, timed beside the mma.sync kernel at issue 19's size
 /// (64 × 4,096 context, 128 heads), alternating the two three times; medians. Its own process, so that a fault in the
-/// new kernel cannot end the main check. The argument is <see cref="MlaDecode.SwapVDescriptorOffsets"/>.
+/// newer kernel cannot end the main check.
 /// Exit code 0 when every check passes (or the device has no wgmma), 1 otherwise.
 /// </summary>
 public static class MlaWgmmaMode
 {
-    public static int Run(CudaContext context, KernelLibrary kernels, bool swapV, int reps, string? outFile)
+    public static int Run(CudaContext context, KernelLibrary kernels, int reps, string? outFile)
     {
         (int regs, int local) = kernels.Kernel("mla_decode_wgmma", "mla_decode_wgmma").Resources();
-        Console.WriteLine($"  mla_decode_wgmma: {regs} registers, {local} bytes local memory; V descriptor offsets {(swapV ? "swapped" : "as the PTX ISA reads")}");
+        Console.WriteLine($"  mla_decode_wgmma: {regs} registers, {local} bytes local memory");
         if (!MlaDecodeKernels.Supports(MlaDecodeKernel.Wgmma, context.ComputeCapability))
         {
             Console.WriteLine($"compute capability {context.ComputeCapability}: no wgmma, nothing to check");
@@ -24,7 +24,7 @@ public static class MlaWgmmaMode
 
         using CudaStream stream = context.CreateStream();
         var checks = new List<CheckResult>();
-        foreach (CheckResult c in MlaDecodeCheck.Run(context, kernels, stream, new Random(19), MlaDecodeKernel.Wgmma, swapV))
+        foreach (CheckResult c in MlaDecodeCheck.Run(context, kernels, stream, new Random(19), MlaDecodeKernel.Wgmma))
         {
             checks.Add(c);
             Console.WriteLine(c);
@@ -40,7 +40,7 @@ public static class MlaWgmmaMode
             {
                 foreach (MlaDecodeKernel k in new[] { MlaDecodeKernel.Mma, MlaDecodeKernel.Wgmma })
                 {
-                    MlaBenchResult r = MlaDecodeBench.Run(context, kernels, stream, reps, read, kernel: k, swapV: swapV);
+                    MlaBenchResult r = MlaDecodeBench.Run(context, kernels, stream, reps, read, kernel: k);
                     var spot = new CheckResult($"{k} benchmark output, 2 seqs x 3 heads", MlaDecodeCheck.Tolerance, r.SpotCheck);
                     Console.WriteLine(spot);
                     failed += spot.Passed ? 0 : 1;
@@ -68,7 +68,6 @@ public static class MlaWgmmaMode
             var report = new
             {
                 device = context.Name,
-                swapV,
                 checks = checks.Select(c => new { c.Name, c.Passed, relL2 = c.Agreement.RelativeL2, nonFinite = c.Agreement.NonFinite }),
                 rounds = rounds.Select(x => new { kernel = x.Kernel.ToString(), bestMs = x.Result.Best.Ms, bestSplits = x.Result.Best.Splits, chosenMs = x.Result.Chosen.Ms, tflops = x.Result.Best.Tflops, graphMs = x.Result.GraphMs, mmaPeakTflops = x.Result.MmaPeakTflops }),
             };

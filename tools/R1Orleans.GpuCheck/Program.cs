@@ -12,8 +12,8 @@ using R1Orleans.GpuCheck;
 //   r1-gpucheck --forward GOLDEN_DIR [--reps N] [--out F] [--checks-only] [--skip-ops]   (the device-resident forward:
 //                                                  its kernels (unless --skip-ops), golden cases, fast vs reference, the
 //                                                  reduced full-width model's decode; ForwardMode)
-//   r1-gpucheck --mla-wgmma 0|1 [--reps N] [--out F]   (the wgmma MLA decode: its checks, then timed beside mma.sync;
-//                                                  the argument swaps V's descriptor offsets; MlaWgmmaMode)
+//   r1-gpucheck --mla-wgmma [--reps N] [--out F]   (the wgmma MLA decode: its checks, then timed beside mma.sync;
+//                                                  MlaWgmmaMode)
 //   r1-gpucheck --nccl [--ranks N] [--reps N]     (the expert all-to-all through NCCL between this host's GPUs; NcclCheck)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string kernelsDir = Arg("--kernels") ?? FindKernels();
@@ -73,9 +73,9 @@ foreach (string k in new[] { "mla_decode", "mla_decode_combine" })
     Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
 }
 
-if (Arg("--mla-wgmma") is string swapArg)
+if (args.Contains("--mla-wgmma"))
 {
-    return MlaWgmmaMode.Run(context, kernels, swapArg == "1", reps, outFile);
+    return MlaWgmmaMode.Run(context, kernels, reps, outFile);
 }
 
 if (Arg("--forward") is string goldenDir)

@@ -26,9 +26,9 @@ public sealed record ReducedModelResult(
 {
     /// <summary>
     /// f32: all but the routed experts on CUDA cores; mma: FP8 linears through DenseFp8Mma; fast: every dense matrix
-    /// through DenseMma; "+pdl": with programmatic dependent launch.
+    /// through DenseMma; "-nopdl": with ordinary launches instead of programmatic dependent launch (the default).
     /// </summary>
-    public string Mode => (DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32") + (ProgrammaticLaunch ? "+pdl" : string.Empty);
+    public string Mode => (DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32") + (ProgrammaticLaunch ? string.Empty : "-nopdl");
 
     public double FloorMs => LayerFloorMs.Sum();
 
