@@ -8,10 +8,10 @@
 #   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 through the device-resident forward (float32
 #      activations, then the fast FP8 experts and linears), op by op, and with FP8 weights dequantized to float32
 #      (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:fp8:fast cuda0:fp8:perop cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
-#   3b. with ENGINE_V3=1 (off by default; a call of its own): bench-engine on the synthetic v3-reduced model (V3's widths,
-#      4 layers, ~39 GB written here first) through the device forward in fast mode, batch 1 and 64;
 #   4. r1-silo on the shipped r1orleans-tiny, --device cpu then cuda:0, asked the 20 held-out additions through the
 #      OpenAI API (heldout.py); the GPU silo must answer as the CPU silo does (SKIP_SILO=1 leaves it out);
+#   4b. bench-engine on the synthetic v3-reduced model (ENGINE_V3=0 leaves it out; V3's widths,
+#      4 layers, ~39 GB written here first) through the device forward in fast mode, batch 1 and 64;
 #   5. PyTorch at the same sizes as 1: MoE decode and prefill and the dense BF16/FP8 matrix rates (torch_moe.py),
 #      MLA absorbed decode through the bmm path and SDPA (torch_mla.py), the reduced full-width model's decode step
 #      (torch_reduced.py, beside r1-gpucheck --forward's table); then torch_error.py: the error of one MoE
@@ -119,19 +119,6 @@ if [ "${SKIP_ENGINE:-0}" != "1" ]; then
   done
 fi
 
-# The reduced full-width model through the engine (ENGINE_V3=1, off by default: a call of its own). bench-engine writes
-# the synthetic v3-reduced checkpoint here first (DeepSeek-V3's widths, 1 dense + 3 MoE layers, ~39 GB of FP8 and BF16),
-# loads it and decodes through the device-resident forward in fast mode: tokens/s at batch 1 and 64 through the
-# scheduler-free engine loop (per-layer times against floors: r1-gpucheck --forward's reduced-model table).
-if [ "${ENGINE_V3:-0}" = "1" ]; then
-  export XDG_DATA_HOME="$work/data"
-  df -h "$work" | tee "$out/bench-engine-v3.log"
-  SECONDS=0
-  R1ORLEANS_DEVICE_FORWARD=fast timeout "${ENGINE_V3_TIMEOUT:-540}" "$bin/r1" bench-engine --device cuda:0 --weights fp8 --synthetic v3-reduced \
-    --prompt-tokens 32 --context 64 --steps 16 --batch 1 64 --repeats 2 2>&1 | tee -a "$out/bench-engine-v3.log"
-  echo "r1 bench-engine --synthetic v3-reduced (fast): exit code ${PIPESTATUS[0]} after ${SECONDS}s" | tee -a "$out/bench-engine-v3.log"
-fi
-
 # The silo on the shipped r1orleans-tiny (models/ of the sent tree), --device cpu then cuda:0 (with the environment as
 # a user's: the device-resident forward is the default): the 20 held-out
 # additions through the OpenAI API, greedy; the GPU silo's answers must equal the CPU silo's. SKIP_SILO=1 leaves it out.
@@ -156,6 +143,22 @@ if [ "${SKIP_SILO:-0}" != "1" ] && [ -x "$bin/r1-silo" ] && [ -d "$tiny" ] && [ 
   done
 fi
 
+# The reduced full-width model through the engine (after the checks, so that they come back first; ENGINE_V3=0 leaves
+# it out: ~130 s, most of it writing and loading the checkpoint). bench-engine writes
+# the synthetic v3-reduced checkpoint here first (DeepSeek-V3's widths, 1 dense + 3 MoE layers, ~39 GB of FP8 and BF16),
+# loads it and decodes through the device-resident forward in fast mode: tokens/s at batch 1 and 64 through the
+# scheduler-free engine loop (per-layer times against floors: r1-gpucheck --forward's reduced-model table).
+v3_rc=0
+if [ "${ENGINE_V3:-1}" = "1" ]; then
+  export XDG_DATA_HOME="$work/data"
+  df -h "$work" | tee "$out/bench-engine-v3.log"
+  SECONDS=0
+  R1ORLEANS_DEVICE_FORWARD=fast timeout "${ENGINE_V3_TIMEOUT:-240}" "$bin/r1" bench-engine --device cuda:0 --weights fp8 --synthetic v3-reduced \
+    --prompt-tokens 32 --context 64 --steps 16 --batch 1 64 --repeats 2 2>&1 | tee -a "$out/bench-engine-v3.log"
+  v3_rc=${PIPESTATUS[0]}
+  echo "r1 bench-engine --synthetic v3-reduced (fast): exit code $v3_rc after ${SECONDS}s" | tee -a "$out/bench-engine-v3.log"
+fi
+
 nccl_rc=0
 if [ "${SKIP_NCCL:-0}" != "1" ]; then
   SECONDS=0
@@ -177,5 +180,5 @@ fi
 rm -rf "$work"
 # Every log in one archive as well (the device tool brings back a limited number of files).
 tar -C "$out" -czf "$out/all-logs.tar.gz" --exclude all-logs.tar.gz . 2>/dev/null
-echo "r1-gpucheck exit code: $rc; wgmma MLA decode: $wgmma_rc; r1 golden --device cuda:0 exit code: $golden_rc; device forward: $forward_rc; held-out questions through the silo: $silo_rc; NCCL all-to-all: $nccl_rc; fast-path error vs PyTorch BF16: $error_rc"
-[ "$rc" -eq 0 ] && [ "$wgmma_rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$forward_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$error_rc" -eq 0 ]
+echo "r1-gpucheck exit code: $rc; wgmma MLA decode: $wgmma_rc; r1 golden --device cuda:0 exit code: $golden_rc; device forward: $forward_rc; held-out questions through the silo: $silo_rc; v3-reduced through bench-engine: $v3_rc; NCCL all-to-all: $nccl_rc; fast-path error vs PyTorch BF16: $error_rc"
+[ "$rc" -eq 0 ] && [ "$wgmma_rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$forward_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$v3_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$error_rc" -eq 0 ]
