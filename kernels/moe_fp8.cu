@@ -6,11 +6,14 @@
 //
 // The step is five launches:
 //   moe_prepare   block 0 groups the T*K (token, slot) pairs by expert (counts, offsets, active list, slot order);
-//                 the other blocks convert x to f16.
+//                 the other blocks convert x to f16. With `shared` always-on experts (the layer's shared experts packed
+//                 after the E - shared routed ones), each token has K + shared slots, the last `shared` of them going to
+//                 experts E - shared .. E - 1.
 //   moe_gate_up   per (active expert, 16 * warps rows of I, K split): gate and up partial sums for all of the expert's tokens.
 //   moe_silu      sums the K-split partials, h = silu(gate) * up, to f16 [S, I] in slot order.
 //   moe_down      per (active expert, 32 * warps rows of H): y[slot] = h[slot] . down^T (float32 [S, H]).
-//   moe_combine   out[t] = sum over k, in slot order, of topk_weight[t, k] * y[slot of (t, k)] (y summed over down K splits).
+//   moe_combine   out[t] = sum over k, in slot order, of topk_weight[t, k] * y[slot of (t, k)] (y summed over down K splits);
+//                 the shared slots (k >= K) weigh 1.
 //
 // Each weight byte is read once per step (per pass of 8*NT tokens of its expert): a warp holds a 16-row by 128-column
 // FP8 tile (one scale block wide) in registers, converts it to f16 (exact for e4m3), and multiplies it against up to 8*NT
@@ -351,20 +354,30 @@ __device__ __forceinline__ void gemm_pass_shared(float (&acc)[2][NT][4], const u
     __syncthreads();  // the next pass refills the ring
 }
 
+// Expert of virtual slot i = t * (K + shared) + k: the routing's k-th choice for token t, or shared expert k - K.
+__device__ __forceinline__ int moe_slot_expert(const int* __restrict__ topk_ids, int i, int K, int shared, int E)
+{
+    if (shared == 0) return topk_ids[i];
+    const int kx = K + shared, t = i / kx, k = i - t * kx;
+    return k < K ? topk_ids[t * K + k] : E - shared + (k - K);
+}
+
 // meta (ints): [0, E] expert offsets into the slot order (E + 1 entries); [E + 1, 2E + 1) active experts, ascending;
-// [2E + 1] number of active experts. slot_token[S]: token of each slot in expert order; slot_of[T*K]: slot of (t, k).
+// [2E + 1] number of active experts. slot_token[S]: token of each slot in expert order; slot_of[T*(K+shared)]: slot of
+// (t, k). E counts the shared experts (the last `shared` of the E).
 extern "C" __global__ void __launch_bounds__(256)
 moe_prepare(const int* __restrict__ topk_ids, int T, int K, int E, int* __restrict__ meta, int* __restrict__ slot_token,
-            int* __restrict__ slot_of, const float* __restrict__ x, u32* __restrict__ x16, int H)
+            int* __restrict__ slot_of, const float* __restrict__ x, u32* __restrict__ x16, int H, int shared)
 {
     grid_dependency_sync();
     if (blockIdx.x == 0) {
         __shared__ int count[1024];
         __shared__ int cursor[1024];
-        const int S = T * K;
+        const int KX = K + shared;
+        const int S = T * KX;
         for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = 0;
         __syncthreads();
-        for (int i = threadIdx.x; i < S; i += blockDim.x) atomicAdd(&count[topk_ids[i]], 1);
+        for (int i = threadIdx.x; i < S; i += blockDim.x) atomicAdd(&count[moe_slot_expert(topk_ids, i, K, shared, E)], 1);
         __syncthreads();
         // Each thread owns experts [e0, e1): a block-wide exclusive scan of (tokens, active experts) gives its offsets.
         __shared__ int warp_sums[2][32];
@@ -408,8 +421,8 @@ moe_prepare(const int* __restrict__ topk_ids, int T, int K, int E, int* __restri
         }
         __syncthreads();
         for (int i = threadIdx.x; i < S; i += blockDim.x) {
-            const int slot = atomicAdd(&cursor[topk_ids[i]], 1);
-            slot_token[slot] = i / K;
+            const int slot = atomicAdd(&cursor[moe_slot_expert(topk_ids, i, K, shared, E)], 1);
+            slot_token[slot] = i / KX;
             slot_of[i] = slot;
         }
     } else {
@@ -647,20 +660,21 @@ moe_silu(const float* __restrict__ partial, int splits, int S, int I, u32* __res
     }
 }
 
-// out[t, :] = sum_k topk_weight[t, k] * (sum over down splits of y[split, slot_of[t, k], :]), k and splits ascending.
-// grid (H/4/256 rounded up, T); block 256.
+// out[t, :] = sum_k topk_weight[t, k] * (sum over down splits of y[split, slot_of[t, k], :]), k and splits ascending;
+// then, for the `shared` always-on slots k = K .. K + shared - 1, weight 1. grid (H/4/256 rounded up, T); block 256.
 extern "C" __global__ void __launch_bounds__(256)
 moe_combine(const float* __restrict__ y, const int* __restrict__ slot_of, const float* __restrict__ topk_weight, int K, int H,
-            int splits, int S, float* __restrict__ out)
+            int splits, int S, float* __restrict__ out, int shared)
 {
     grid_dependency_sync();
     const int t = blockIdx.y;
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= H / 4) return;
+    const int KX = K + shared;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int k = 0; k < K; ++k) {
-        const float w = topk_weight[t * K + k];
-        const float* ys = y + (size_t)slot_of[t * K + k] * H;
+    for (int k = 0; k < KX; ++k) {
+        const float w = k < K ? topk_weight[t * K + k] : 1.f;
+        const float* ys = y + (size_t)slot_of[t * KX + k] * H;
         float4 v = ((const float4*)ys)[i];
         for (int sp = 1; sp < splits; ++sp) {
             const float4 u = ((const float4*)(ys + (size_t)sp * S * H))[i];

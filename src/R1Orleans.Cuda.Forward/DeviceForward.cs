@@ -636,6 +636,19 @@ public sealed class DeviceForward : IDisposable
         Linear(_g.Pointer, rows, f.Down, y);
     }
 
+    /// <summary>
+    /// Whether steps run <paramref name="moe"/>'s shared expert inside its fast routed step (those with fewer rows than
+    /// <see cref="MoeFp8Experts.PrefillMinTokens"/>: the decode GEMMs; the prefill GEMMs keep the dense path).
+    /// </summary>
+    private bool FoldsShared(DeviceMoe moe) =>
+        _options.SharedExpertInRoutedStep && _options.DenseTensorCores && moe.Shared is not null && moe.Fast is { SharedExperts: 1 };
+
+    /// <summary>
+    /// Whether some MoE layer runs its shared expert inside the fast routed step (<see cref="DeviceForwardOptions.SharedExpertInRoutedStep"/>
+    /// asked for, the fast mode, and weights with a packed shared slot).
+    /// </summary>
+    public bool FoldsSharedExperts => _w.Layers.Any(l => l.Moe is { } m && m.Fast is not null && (!_options.ReferenceExperts || m.Reference is null) && FoldsShared(m));
+
     /// <summary>The MoE on _normed → _f: route, routed experts combined in slot order, then + the shared experts.</summary>
     private void Moe(int layerIndex, DeviceMoe moe, int rows)
     {
@@ -646,10 +659,13 @@ public sealed class DeviceForward : IDisposable
         Linear(_normed.Pointer, rows, moe.Router, _routerLogits.Pointer);
         _k.Gate.Launch(_stream, rows, 256, 0, _routerLogits, moe.Bias, ids, weights, e, c.NGroup, c.TopkGroup, k, c.NormTopkProb ? 1 : 0, (float)c.RoutedScalingFactor, UseCorrectionBias ? 1 : 0);
         Mark("moe router + gate");
+        bool folded = false;
         if (moe.Fast is { } fast && (!_options.ReferenceExperts || moe.Reference is null))
         {
-            // Straight from this forward's buffers: the normed rows and the gate's routing in, the output into _f.
-            fast.Forward(_stream, rows, new MoeStepBuffers(_normed.Pointer, ids, weights, _f.Pointer));
+            // Straight from this forward's buffers: the normed rows and the gate's routing in, the output into _f
+            // (with the shared expert as an always-on slot of every row where asked for and packed).
+            folded = FoldsShared(moe) && rows < MoeFp8Experts.PrefillMinTokens;
+            fast.Forward(_stream, rows, new MoeStepBuffers(_normed.Pointer, ids, weights, _f.Pointer), shared: folded);
         }
         else
         {
@@ -662,7 +678,7 @@ public sealed class DeviceForward : IDisposable
 
         Mark("moe routed experts");
 
-        if (moe.Shared is { } shared)
+        if (moe.Shared is { } shared && !folded)
         {
             FeedForward(shared, _normed.Pointer, rows, _s.Pointer);
             long count = (long)rows * d;

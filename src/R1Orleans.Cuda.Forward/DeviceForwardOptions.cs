@@ -34,6 +34,15 @@ public sealed record DeviceForwardOptions
     /// </summary>
     public bool ProgrammaticLaunch { get; init; } = true;
 
+    /// <summary>
+    /// In the fast mode, a layer's shared expert runs inside the routed FP8 decode step (steps of fewer than
+    /// <see cref="MoeFp8Experts.PrefillMinTokens"/> rows) as an always-on ninth expert of every token (weight 1; <see cref="MoeFp8Experts.PackSharedExpert"/>) instead of as a dense feed-forward of its own
+    /// (about seven launches) and an add. Only where the layer's fast experts hold a shared slot (the weights decide at
+    /// upload; <see cref="DeviceForward.FoldsSharedExperts"/> says whether it happens). Off by default: an experiment
+    /// for the batch-1 step that has not run on a GPU yet.
+    /// </summary>
+    public bool SharedExpertInRoutedStep { get; init; }
+
     /// <summary>The fast mode: the routed experts (when the layer has them) and every dense matrix on tensor cores.</summary>
     public static DeviceForwardOptions Fast { get; } = new() { DenseTensorCores = true };
 }

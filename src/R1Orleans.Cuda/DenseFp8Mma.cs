@@ -119,7 +119,7 @@ public sealed class DenseFp8Mma : IDisposable
         down.Launch(stream, new Dim3((uint)(rows / (32 * config.Warps)), (uint)splits), 32 * config.Warps, (uint)config.SharedBytes, packed, w.ScalesPointer, _x16, _meta, _y, 1, rows, w.Cols, n, per);
         if (rows == w.Rows)
         {
-            _combine.Launch(stream, new Dim3((uint)((w.Rows / 4 + 255) / 256), (uint)n), 256, 0, _y, _slotOf, _ones, 1, w.Rows, splits, n, y);
+            _combine.Launch(stream, new Dim3((uint)((w.Rows / 4 + 255) / 256), (uint)n), 256, 0, _y, _slotOf, _ones, 1, w.Rows, splits, n, y, 0);
         }
         else
         {

@@ -23,14 +23,17 @@ public sealed class MoeFp8Experts : IDisposable
     private readonly List<DeviceBuffer> _owned = [];
 
     /// <param name="scratch">Per-step buffers shared with other layers of the same shape that run on the same stream
-    /// (one after another); null allocates this layer's own.</param>
-    public MoeFp8Experts(CudaContext context, KernelLibrary kernels, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = DefaultMaxSplits, MoeScratch? scratch = null)
+    /// (one after another); null allocates this layer's own (see <see cref="NewScratch"/>).</param>
+    /// <param name="sharedExperts">Slots for the layer's shared experts after the routed ones (<see cref="PackSharedExpert"/>),
+    /// which a step then runs as always-on experts of every token (<c>shared: true</c>); 0: none.</param>
+    public MoeFp8Experts(CudaContext context, KernelLibrary kernels, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = DefaultMaxSplits, MoeScratch? scratch = null, int sharedExperts = 0)
     {
-        if (hidden % 256 != 0 || intermediate % 128 != 0 || hidden > 8192 || intermediate > 8192 || experts > 1024 || topK > experts || maxTokens < 1)
+        if (hidden % 256 != 0 || intermediate % 128 != 0 || hidden > 8192 || intermediate > 8192 || experts + sharedExperts > 1024 || topK > experts || maxTokens < 1 || sharedExperts < 0)
         {
-            throw new ArgumentException($"MoE shape not supported: experts {experts} (at most 1024), hidden {hidden} (multiple of 256, at most 8192), intermediate {intermediate} (multiple of 128, at most 8192), top-{topK}, {maxTokens} tokens");
+            throw new ArgumentException($"MoE shape not supported: experts {experts} + {sharedExperts} shared (at most 1024), hidden {hidden} (multiple of 256, at most 8192), intermediate {intermediate} (multiple of 128, at most 8192), top-{topK}, {maxTokens} tokens");
         }
 
+        SharedExperts = sharedExperts;
         Experts = experts;
         Hidden = hidden;
         Intermediate = intermediate;
@@ -59,21 +62,21 @@ public sealed class MoeFp8Experts : IDisposable
             }
         }
 
-        long e = experts, h = hidden, i = intermediate;
+        long e = experts + sharedExperts, h = hidden, i = intermediate;
         W13 = Own(context.Allocate(e * 2 * i * h));
         S13 = Own(context.Allocate(e * (2 * i / 128) * (h / 128) * 4));
         W2 = Own(context.Allocate(e * h * i));
         S2 = Own(context.Allocate(e * (h / 128) * (i / 128) * 4));
         if (scratch is null)
         {
-            _scratch = new MoeScratch(context, experts, hidden, intermediate, topK, maxTokens, maxSplits);
+            _scratch = NewScratch(context, experts, hidden, intermediate, topK, maxTokens, maxSplits, sharedExperts);
             _ownsScratch = true;
         }
         else
         {
-            _scratch = scratch.Fits(experts, hidden, intermediate, topK, maxTokens, maxSplits)
+            _scratch = scratch.Fits(experts + sharedExperts, hidden, intermediate, topK + sharedExperts, maxTokens, maxSplits)
                 ? scratch
-                : throw new ArgumentException($"the shared MoE scratch was sized for {scratch.Experts} experts, {scratch.Hidden}/{scratch.Intermediate}, top-{scratch.TopK}, {scratch.MaxTokens} tokens and {scratch.MaxSplits} splits; this layer needs {experts}, {hidden}/{intermediate}, top-{topK}, {maxTokens} and {maxSplits}");
+                : throw new ArgumentException($"the shared MoE scratch was sized for {scratch.Experts} experts, {scratch.Hidden}/{scratch.Intermediate}, top-{scratch.TopK}, {scratch.MaxTokens} tokens and {scratch.MaxSplits} splits; this layer needs {experts + sharedExperts}, {hidden}/{intermediate}, top-{topK + sharedExperts}, {maxTokens} and {maxSplits}");
         }
 
         _x16 = _scratch.X16;
@@ -88,7 +91,18 @@ public sealed class MoeFp8Experts : IDisposable
         _schedCount = _scratch.ScheduleCount;
     }
 
+    /// <summary>Routed experts (the ids a routing may name).</summary>
     public int Experts { get; }
+
+    /// <summary>Shared-expert slots after the routed ones (0: none).</summary>
+    public int SharedExperts { get; }
+
+    /// <summary>
+    /// Per-step buffers for layers of this shape: the slots of a step count the shared experts as extra choices of
+    /// every token (top-K + shared), and the grouping metadata counts them as experts.
+    /// </summary>
+    public static MoeScratch NewScratch(CudaContext context, int experts, int hidden, int intermediate, int topK, int maxTokens, int maxSplits = DefaultMaxSplits, int sharedExperts = 0) =>
+        new(context, experts + sharedExperts, hidden, intermediate, topK + sharedExperts, maxTokens, maxSplits);
 
     public int Hidden { get; }
 
@@ -166,8 +180,41 @@ public sealed class MoeFp8Experts : IDisposable
             throw new ArgumentException($"row-major weights hold {w13RowMajor.Bytes} and {w2RowMajor.Bytes} bytes; this layer needs {W13.Bytes} and {W2.Bytes}");
         }
 
-        _pack.Launch(stream, 132 * 16, Block, 0, w13RowMajor, W13, Experts, 2 * Intermediate, Hidden);
-        _pack.Launch(stream, 132 * 16, Block, 0, w2RowMajor, W2, Experts, Hidden, Intermediate);
+        _pack.Launch(stream, 132 * 16, Block, 0, w13RowMajor, W13, Experts + SharedExperts, 2 * Intermediate, Hidden);
+        _pack.Launch(stream, 132 * 16, Block, 0, w2RowMajor, W2, Experts + SharedExperts, Hidden, Intermediate);
+    }
+
+    /// <summary>
+    /// Packs shared expert <paramref name="index"/> (gate and up [I, H], down [H, I], FP8 e4m3 with 128x128 blocks, on the
+    /// device) into slot <see cref="Experts"/> + index of the weights, for steps that run it with the routed experts.
+    /// The packing is per expert and gate's rows end on a tile boundary, so gate, up and down are packed in place.
+    /// </summary>
+    public void PackSharedExpert(int index, DeviceWeight gate, DeviceWeight up, DeviceWeight down, CudaStream stream)
+    {
+        ArgumentNullException.ThrowIfNull(gate);
+        ArgumentNullException.ThrowIfNull(up);
+        ArgumentNullException.ThrowIfNull(down);
+        if ((uint)index >= (uint)SharedExperts)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), $"shared expert {index}; this layer has {SharedExperts} slots");
+        }
+
+        foreach ((DeviceWeight w, int rows, int cols, string name) in new[] { (gate, Intermediate, Hidden, "gate"), (up, Intermediate, Hidden, "up"), (down, Hidden, Intermediate, "down") })
+        {
+            if (!w.IsFp8 || w.BlockRows != 128 || w.BlockCols != 128 || w.Rows != rows || w.Cols != cols)
+            {
+                throw new ArgumentException($"shared expert {name}: [{w.Rows}, {w.Cols}]{(w.IsFp8 ? $" FP8 {w.BlockRows}x{w.BlockCols}" : " float32")}; the slot takes [{rows}, {cols}] FP8 with 128x128 blocks");
+            }
+        }
+
+        long slot = Experts + index, ih = (long)Intermediate * Hidden;
+        long gateScales = (long)(Intermediate / 128) * (Hidden / 128), downScales = (long)(Hidden / 128) * (Intermediate / 128);
+        _pack.Launch(stream, 132 * 4, Block, 0, gate.Pointer, W13.Pointer + (ulong)(slot * 2 * ih), 1, Intermediate, Hidden);
+        _pack.Launch(stream, 132 * 4, Block, 0, up.Pointer, W13.Pointer + (ulong)((slot * 2 * ih) + ih), 1, Intermediate, Hidden);
+        _pack.Launch(stream, 132 * 4, Block, 0, down.Pointer, W2.Pointer + (ulong)(slot * ih), 1, Hidden, Intermediate);
+        S13.CopyFromAsync(gate.ScalesPointer, gateScales * 4, stream, slot * 2 * gateScales * 4);
+        S13.CopyFromAsync(up.ScalesPointer, gateScales * 4, stream, ((slot * 2) + 1) * gateScales * 4);
+        S2.CopyFromAsync(down.ScalesPointer, downScales * 4, stream, slot * downScales * 4);
     }
 
     /// <summary>Checks a routing before upload: every id in [0, experts), no expert twice for one token.</summary>
@@ -202,9 +249,12 @@ public sealed class MoeFp8Experts : IDisposable
     /// <paramref name="io"/>). When <paramref name="marks"/> holds 6 events, they are recorded before and after each of
     /// the five launches.
     /// </summary>
-    public void Forward(CudaStream stream, int tokens, MoeLaunchConfig config, CudaEvent[]? marks = null, MoeStepBuffers? io = null)
+    /// <param name="shared">Run the shared experts (<see cref="SharedExperts"/>, packed) as always-on experts of every
+    /// token with weight 1, after its routed ones: <see cref="Output"/> is then the whole MoE's output.</param>
+    public void Forward(CudaStream stream, int tokens, MoeLaunchConfig config, CudaEvent[]? marks = null, MoeStepBuffers? io = null, bool shared = false)
     {
         MoeStepBuffers b = io ?? DefaultBuffers;
+        int sh = SharedSlots(shared);
         if (tokens < 1 || tokens > MaxTokens)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; this layer was sized for 1..{MaxTokens}");
@@ -219,43 +269,43 @@ public sealed class MoeFp8Experts : IDisposable
         (int downSplits, int downPerSplit) = SplitK(Intermediate / 128, config.DownSplits);
         CudaKernel gateUp = _gemms["moe_gate_up" + config.KernelSuffix];
         CudaKernel down = _gemms["moe_down" + config.KernelSuffix];
-        uint shared = (uint)config.SharedBytes;
-        if (shared > 48 * 1024)
+        uint sharedBytes = (uint)config.SharedBytes;
+        if (sharedBytes > 48 * 1024)
         {
             gateUp.SetMaxDynamicSharedMemory(config.SharedBytes);
             down.SetMaxDynamicSharedMemory(config.SharedBytes);
         }
 
-        int s = tokens * TopK;
-        int maxActive = Math.Min(Experts, s);
+        int s = tokens * (TopK + sh), all = Experts + sh;
+        int maxActive = Math.Min(all, s);
         int threads = 32 * config.Warps;
 
         marks?[0].Record(stream);
         int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
-        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, b.TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, b.X, _x16, Hidden);
+        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, b.TopkIds, tokens, TopK, all, _meta, _slotToken, _slotOf, b.X, _x16, Hidden, sh);
         marks?[1].Record(stream);
-        gateUp.Launch(stream, new Dim3((uint)(maxActive * (Intermediate / (16 * config.Warps))), (uint)splits), threads, shared,
-            W13, S13, _x16, _meta, _slotToken, _partial, Experts, Hidden, Intermediate, s, perSplit);
+        gateUp.Launch(stream, new Dim3((uint)(maxActive * (Intermediate / (16 * config.Warps))), (uint)splits), threads, sharedBytes,
+            W13, S13, _x16, _meta, _slotToken, _partial, all, Hidden, Intermediate, s, perSplit);
         marks?[2].Record(stream);
         int siluBlocks = (int)Math.Min(((long)s * Intermediate / 2 + Block - 1) / Block, 2048);
         _silu.Launch(stream, siluBlocks, Block, 0, _partial, splits, s, Intermediate, _h16);
         marks?[3].Record(stream);
-        down.Launch(stream, new Dim3((uint)(maxActive * (Hidden / (32 * config.Warps))), (uint)downSplits), threads, shared, W2, S2, _h16, _meta, _y, Experts, Hidden, Intermediate, s, downPerSplit);
+        down.Launch(stream, new Dim3((uint)(maxActive * (Hidden / (32 * config.Warps))), (uint)downSplits), threads, sharedBytes, W2, S2, _h16, _meta, _y, all, Hidden, Intermediate, s, downPerSplit);
         marks?[4].Record(stream);
-        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, b.TopkWeights, TopK, Hidden, downSplits, s, b.Output);
+        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, b.TopkWeights, TopK, Hidden, downSplits, s, b.Output, sh);
         marks?[5].Record(stream);
     }
 
     /// <summary>One step with the default GEMMs for the token count: prefill from <see cref="PrefillMinTokens"/>, decode below.</summary>
-    public void Forward(CudaStream stream, int tokens, MoeStepBuffers? io = null)
+    public void Forward(CudaStream stream, int tokens, MoeStepBuffers? io = null, bool shared = false)
     {
         if (tokens >= PrefillMinTokens)
         {
-            ForwardPrefill(stream, tokens, MoePrefillConfig.Default, io: io);
+            ForwardPrefill(stream, tokens, MoePrefillConfig.Default, io: io, shared: shared);
         }
         else
         {
-            Forward(stream, tokens, MoeLaunchConfig.ForTokens(tokens), io: io);
+            Forward(stream, tokens, MoeLaunchConfig.ForTokens(tokens), io: io, shared: shared);
         }
     }
 
@@ -268,9 +318,10 @@ public sealed class MoeFp8Experts : IDisposable
     /// SiLU x up fused (f16 h in slot order), down (float32 y in slot order), moe_combine. When <paramref name="marks"/>
     /// holds 6 events, they are recorded before and after each of the five launches.
     /// </summary>
-    public void ForwardPrefill(CudaStream stream, int tokens, MoePrefillConfig config, CudaEvent[]? marks = null, MoeStepBuffers? io = null)
+    public void ForwardPrefill(CudaStream stream, int tokens, MoePrefillConfig config, CudaEvent[]? marks = null, MoeStepBuffers? io = null, bool shared = false)
     {
         MoeStepBuffers b = io ?? DefaultBuffers;
+        int sh = SharedSlots(shared);
         if (tokens < 1 || tokens > MaxTokens)
         {
             throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens; this layer was sized for 1..{MaxTokens}");
@@ -281,26 +332,26 @@ public sealed class MoeFp8Experts : IDisposable
             throw new ArgumentException($"unsupported MoE prefill config {config} (shared memory {config.SharedBytes} bytes)");
         }
 
-        int s = tokens * TopK;
-        Dim3 gateUpGrid = config.GateUpGrid(Intermediate, s, Experts);
-        Dim3 downGrid = config.DownGrid(Hidden, s, Experts);
+        int s = tokens * (TopK + sh), all = Experts + sh;
+        Dim3 gateUpGrid = config.GateUpGrid(Intermediate, s, all);
+        Dim3 downGrid = config.DownGrid(Hidden, s, all);
         CudaKernel gateUp = _prefillGemms["moe_prefill_gate_up" + config.KernelSuffix];
         CudaKernel down = _prefillGemms["moe_prefill_down" + config.KernelSuffix];
         gateUp.SetMaxDynamicSharedMemory(config.SharedBytes);
         down.SetMaxDynamicSharedMemory(config.SharedBytes);
-        uint shared = (uint)config.SharedBytes;
+        uint sharedBytes = (uint)config.SharedBytes;
 
         marks?[0].Record(stream);
         int convertBlocks = (int)Math.Min(((long)tokens * Hidden / 2 + Block - 1) / Block, 528);
-        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, b.TopkIds, tokens, TopK, Experts, _meta, _slotToken, _slotOf, b.X, _x16, Hidden);
+        _prepare.Launch(stream, 1 + convertBlocks, Block, 0, b.TopkIds, tokens, TopK, all, _meta, _slotToken, _slotOf, b.X, _x16, Hidden, sh);
         marks?[1].Record(stream);
-        _schedule.Launch(stream, 1, 1024, 0, _meta, Experts, config.TokensPerCta, _schedTiles, _schedCount);
+        _schedule.Launch(stream, 1, 1024, 0, _meta, all, config.TokensPerCta, _schedTiles, _schedCount);
         marks?[2].Record(stream);
-        gateUp.Launch(stream, gateUpGrid, config.Threads, shared, W13, S13, _x16, _meta, _slotToken, _schedTiles, _schedCount, _h16, Experts, Hidden, Intermediate);
+        gateUp.Launch(stream, gateUpGrid, config.Threads, sharedBytes, W13, S13, _x16, _meta, _slotToken, _schedTiles, _schedCount, _h16, all, Hidden, Intermediate);
         marks?[3].Record(stream);
-        down.Launch(stream, downGrid, config.Threads, shared, W2, S2, _h16, _meta, _schedTiles, _schedCount, _y, Experts, Hidden, Intermediate);
+        down.Launch(stream, downGrid, config.Threads, sharedBytes, W2, S2, _h16, _meta, _schedTiles, _schedCount, _y, all, Hidden, Intermediate);
         marks?[4].Record(stream);
-        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, b.TopkWeights, TopK, Hidden, 1, s, b.Output);
+        _combine.Launch(stream, new Dim3((uint)((Hidden / 4 + Block - 1) / Block), (uint)tokens), Block, 0, _y, _slotOf, b.TopkWeights, TopK, Hidden, 1, s, b.Output, sh);
         marks?[5].Record(stream);
     }
 
@@ -316,6 +367,11 @@ public sealed class MoeFp8Experts : IDisposable
         _partial.Fill32(F32NaN);
         _y.Fill32(F32NaN);
     }
+
+    /// <summary>The always-on slots a step adds per token: <see cref="SharedExperts"/> when asked for, else 0.</summary>
+    private int SharedSlots(bool shared) => !shared ? 0 : SharedExperts > 0
+        ? SharedExperts
+        : throw new InvalidOperationException("this layer has no shared-expert slots to run with its routed experts (sharedExperts: 0)");
 
     /// <summary>Splits <paramref name="chunks"/> K chunks into at most <paramref name="wanted"/> equal runs: (runs, chunks per run).</summary>
     private static (int Splits, int PerSplit) SplitK(int chunks, int wanted)

@@ -76,8 +76,11 @@ public static class RandomDeviceWeights
                 DeviceMoe? moe = null;
                 if (c.IsMoeLayer(l))
                 {
-                    scratch ??= Own(new MoeScratch(context, e, d, inter, c.NumExpertsPerTok, maxTokens, MoeFp8Experts.DefaultMaxSplits));
-                    MoeFp8Experts fast = Own(new MoeFp8Experts(context, kernels, e, d, inter, c.NumExpertsPerTok, maxTokens, scratch: scratch));
+                    // One shared expert of the routed experts' shape also gets a slot of its own in the fast experts'
+                    // weights, so that the fast forward can run it inside the routed step (SharedExpertInRoutedStep).
+                    int sharedSlots = c.NSharedExperts == 1 ? 1 : 0;
+                    scratch ??= Own(MoeFp8Experts.NewScratch(context, e, d, inter, c.NumExpertsPerTok, maxTokens, sharedExperts: sharedSlots));
+                    MoeFp8Experts fast = Own(new MoeFp8Experts(context, kernels, e, d, inter, c.NumExpertsPerTok, maxTokens, scratch: scratch, sharedExperts: sharedSlots));
                     DeviceBuffer a = reference ? Own(context.Allocate(fast.W13.Bytes)) : (w13 ??= Own(context.Allocate(fast.W13.Bytes)));
                     DeviceBuffer b = reference ? Own(context.Allocate(fast.W2.Bytes)) : (w2 ??= Own(context.Allocate(fast.W2.Bytes)));
                     fillFp8.Launch(stream, grid, 256, 0, a, (ulong)(a.Bytes / 4), (uint)rng.Next());
@@ -100,10 +103,16 @@ public static class RandomDeviceWeights
                             inter);
                     }
 
+                    DeviceFeedForward? shared = c.NSharedExperts > 0 ? Ffn(inter * c.NSharedExperts) : null;
+                    if (shared is not null && sharedSlots == 1)
+                    {
+                        fast.PackSharedExpert(0, shared.Gate, shared.Up, shared.Down, stream);
+                    }
+
                     moe = new DeviceMoe(
                         new DeviceWeight(Dense(e, d), e, d, false),
                         Floats(e, -0.01f, 0.01f),
-                        c.NSharedExperts > 0 ? Ffn(inter * c.NSharedExperts) : null,
+                        shared,
                         refExperts,
                         fast);
                 }

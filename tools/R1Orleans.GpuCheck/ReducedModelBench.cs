@@ -22,13 +22,15 @@ public sealed record ReducedModelResult(
     IReadOnlyDictionary<string, double> OpMs,
     bool FastLinears,
     bool DenseTensorCores,
-    bool ProgrammaticLaunch)
+    bool ProgrammaticLaunch,
+    bool SharedInRoutedStep)
 {
     /// <summary>
     /// f32: all but the routed experts on CUDA cores; mma: FP8 linears through DenseFp8Mma; fast: every dense matrix
-    /// through DenseMma; "-nopdl": with ordinary launches instead of programmatic dependent launch (the default).
+    /// through DenseMma; "-nopdl": with ordinary launches instead of programmatic dependent launch (the default);
+    /// "+shx": the shared expert inside the routed FP8 step.
     /// </summary>
-    public string Mode => (DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32") + (ProgrammaticLaunch ? string.Empty : "-nopdl");
+    public string Mode => (DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32") + (ProgrammaticLaunch ? string.Empty : "-nopdl") + (SharedInRoutedStep ? "+shx" : string.Empty);
 
     public double FloorMs => LayerFloorMs.Sum();
 
@@ -179,7 +181,7 @@ public static class ReducedModelBench
 
         double gflop = Gflop(c, batch, context0);
         double wallMs = Median(wall);
-        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.DenseTensorCores, options.ProgrammaticLaunch);
+        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.DenseTensorCores, options.ProgrammaticLaunch, forward.FoldsSharedExperts);
     }
 
     /// <summary>Multiply-adds × 2 of one decode step: every dense weight once per row, k experts + shared per MoE row, attention.</summary>
