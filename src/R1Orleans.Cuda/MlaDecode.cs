@@ -200,17 +200,8 @@ public sealed class MlaDecode : IDisposable
         }
 
         marks?[0].Record(stream);
-        var grid = new Dim3((uint)(Heads / HeadsPerCta), (uint)splits, (uint)batch);
-        if (Kernel == MlaDecodeKernel.Wgmma)
-        {
-            _decode.Launch(stream, grid, Threads, WgmmaSharedBytes,
-                io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart);
-        }
-        else
-        {
-            _decode.Launch(stream, grid, Threads, SharedBytes,
-                io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart);
-        }
+        _decode.Launch(stream, new Dim3((uint)(Heads / HeadsPerCta), (uint)splits, (uint)batch), Threads, (uint)DecodeSharedBytes,
+            io.Q, io.Cache, io.BlockTable, io.SeqLens, Heads, io.TableWidth, io.BlockSize, splits, scale, io.Output, _oPart, _lsePart);
         marks?[1].Record(stream);
         if (splits > 1)
         {
