@@ -42,6 +42,9 @@ public static class DeviceWeightUpload
 
             var layers = new List<DeviceLayer>();
             MoeScratch? scratch = null;
+
+            // The layers share one scratch, so either every MoE layer carries its shared expert as a slot or none does.
+            int sharedSlots = model.Blocks.Where(b => b.Moe is not null).Select(b => SharedSlots(b.Moe!.Shared, model.Config)).DefaultIfEmpty(0).Min();
             foreach (DecoderBlock block in model.Blocks)
             {
                 MultiHeadLatentAttention a = block.Attention;
@@ -57,11 +60,17 @@ public static class DeviceWeightUpload
                 DeviceMoe? moe = null;
                 if (block.Moe is { } m)
                 {
-                    MoeFp8Experts? fast = fastExperts is null ? null : FastExperts(context, stream, fastExperts, experts, model.Config, block.Layer, maxTokens, owned, ref scratch);
+                    MoeFp8Experts? fast = fastExperts is null ? null : FastExperts(context, stream, fastExperts, experts, model.Config, block.Layer, sharedSlots, maxTokens, owned, ref scratch);
+                    DeviceFeedForward? shared = m.Shared is null ? null : Ffn(m.Shared);
+                    if (shared is not null && fast is { SharedExperts: 1 })
+                    {
+                        fast.PackSharedExpert(0, shared.Gate, shared.Up, shared.Down, stream);
+                    }
+
                     moe = new DeviceMoe(
                         Weight(m.Gate.Weight.IsFp8 ? m.Gate.Weight.ToFloat32() : m.Gate.Weight),
                         Floats(m.Gate.Bias),
-                        m.Shared is null ? null : Ffn(m.Shared),
+                        shared,
                         fast is null ? RoutedExperts(context, experts, model.Config.NRoutedExperts, block.Layer, owned) : null,
                         fast);
                 }
@@ -103,9 +112,11 @@ public static class DeviceWeightUpload
     /// <summary>
     /// A layer's experts for the fast FP8 kernels (MoeFp8Experts), or null when they are not FP8 with 128x128 blocks in a
     /// shape those kernels take: vLLM's w13 (each expert's gate rows, then its up rows) and w2, row-major, then packed
-    /// into tile order. Every layer shares one <paramref name="scratch"/>.
+    /// into tile order. Every layer shares one <paramref name="scratch"/>. With <paramref name="sharedSlots"/> = 1 (every
+    /// MoE layer's shared expert fits, <see cref="SharedSlots"/>) the layer also gets a slot after the routed experts,
+    /// which the caller fills once the shared expert is on the device (<see cref="MoeFp8Experts.PackSharedExpert"/>).
     /// </summary>
-    private static MoeFp8Experts? FastExperts(CudaContext context, CudaStream stream, KernelLibrary kernels, ExpertShard shard, Checkpoint.ModelConfig c, int layer, int maxTokens, List<IDisposable> owned, ref MoeScratch? scratch)
+    private static MoeFp8Experts? FastExperts(CudaContext context, CudaStream stream, KernelLibrary kernels, ExpertShard shard, Checkpoint.ModelConfig c, int layer, int sharedSlots, int maxTokens, List<IDisposable> owned, ref MoeScratch? scratch)
     {
         int e = c.NRoutedExperts, h = c.HiddenSize, i = c.MoeIntermediateSize;
         var ffns = new FeedForward[e];
@@ -133,11 +144,11 @@ public static class DeviceWeightUpload
 
         if (scratch is null)
         {
-            scratch = new MoeScratch(context, e, h, i, c.NumExpertsPerTok, maxTokens, MoeFp8Experts.DefaultMaxSplits);
+            scratch = MoeFp8Experts.NewScratch(context, e, h, i, c.NumExpertsPerTok, maxTokens, MoeFp8Experts.DefaultMaxSplits, sharedSlots);
             owned.Add(scratch);
         }
 
-        var fast = new MoeFp8Experts(context, kernels, e, h, i, c.NumExpertsPerTok, maxTokens, scratch: scratch);
+        var fast = new MoeFp8Experts(context, kernels, e, h, i, c.NumExpertsPerTok, maxTokens, scratch: scratch, sharedExperts: sharedSlots);
         owned.Add(fast);
         using DeviceBuffer w13 = context.Allocate(fast.W13.Bytes);
         using DeviceBuffer w2 = context.Allocate(fast.W2.Bytes);
@@ -155,6 +166,23 @@ public static class DeviceWeightUpload
         fast.PackWeights(w13, w2, stream);
         stream.Synchronize();
         return fast;
+    }
+
+    /// <summary>
+    /// 1 when a layer's shared expert can run as a slot of the fast routed experts: one shared expert (n_shared_experts
+    /// = 1), gate and up [moe_intermediate_size, hidden] and down the transpose, all FP8 with 128x128 blocks; else 0.
+    /// </summary>
+    public static int SharedSlots(FeedForward? shared, Checkpoint.ModelConfig c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        if (shared is null || c.NSharedExperts != 1)
+        {
+            return 0;
+        }
+
+        int h = c.HiddenSize, i = c.MoeIntermediateSize;
+        bool Fits(Matrix m, int rows, int cols) => m.IsFp8 && m.BlockRows == 128 && m.BlockCols == 128 && m.Rows == rows && m.Cols == cols;
+        return Fits(shared.Gate, i, h) && Fits(shared.Up, i, h) && Fits(shared.Down, h, i) ? 1 : 0;
     }
 
     /// <summary>A layer's experts stacked for moe_ref_*: gate, up and down each one buffer (codes, then scales).</summary>
