@@ -14,6 +14,7 @@ using R1Orleans.GpuCheck;
 //                                                  reduced full-width model's decode; ForwardMode)
 //   r1-gpucheck --mla-wgmma [--reps N] [--out F]   (the wgmma MLA decode: its checks, then timed beside mma.sync;
 //                                                  MlaWgmmaMode)
+//   r1-gpucheck --absorb-bench [--reps N]         (the absorbed projections' launches one by one; AbsorbBench)
 //   r1-gpucheck --nccl [--ranks N] [--reps N]     (the expert all-to-all through NCCL between this host's GPUs; NcclCheck)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string kernelsDir = Arg("--kernels") ?? FindKernels();
@@ -71,6 +72,11 @@ foreach (string k in new[] { "mla_decode", "mla_decode_combine" })
 {
     (int regs, int local) = kernels.Kernel("mla_decode", k).Resources();
     Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
+}
+
+if (args.Contains("--absorb-bench"))
+{
+    return AbsorbBench.Run(context, kernels, reps);
 }
 
 if (args.Contains("--mla-wgmma"))
