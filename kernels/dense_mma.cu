@@ -7,7 +7,6 @@
 //   to_bf16, to_f16     out[i] = round(x[i]) to nearest even, two values per thread step.
 //   dense_bf16_*        y[b][t, r] = sum_k x16[b][t, k] * W[b][r, k] for r < R, t < n (at most 8 NT per launch), k < C.
 //   dense_fp8_*         the same over FP8 codes, W = code * scale[r / 128, k / 128] (batch 1).
-//   dense_bf16_gemv     dense_bf16_*'s product for a few tokens (n <= GEMV_ROWS) on CUDA cores, straight from float32 x.
 // W is packed by moe_pack_tiles as bytes (rows R, byte columns 2C for BF16, C for FP8): a 16-row tile's K chunk (64 BF16
 // or 128 FP8 elements) is 2,048 contiguous bytes. x16: token t of batch b at x16 + b xb + t xs (elements; 16-byte
 // aligned, so xs and xb multiples of 8). y float32 at y + z split_stride + b yb + t ys + r, z = blockIdx.z the K split:
@@ -222,89 +221,3 @@ DENSE_MMA(1, 2)
 DENSE_MMA(2, 2)
 DENSE_MMA(4, 2)
 DENSE_MMA(8, 2)
-
-// dense_bf16_gemv: y[b][t, r] = sum_k bf16(x[b][t, k]) * W[b][r, k] for t < n <= GEMV_ROWS, on CUDA cores: at a token or
-// a few, the tensor-core launch waits on its pipeline fill and the to_bf16 pass (the absorbed W_UK has only two chunks
-// of K per tile). x is float32 at x + b xb + t xs (elements; 16-byte aligned: xs, xb multiples of 4), rounded to BF16 in
-// registers as to_bf16 rounds it, so every product is dense_bf16_*'s exactly and only the order of the float32 sums
-// differs. W is the same packed tiles. Warp w of CTA x owns 16-row tile 8x + w of batch b = blockIdx.y; lane (g, q)
-// reads its units of each chunk (the fragment order above: units 0, 1 row g, 2, 3 row g + 8; word i the k pair
-// 16q + 2i, 16q + 2i + 1, the lower k in the low half), sums rows g and g + 8 against the tokens' k = 16q .. 16q + 15,
-// then the quad adds its four partial sums and lane q stores the tokens t = q (mod 4). Grid (ceil(R / 128), batches),
-// block 256; y float32 at y + b yb + t ys + r.
-#define GEMV_ROWS 8
-
-__device__ __forceinline__ u32 bf16x2_rn(float lo, float hi)
-{
-    u32 r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-}
-
-__device__ __forceinline__ float bf16_lo(u32 v) { return __uint_as_float(v << 16); }
-
-__device__ __forceinline__ float bf16_hi(u32 v) { return __uint_as_float(v & 0xFFFF0000u); }
-
-// acc += the dot product of 4 BF16 weight words (8 k) with 8 float32 x (rounded to BF16 first).
-__device__ __forceinline__ float gemv_dot8(const u32* w, float4 x0, float4 x1, float acc)
-{
-    const u32 p[4] = {bf16x2_rn(x0.x, x0.y), bf16x2_rn(x0.z, x0.w), bf16x2_rn(x1.x, x1.y), bf16x2_rn(x1.z, x1.w)};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        acc = fmaf(bf16_lo(w[i]), bf16_lo(p[i]), acc);
-        acc = fmaf(bf16_hi(w[i]), bf16_hi(p[i]), acc);
-    }
-    return acc;
-}
-
-extern "C" __global__ void __launch_bounds__(256)
-dense_bf16_gemv(const uint4* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, int n, int R, int C,
-                long long xs, long long xb, long long ys, long long yb)
-{
-    grid_dependency_sync();
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
-    const int b = blockIdx.y, tile = blockIdx.x * DENSE_WARPS + warp;
-    if (tile >= R / 16) return;
-    const int chunks = C / 64;
-    const uint4* a = w + ((size_t)b * R + (size_t)tile * 16) * (size_t)C / 8 + lane;   // 16-byte units
-    const float* xq = x + (size_t)b * xb + 16 * q;
-
-    float lo[GEMV_ROWS], hi[GEMV_ROWS];   // rows g and g + 8
-#pragma unroll
-    for (int t = 0; t < GEMV_ROWS; ++t) lo[t] = hi[t] = 0.f;
-
-#pragma unroll 4
-    for (int c = 0; c < chunks; ++c) {
-        const uint4* u = a + (size_t)c * 128;   // a chunk of a tile: 2,048 bytes
-        u32 wg[8], w8[8];
-        dense_words(&wg[0], __ldg(u));
-        dense_words(&wg[4], __ldg(u + 32));
-        dense_words(&w8[0], __ldg(u + 64));
-        dense_words(&w8[4], __ldg(u + 96));
-#pragma unroll
-        for (int t = 0; t < GEMV_ROWS; ++t) {
-            if (t < n) {
-                const float4* xv = reinterpret_cast<const float4*>(xq + (size_t)t * xs + (size_t)c * 64);
-                const float4 x0 = __ldg(xv), x1 = __ldg(xv + 1), x2 = __ldg(xv + 2), x3 = __ldg(xv + 3);
-                lo[t] = gemv_dot8(&wg[4], x2, x3, gemv_dot8(&wg[0], x0, x1, lo[t]));
-                hi[t] = gemv_dot8(&w8[4], x2, x3, gemv_dot8(&w8[0], x0, x1, hi[t]));
-            }
-        }
-    }
-
-    float* yb_ptr = y + (size_t)b * yb + (size_t)tile * 16 + g;
-#pragma unroll
-    for (int t = 0; t < GEMV_ROWS; ++t) {
-        if (t < n) {
-            float l = lo[t], h = hi[t];
-            l += __shfl_xor_sync(0xFFFFFFFFu, l, 1);
-            l += __shfl_xor_sync(0xFFFFFFFFu, l, 2);
-            h += __shfl_xor_sync(0xFFFFFFFFu, h, 1);
-            h += __shfl_xor_sync(0xFFFFFFFFu, h, 2);
-            if ((t & 3) == q) {
-                yb_ptr[(size_t)t * ys] = l;
-                yb_ptr[(size_t)t * ys + 8] = h;
-            }
-        }
-    }
-}

@@ -518,19 +518,12 @@ public sealed class DeviceForward : IDisposable
 
     /// <summary>
     /// out[t, h, :out_dim] = W[h] · x[t, h, :in_dim] for every head and row (the absorbed projections): BF16 on tensor
-    /// cores where the matrix was packed (x rounded to BF16 first: xRow elements per row, all of them), or for a few rows
-    /// on CUDA cores from the same packed BF16 (<see cref="DeviceForwardOptions.AbsorbedGemv"/>), else float32.
+    /// cores where the matrix was packed (x rounded to BF16 first: xRow elements per row, all of them), else float32.
     /// </summary>
     private void HeadProjection(DeviceBuffer w, ulong x, long xRow, int xHead, int inDim, ulong output, long outRow, int outHead, int outDim, int rows)
     {
         if (_denseHeads.TryGetValue(w, out PackedMatrix? packed))
         {
-            if (_options.AbsorbedGemv && rows <= DenseMma.GemvMaxTokens && xRow % 4 == 0 && xHead % 4 == 0)
-            {
-                _dense!.LaunchGemv(_stream, packed, x, rows, xRow, xHead, output, outRow, outHead);
-                return;
-            }
-
             _dense!.Convert(_stream, x, rows * xRow, _x16!.Pointer);
             _dense.Launch(_stream, packed, _x16.Pointer, rows, xRow, xHead, output, outRow, outHead);
             return;

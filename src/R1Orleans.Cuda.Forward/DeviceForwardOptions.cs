@@ -43,14 +43,6 @@ public sealed record DeviceForwardOptions
     /// </summary>
     public bool SharedExpertInRoutedStep { get; init; }
 
-    /// <summary>
-    /// With <see cref="DenseTensorCores"/>, the absorbed projections W_UK and W_UV of steps of at most
-    /// <see cref="DenseMma.GemvMaxTokens"/> rows run as one BF16 gemv launch each (<see cref="DenseMma.LaunchGemv"/>: the
-    /// same BF16 products, float32 x read directly) instead of a conversion pass and a tensor-core launch whose K of 128
-    /// (W_UK) leaves its pipeline no depth. Off by default: an experiment for the batch-1 step that has not run on a GPU yet.
-    /// </summary>
-    public bool AbsorbedGemv { get; init; }
-
     /// <summary>The fast mode: the routed experts (when the layer has them) and every dense matrix on tensor cores.</summary>
     public static DeviceForwardOptions Fast { get; } = new() { DenseTensorCores = true };
 }

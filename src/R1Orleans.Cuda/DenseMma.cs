@@ -21,12 +21,9 @@ public sealed class DenseMma : IDisposable
     /// <summary>The most K splits of one launch.</summary>
     public const int MaxSplits = 8;
 
-    /// <summary>The most tokens of a <see cref="LaunchGemv"/> (the kernel's GEMV_ROWS).</summary>
-    public const int GemvMaxTokens = 8;
-
     private readonly CudaContext _context;
     private readonly KernelLibrary _kernels;
-    private readonly CudaKernel _toBf16, _toF16, _pack, _sumSplits, _sumSplitsPair, _gemv;
+    private readonly CudaKernel _toBf16, _toF16, _pack, _sumSplits, _sumSplitsPair;
     private DeviceBuffer? _partials;
 
     public DenseMma(CudaContext context, KernelLibrary kernels)
@@ -37,7 +34,6 @@ public sealed class DenseMma : IDisposable
         _kernels = kernels;
         _toBf16 = kernels.Kernel("dense_mma", "to_bf16");
         _toF16 = kernels.Kernel("dense_mma", "to_f16");
-        _gemv = kernels.Kernel("dense_mma", "dense_bf16_gemv");
         _pack = kernels.Kernel("moe_fp8", "moe_pack_tiles");
         _sumSplits = kernels.Kernel("forward", "dense_sum_splits");
         _sumSplitsPair = kernels.Kernel("forward", "dense_sum_splits_pair");
@@ -224,35 +220,6 @@ public sealed class DenseMma : IDisposable
                 _sumSplits.Launch(stream, new Dim3((uint)((w.Rows + 255) / 256), (uint)tokens), 256, 0, target, c.Splits, tokens, w.Rows, w.Rows, yp);
             }
         }
-    }
-
-    /// <summary>
-    /// Queues <see cref="Launch"/>'s product for a few tokens (n ≤ <see cref="GemvMaxTokens"/>) of BF16 weights on CUDA
-    /// cores, straight from float32 x (rounded to BF16 in registers as <see cref="Convert"/> rounds it, so the products are
-    /// the same and only the order of the float32 sums differs): token t of batch b at x + 4 (b·xb + t·xs) bytes
-    /// (16-byte aligned: xs and xb multiples of 4), its outputs at y + 4 (b·yb + t·ys) bytes. One launch, no
-    /// conversion pass: what the absorbed projections take at a decode step of one or a few sequences.
-    /// </summary>
-    public void LaunchGemv(CudaStream stream, PackedMatrix w, ulong x, int n, long xs, long xb, ulong y, long ys, long yb)
-    {
-        ArgumentNullException.ThrowIfNull(w);
-        if (w.IsFp8)
-        {
-            throw new ArgumentException("dense_bf16_gemv takes BF16 weights; this one is FP8");
-        }
-
-        if (n < 1 || n > GemvMaxTokens)
-        {
-            throw new ArgumentOutOfRangeException(nameof(n), $"dense_bf16_gemv takes 1 to {GemvMaxTokens} tokens; got {n}");
-        }
-
-        if (xs % 4 != 0 || xb % 4 != 0 || x % 16 != 0)
-        {
-            throw new ArgumentException($"float32 tokens must start 16-byte aligned: x {x:x}, strides {xs} and {xb} elements");
-        }
-
-        var grid = new Dim3((uint)(((w.Rows / 16) + Warps - 1) / Warps), (uint)w.Batches);
-        _gemv.Launch(stream, grid, 32 * Warps, 0, w.Buffer, x, y, n, w.Rows, w.Cols, xs, xb, ys, yb);
     }
 
     /// <summary>Sizes the partial-sum buffer for the largest split (or fused pair) launch to come (call before any graph capture).</summary>

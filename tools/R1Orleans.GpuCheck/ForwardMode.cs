@@ -85,24 +85,16 @@ public static class ForwardMode
         failed += pdl.Passed ? 0 : 1;
         Console.WriteLine(pdl);
 
-        // The shared expert inside the routed FP8 step and the absorbed projections as gemv launches (off by default;
-        // checked and timed here before they are turned on), last: a fault in either ends the process, and nothing
-        // measured before it is lost.
+        // The shared expert inside the routed FP8 step (off by default; checked and timed here before it is turned on),
+        // last: a fault in it ends the process, and nothing measured before it is lost.
         int FoldCheck()
         {
-            ModelConfig v3Attention = SyntheticCheckpoint.MediumConfig() with
+            CheckResult folded = FastAgainstReference(context, kernels, DeviceForwardOptions.Fast with { SharedExpertInRoutedStep = true }, SyntheticCheckpoint.MediumConfig() with
             {
                 NumHiddenLayers = 2, NumAttentionHeads = 64, KvLoraRank = 512, QkRopeHeadDim = 64, QkNopeHeadDim = 128, VHeadDim = 128,
-            };
-            int bad = 0;
-            foreach (DeviceForwardOptions o in new[] { DeviceForwardOptions.Fast with { SharedExpertInRoutedStep = true }, DeviceForwardOptions.Fast with { AbsorbedGemv = true } })
-            {
-                CheckResult r = FastAgainstReference(context, kernels, o, v3Attention);
-                Console.WriteLine(r);
-                bad += r.Passed ? 0 : 1;
-            }
-
-            return bad;
+            });
+            Console.WriteLine(folded);
+            return folded.Passed ? 0 : 1;
         }
 
         if (checksOnly)
@@ -127,21 +119,11 @@ public static class ForwardMode
             // The modes measured on a GPU before go first: a fault in a newer one loses only its own rows.
             // Last, the fast mode with ordinary launches (A/B against programmatic dependent launch, the default).
             // and with the shared expert inside the routed step (A/B against the fast mode's rows; off by default).
-            // and with the absorbed projections as gemv launches at few rows, alone and with the shared expert folded.
-            DeviceForwardOptions[] modes =
-            [
-                new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast, DeviceForwardOptions.Fast with { ProgrammaticLaunch = false },
-                DeviceForwardOptions.Fast with { SharedExpertInRoutedStep = true }, DeviceForwardOptions.Fast with { AbsorbedGemv = true }, DeviceForwardOptions.Fast with { AbsorbedGemv = true, SharedExpertInRoutedStep = true },
-            ];
+            DeviceForwardOptions[] modes = [new DeviceForwardOptions(), new DeviceForwardOptions { FastLinears = true }, DeviceForwardOptions.Fast, DeviceForwardOptions.Fast with { ProgrammaticLaunch = false }, DeviceForwardOptions.Fast with { SharedExpertInRoutedStep = true }];
             foreach (DeviceForwardOptions mode in modes)
             {
                 foreach (int batch in new[] { 1, 64 })
                 {
-                    if (mode.AbsorbedGemv && batch > DenseMma.GemvMaxTokens)
-                    {
-                        continue;   // the gemv launches take only steps of a few rows: the row without them is already there
-                    }
-
                     try
                     {
                         results.Add(ReducedModelBench.Run(context, kernels, weights, bw.Copy, batch, prompt: 32, steps: 2 * reps, mode, seed: 11));
@@ -157,17 +139,17 @@ public static class ForwardMode
 
         Console.WriteLine();
         Console.WriteLine($"Reduced model decode (copy {bw.Copy:F0} GB/s; floors = bytes read / copy; medians of {reps} eager and {reps} graph steps)");
-        Console.WriteLine($"{"batch",5} {"mode",-13} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
+        Console.WriteLine($"{"batch",5} {"mode",-8} {"ctx",4} {"eager ms",8} {"graph ms",8} {"wall ms",8} {"tok/s",8} {"floor ms",8} {"graph/floor",11} {"GFLOP",6}  per layer ms (floor ms) ... head; experts read per MoE layer");
         foreach (ReducedModelResult r in results)
         {
             string layers = string.Join("  ", r.LayerMs.Select((m, i) => string.Create(CultureInfo.InvariantCulture, $"{m:F3} ({r.LayerFloorMs[i]:F3})")));
-            Console.WriteLine($"{r.Batch,5} {r.Mode,-13} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
+            Console.WriteLine($"{r.Batch,5} {r.Mode,-8} {r.Context,4} {r.EagerStepMs,8:F3} {r.GraphStepMs,8:F3} {r.WallStepMs,8:F3} {r.TokensPerSecond,8:F0} {r.FloorMs,8:F3} {r.GraphOverFloor,11:F2} {r.Gflop,6:F0}  {layers}; experts {string.Join("/", r.UniqueExperts)}");
         }
 
         Console.WriteLine("Per op, ms per step summed over layers (median of 3 profiled eager steps):");
         foreach (ReducedModelResult r in results)
         {
-            Console.WriteLine($"  batch {r.Batch,2} {r.Mode,-13}: {string.Join(", ", r.OpMs.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F3}")))}");
+            Console.WriteLine($"  batch {r.Batch,2} {r.Mode,-8}: {string.Join(", ", r.OpMs.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F3}")))}");
         }
 
         if (outFile is not null)
@@ -309,7 +291,6 @@ public static class ForwardMode
 
         string what = (options.FastLinears ? " + FP8 linears (DenseFp8Mma)" : string.Empty) + (options.DenseTensorCores ? " + dense_mma (FP8 linears, BF16 lm_head/absorbed)" : string.Empty)
             + (fast.DecodesOnTensorCores ? $" + mla_decode ({c.NumAttentionHeads} heads)" : string.Empty)
-            + (options.AbsorbedGemv ? $" + absorbed gemv (decode {decode.Rows} rows)" : string.Empty)
             + (options.SharedExpertInRoutedStep ? (fast.FoldsSharedExperts ? " + shared expert in the routed step" : " + shared expert in the routed step ASKED FOR BUT NOT RUN") : string.Empty);
 
         // More than a quarter of the rows routed apart fails outright (the tolerance cannot pass on an infinite error);

@@ -23,16 +23,14 @@ public sealed record ReducedModelResult(
     bool FastLinears,
     bool DenseTensorCores,
     bool ProgrammaticLaunch,
-    bool SharedInRoutedStep,
-    bool AbsorbedGemv)
+    bool SharedInRoutedStep)
 {
     /// <summary>
     /// f32: all but the routed experts on CUDA cores; mma: FP8 linears through DenseFp8Mma; fast: every dense matrix
     /// through DenseMma; "-nopdl": with ordinary launches instead of programmatic dependent launch (the default);
-    /// "+shx": the shared expert inside the routed FP8 step; "+gemv": the absorbed projections as BF16 gemv launches at
-    /// steps of up to 8 rows.
+    /// "+shx": the shared expert inside the routed FP8 step.
     /// </summary>
-    public string Mode => (DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32") + (ProgrammaticLaunch ? string.Empty : "-nopdl") + (SharedInRoutedStep ? "+shx" : string.Empty) + (AbsorbedGemv && Batch <= DenseMma.GemvMaxTokens ? "+gemv" : string.Empty);
+    public string Mode => (DenseTensorCores ? "fast" : FastLinears ? "mma" : "f32") + (ProgrammaticLaunch ? string.Empty : "-nopdl") + (SharedInRoutedStep ? "+shx" : string.Empty);
 
     public double FloorMs => LayerFloorMs.Sum();
 
@@ -183,7 +181,7 @@ public static class ReducedModelBench
 
         double gflop = Gflop(c, batch, context0);
         double wallMs = Median(wall);
-        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.DenseTensorCores, options.ProgrammaticLaunch, forward.FoldsSharedExperts, options.AbsorbedGemv && options.DenseTensorCores);
+        return new ReducedModelResult(batch, options.GemvMaxRows, seqs[0].Length, Median(eager), Median(graphMs), wallMs, batch / (wallMs / 1e3), [.. perLayer.Select(Median)], floors, unique, gflop, [.. tokens], ops.ToDictionary(p => p.Key, p => Median(p.Value)), options.FastLinears, options.DenseTensorCores, options.ProgrammaticLaunch, forward.FoldsSharedExperts);
     }
 
     /// <summary>Multiply-adds × 2 of one decode step: every dense weight once per row, k experts + shared per MoE row, attention.</summary>

@@ -6,8 +6,7 @@ namespace R1Orleans.GpuCheck;
 /// <summary>
 /// The device forward's tensor-core linears against float64/float32 references on the same rounded inputs, so that only
 /// summation order separates them (outputs NaN-poisoned first): <see cref="DenseMma"/> over BF16 (lm_head, and the absorbed
-/// per-head projections with their strides, one and several passes of 64 tokens, CTAs with idle warps; and its gemv launch
-/// for a few tokens from float32 inputs) on BF16-rounded
+/// per-head projections with their strides, one and several passes of 64 tokens, CTAs with idle warps) on BF16-rounded
 /// weights and inputs, and over FP8 weights (V3's linear shapes: K splits, 576 rows, two passes) on f16-rounded inputs
 /// against CpuBackend.Linear on the same FP8 weight, and fused pairs (q_a + kv_a, gate + up) in one launch; <see cref="DenseFp8Mma"/> the same way, with rows a multiple of 128
 /// and padded (kv_a_proj_with_mqa's 576).
@@ -35,19 +34,6 @@ public static class TensorCoreLinearChecks
             yield return MlaDecodeCheck.Guarded($"dense_bf16 {k.B} x [{k.R}, {k.C}], {k.N} tokens", () => Bf16(context, dense, stream, rng, k.B, k.R, k.C, k.N, k.Xs, k.Xb, k.Ys, k.Yb));
         }
 
-        // The gemv launch for a few tokens, from float32 x (rounded in the kernel): W_UK's and W_UV's shapes, idle warps, 13 tiles.
-        (int B, int R, int C, int N, int Xs, int Xb, int Ys, int Yb)[] gemvCases =
-        [
-            (128, 512, 128, 1, 128 * 192, 192, 128 * 576, 576),
-            (128, 128, 512, 4, 128 * 512, 512, 128 * 128, 128),
-            (4, 32, 64, 8, 4 * 96, 96, 4 * 40, 40),
-            (1, 16 * 13, 512, 3, 512, 0, 16 * 13, 0),
-        ];
-        foreach (var k in gemvCases)
-        {
-            yield return MlaDecodeCheck.Guarded($"dense_bf16_gemv {k.B} x [{k.R}, {k.C}], {k.N} tokens", () => Bf16(context, dense, stream, rng, k.B, k.R, k.C, k.N, k.Xs, k.Xb, k.Ys, k.Yb, gemv: true));
-        }
-
         var cpu = new CpuBackend();
         foreach ((int rows, int cols, int n) in new[] { (576, 7168, 1), (576, 7168, 64), (1536, 7168, 64), (24576, 1536, 9), (7168, 2048, 70), (288, 1024, 9) })
         {
@@ -67,16 +53,11 @@ public static class TensorCoreLinearChecks
 
     private static float RoundBf16(float v) => MlaDecodeReference.Bf16ToFloat(MlaDecodeReference.FloatToBf16(v));
 
-    /// <summary>
-    /// DenseMma.Launch (BF16 inputs from Convert) or, with <paramref name="gemv"/>, LaunchGemv on float32 inputs that the
-    /// kernel must round itself, against a float64 sum over the BF16-rounded weights and inputs.
-    /// </summary>
-    private static CheckResult Bf16(CudaContext context, DenseMma dense, CudaStream stream, Random rng, int batches, int rows, int cols, int n, int xs, int xb, int ys, int yb, bool gemv = false)
+    private static CheckResult Bf16(CudaContext context, DenseMma dense, CudaStream stream, Random rng, int batches, int rows, int cols, int n, int xs, int xb, int ys, int yb)
     {
         float[] w = [.. Rng.Uniform(rng, batches * rows * cols, -0.1f, 0.1f).Select(RoundBf16)];
         int xCount = ((n - 1) * xs) + ((batches - 1) * xb) + cols;
-        float[] raw = Rng.Uniform(rng, xCount + (xCount % 2), -1f, 1f);
-        float[] x = [.. raw.Select(RoundBf16)];
+        float[] x = [.. Rng.Uniform(rng, xCount + (xCount % 2), -1f, 1f).Select(RoundBf16)];
         int yCount = ((n - 1) * ys) + ((batches - 1) * yb) + rows;
         float[] expected = new float[yCount];
         var written = new bool[yCount];
@@ -99,22 +80,14 @@ public static class TensorCoreLinearChecks
         }
 
         using DeviceBuffer dw = Upload(context, w);
-        using DeviceBuffer dx = Upload(context, gemv ? raw : x);
+        using DeviceBuffer dx = Upload(context, x);
         using DeviceBuffer dx16 = context.Allocate(Math.Max(256, x.Length * 2L));
         using DeviceBuffer dy = context.Allocate(yCount * 4L);
         dy.Fill32(OpChecks.Poison);
         using PackedMatrix packed = dense.PackBf16(stream, dw.Pointer, batches, rows, cols);
-        if (gemv)
-        {
-            dense.LaunchGemv(stream, packed, dx.Pointer, n, xs, xb, dy.Pointer, ys, yb);
-        }
-        else
-        {
-            dense.Reserve(packed, n);
-            dense.Convert(stream, dx.Pointer, x.Length, dx16.Pointer);
-            dense.Launch(stream, packed, dx16.Pointer, n, xs, xb, dy.Pointer, ys, yb);
-        }
-
+        dense.Reserve(packed, n);
+        dense.Convert(stream, dx.Pointer, x.Length, dx16.Pointer);
+        dense.Launch(stream, packed, dx16.Pointer, n, xs, xb, dy.Pointer, ys, yb);
         stream.Synchronize();
         float[] got = dy.Download<float>(yCount);
 
@@ -123,7 +96,7 @@ public static class TensorCoreLinearChecks
         float[] actual = [.. Enumerable.Range(0, yCount).Where(i => written[i]).Select(i => got[i])];
         float[] want = [.. Enumerable.Range(0, yCount).Where(i => written[i]).Select(i => expected[i])];
         Agreement a = Agreement.Of(actual, want);
-        return new CheckResult($"{(gemv ? "dense_bf16_gemv" : "dense_bf16")} {batches} x [{rows}, {cols}], {n} tokens{(gapsUntouched ? string.Empty : ", WROTE OUTSIDE ITS OUTPUTS")}", Tolerance, gapsUntouched ? a : a with { NonFinite = a.NonFinite + 1 });
+        return new CheckResult($"dense_bf16 {batches} x [{rows}, {cols}], {n} tokens{(gapsUntouched ? string.Empty : ", WROTE OUTSIDE ITS OUTPUTS")}", Tolerance, gapsUntouched ? a : a with { NonFinite = a.NonFinite + 1 });
     }
 
     /// <summary>An FP8 linear through DenseMma (<paramref name="dense"/>) or DenseFp8Mma (null), against CpuBackend.Linear on f16-rounded inputs.</summary>
