@@ -3,7 +3,9 @@
 // x the attention factor, then rounded to float), the rotation in float32:
 //   x[2i] = a cos_i - b sin_i;  x[2i+1] = b cos_i + a sin_i
 // x holds rows (tokens) of `heads` slices: slice (t, h) starts at t * row_stride + h * head_stride + offset.
-// grid (rows), block 128: threads stride over heads x half pairs; half up to ROPE_MAX_HALF (checked on the host).
+// grid (rows, parts), block 128: the parts of a row (blockIdx.y) stride over its heads x half pairs together, each part
+// computing the row's cos/sin itself (one part leaves a single CTA looping over every pair: at a decode row of 128 heads,
+// 32 dependent steps a thread); half up to ROPE_MAX_HALF (checked on the host).
 
 #include "pdl.cuh"
 
@@ -26,7 +28,7 @@ rope_yarn(float* __restrict__ x, const int* __restrict__ positions, const double
     }
     __syncthreads();
     float* row = x + (size_t)t * row_stride + offset;
-    for (int j = threadIdx.x; j < heads * half; j += blockDim.x) {
+    for (int j = blockIdx.y * blockDim.x + threadIdx.x; j < heads * half; j += gridDim.y * blockDim.x) {
         const int h = j / half, i = j - h * half;
         const float cf = cos_s[i], sf = sin_s[i];
         float* p = row + (size_t)h * head_stride + 2 * i;

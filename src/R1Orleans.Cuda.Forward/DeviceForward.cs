@@ -564,7 +564,7 @@ public sealed class DeviceForward : IDisposable
         }
 
         ulong attentionFactor = BitConverter.DoubleToUInt64Bits(_w.AttentionFactor);
-        _k.Rope.Launch(_stream, rows, 128, 0, _q, _positions, _w.InverseFrequencies, attentionFactor, heads, (long)heads * qWidth, qWidth, nope, rope / 2);
+        _k.Rope.Launch(_stream, ForwardKernels.RopeGrid(rows, heads, rope / 2), 128, 0, _q, _positions, _w.InverseFrequencies, attentionFactor, heads, (long)heads * qWidth, qWidth, nope, rope / 2);
         _k.LatentAppend.Launch(_stream, rows, 256, 0, _kv, a.KvANorm.Weight, a.KvANorm.Eps, _positions, _slots, _w.InverseFrequencies, attentionFactor, _cache.LayerPointer(layer.Layer), kvRank, rope);
         ulong cache16 = _cache16 is null ? 0 : _cache16.Pointer + ((ulong)layer.Layer * (ulong)_cache.Blocks * (ulong)_cache.BlockSize * (ulong)entry * 2);
         if (_toBf16Cache is not null)
@@ -574,7 +574,7 @@ public sealed class DeviceForward : IDisposable
 
         Mark("mla rope + cache");
         HeadProjection(a.AbsorbedKeys, _q.Pointer, (long)heads * qWidth, qWidth, nope, _qAbs.Pointer, (long)heads * entry, entry, kvRank, rows);
-        _k.CopyRope.Launch(_stream, rows, 128, 0, _q, _qAbs, heads, nope, rope, kvRank);
+        _k.CopyRope.Launch(_stream, ForwardKernels.CopyRopeGrid(rows, heads, rope), 128, 0, _q, _qAbs, heads, nope, rope, kvRank);
         Mark("mla absorb W_UK");
         if (_mla is not null && _uploadedDecode)
         {

@@ -37,6 +37,16 @@ public sealed class ForwardKernels
 
     public LinearKernels Linear { get; }
 
+    /// <summary>
+    /// rope_yarn's grid for <paramref name="rows"/> rows of <paramref name="heads"/> slices of <paramref name="half"/>
+    /// pairs: each row split into parts of at most 4 pairs a thread (128 threads), so that a decode step's few rows do
+    /// not leave one CTA looping over every head.
+    /// </summary>
+    public static Dim3 RopeGrid(int rows, int heads, int half) => new((uint)rows, (uint)Math.Max(1, ((long)heads * half + 511) / 512));
+
+    /// <summary>copy_rope's grid: a thread per element of a row's heads x rope values, rows along y.</summary>
+    public static Dim3 CopyRopeGrid(int rows, int heads, int rope) => new((uint)Math.Max(1, ((long)heads * rope + 127) / 128), (uint)rows);
+
     public CudaKernel Embed { get; }
 
     public CudaKernel LatentAppend { get; }

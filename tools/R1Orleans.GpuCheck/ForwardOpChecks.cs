@@ -23,6 +23,8 @@ public static class ForwardOpChecks
         var cpu = new CpuBackend();
         ModelConfig v3 = ReducedModelBench.Config();
         yield return LatentAppend(context, kernels, stream, cpu, rng, v3, rows: 37, blocks: 20, blockSize: 16);
+        yield return CopyRope(context, kernels, stream, rng, rows: 1, heads: 128, nope: 128, rope: 64, kvRank: 512);
+        yield return CopyRope(context, kernels, stream, rng, rows: 7, heads: 3, nope: 16, rope: 8, kvRank: 32);
         foreach ((int heads, int outDim, int inDim, int xHead, int n) in new[] { (128, 512, 128, 192, 1), (128, 512, 128, 192, 64), (128, 128, 512, 512, 7), (4, 32, 16, 24, 9) })
         {
             yield return HeadProjection(context, kernels, stream, rng, heads, outDim, inDim, xHead, n);
@@ -270,6 +272,33 @@ public static class ForwardOpChecks
         kernels.Kernel("forward", "moe_ref_combine").Launch(stream, tokens, 256, 0, o, dwt, k, y, hidden);
         stream.Synchronize();
         return new CheckResult($"moe_ref {(fp8 ? "FP8" : "float32")} [{tokens} tokens, {experts} experts top-{k}, {hidden}/{inter}]", Float32Tolerance, Agreement.Of(y.Download<float>(expected.Length), expected));
+    }
+
+    /// <summary>copy_rope with its forward grid: every rotated q_rope value lands beside its head's absorbed q, exactly; the rest keeps its poison.</summary>
+    private static CheckResult CopyRope(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng, int rows, int heads, int nope, int rope, int kvRank)
+    {
+        float[] q = Rng.Uniform(rng, rows * heads * (nope + rope), -1f, 1f);
+        int width = kvRank + rope;
+        float[] expected = new float[rows * heads * width];
+        Array.Fill(expected, float.NaN);
+        for (int t = 0; t < rows; t++)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                Array.Copy(q, (((t * heads) + h) * (nope + rope)) + nope, expected, (((t * heads) + h) * width) + kvRank, rope);
+            }
+        }
+
+        using DeviceBuffer dq = Upload(context, q);
+        using DeviceBuffer da = context.Allocate(expected.Length * 4L);
+        da.Fill32(OpChecks.Poison);
+        kernels.Kernel("forward", "copy_rope").Launch(stream, ForwardKernels.CopyRopeGrid(rows, heads, rope), 128, 0, dq, da, heads, nope, rope, kvRank);
+        stream.Synchronize();
+        float[] got = da.Download<float>(expected.Length);
+        bool exact = got.Zip(expected).All(p => float.IsNaN(p.Second) ? float.IsNaN(p.First) : p.First == p.Second);
+        int[] owned = [.. Enumerable.Range(0, expected.Length).Where(i => !float.IsNaN(expected[i]))];
+        Agreement a = Agreement.Of([.. owned.Select(i => got[i])], [.. owned.Select(i => expected[i])]);
+        return new CheckResult($"copy_rope [{rows}, {heads} x {rope}] into [{rows}, {heads} x {width}]{(exact ? string.Empty : ", NOT AN EXACT COPY")}", 0, exact ? a : a with { NonFinite = a.NonFinite + 1 });
     }
 
     private static CheckResult GemvRows(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int rows, int cols, int n)

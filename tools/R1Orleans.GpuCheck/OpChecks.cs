@@ -15,11 +15,13 @@ public static class OpChecks
     public static IEnumerable<CheckResult> Run(CudaContext context, KernelLibrary kernels, CudaStream stream, Random rng)
     {
         var cpu = new CpuBackend();
-        foreach ((int rows, int d) in new[] { (7, 7168), (3, 1536), (1, 512) })
+        // Threads as the forward picks them (256; 1,024 at few rows): rows held in registers (up to 8 values a thread)
+        // and rows looped over (7,168 at 256 threads; 9,000 at 1,024), with a partial last step.
+        foreach ((int rows, int d, int threads) in new[] { (7, 7168, 256), (1, 7168, 1024), (3, 1536, 256), (1, 512, 256), (2, 9000, 1024), (2, 1000, 1024) })
         {
             foreach (bool withResidual in new[] { false, true })
             {
-                foreach (CheckResult c in RmsNorm(context, kernels, stream, cpu, rng, rows, d, withResidual))
+                foreach (CheckResult c in RmsNorm(context, kernels, stream, cpu, rng, rows, d, withResidual, threads))
                 {
                     yield return c;
                 }
@@ -32,7 +34,7 @@ public static class OpChecks
         }
     }
 
-    private static IEnumerable<CheckResult> RmsNorm(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int rows, int d, bool withResidual)
+    private static IEnumerable<CheckResult> RmsNorm(CudaContext context, KernelLibrary kernels, CudaStream stream, CpuBackend cpu, Random rng, int rows, int d, bool withResidual, int threads)
     {
         float[] x = Rng.Uniform(rng, rows * d, -2f, 2f);
         float[] res = Rng.Uniform(rng, rows * d, -2f, 2f);
@@ -50,9 +52,9 @@ public static class OpChecks
         dr.Upload<float>(res);
         dw.Upload<float>(w);
         dy.Fill32(Poison);
-        kernels.Kernel("rmsnorm", "rmsnorm").Launch(stream, rows, 256, 0, dx, withResidual ? dr.Pointer : 0UL, dw, dy, d, eps);
+        kernels.Kernel("rmsnorm", "rmsnorm").Launch(stream, rows, threads, 0, dx, withResidual ? dr.Pointer : 0UL, dw, dy, d, eps);
         stream.Synchronize();
-        string name = $"rmsnorm{(withResidual ? "+residual" : "")} [{rows}, {d}]";
+        string name = $"rmsnorm{(withResidual ? "+residual" : "")} [{rows}, {d}], {threads} threads";
         yield return new CheckResult(name, Float32Tolerance, Agreement.Of(dy.Download<float>(x.Length), expected));
         if (withResidual)
         {

@@ -14,7 +14,7 @@ using R1Orleans.GpuCheck;
 //                                                  reduced full-width model's decode; ForwardMode)
 //   r1-gpucheck --mla-wgmma [--reps N] [--out F]   (the wgmma MLA decode: its checks, then timed beside mma.sync;
 //                                                  MlaWgmmaMode)
-//   r1-gpucheck --absorb-bench [--reps N]         (the absorbed projections' launches one by one; AbsorbBench)
+//   r1-gpucheck --decode-ops [--reps N]           (a decode step's small launches one by one; DecodeOpsBench)
 //   r1-gpucheck --nccl [--ranks N] [--reps N]     (the expert all-to-all through NCCL between this host's GPUs; NcclCheck)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string kernelsDir = Arg("--kernels") ?? FindKernels();
@@ -74,9 +74,9 @@ foreach (string k in new[] { "mla_decode", "mla_decode_combine" })
     Console.WriteLine($"  {k}: {regs} registers, {local} bytes local memory");
 }
 
-if (args.Contains("--absorb-bench"))
+if (args.Contains("--decode-ops"))
 {
-    return AbsorbBench.Run(context, kernels, reps);
+    return DecodeOpsBench.Run(context, kernels, reps);
 }
 
 if (args.Contains("--mla-wgmma"))

@@ -1,6 +1,7 @@
 using R1Orleans.Backend;
 using R1Orleans.Checkpoint;
 using R1Orleans.Cuda;
+using R1Orleans.Cuda.Forward;
 using R1Orleans.Model;
 
 namespace R1Orleans.GpuCheck;
@@ -30,7 +31,8 @@ public static class RopeGateChecks
         ModelConfig oneGroup = medium with { NGroup = 1, TopkGroup = 1, NormTopkProb = false, RoutedScalingFactor = 1.0 };
 
         // q: [tokens, heads, nope + rope] with the rope slice last; k_rope: [tokens, kv_lora + rope] with it at the end.
-        foreach ((ModelConfig c, string name, int tokens) in new[] { (v3, "DeepSeek-V3", 37), (medium, "medium", 5), (noYarn, "no rope_scaling", 3) })
+        // One DeepSeek-V3 row: a decode step's launch, its heads split over 8 CTAs (ForwardKernels.RopeGrid).
+        foreach ((ModelConfig c, string name, int tokens) in new[] { (v3, "DeepSeek-V3", 37), (v3, "DeepSeek-V3", 1), (medium, "medium", 5), (noYarn, "no rope_scaling", 3) })
         {
             yield return Rope(context, kernels, stream, rng, c, $"rope_yarn q {name}", tokens, c.NumAttentionHeads, c.NumAttentionHeads * c.QkHeadDim, c.QkHeadDim, c.QkNopeHeadDim);
             yield return Rope(context, kernels, stream, rng, c, $"rope_yarn k_rope {name}", tokens, 1, c.LatentCacheDim, 0, c.KvLoraRank);
@@ -72,11 +74,11 @@ public static class RopeGateChecks
         dx.Upload<float>(x);
         dp.Upload<int>(positions);
         df.Upload<double>(yarn.InverseFrequencies);
-        kernels.Kernel("rope", "rope_yarn").Launch(stream, tokens, 128, 0, dx, dp, df, BitConverter.DoubleToUInt64Bits(yarn.AttentionFactor), heads, (long)rowStride, headStride, offset, half);
+        kernels.Kernel("rope", "rope_yarn").Launch(stream, ForwardKernels.RopeGrid(tokens, heads, half), 128, 0, dx, dp, df, BitConverter.DoubleToUInt64Bits(yarn.AttentionFactor), heads, (long)rowStride, headStride, offset, half);
         stream.Synchronize();
 
         // In place: the poison is the untouched input; compare the whole rows, so a stray write outside the slices fails too.
-        return new CheckResult($"{name} [{tokens}, {heads} x {yarn.Dim}]", RopeTolerance, Agreement.Of(dx.Download<float>(x.Length), expected));
+        return new CheckResult($"{name} [{tokens}, {heads} x {yarn.Dim}] ({ForwardKernels.RopeGrid(tokens, heads, half).Y} parts a row)", RopeTolerance, Agreement.Of(dx.Download<float>(x.Length), expected));
     }
 
     /// <summary>

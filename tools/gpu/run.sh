@@ -5,7 +5,7 @@
 #   1b. r1-gpucheck --mla-wgmma: the wgmma MLA decode's checks, then timed beside mma.sync (below);
 #   2. r1 golden --device cuda:0 over the staged golden cases (same checks and tolerances as on the CPU), through the
 #      device-resident forward and then op by op (R1ORLEANS_DEVICE_FORWARD=1, then 0); then r1-gpucheck --forward (below)
-#      and r1-gpucheck --absorb-bench (the absorbed projections' launches one by one; SKIP_ABSORB=1 leaves it out);
+#      and r1-gpucheck --decode-ops (a decode step's small launches one by one; SKIP_DECODE_OPS=1 leaves it out);
 #   3. r1 bench-engine on the synthetic medium model: the CPU, then cuda:0 through the device-resident forward (float32
 #      activations, then the fast FP8 experts and linears), op by op, and with FP8 weights dequantized to float32
 #      (ENGINE_RUNS="cpu:fp8 cuda0:fp8 cuda0:fp8:fast cuda0:fp8:perop cuda0:float32" by default; SKIP_ENGINE=1 leaves it out);
@@ -102,13 +102,13 @@ if [ "${SKIP_FORWARD:-0}" != "1" ] && [ -d "$work/golden" ]; then
   echo "r1-gpucheck --forward: exit code $forward_rc after ${SECONDS}s" | tee -a "$out/forward.log"
 fi
 
-# The absorbed projections' launches one by one (r1-gpucheck --absorb-bench, ~5 s; SKIP_ABSORB=1 leaves it out): what the
-# reduced model's "mla absorb" rows are made of. Timing only; it fails only if a launch does.
-absorb_rc=0
-if [ "${SKIP_ABSORB:-0}" != "1" ]; then
-  timeout 120 "$bin/r1-gpucheck" --kernels "$here/kernels" --absorb-bench 2>&1 | tee "$out/absorb.log"
-  absorb_rc=${PIPESTATUS[0]}
-  echo "r1-gpucheck --absorb-bench: exit code $absorb_rc" | tee -a "$out/absorb.log"
+# A decode step's small launches one by one (r1-gpucheck --decode-ops, ~5 s; SKIP_DECODE_OPS=1 leaves it out): what the
+# reduced model's "mla absorb", "mla rope + cache" and "norms" rows are made of. Timing only; it fails only if a launch does.
+decode_ops_rc=0
+if [ "${SKIP_DECODE_OPS:-0}" != "1" ]; then
+  timeout 120 "$bin/r1-gpucheck" --kernels "$here/kernels" --decode-ops 2>&1 | tee "$out/decode-ops.log"
+  decode_ops_rc=${PIPESTATUS[0]}
+  echo "r1-gpucheck --decode-ops: exit code $decode_ops_rc" | tee -a "$out/decode-ops.log"
 fi
 
 # The engine through IComputeBackend on the synthetic medium model (random FP8 weights, generated here): the CPU with
@@ -190,5 +190,5 @@ fi
 rm -rf "$work"
 # Every log in one archive as well (the device tool brings back a limited number of files).
 tar -C "$out" -czf "$out/all-logs.tar.gz" --exclude all-logs.tar.gz . 2>/dev/null
-echo "r1-gpucheck exit code: $rc; wgmma MLA decode: $wgmma_rc; r1 golden --device cuda:0 exit code: $golden_rc; device forward: $forward_rc; absorbed projections bench: $absorb_rc; held-out questions through the silo: $silo_rc; v3-reduced through bench-engine: $v3_rc; NCCL all-to-all: $nccl_rc; fast-path error vs PyTorch BF16: $error_rc"
-[ "$rc" -eq 0 ] && [ "$wgmma_rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$forward_rc" -eq 0 ] && [ "$absorb_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$v3_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$error_rc" -eq 0 ]
+echo "r1-gpucheck exit code: $rc; wgmma MLA decode: $wgmma_rc; r1 golden --device cuda:0 exit code: $golden_rc; device forward: $forward_rc; decode ops bench: $decode_ops_rc; held-out questions through the silo: $silo_rc; v3-reduced through bench-engine: $v3_rc; NCCL all-to-all: $nccl_rc; fast-path error vs PyTorch BF16: $error_rc"
+[ "$rc" -eq 0 ] && [ "$wgmma_rc" -eq 0 ] && [ "$golden_rc" -eq 0 ] && [ "$forward_rc" -eq 0 ] && [ "$decode_ops_rc" -eq 0 ] && [ "$silo_rc" -eq 0 ] && [ "$v3_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$error_rc" -eq 0 ]

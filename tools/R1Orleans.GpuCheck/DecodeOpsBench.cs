@@ -5,15 +5,16 @@ using R1Orleans.Cuda.Forward;
 namespace R1Orleans.GpuCheck;
 
 /// <summary>
-/// The absorbed projections' launches one by one at V3's attention shapes (128 heads, nope 128, rope 64, latent 512,
+/// A decode step's small launches one by one at V3's shapes: the absorbed projections' at its attention shapes (128 heads, nope 128, rope 64, latent 512,
 /// v 128), each as a CUDA graph of 20 back-to-back copies with programmatic dependent launch as the forward runs them:
-/// W_UK and W_UV through the tensor-core path (to_bf16, then dense_bf16) and through dense_bf16_gemv, copy_rope, and an
-/// empty launch (copy_rope over no heads) for the per-launch floor; microseconds per launch against the weight bytes
-/// over the copy bandwidth measured in the same run. What the reduced model's "mla absorb" rows are made of.
+/// W_UK and W_UV through the tensor-core path (to_bf16, then dense_bf16), rope_yarn on q and copy_rope (with the
+/// forward's grids and with one CTA a row, as before), and an empty launch (copy_rope over no heads) for the per-launch floor; microseconds per launch against the weight bytes
+/// over the copy bandwidth measured in the same run; and RMSNorm with the residual add over a 7,168 row. What the reduced
+/// model's "mla absorb", "mla rope + cache" and "norms" rows are made of.
 /// </summary>
-public static class AbsorbBench
+public static class DecodeOpsBench
 {
-    private const int Heads = 128, Nope = 128, Rope = 64, Latent = 512, V = 128, Copies = 20;
+    private const int Hidden = 7168, Heads = 128, Nope = 128, Rope = 64, Latent = 512, V = 128, Copies = 20;
 
     public static int Run(CudaContext context, KernelLibrary kernels, int reps)
     {
@@ -33,28 +34,34 @@ public static class AbsorbBench
         using DeviceBuffer qAbs = context.Allocate((long)MaxRows * Heads * (Latent + Rope) * 4);
         using DeviceBuffer attn = context.Allocate((long)MaxRows * Heads * V * 4);
         using DeviceBuffer x16 = context.Allocate((long)MaxRows * Heads * Latent * 2);
+        using DeviceBuffer hidden = Upload(context, Rng.Uniform(rng, MaxRows * Hidden, -1f, 1f));
+        using DeviceBuffer residual = Upload(context, Rng.Uniform(rng, MaxRows * Hidden, -1f, 1f));
+        using DeviceBuffer normW = Upload(context, Rng.Uniform(rng, Hidden, 0.5f, 1.5f));
+        using DeviceBuffer normed = context.Allocate(MaxRows * Hidden * 4L);
+        using DeviceBuffer positions = context.Allocate(MaxRows * 4L);
+        positions.Upload<int>([.. Enumerable.Range(100, MaxRows)]);
+        using DeviceBuffer invFreq = context.Allocate(Rope / 2 * 8L);
+        invFreq.Upload<double>([.. Enumerable.Range(0, Rope / 2).Select(i => Math.Pow(10000, -2.0 * i / Rope))]);
         using CudaEvent start = context.CreateEvent(), end = context.CreateEvent();
         long weightBytes = (long)Heads * Latent * Nope * 2;
         double floorUs = weightBytes / (bw.Copy * 1e9) * 1e6;
         Console.WriteLine($"absorbed projections, {Heads} heads, W_UK [{Latent}, {Nope}] and W_UV [{V}, {Latent}] per head in BF16 ({weightBytes / 1e6:F1} MB each; floor {floorUs:F2} us at copy {bw.Copy:F0} GB/s)");
         Console.WriteLine($"us per launch (graphs of {Copies} back-to-back copies, median of {reps}), programmatic dependent launch {(stream.ProgrammaticSerialization ? "on" : "off")}");
-        Console.WriteLine($"{"rows",4} {"launch",-32} {"us",8} {"x floor",8}");
+        Console.WriteLine($"{"rows",4} {"launch",-36} {"us",8} {"x floor",8}");
         foreach (int rows in new[] { 1, 4, 64 })
         {
             var cases = new List<(string Name, Action Work, bool Weights)>
             {
                 ("empty (copy_rope, 0 heads)", () => k.CopyRope.Launch(stream, 1, 128, 0, q, qAbs, 0, Nope, Rope, Latent), false),
-                ("copy_rope", () => k.CopyRope.Launch(stream, rows, 128, 0, q, qAbs, Heads, Nope, Rope, Latent), false),
+                ("copy_rope", () => k.CopyRope.Launch(stream, ForwardKernels.CopyRopeGrid(rows, Heads, Rope), 128, 0, q, qAbs, Heads, Nope, Rope, Latent), false),
+                ("copy_rope, one CTA a row (before)", () => k.CopyRope.Launch(stream, new Dim3(1, (uint)rows), 128, 0, q, qAbs, Heads, Nope, Rope, Latent), false),
+                ("rope_yarn q", () => k.Rope.Launch(stream, ForwardKernels.RopeGrid(rows, Heads, Rope / 2), 128, 0, q, positions, invFreq, BitConverter.DoubleToUInt64Bits(1.0), Heads, (long)Heads * (Nope + Rope), Nope + Rope, Nope, Rope / 2), false),
+                ("rope_yarn q, one CTA a row (before)", () => k.Rope.Launch(stream, rows, 128, 0, q, positions, invFreq, BitConverter.DoubleToUInt64Bits(1.0), Heads, (long)Heads * (Nope + Rope), Nope + Rope, Nope, Rope / 2), false),
                 ("to_bf16 of q", () => dense.Convert(stream, q.Pointer, (long)rows * Heads * (Nope + Rope), x16.Pointer), false),
                 ("dense_bf16 W_UK", () => dense.Launch(stream, wuk, x16.Pointer, rows, Heads * (Nope + Rope), Nope + Rope, qAbs.Pointer, Heads * (Latent + Rope), Latent + Rope), true),
+                ("rmsnorm + residual [7168]", () => k.RmsNorm.Launch(stream, rows, rows < context.MultiprocessorCount ? 1024 : 256, 0, hidden, residual, normW, normed, Hidden, 1e-6f), false),
                 ("dense_bf16 W_UV", () => dense.Launch(stream, wuv, x16.Pointer, rows, Heads * Latent, Latent, attn.Pointer, Heads * V, V), true),
             };
-            if (rows <= DenseMma.GemvMaxTokens)
-            {
-                cases.Add(("dense_bf16_gemv W_UK", () => dense.LaunchGemv(stream, wuk, q.Pointer, rows, Heads * (Nope + Rope), Nope + Rope, qAbs.Pointer, Heads * (Latent + Rope), Latent + Rope), true));
-                cases.Add(("dense_bf16_gemv W_UV", () => dense.LaunchGemv(stream, wuv, oLat.Pointer, rows, Heads * Latent, Latent, attn.Pointer, Heads * V, V), true));
-            }
-
             foreach ((string name, Action work, bool weights) in cases)
             {
                 using CudaGraph graph = CudaGraph.Capture(stream, () =>
@@ -66,7 +73,7 @@ public static class AbsorbBench
                 });
                 double us = MoeBench.Median(reps, () => MoeBench.Time(stream, start, end, () => graph.Launch(stream)), warm: 3) / Copies * 1e3;
                 string ratio = weights ? (us / floorUs).ToString("F2", CultureInfo.InvariantCulture) : "-";
-                Console.WriteLine($"{rows,4} {name,-32} {us,8:F2} {ratio,8}");
+                Console.WriteLine($"{rows,4} {name,-36} {us,8:F2} {ratio,8}");
             }
         }
 
