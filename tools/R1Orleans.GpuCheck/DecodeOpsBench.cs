@@ -9,7 +9,8 @@ namespace R1Orleans.GpuCheck;
 /// v 128), each as a CUDA graph of 20 back-to-back copies with programmatic dependent launch as the forward runs them:
 /// W_UK and W_UV through the tensor-core path (to_bf16, then dense_bf16), rope_yarn on q and copy_rope (with the
 /// forward's grids and with one CTA a row, as before), and an empty launch (copy_rope over no heads) for the per-launch floor; microseconds per launch against the weight bytes
-/// over the copy bandwidth measured in the same run; and RMSNorm with the residual add over a 7,168 row. What the reduced
+/// over the copy bandwidth measured in the same run; and RMSNorm with the residual add over a 7,168 row at 1,024 threads
+/// (the row in registers, as the forward launches it at few rows) and at 256 (the loop, as every row ran before). What the reduced
 /// model's "mla absorb", "mla rope + cache" and "norms" rows are made of.
 /// </summary>
 public static class DecodeOpsBench
@@ -59,7 +60,8 @@ public static class DecodeOpsBench
                 ("rope_yarn q, one CTA a row (before)", () => k.Rope.Launch(stream, rows, 128, 0, q, positions, invFreq, BitConverter.DoubleToUInt64Bits(1.0), Heads, (long)Heads * (Nope + Rope), Nope + Rope, Nope, Rope / 2), false),
                 ("to_bf16 of q", () => dense.Convert(stream, q.Pointer, (long)rows * Heads * (Nope + Rope), x16.Pointer), false),
                 ("dense_bf16 W_UK", () => dense.Launch(stream, wuk, x16.Pointer, rows, Heads * (Nope + Rope), Nope + Rope, qAbs.Pointer, Heads * (Latent + Rope), Latent + Rope), true),
-                ("rmsnorm + residual [7168]", () => k.RmsNorm.Launch(stream, rows, rows < context.MultiprocessorCount ? 1024 : 256, 0, hidden, residual, normW, normed, Hidden, 1e-6f), false),
+                ("rmsnorm + residual [7168], 1024 thr", () => k.RmsNorm.Launch(stream, rows, 1024, 0, hidden, residual, normW, normed, Hidden, 1e-6f), false),
+                ("rmsnorm + residual [7168], 256 (loop)", () => k.RmsNorm.Launch(stream, rows, 256, 0, hidden, residual, normW, normed, Hidden, 1e-6f), false),
                 ("dense_bf16 W_UV", () => dense.Launch(stream, wuv, x16.Pointer, rows, Heads * Latent, Latent, attn.Pointer, Heads * V, V), true),
             };
             foreach ((string name, Action work, bool weights) in cases)
