@@ -114,6 +114,8 @@ public static class EngineBenchCommand
         var prefillRows = new List<string[]>();
         var decodeRows = new List<string[]>();
         var servingRows = new List<string[]>();
+        var phaseRows = new List<string[]>();
+        using StepPhaseListener? phases = backend is CudaBackend ? new StepPhaseListener() : null;
         var results = new List<object>();
         Console.WriteLine(backend is CpuBackend
             ? $"attention kernels: {attention}; Linear goes parallel from {parallelThreshold} multiply-adds"
@@ -135,7 +137,14 @@ public static class EngineBenchCommand
             foreach (int b in batches)
             {
                 int ctx = Math.Min(context, model.Config.MaxPositionEmbeddings - steps - 1);
+                phases?.Reset();
                 DecodeResult dr = bench.Decode(b, ctx, steps);
+                if (phases?.Medians() is { Count: > 0 } m)
+                {
+                    phaseRows.Add([name, b.ToString(CultureInfo.InvariantCulture), .. m.Select(p => $"{p.Phase} {F(p.MedianMs, "0.000")}")]);
+                    results.Add(new { model = name, kind = "decode-phases", batch = b, median_ms = m.ToDictionary(p => p.Phase, p => p.MedianMs) });
+                }
+
                 decodeRows.Add([name, b.ToString(CultureInfo.InvariantCulture), ctx.ToString(CultureInfo.InvariantCulture), F(dr.SecondsPerStep * 1e3, "0.00"), F(dr.TokensPerSecond, "0.0"), F(dr.BytesPerStep / 1e6, "0.0"), F(dr.FlopsPerStep / 1e9, "0.00"), F(dr.FloorSecondsPerStep * 1e3, "0.00"), F(dr.OfCeiling * 100, "0.0") + "%"]);
                 if (serving)
                 {
@@ -161,6 +170,16 @@ public static class EngineBenchCommand
             ? "decode (absorbed MLA through the paged cache; ceiling = max(bytes read / bandwidth, FLOPs / matrix rate))"
             : "decode (absorbed MLA through the paged cache; ceiling = bytes read / the device's copy bandwidth)");
         TextTable.Write(Console.Out, ["model", "batch", "context", "ms/step", "tok/s", "MB/step", "GFLOP/step", "floor ms", "of ceiling"], decodeRows);
+        if (phaseRows.Count > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("decode step phases on the host (DeviceStepMetrics; medians over the run's forwards, ms): device = upload + launch or graph replay + wait");
+            foreach (string[] row in phaseRows)
+            {
+                Console.WriteLine($"  {row[0]} batch {row[1]}: {string.Join(", ", row.Skip(2))}");
+            }
+        }
+
         if (servingRows.Count > 0)
         {
             Console.WriteLine();

@@ -103,6 +103,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(logitRows);
         int rows = batch.Rows, d = _model.Config.HiddenSize, vocab = _model.Config.VocabSize, k = _model.Config.NumExpertsPerTok;
+        long t = System.Diagnostics.Stopwatch.GetTimestamp();
         _context.MakeCurrent();   // the engine steps from its own thread; allocations need the context current there
         (int[] Table, int Blocks, int BlockSize, object Pool)[] tables = [.. batch.Sequences.Select(s => TableOf(s))];
         if (tables.Any(t => !ReferenceEquals(t.Pool, tables[0].Pool)))
@@ -133,6 +134,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
             (wanted[logitRows[i]] ??= []).Add(i);
         }
 
+        t = DeviceStepMetrics.Record("prepare", t);
         StepSequence[] whole = [.. batch.Sequences.Select((s, i) => new StepSequence(batch.Tokens[s.Start..(s.Start + s.Length)], s.FirstPosition, tables[i].Table))];
         bool decode = _useGraphs && rows <= _maxRows && batch.Sequences.All(s => s.Length == 1) && logitRows.SequenceEqual(Enumerable.Range(0, rows));
         foreach (StepChunk chunk in StepChunks.Split(whole, _maxRows))
@@ -143,6 +145,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
             // A decode step's tables are as wide as the pool, so that one graph per batch size serves every step.
             int width = decode ? tables[0].Blocks : chunk.Sequences.Max(q => q.BlockTable.Length);
             StepPlan plan = StepPlan.Build(chunk.Sequences, tables[0].BlockSize, tables[0].Blocks, width, vocab, [.. chunkLogits.Select(r => r - start)]);
+            t = DeviceStepMetrics.Record("plan", t);
             if (decode)
             {
                 RunDecode(forward, plan);
@@ -151,6 +154,8 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
             {
                 forward.Run(plan);
             }
+
+            t = DeviceStepMetrics.Record("device", t);
 
             if (needHidden)
             {
@@ -177,11 +182,14 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
                 }
             }
 
+            t = DeviceStepMetrics.Record("logits", t);
             foreach ((int layer, (int[] li, float[] lw)) in forward.DownloadAllRouting(n))
             {
                 li.CopyTo(ids[layer], start * k);
                 lw.CopyTo(weights[layer], start * k);
             }
+
+            t = DeviceStepMetrics.Record("routing", t);
         }
 
         foreach (int layer in moeLayers)
@@ -191,6 +199,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
             _routed?.Invoke(layer, routing);
         }
 
+        DeviceStepMetrics.Record("observers", t);
         return new ModelOutput(hidden, rows, d, logitRows, logits, vocab);
     }
 
