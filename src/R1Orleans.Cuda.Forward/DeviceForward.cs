@@ -23,6 +23,9 @@ public sealed class DeviceForward : IDisposable
     private readonly CudaStream _stream;
     private readonly List<DeviceBuffer> _owned = [];
     private readonly DeviceBuffer _tokens, _positions, _rowSeq, _slots, _tables;
+    private PinnedHostBuffer? _pinnedLogits;
+    private long? _pinnedLogitsBytes;
+    private bool _pinnedRefused;
     private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax, _argmaxValues, _argmaxIds, _logitIndex, _selected;
     /// <summary>Every MoE layer's routing of the last step, [MoE layers, maxRows, k] each, so one copy brings all of it back.</summary>
     private readonly DeviceBuffer _routingIds, _routingWeights;
@@ -371,8 +374,72 @@ public sealed class DeviceForward : IDisposable
         }
 
         _context.MakeCurrent();
-        _stream.Synchronize();
-        _logits.Download(into);
+        long bytes = (long)into.Length * sizeof(float);
+        PinnedHostBuffer? staging = bytes >= PinnedLogitsMinBytes ? PinnedLogits(bytes) : null;
+        if (staging is null)
+        {
+            _stream.Synchronize();
+            _logits.Download(into);
+            return;
+        }
+
+        // Through page-locked memory: a batch-64 step's 33 MB of V3 logits took 20.9 ms copied straight into a fresh
+        // pageable array (H100, bench-engine), the device step itself 12.5 ms. The host copy goes in parallel slices.
+        _logits.DownloadAfter<float>(staging, into.Length, _stream);
+        Span<float> from = staging.AsSpan<float>(into.Length);
+        const int Slice = 1 << 20;
+        int slices = (into.Length + Slice - 1) / Slice;
+        if (slices == 1)
+        {
+            from.CopyTo(into);
+            return;
+        }
+
+        unsafe
+        {
+            fixed (float* dst = into)
+            {
+                nint d = (nint)dst;
+                PinnedHostBuffer src = staging;
+                int length = into.Length;
+                Parallel.For(0, slices, i =>
+                {
+                    int start = i * Slice, n = Math.Min(Slice, length - start);
+                    src.AsSpan<float>(length).Slice(start, n).CopyTo(new Span<float>((float*)d + start, n));
+                });
+            }
+        }
+    }
+
+    /// <summary>Logit downloads of at least this many bytes go through page-locked staging (<see cref="DownloadLogits(Span{float})"/>).</summary>
+    public const long PinnedLogitsMinBytes = 1 << 20;
+
+    /// <summary>The page-locked staging for logit downloads, grown to <paramref name="bytes"/>; null (and the plain copy) where the host refuses it.</summary>
+    private PinnedHostBuffer? PinnedLogits(long bytes)
+    {
+        if (_pinnedRefused)
+        {
+            return null;
+        }
+
+        if (_pinnedLogits is null || _pinnedLogits.Bytes < bytes)
+        {
+            _pinnedLogits?.Dispose();
+            _pinnedLogits = null;
+            try
+            {
+                _pinnedLogits = _context.AllocatePinned(Math.Min(_logits.Bytes, Math.Max(bytes, 2 * (_pinnedLogitsBytes ?? 0))));
+                _pinnedLogitsBytes = _pinnedLogits.Bytes;
+            }
+            catch (CudaException e)
+            {
+                _pinnedRefused = true;
+                Console.Error.WriteLine($"page-locked staging for logits refused ({e.Message}); logits are copied into pageable memory");
+                return null;
+            }
+        }
+
+        return _pinnedLogits;
     }
 
     public int[] DownloadArgmax(int rows) => Download<int>(_argmax, rows);
@@ -444,6 +511,7 @@ public sealed class DeviceForward : IDisposable
         }
 
         _dense?.Dispose();
+        _pinnedLogits?.Dispose();
 
         _owned.ForEach(b => b.Dispose());
         _stream.Dispose();

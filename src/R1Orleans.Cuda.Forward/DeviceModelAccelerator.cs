@@ -117,7 +117,8 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         // The final hidden states feed only the MTP layer: without one they stay on the device (an empty array).
         bool needHidden = _model.Mtp is not null;
         float[] hidden = needHidden ? new float[rows * d] : [];
-        var logits = new float[logitRows.Length * vocab];
+        // Every requested row is written below (downloaded in order or copied to each place it was asked for).
+        float[] logits = GC.AllocateUninitializedArray<float>(logitRows.Length * vocab);
         int[] moeLayers = [.. _weights.Layers.Where(l => l.Moe is not null).Select(l => l.Layer)];
         var ids = moeLayers.ToDictionary(l => l, _ => new int[rows * k]);
         var weights = moeLayers.ToDictionary(l => l, _ => new float[rows * k]);

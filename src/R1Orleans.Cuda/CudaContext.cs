@@ -102,6 +102,17 @@ public sealed unsafe class CudaContext : IDisposable
         return new DeviceBuffer(new DeviceMemoryHandle(p, Handle), bytes);
     }
 
+    /// <summary>
+    /// Page-locked host memory (cuMemHostAlloc): device-to-host copies into it run at the link's rate, where a copy into
+    /// pageable memory is staged by the driver page by page.
+    /// </summary>
+    public PinnedHostBuffer AllocatePinned(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        CuDriver.Check(CuDriver.cuMemHostAlloc(out nint p, (nuint)bytes, 0), $"cuMemHostAlloc({bytes} bytes)");
+        return new PinnedHostBuffer(new HostMemoryHandle(p, Handle), bytes);
+    }
+
     public CudaStream CreateStream()
     {
         CuDriver.Check(CuDriver.cuStreamCreate(out nint s, CuDriver.CU_STREAM_NON_BLOCKING), "cuStreamCreate");

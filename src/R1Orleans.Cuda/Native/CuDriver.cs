@@ -64,6 +64,12 @@ internal static unsafe partial class CuDriver
     public static partial int cuMemFree_v2(ulong pointer);
 
     [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuMemHostAlloc(out nint pointer, nuint bytes, uint flags);
+
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuMemFreeHost(nint pointer);
+
+    [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuMemcpyHtoD_v2(ulong destination, void* source, nuint bytes);
 
     [LibraryImport(CudaLibraries.Driver)]

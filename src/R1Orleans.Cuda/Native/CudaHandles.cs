@@ -70,6 +70,24 @@ internal sealed class DeviceMemoryHandle : SafeHandle
         CuDriver.cuCtxSetCurrent(_context) == 0 && CuDriver.cuMemFree_v2((ulong)handle) == 0;
 }
 
+/// <summary>Page-locked host memory from cuMemHostAlloc; freed with its context current when released.</summary>
+internal sealed class HostMemoryHandle : SafeHandle
+{
+    private readonly nint _context;
+
+    public HostMemoryHandle(nint pointer, nint context)
+        : base(0, ownsHandle: true)
+    {
+        SetHandle(pointer);
+        _context = context;
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle() =>
+        CuDriver.cuCtxSetCurrent(_context) == 0 && CuDriver.cuMemFreeHost(handle) == 0;
+}
+
 /// <summary>An instantiated CUDA graph (CUgraphExec); destroyed when disposed.</summary>
 internal sealed class GraphExecHandle : SafeHandle
 {
