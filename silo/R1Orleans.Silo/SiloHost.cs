@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using R1Orleans.Cluster;
+using R1Orleans.Cuda.Forward;
 using R1Orleans.Gateway;
 using R1Orleans.Gateway.Membership;
 using R1Orleans.Grains;
@@ -215,8 +216,9 @@ public static class SiloHost
         // written as "NaN" rather than failing the response.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals);
 
-        // /metrics also carries Orleans' own meter (membership, messaging, grains) and the cluster's.
-        builder.Services.AddR1MetricsMeters(OrleansMeterName, ClusterMetrics.MeterName, MembershipTableKeeper.MeterName);
+        // /metrics also carries Orleans' own meter (membership, messaging, grains), the cluster's, and on a GPU the device
+        // forward's step phases (r1orleans:device_step_phase, DeviceStepMetrics).
+        builder.Services.AddR1MetricsMeters(OrleansMeterName, ClusterMetrics.MeterName, MembershipTableKeeper.MeterName, DeviceStepMetrics.MeterName);
         builder.Services.AddSingleton<ModelLoaderService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelLoaderService>());
 

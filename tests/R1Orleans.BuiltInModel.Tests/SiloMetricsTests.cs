@@ -5,12 +5,13 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Cuda.Forward;
 using R1Orleans.Silo;
 using R1Orleans.Tests.Shared;
 
 namespace R1Orleans.BuiltInModel.Tests;
 
-/// <summary>A real silo's /metrics: R1Orleans' series beside Orleans' own meter, ASP.NET Core's and the runtime's.</summary>
+/// <summary>A real silo's /metrics: R1Orleans' series (the device forward's step phases among them) beside Orleans' own meter, ASP.NET Core's and the runtime's.</summary>
 public sealed class SiloMetricsTests
 {
     [Fact]
@@ -42,6 +43,9 @@ public sealed class SiloMetricsTests
             });
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
+            // The device forward's step phases (a GPU silo's; recorded here by hand, the meter is the same).
+            DeviceStepMetrics.Record("device", System.Diagnostics.Stopwatch.GetTimestamp());
+
             Scrape scrape = await Scrape.OfAsync(http);
             string model = $"model_name=\"{BuiltInModel.Name}\"";
 
@@ -64,6 +68,8 @@ public sealed class SiloMetricsTests
             Assert.Equal(HttpStatusCode.NotFound, alone.StatusCode);
             Assert.Contains("runs alone (--clustering localhost)", await alone.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             Assert.Contains(scrape.Samples, s => s.Name == "dotnet_gc_heap_total_allocated_bytes_total" && s.Value > 0);
+
+            Assert.Contains(scrape.Samples, s => s.Name == "r1orleans:device_step_phase_milliseconds_count" && s.Labels.Contains("phase=\"device\"", StringComparison.Ordinal) && s.Value >= 1);
 
             // One silo with localhost clustering has no cluster side: no cluster series.
             Assert.DoesNotContain(scrape.Samples, s => s.Name.StartsWith("r1orleans:cluster_", StringComparison.Ordinal));
