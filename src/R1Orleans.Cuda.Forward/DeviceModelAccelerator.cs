@@ -60,7 +60,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
         _maxRows = maxRows;
         context.MakeCurrent();
         using CudaStream upload = context.CreateStream();
-        _weights = DeviceWeightUpload.FromModel(context, upload, model, experts, fast ? kernels : null, maxRows);
+        _weights = DeviceWeightUpload.FromModel(context, upload, model, experts, fast ? kernels : null, maxRows, sharedExpertSlots: _options.SharedExpertInRoutedStep);
     }
 
     /// <summary>How <see cref="For"/> runs CUDA models under the current environment, in words (for benchmark output and logs).</summary>

@@ -13,7 +13,10 @@ namespace R1Orleans.Cuda.Forward;
 /// </summary>
 public static class DeviceWeightUpload
 {
-    public static DeviceModelWeights FromModel(CudaContext context, CudaStream stream, DeepseekV3Model model, ExpertShard experts, KernelLibrary? fastExperts = null, int maxTokens = 512)
+    /// <param name="sharedExpertSlots">Also pack each MoE layer's shared expert as a slot of its fast routed experts (for
+    /// <see cref="DeviceForwardOptions.SharedExpertInRoutedStep"/>; an expert's weights more per layer), where every
+    /// layer's fits (<see cref="SharedSlots"/>).</param>
+    public static DeviceModelWeights FromModel(CudaContext context, CudaStream stream, DeepseekV3Model model, ExpertShard experts, KernelLibrary? fastExperts = null, int maxTokens = 512, bool sharedExpertSlots = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(experts);
@@ -44,7 +47,7 @@ public static class DeviceWeightUpload
             MoeScratch? scratch = null;
 
             // The layers share one scratch, so either every MoE layer carries its shared expert as a slot or none does.
-            int sharedSlots = model.Blocks.Where(b => b.Moe is not null).Select(b => SharedSlots(b.Moe!.Shared, model.Config)).DefaultIfEmpty(0).Min();
+            int sharedSlots = sharedExpertSlots ? model.Blocks.Where(b => b.Moe is not null).Select(b => SharedSlots(b.Moe!.Shared, model.Config)).DefaultIfEmpty(0).Min() : 0;
             foreach (DecoderBlock block in model.Blocks)
             {
                 MultiHeadLatentAttention a = block.Attention;
