@@ -24,7 +24,6 @@ public sealed class DeviceForward : IDisposable
     private readonly List<DeviceBuffer> _owned = [];
     private readonly DeviceBuffer _tokens, _positions, _rowSeq, _slots, _tables;
     private PinnedHostBuffer? _pinnedLogits;
-    private long? _pinnedLogitsBytes;
     private bool _pinnedRefused;
     private readonly DeviceBuffer _h, _normed, _qa, _q, _kv, _qAbs, _oLat, _attn, _a, _f, _g, _u, _s, _routerLogits, _expertH, _expertO, _logits, _argmax, _argmaxValues, _argmaxIds, _logitIndex, _selected;
     /// <summary>Every MoE layer's routing of the last step, [MoE layers, maxRows, k] each, so one copy brings all of it back.</summary>
@@ -385,7 +384,7 @@ public sealed class DeviceForward : IDisposable
 
         // Through page-locked memory: a batch-64 step's 33 MB of V3 logits took 20.9 ms copied straight into a fresh
         // pageable array (H100, bench-engine), the device step itself 12.5 ms. The host copy goes in parallel slices.
-        _logits.DownloadAfter<float>(staging, into.Length, _stream);
+        _logits.DownloadAfter(staging.AsSpan<float>(into.Length), _stream);
         HostCopy.Copy(staging.AsSpan<float>(into.Length), into);
     }
 
@@ -402,12 +401,12 @@ public sealed class DeviceForward : IDisposable
 
         if (_pinnedLogits is null || _pinnedLogits.Bytes < bytes)
         {
+            long doubled = Math.Min(_logits.Bytes, 2 * (_pinnedLogits?.Bytes ?? 0));
             _pinnedLogits?.Dispose();
             _pinnedLogits = null;
             try
             {
-                _pinnedLogits = _context.AllocatePinned(Math.Max(bytes, Math.Min(_logits.Bytes, 2 * (_pinnedLogitsBytes ?? 0))));   // grows by doubling
-                _pinnedLogitsBytes = _pinnedLogits.Bytes;
+                _pinnedLogits = _context.AllocatePinned(Math.Max(bytes, doubled));
             }
             catch (CudaException e)
             {

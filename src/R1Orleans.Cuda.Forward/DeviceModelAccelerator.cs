@@ -161,6 +161,7 @@ public sealed class DeviceModelAccelerator : IModelAccelerator, IDisposable
             if (needHidden)
             {
                 forward.DownloadHidden(n).CopyTo(hidden.AsSpan(start * d));
+                t = DeviceStepMetrics.Record("hidden", t);
             }
 
             // The usual case — each logit row asked for once, in order (a decode step's rows, a prefill's last rows):

@@ -7,7 +7,7 @@ namespace R1Orleans.Cuda.Forward;
 /// Host time of each phase of a device-resident forward step (<see cref="DeviceModelAccelerator.Forward"/>), as a
 /// histogram in milliseconds tagged with the phase: "prepare" (block tables, the device cache and bias, output arrays),
 /// "plan" (the step's metadata built on the host), "device" (upload, launch or graph replay, and the wait for it),
-/// "logits" and "routing" (the downloads), "observers" (routing handed to the engine). What an engine step costs beyond
+/// "hidden" (with an MTP layer), "logits" and "routing" (the downloads), "observers" (routing handed to the engine). What an engine step costs beyond
 /// the device's own work; exported like every other meter, and summed by bench-engine.
 /// </summary>
 public static class DeviceStepMetrics

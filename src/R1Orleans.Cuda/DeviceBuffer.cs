@@ -68,18 +68,6 @@ public sealed unsafe class DeviceBuffer : IDisposable
         }
     }
 
-    /// <summary>
-    /// Copies the first <paramref name="count"/> values into page-locked <paramref name="destination"/> after the stream's
-    /// queued work; returns once they are there.
-    /// </summary>
-    public void DownloadAfter<T>(PinnedHostBuffer destination, int count, CudaStream stream, long byteOffset = 0)
-        where T : unmanaged
-    {
-        ArgumentNullException.ThrowIfNull(destination);
-        ArgumentNullException.ThrowIfNull(stream);
-        DownloadAfter(destination.AsSpan<T>(count), stream, byteOffset);
-    }
-
     /// <summary>Fills every 32-bit word with <paramref name="bits"/> (e.g. a NaN pattern to poison outputs).</summary>
     public void Fill32(uint bits)
     {

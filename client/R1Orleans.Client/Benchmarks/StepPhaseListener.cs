@@ -50,7 +50,7 @@ public sealed class StepPhaseListener : IDisposable
     /// <summary>Each phase's median in milliseconds, in the order the phases run; empty when no device step ran.</summary>
     public IReadOnlyList<(string Phase, double MedianMs)> Medians()
     {
-        string[] order = ["prepare", "plan", "device", "logits", "routing", "observers"];
+        string[] order = ["prepare", "plan", "device", "hidden", "logits", "routing", "observers"];
         lock (_gate)
         {
             return [.. _values.OrderBy(p => Array.IndexOf(order, p.Key) is int i and >= 0 ? i : order.Length).Select(p => (p.Key, HardwareCeiling.Median(p.Value)))];
