@@ -5,13 +5,13 @@ using R1Orleans.Cuda.Forward;
 namespace R1Orleans.GpuCheck;
 
 /// <summary>
-/// A decode step's small launches one by one at V3's shapes: the absorbed projections' at its attention shapes (128 heads, nope 128, rope 64, latent 512,
-/// v 128), each as a CUDA graph of 20 back-to-back copies with programmatic dependent launch as the forward runs them:
-/// W_UK and W_UV through the tensor-core path (to_bf16, then dense_bf16), rope_yarn on q and copy_rope (with the
-/// forward's grids and with one CTA a row, as before), and an empty launch (copy_rope over no heads) for the per-launch floor; microseconds per launch against the weight bytes
-/// over the copy bandwidth measured in the same run; and RMSNorm with the residual add over a 7,168 row at 1,024 threads
-/// (the row in registers, as the forward launches it at few rows) and at 256 (the loop, as every row ran before). What the reduced
-/// model's "mla absorb", "mla rope + cache" and "norms" rows are made of.
+/// A decode step's small launches one by one at V3's shapes (128 heads, nope 128, rope 64, latent 512, v 128, hidden
+/// 7,168), each as a CUDA graph of 20 back-to-back copies with programmatic dependent launch as the forward runs them:
+/// W_UK and W_UV through the tensor-core path (to_bf16, then dense_bf16) against their weight bytes over the copy
+/// bandwidth measured in the same run; rope_yarn on q and copy_rope with the forward's grids and with one CTA a row (as
+/// before); RMSNorm with the residual add at 1,024 threads (the row in registers, as the forward launches it at few rows)
+/// and at 256 (the loop, as every row ran before); an empty launch (copy_rope over no heads) for the per-launch floor.
+/// What the reduced model's "mla absorb", "mla rope + cache" and "norms" rows are made of.
 /// </summary>
 public static class DecodeOpsBench
 {
@@ -31,7 +31,6 @@ public static class DecodeOpsBench
         using PackedMatrix wuv = dense.PackBf16(stream, wuvF.Pointer, Heads, V, Latent);
         const int MaxRows = 64;
         using DeviceBuffer q = Upload(context, Rng.Uniform(rng, MaxRows * Heads * (Nope + Rope), -1f, 1f));
-        using DeviceBuffer oLat = Upload(context, Rng.Uniform(rng, MaxRows * Heads * Latent, -1f, 1f));
         using DeviceBuffer qAbs = context.Allocate((long)MaxRows * Heads * (Latent + Rope) * 4);
         using DeviceBuffer attn = context.Allocate((long)MaxRows * Heads * V * 4);
         using DeviceBuffer x16 = context.Allocate((long)MaxRows * Heads * Latent * 2);
