@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stages everything the GPU machine needs into one folder (default .gpu at the repository root, which the device tool
-# carries when .git/info/exclude lists /.gpu/), inside the device tool's 64 MiB for the whole sent tree:
+# carries: .gitignore lists /.gpu/), inside the device tool's 64 MiB for the whole sent tree:
 #   r1orleans.tar.xz  r1 (the client: golden, bench-engine), r1-gpucheck and r1-silo, published self-contained for
 #                     linux-x64 into one folder so that they share one copy of the .NET runtime (a single-file
 #                     publish of r1-gpucheck alone is 38 MB), without symbols or models/, xz-compressed;
