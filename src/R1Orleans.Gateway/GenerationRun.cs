@@ -106,7 +106,13 @@ internal sealed class GenerationRun : IDisposable
 
                     break;
                 }
-                catch (RankUnavailableException lostRank) when (!_cts.IsCancellationRequested && !finished)
+                catch (RankUnavailableException) when (finished)
+                {
+                    // The choice is complete (its finish event is here); only the stream's close was lost with the rank
+                    // (a silo killed as the request ended). Nothing is left to resume, and nothing failed.
+                    break;
+                }
+                catch (RankUnavailableException lostRank) when (!_cts.IsCancellationRequested)
                 {
                     // The rank is gone: the request continues on another from what the gateway holds (prompt, tokens so
                     // far, seed). The client's stream goes on with the next token: none repeated, none missing.

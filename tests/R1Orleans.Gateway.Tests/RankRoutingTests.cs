@@ -109,6 +109,46 @@ public sealed class RankRoutingTests(GatewayFixture fx)
         Assert.Matches(@"r1orleans:requests_resumed_total\{[^}]*\} [1-9]", await server.Http.GetStringAsync("/metrics"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_request_whose_rank_is_lost_after_its_finish_event_answers_complete_and_is_not_resumed(bool stream)
+    {
+        // A silo killed just as a request ended: its finish event reached the gateway, the stream's close did not.
+        var sampling = new SamplingParams { Temperature = 0.9f, TopP = 0.95f, Seed = 13, MaxTokens = 6, IgnoreEos = true };
+        EngineAnswer expected = await Api.EngineAsync(fx.Engine, PromptInput.FromText(Prompt), sampling);
+        var dying = new RecordingRank("dying", fx.Engine) { LoseAfterFinish = true };
+        var survivor = new RecordingRank("survivor", fx.Engine);
+        await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(new RecordingRouter([dying, survivor])));
+        JsonObject body = Api.CompletionBody(Prompt, 6, stream);
+        body["temperature"] = 0.9;
+        body["top_p"] = 0.95;
+        body["seed"] = 13;
+        body["ignore_eos"] = true;
+
+        string text;
+        if (stream)
+        {
+            (HttpResponseMessage response, List<string> events) = await Api.StreamAsync(server, "/v1/completions", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("[DONE]", events[^1]);
+            Assert.DoesNotContain(events, e => e.Contains("\"error\"", StringComparison.Ordinal));
+            text = string.Concat(events.Where(e => e != "[DONE]").Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
+        }
+        else
+        {
+            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, "/v1/completions", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            text = json.GetProperty("choices")[0].GetProperty("text").GetString()!;
+            Assert.Equal(6, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        }
+
+        Assert.Equal(expected.Text, text);
+        Assert.Equal(6, dying.Tokens.Count);
+        Assert.Empty(survivor.Resumed);
+        Assert.Empty(survivor.Samplings);
+    }
+
     [Fact]
     public async Task Health_is_unavailable_while_the_router_says_what_is_missing_and_a_full_cluster_is_a_429()
     {
@@ -176,6 +216,9 @@ public sealed class RankRoutingTests(GatewayFixture fx)
         /// <summary>After this many tokens the rank is "killed": its stream ends with RankUnavailableException.</summary>
         public int LoseAfter { get; init; } = -1;
 
+        /// <summary>After its finish event the rank is "killed": the stream ends with RankUnavailableException, not its close.</summary>
+        public bool LoseAfterFinish { get; init; }
+
         public List<RequestState> Resumed { get; } = [];
 
         /// <summary>The rank turns every request away as its queue is full (as a remote rank's stream reports it).</summary>
@@ -217,6 +260,11 @@ public sealed class RankRoutingTests(GatewayFixture fx)
                         Paused.SetResult();
                         await Resume.Task.WaitAsync(cancellation);
                     }
+                }
+
+                if (e.Finish is not null && LoseAfterFinish)
+                {
+                    throw new RankUnavailableException(name, "killed by the test after the request's finish event");
                 }
             }
         }
