@@ -81,28 +81,8 @@ public sealed class RankRoutingTests(GatewayFixture fx)
         var dying = new RecordingRank("dying", fx.Engine) { LoseAfter = 4 };
         var survivor = new RecordingRank("survivor", fx.Engine);
         await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(new RecordingRouter([dying, survivor])));
-        JsonObject body = Api.CompletionBody(Prompt, 12, stream);
-        body["temperature"] = 0.9;
-        body["top_p"] = 0.95;
-        body["seed"] = 11;
-        body["ignore_eos"] = true;
 
-        string text;
-        if (stream)
-        {
-            (HttpResponseMessage response, List<string> events) = await Api.StreamAsync(server, "/v1/completions", body);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            text = string.Concat(events.Where(e => e != "[DONE]").Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
-        }
-        else
-        {
-            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, "/v1/completions", body);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            text = json.GetProperty("choices")[0].GetProperty("text").GetString()!;
-            Assert.Equal(12, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
-        }
-
-        Assert.Equal(expected.Text, text);
+        Assert.Equal(expected.Text, await CompleteAsync(server, sampling, stream));
         RequestState resumed = Assert.Single(survivor.Resumed);
         Assert.Equal(dying.Tokens, resumed.OutputTokens);
         Assert.Equal(11UL, resumed.Seed);
@@ -120,33 +100,37 @@ public sealed class RankRoutingTests(GatewayFixture fx)
         var dying = new RecordingRank("dying", fx.Engine) { LoseAfterFinish = true };
         var survivor = new RecordingRank("survivor", fx.Engine);
         await using GatewayServer server = await GatewayServer.StartAsync(fx.Engine, services: s => s.AddSingleton<IRankRouter>(new RecordingRouter([dying, survivor])));
-        JsonObject body = Api.CompletionBody(Prompt, 6, stream);
-        body["temperature"] = 0.9;
-        body["top_p"] = 0.95;
-        body["seed"] = 13;
-        body["ignore_eos"] = true;
 
-        string text;
+        Assert.Equal(expected.Text, await CompleteAsync(server, sampling, stream));
+        Assert.Equal(6, dying.Tokens.Count);
+        Assert.Empty(survivor.Resumed);
+        Assert.Empty(survivor.Samplings);
+    }
+
+    /// <summary>
+    /// A completion of <see cref="Prompt"/> with these sampling settings through the API, streamed or not; asserts it
+    /// answered 200 with every token (and, streamed, no error event before [DONE]); returns its text.
+    /// </summary>
+    private static async Task<string> CompleteAsync(GatewayServer server, SamplingParams sampling, bool stream)
+    {
+        JsonObject body = Api.CompletionBody(Prompt, sampling.MaxTokens, stream);
+        body["temperature"] = sampling.Temperature;
+        body["top_p"] = sampling.TopP;
+        body["seed"] = sampling.Seed;
+        body["ignore_eos"] = sampling.IgnoreEos;
         if (stream)
         {
             (HttpResponseMessage response, List<string> events) = await Api.StreamAsync(server, "/v1/completions", body);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("[DONE]", events[^1]);
             Assert.DoesNotContain(events, e => e.Contains("\"error\"", StringComparison.Ordinal));
-            text = string.Concat(events.Where(e => e != "[DONE]").Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
-        }
-        else
-        {
-            (HttpResponseMessage response, JsonElement json) = await Api.PostAsync(server, "/v1/completions", body);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            text = json.GetProperty("choices")[0].GetProperty("text").GetString()!;
-            Assert.Equal(6, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+            return string.Concat(events.Where(e => e != "[DONE]").Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()));
         }
 
-        Assert.Equal(expected.Text, text);
-        Assert.Equal(6, dying.Tokens.Count);
-        Assert.Empty(survivor.Resumed);
-        Assert.Empty(survivor.Samplings);
+        (HttpResponseMessage posted, JsonElement json) = await Api.PostAsync(server, "/v1/completions", body);
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        Assert.Equal(sampling.MaxTokens, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        return json.GetProperty("choices")[0].GetProperty("text").GetString()!;
     }
 
     [Fact]
