@@ -3,9 +3,11 @@
 # of each from `r1-gpucheck --mla-wgmma`'s benchmark, every section (--set full), clocks left alone. On the GPU machine,
 # after tools/gpu/stage.sh (the same staged folder as run.sh):
 #   OUT=DIR bash tools/gpu/profile-mla.sh [.gpu]      -> DIR/ncu-mla_decode.txt, DIR/ncu-mla_decode_wgmma.txt
-# The first launches of each kernel are its correctness checks (small shapes); SKIP launches are passed over (default
-# 15: past the nine check cases, inside the benchmark's first split count). ncu needs hardware counters (Firecracker
-# machines: device/KINDS.md); without them each report says so and the script still exits 0.
+# SKIP launches of each kernel are passed over (default 15): --mla-wgmma checks only the wgmma kernel, so its first
+# launches are the check cases (small shapes) and 15 is past them; mla_decode's first launches are already the
+# benchmark's. Each report shows the launch's grid (y = its split count): read it before the numbers. Not yet run on a
+# GPU (issue 19's note). ncu needs hardware counters (Firecracker machines: device/KINDS.md); without them each report
+# says so and the script still exits 0.
 set -uo pipefail
 here="$(cd "${1:-.gpu}" && pwd)"
 out="${OUT:-$here/out}"
