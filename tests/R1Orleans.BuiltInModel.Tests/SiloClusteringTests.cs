@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Client.Chaos;
 using R1Orleans.Cluster;
 using R1Orleans.Silo;
 using R1Orleans.Tests.Shared;
@@ -126,10 +127,10 @@ public sealed class SiloClusteringTests
     [Fact]
     public async Task An_unreachable_redis_is_one_clear_error_and_exit_code_1()
     {
-        int closed = TestPorts.Free();
+        int closed = LoopbackPorts.Free();
         using var error = new StringWriter();
         int code = await SiloHost.RunAsync(
-            ["--clustering", "redis", "--redis", $"127.0.0.1:{closed}", "--urls", "http://127.0.0.1:0", "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}"],
+            ["--clustering", "redis", "--redis", $"127.0.0.1:{closed}", "--urls", "http://127.0.0.1:0", "--silo-port", $"{LoopbackPorts.Free()}", "--gateway-port", $"{LoopbackPorts.Free()}"],
             error).WaitAsync(TimeSpan.FromSeconds(60));
         Environment.ExitCode = 0;
 
@@ -165,7 +166,7 @@ public sealed class SiloClusteringTests
     private static string[] Args(RedisServer redis, string clusterId, string node, params string[] more) =>
     [
         "--clustering", "redis", "--redis", redis.Address, "--cluster-id", clusterId, "--node", node,
-        "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}", "--kv-cache-tokens", "1024",
+        "--silo-port", $"{LoopbackPorts.Free()}", "--gateway-port", $"{LoopbackPorts.Free()}", "--kv-cache-tokens", "1024",
         "--Logging:LogLevel:Default", "Warning", .. more,
     ];
 

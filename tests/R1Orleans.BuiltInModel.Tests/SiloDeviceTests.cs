@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using R1Orleans.Client.Chaos;
 using R1Orleans.Silo;
 
 using R1Orleans.Tests.Shared;
@@ -74,5 +75,5 @@ public sealed class SiloDeviceTests
         Assert.Contains($"Model:Device (--device) is '{device}'; it must be cpu or cuda:N", error.ToString(), StringComparison.Ordinal);
     }
 
-    private static string Port() => TestPorts.Free().ToString(CultureInfo.InvariantCulture);
+    private static string Port() => LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture);
 }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Client.Chaos;
 using R1Orleans.Silo;
 
 using R1Orleans.Tests.Shared;
@@ -112,7 +113,7 @@ public sealed class SiloLoadFailureTests
 
     private static string[] Args(string model) =>
     [
-        "--model", model, "--urls", "http://127.0.0.1:0", "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}",
+        "--model", model, "--urls", "http://127.0.0.1:0", "--silo-port", $"{LoopbackPorts.Free()}", "--gateway-port", $"{LoopbackPorts.Free()}",
         "--kv-cache-tokens", "1024", "--Logging:LogLevel:Default", "Warning",
     ];
 }

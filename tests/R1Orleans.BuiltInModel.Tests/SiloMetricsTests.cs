@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Client.Chaos;
 using R1Orleans.Cuda.Forward;
 using R1Orleans.Silo;
 using R1Orleans.Tests.Shared;
@@ -22,8 +23,8 @@ public sealed class SiloMetricsTests
         [
             "--urls", "http://127.0.0.1:0",
             "--cache-dir", cache,
-            "--silo-port", TestPorts.Free().ToString(CultureInfo.InvariantCulture),
-            "--gateway-port", TestPorts.Free().ToString(CultureInfo.InvariantCulture),
+            "--silo-port", LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
+            "--gateway-port", LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
             "--kv-cache-tokens", "4096",
             "--Logging:LogLevel:Default", "Warning",
             "--model", ModelOptions.RandomBuiltIn,

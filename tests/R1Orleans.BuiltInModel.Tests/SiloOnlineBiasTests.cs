@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Client.Chaos;
 using R1Orleans.Cluster;
 using R1Orleans.Grains.Balancing;
 using R1Orleans.Silo;
@@ -92,8 +93,8 @@ public sealed class SiloOnlineBiasTests
         WebApplication app = SiloHost.Build(
         [
             "--urls", "http://127.0.0.1:0",
-            "--silo-port", TestPorts.Free().ToString(CultureInfo.InvariantCulture),
-            "--gateway-port", TestPorts.Free().ToString(CultureInfo.InvariantCulture),
+            "--silo-port", LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
+            "--gateway-port", LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
             "--kv-cache-tokens", "4096",
             "--Logging:LogLevel:Default", "Warning",
             .. extra,

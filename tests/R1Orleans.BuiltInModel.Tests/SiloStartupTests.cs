@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Client.Chaos;
 using R1Orleans.Silo;
 using R1Orleans.Silo.Startup;
 
@@ -115,7 +116,7 @@ public sealed class SiloStartupTests
     {
         // Orleans listens with address reuse: without the check, the second silo listened on the same port too.
         string cache = Directory.CreateTempSubdirectory("r1-silo-clash-").FullName;
-        int siloPort = TestPorts.Free(), gatewayPort = TestPorts.Free();
+        int siloPort = LoopbackPorts.Free(), gatewayPort = LoopbackPorts.Free();
         string[] first = ["--urls", "http://127.0.0.1:0", "--cache-dir", cache, "--model", ModelOptions.RandomBuiltIn, "--kv-cache-tokens", "1024",
             "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--Logging:LogLevel:Default", "Warning"];
         WebApplication running = SiloHost.Build(first);
@@ -123,11 +124,11 @@ public sealed class SiloStartupTests
         {
             await running.StartAsync();
 
-            (int code, string error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{siloPort}", "--gateway-port", $"{TestPorts.Free()}");
+            (int code, string error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{siloPort}", "--gateway-port", $"{LoopbackPorts.Free()}");
             Assert.Equal(2, code);
             Assert.Contains($"the Orleans silo port {siloPort} (--silo-port) is already in use", error, StringComparison.Ordinal);
 
-            (code, error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{gatewayPort}");
+            (code, error) = await Run("--urls", "http://127.0.0.1:0", "--silo-port", $"{LoopbackPorts.Free()}", "--gateway-port", $"{gatewayPort}");
             Assert.Equal(2, code);
             Assert.Contains($"the Orleans gateway port {gatewayPort} (--gateway-port) is already in use", error, StringComparison.Ordinal);
         }

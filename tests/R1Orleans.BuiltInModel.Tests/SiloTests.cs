@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using R1Orleans.Client.Chaos;
 using R1Orleans.Silo;
 
 using R1Orleans.Tests.Shared;
@@ -102,8 +103,8 @@ public sealed class SiloTests
     [
         "--urls", "http://127.0.0.1:0",
         "--cache-dir", cache,
-        "--silo-port", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        "--gateway-port", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--silo-port", LoopbackPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--gateway-port", LoopbackPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
         "--kv-cache-tokens", "4096",
         "--Logging:LogLevel:Default", "Warning",
     ];

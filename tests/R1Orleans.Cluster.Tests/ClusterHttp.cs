@@ -9,7 +9,7 @@ namespace R1Orleans.Cluster.Tests;
 /// <summary>What the silo-process tests do over HTTP: the OpenAI client of a silo, requests, health, bounded waits.</summary>
 internal static class ClusterHttp
 {
-    public static ChatClient Client(SiloProcess silo) => new(
+    public static ChatClient ChatClientOf(SiloProcess silo) => new(
         "r1orleans-tiny",
         new ApiKeyCredential("unused"),
         new OpenAIClientOptions { Endpoint = new Uri(silo.Url, "/v1"), NetworkTimeout = TimeSpan.FromSeconds(180) });

@@ -51,7 +51,7 @@ public sealed class RedisClusterProcessTests
             Assert.All(silos, s => Assert.InRange(s.GetProperty("expertsPlaced").GetInt32(), 1, total - 1));
         }
 
-        ChatClient reference = Client(single), distributed = Client(gateway);
+        ChatClient reference = ChatClientOf(single), distributed = ChatClientOf(gateway);
         var expected = new List<string>();
         foreach ((string question, float temperature, long? seed) in s_requests)
         {

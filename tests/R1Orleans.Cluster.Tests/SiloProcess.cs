@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 
+using R1Orleans.Client.Chaos;
 using R1Orleans.Tests.Shared;
 
 namespace R1Orleans.Cluster.Tests;
@@ -76,7 +77,7 @@ internal sealed partial class SiloProcess : IAsyncDisposable
         string silo = Path.Combine(AppContext.BaseDirectory, "r1-silo.dll");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var start = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in (string[])[silo, .. args, "--silo-port", $"{TestPorts.Free()}", "--gateway-port", $"{TestPorts.Free()}", "--kv-cache-tokens", "4096",
+        foreach (string a in (string[])[silo, .. args, "--silo-port", $"{LoopbackPorts.Free()}", "--gateway-port", $"{LoopbackPorts.Free()}", "--kv-cache-tokens", "4096",
             .. http ? (string[])["--urls", "http://127.0.0.1:0"] : ["--no-http"]])
         {
             start.ArgumentList.Add(a);

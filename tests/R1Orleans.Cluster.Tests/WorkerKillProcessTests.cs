@@ -39,7 +39,7 @@ public sealed class WorkerKillProcessTests
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         await WaitUntil(async () => await Healthy(http, single) && await Healthy(http, gateway) && await SilosInPlacement(http, gateway) == 3, all, TimeSpan.FromSeconds(120));
 
-        ChatClient reference = Client(single), distributed = Client(gateway);
+        ChatClient reference = ChatClientOf(single), distributed = ChatClientOf(gateway);
         var expected = new List<string>();
         foreach ((string q, float t, long? seed) in s_requests)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using R1Orleans.Client.Chaos;
 
 namespace R1Orleans.Tests.Shared;
 
@@ -34,7 +35,7 @@ public sealed class RedisServer : IAsyncDisposable
         string directory = Directory.CreateTempSubdirectory("r1-redis-").FullName;
         for (int attempt = 0; ; attempt++)
         {
-            int port = TestPorts.Free();
+            int port = LoopbackPorts.Free();
             Process process = Launch(executable, directory, port, appendOnly);
             if (await AcceptsAsync(port, process, TimeSpan.FromSeconds(10)))
             {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 
 namespace R1Orleans.Client.Chaos;
 
@@ -128,8 +129,29 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Once it has exited: how it ended and the last lines of its log, after waiting (up to 5 s) for the rest of its output
+    /// to reach the log. <see cref="HasExited"/> turns true before the output it wrote last has been read, so a tail read at
+    /// once can miss the very line that says why it stopped.
+    /// </summary>
+    public async Task<string> DescribeExitAsync(int lines = 20)
+    {
+        await WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        int code = _process.ExitCode;
+        string how = code > 128
+            ? string.Create(CultureInfo.InvariantCulture, $"exit code {code}: killed by signal {code - 128}")
+            : string.Create(CultureInfo.InvariantCulture, $"exit code {code}");
+        return $"{how}; its log ({LogPath}) ends:\n{Tail(lines)}";
+    }
+
+    /// <summary>Whether its log contains <paramref name="text"/> (in any case).</summary>
+    public bool Logged(string text) => ReadLog().Contains(text, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The last lines of its log (for error messages).</summary>
-    public string Tail(int lines = 20)
+    public string Tail(int lines = 20) => string.Join('\n', ReadLog().Split('\n').TakeLast(lines));
+
+    /// <summary>Its log as written so far ("" when it cannot be read).</summary>
+    private string ReadLog()
     {
         lock (_lock)
         {
@@ -139,8 +161,7 @@ public sealed class ChildProcess : IAsyncDisposable
         try
         {
             using var reader = new StreamReader(new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
-            string[] all = reader.ReadToEnd().Split('\n');
-            return string.Join('\n', all.TakeLast(lines));
+            return reader.ReadToEnd();
         }
         catch (IOException)
         {

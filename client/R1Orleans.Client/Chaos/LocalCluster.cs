@@ -14,13 +14,15 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly string _silo;
     private readonly IReadOnlyList<string> _extraArgs;
     private readonly string _directory;
+    private readonly Func<int> _freePort;
     private readonly string _clusterId = "chaos-" + Guid.NewGuid().ToString("N")[..12];
 
-    private LocalCluster(string silo, IReadOnlyList<string> extraArgs, string directory)
+    private LocalCluster(string silo, IReadOnlyList<string> extraArgs, string directory, Func<int> freePort)
     {
         _silo = silo;
         _extraArgs = extraArgs;
         _directory = directory;
+        _freePort = freePort;
     }
 
     public RedisInstance? Redis { get; private set; }
@@ -36,10 +38,13 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts Redis and <paramref name="silos"/> silos (the first <paramref name="gateways"/> with HTTP); does not wait for them.</summary>
-    public static async Task<LocalCluster> StartAsync(string silo, int silos, int gateways, IReadOnlyList<string> extraArgs, string directory, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts Redis and <paramref name="silos"/> silos (the first <paramref name="gateways"/> with HTTP) on ports from
+    /// <paramref name="freePort"/> (<see cref="LoopbackPorts.Free"/> unless given); does not wait for them.
+    /// </summary>
+    public static async Task<LocalCluster> StartAsync(string silo, int silos, int gateways, IReadOnlyList<string> extraArgs, string directory, CancellationToken cancellationToken, Func<int>? freePort = null)
     {
-        var cluster = new LocalCluster(silo, extraArgs, directory);
+        var cluster = new LocalCluster(silo, extraArgs, directory, freePort ?? LoopbackPorts.Free);
         try
         {
             cluster.Redis = await RedisInstance.StartAsync(Path.Combine(directory, "redis"), cancellationToken).ConfigureAwait(false);
@@ -60,12 +65,9 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Starts one more silo that joins the cluster (named after the last).</summary>
     public SiloInstance Add(bool http)
     {
-        // --fault-injection: the schedule's delay faults slow a silo's expert replies through the control plane.
-        string[] clusterArgs = ["--clustering", "redis", "--redis", Redis!.Address, "--cluster-id", _clusterId, "--fault-injection"];
         lock (_lock)
         {
-            string name = string.Create(CultureInfo.InvariantCulture, $"s{_silos.Count}");
-            SiloInstance s = SiloInstance.Start(name, _silo, http, [.. clusterArgs, "--node", name], _extraArgs, _directory);
+            SiloInstance s = Start(string.Create(CultureInfo.InvariantCulture, $"s{_silos.Count}"), http);
             _silos.Add(s);
             return s;
         }
@@ -73,20 +75,27 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>
     /// Waits until every HTTP silo is healthy and the first one's <c>/cluster/status</c> lists every silo with a settled
-    /// placement; throws naming the silo and its log when one exits or the time runs out.
+    /// placement; throws naming the silo, how it exited and its log when one exits or the time runs out. A silo that
+    /// exited because a port probed free for it was taken before it bound it (by another program on the machine) is
+    /// started again on other ports (<see cref="SiloInstance.RestartIfPortTakenAsync"/>).
     /// </summary>
     public async Task WaitReadyAsync(ClusterStatusReader reader, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        IReadOnlyList<SiloInstance> silos = Silos;
-        SiloInstance first = silos.First(s => s.Http);
         for (var deadline = DateTime.UtcNow + timeout; ; await Task.Delay(250, cancellationToken).ConfigureAwait(false))
         {
+            IReadOnlyList<SiloInstance> silos = Silos;
             if (silos.FirstOrDefault(s => s.Process.HasExited) is { } dead)
             {
-                throw new InvalidOperationException($"silo {dead.Name} exited while the cluster started; its log ({dead.Process.LogPath}) ends:\n{dead.Process.Tail()}");
+                if (await dead.RestartIfPortTakenAsync().ConfigureAwait(false))
+                {
+                    continue;
+                }
+
+                throw new InvalidOperationException($"silo {dead.Name} exited while the cluster started: {await dead.Process.DescribeExitAsync().ConfigureAwait(false)}");
             }
 
+            SiloInstance first = silos.First(s => s.Http);
             bool healthy = true;
             foreach (SiloInstance s in silos.Where(s => s.Http))
             {
@@ -116,6 +125,14 @@ public sealed class LocalCluster : IAsyncDisposable
             "gateway" => silos.FirstOrDefault(s => s.Running && s.Http) ?? throw new InvalidOperationException("no running gateway silo to act on"),
             _ => silos.FirstOrDefault(s => s.Name == target) ?? throw new InvalidOperationException($"no silo {target}"),
         };
+    }
+
+    /// <summary>Starts silo <paramref name="name"/> on fresh loopback ports (its log is appended to).</summary>
+    private SiloInstance Start(string name, bool http)
+    {
+        // --fault-injection: the schedule's delay faults slow a silo's expert replies through the control plane.
+        string[] clusterArgs = ["--clustering", "redis", "--redis", Redis!.Address, "--cluster-id", _clusterId, "--fault-injection", "--node", name];
+        return SiloInstance.Start(name, _silo, http, clusterArgs, _extraArgs, _directory, _freePort);
     }
 
     public async ValueTask DisposeAsync()

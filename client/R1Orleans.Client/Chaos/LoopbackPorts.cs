@@ -5,14 +5,24 @@ using System.Net.Sockets;
 namespace R1Orleans.Client.Chaos;
 
 /// <summary>
-/// Free loopback ports for the processes the harness starts, and a wait for one to accept. Chosen below the kernel's
-/// ephemeral range (<c>/proc/sys/net/ipv4/ip_local_port_range</c>) and checked by binding: a port probed free inside
-/// that range can be taken as the source port of another process's outgoing connection before the silo it is for binds
-/// it. Where the range leaves no room below it (or there is no such file), the OS picks one (bind port 0).
+/// Free loopback ports for the processes the harness starts (and the tests that start silos and redis-servers: they
+/// compile this file in), and a wait for one to accept. Chosen below the kernel's ephemeral range
+/// (<c>/proc/sys/net/ipv4/ip_local_port_range</c>) and checked by binding: a port probed free inside that range can be
+/// taken as the source port of another process's outgoing connection before the silo it is for binds it (it happened in
+/// a CI run, as in Orleans' own tests, dotnet/orleans#11186). Where the range leaves no room below it (or there is no
+/// such file), the OS picks one (bind port 0). Another program can still take a port between the probe and the bind;
+/// <see cref="SiloInstance.RestartIfPortTakenAsync"/> starts such a silo again.
 /// </summary>
 public static class LoopbackPorts
 {
     private const int Lowest = 10_000;
+
+    /// <summary>
+    /// Every port handed out: the silos of one cluster start side by side, each binding its ports only a second or two
+    /// after they were probed free, so a port probed again in between would look free twice.
+    /// </summary>
+    private static readonly HashSet<int> s_handedOut = [];
+    private static readonly Lock s_lock = new();
 
     public static int Free()
     {
@@ -22,9 +32,13 @@ public static class LoopbackPorts
             for (int attempt = 0; attempt < 64; attempt++)
             {
                 int port = Random.Shared.Next(Lowest, below);
-                if (Bindable(port))
+                lock (s_lock)
                 {
-                    return port;
+                    if (!s_handedOut.Contains(port) && Bindable(port))
+                    {
+                        s_handedOut.Add(port);
+                        return port;
+                    }
                 }
             }
         }

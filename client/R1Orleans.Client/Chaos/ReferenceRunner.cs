@@ -31,7 +31,12 @@ public static class ReferenceRunner
         var reader = new ClusterStatusReader(http);
         for (var deadline = DateTime.UtcNow + readyTimeout; !(single.Url is { } url && await reader.HealthyAsync(url, cancellationToken).ConfigureAwait(false)); await Task.Delay(250, cancellationToken).ConfigureAwait(false))
         {
-            if (single.Process.HasExited || DateTime.UtcNow > deadline)
+            if (single.Process.HasExited && !await single.RestartIfPortTakenAsync().ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"the reference silo exited before it became healthy: {await single.Process.DescribeExitAsync().ConfigureAwait(false)}");
+            }
+
+            if (DateTime.UtcNow > deadline)
             {
                 throw new InvalidOperationException($"the reference silo did not become healthy within {readyTimeout.TotalSeconds:0} s; its log ({single.Process.LogPath}) ends:\n{single.Process.Tail()}");
             }

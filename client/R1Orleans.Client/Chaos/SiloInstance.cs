@@ -11,7 +11,18 @@ namespace R1Orleans.Client.Chaos;
 /// </summary>
 public sealed partial class SiloInstance : IAsyncDisposable
 {
+    /// <summary>How many times a silo is started again when it finds a port taken.</summary>
+    public const int PortRestarts = 3;
+
+    /// <summary>
+    /// What a silo says of a port another process holds: its start-up check ("... is already in use on ...", exit code 2),
+    /// or the socket error of Orleans' own bind when the port was taken after that check ("Address already in use").
+    /// </summary>
+    private const string PortTaken = "already in use";
+
     private int _httpPort;
+    private int _portRestarts;
+    private Func<ChildProcess> _start = null!;
 
     private SiloInstance(string name, bool http)
     {
@@ -39,25 +50,55 @@ public sealed partial class SiloInstance : IAsyncDisposable
     public bool Running => !Gone && !Process.Stopped && !Process.HasExited;
 
     /// <summary>
-    /// Starts a silo on free loopback ports: <paramref name="clusterArgs"/> say how it joins (Redis or localhost clustering),
-    /// <paramref name="http"/> whether it serves HTTP (else <c>--no-http</c>), <paramref name="extraArgs"/> go last (--model, …).
+    /// Starts a silo on free loopback ports (<paramref name="freePort"/>, <see cref="LoopbackPorts.Free"/> unless given):
+    /// <paramref name="clusterArgs"/> say how it joins (Redis or localhost clustering), <paramref name="http"/> whether it
+    /// serves HTTP (else <c>--no-http</c>), <paramref name="extraArgs"/> go last (--model, …).
     /// </summary>
-    public static SiloInstance Start(string name, string silo, bool http, IReadOnlyList<string> clusterArgs, IReadOnlyList<string> extraArgs, string logDirectory)
+    public static SiloInstance Start(string name, string silo, bool http, IReadOnlyList<string> clusterArgs, IReadOnlyList<string> extraArgs, string logDirectory, Func<int>? freePort = null)
     {
+        freePort ??= LoopbackPorts.Free;
         (string fileName, string[] prefix) = SiloLocator.Command(silo);
-        string[] args =
-        [
-            .. prefix,
-            .. clusterArgs,
-            "--silo-port", Port(LoopbackPorts.Free()),
-            "--gateway-port", Port(LoopbackPorts.Free()),
-            .. http ? (string[])["--urls", "http://127.0.0.1:0"] : ["--no-http"],
-            "--Logging:LogLevel:Default", "Warning",
-            .. extraArgs,
-        ];
         var instance = new SiloInstance(name, http);
-        instance.Process = ChildProcess.Start(name, fileName, args, Path.Combine(logDirectory, name + ".log"), onLine: http ? instance.OnLine : null);
+        instance._start = () => ChildProcess.Start(
+            name,
+            fileName,
+            [
+                .. prefix,
+                .. clusterArgs,
+                "--silo-port", Port(freePort()),
+                "--gateway-port", Port(freePort()),
+                .. http ? (string[])["--urls", "http://127.0.0.1:0"] : ["--no-http"],
+                "--Logging:LogLevel:Default", "Warning",
+                .. extraArgs,
+            ],
+            Path.Combine(logDirectory, name + ".log"),
+            onLine: http ? instance.OnLine : null);
+        instance.Process = instance._start();
         return instance;
+    }
+
+    /// <summary>
+    /// When it has exited because a port probed free for it was taken (by another program) before it bound it, starts it
+    /// again on other ports, at most <see cref="PortRestarts"/> times in its life; true when it did. Its log says both starts.
+    /// </summary>
+    public async Task<bool> RestartIfPortTakenAsync()
+    {
+        if (!Process.HasExited || _portRestarts >= PortRestarts)
+        {
+            return false;
+        }
+
+        await Process.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); // its last lines reach the log
+        if (!Process.Logged(PortTaken))
+        {
+            return false;
+        }
+
+        await Process.DisposeAsync().ConfigureAwait(false);
+        _portRestarts++;
+        Volatile.Write(ref _httpPort, 0);
+        Process = _start();
+        return true;
     }
 
     public ValueTask DisposeAsync() => Process.DisposeAsync();
