@@ -26,7 +26,12 @@ internal sealed partial class SiloProcess : IAsyncDisposable
     {
         _process = process;
         _httpPort = http ? new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously) : null;
-        _process.Exited += (_, _) => _httpPort?.TrySetException(new InvalidOperationException($"the silo exited before it printed its HTTP address:\n{Output}"));
+        _process.Exited += (_, _) =>
+        {
+            // Exited comes before the last output has been read: wait for the streams to end, or the message misses why.
+            _process.WaitForExit();
+            _httpPort?.TrySetException(new InvalidOperationException($"the silo exited (exit code {_process.ExitCode}) before it printed its HTTP address:\n{Output}"));
+        };
         _process.EnableRaisingEvents = true;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);

@@ -86,9 +86,11 @@ public sealed class RedisInstance : IAsyncDisposable
         ChildProcess process = ChildProcess.Start("redis", _executable, args, _logPath, _directory);
         if (!await LoopbackPorts.AcceptsAsync(Port, TimeSpan.FromSeconds(15), () => process.HasExited, cancellationToken).ConfigureAwait(false))
         {
-            string tail = process.Tail();
+            string why = process.HasExited
+                ? $"redis-server exited before it accepted connections on {Port}: {await process.DescribeExitAsync().ConfigureAwait(false)}"
+                : $"redis-server did not accept connections on {Port} within 15 s:\n{process.Tail()}";
             await process.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"redis-server did not accept connections on {Port} within 15 s:\n{tail}");
+            throw new InvalidOperationException(why);
         }
 
         _process = process;
