@@ -6,50 +6,39 @@ namespace R1Orleans.Client.Tests.Chaos;
 public sealed class ChildProcessTests
 {
     [Fact]
-    public async Task An_exited_process_is_described_by_its_exit_code_and_the_last_line_it_wrote()
-    {
-        string log = Path.GetTempFileName();
-        try
+    public Task An_exited_process_is_described_by_its_exit_code_and_the_last_line_it_wrote() =>
+        AfterExitAsync("echo the port is taken >&2; exit 3", async p =>
         {
-            await using ChildProcess p = ChildProcess.Start("t", "/bin/sh", ["-c", "echo the port is taken >&2; exit 3"], log);
-            await WaitExitedAsync(p);
-
             string said = await p.DescribeExitAsync();
             Assert.StartsWith("exit code 3; its log (", said, StringComparison.Ordinal);
             Assert.EndsWith("the port is taken", said.TrimEnd('\n'), StringComparison.Ordinal);
             Assert.True(p.Logged("PORT IS TAKEN"));
             Assert.False(p.Logged("not written"));
-        }
-        finally
-        {
-            File.Delete(log);
-        }
-    }
+        });
 
     [Fact]
-    public async Task A_process_killed_by_a_signal_is_described_by_the_signal()
+    public Task A_process_killed_by_a_signal_is_described_by_the_signal() =>
+        AfterExitAsync("kill -9 $$", async p =>
+            Assert.StartsWith("exit code 137: killed by signal 9; its log (", await p.DescribeExitAsync(), StringComparison.Ordinal));
+
+    /// <summary>Runs <paramref name="script"/> under sh, waits until <see cref="ChildProcess.HasExited"/>, then checks it.</summary>
+    private static async Task AfterExitAsync(string script, Func<ChildProcess, Task> check)
     {
         string log = Path.GetTempFileName();
         try
         {
-            await using ChildProcess p = ChildProcess.Start("t", "/bin/sh", ["-c", "kill -9 $$"], log);
-            await WaitExitedAsync(p);
+            await using ChildProcess p = ChildProcess.Start("t", "/bin/sh", ["-c", script], log);
+            for (int i = 0; i < 600 && !p.HasExited; i++)
+            {
+                await Task.Delay(50);
+            }
 
-            Assert.StartsWith("exit code 137: killed by signal 9; its log (", await p.DescribeExitAsync(), StringComparison.Ordinal);
+            Assert.True(p.HasExited, "the process did not exit within 30 s");
+            await check(p);
         }
         finally
         {
             File.Delete(log);
         }
-    }
-
-    private static async Task WaitExitedAsync(ChildProcess p)
-    {
-        for (int i = 0; i < 600 && !p.HasExited; i++)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.True(p.HasExited, "the process did not exit within 30 s");
     }
 }
