@@ -21,8 +21,12 @@ public sealed class ChildProcess : IAsyncDisposable
 
     private readonly Action<string>? _onLine;
 
-    private ChildProcess(string name, Process process, StreamWriter log, string logPath, Action<string>? onLine)
+    /// <summary>Where this process's part of its log begins: a log is appended to by every start of the same silo or server.</summary>
+    private readonly long _logStart;
+
+    private ChildProcess(string name, Process process, StreamWriter log, string logPath, long logStart, Action<string>? onLine)
     {
+        _logStart = logStart;
         _onLine = onLine;
         Name = name;
         _process = process;
@@ -65,6 +69,7 @@ public sealed class ChildProcess : IAsyncDisposable
             start.ArgumentList.Add(a);
         }
 
+        long logStart = File.Exists(logPath) ? new FileInfo(logPath).Length : 0;
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         log.WriteLine($"# {fileName} {string.Join(' ', start.ArgumentList)}");
         Process process;
@@ -79,7 +84,7 @@ public sealed class ChildProcess : IAsyncDisposable
         }
 
         s_running[process.Id] = process;
-        return new ChildProcess(name, process, log, logPath, onLine);
+        return new ChildProcess(name, process, log, logPath, logStart, onLine);
     }
 
     /// <summary>Kills every child still running (each by its own PID).</summary>
@@ -144,13 +149,13 @@ public sealed class ChildProcess : IAsyncDisposable
         return $"{how}; its log ({LogPath}) ends:\n{Tail(lines)}";
     }
 
-    /// <summary>Whether its log contains <paramref name="text"/> (in any case).</summary>
+    /// <summary>Whether its part of the log contains <paramref name="text"/> (in any case).</summary>
     public bool Logged(string text) => ReadLog().Contains(text, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The last lines of its log (for error messages).</summary>
+    /// <summary>The last lines of its part of the log (for error messages).</summary>
     public string Tail(int lines = 20) => string.Join('\n', ReadLog().Split('\n').TakeLast(lines));
 
-    /// <summary>Its log as written so far ("" when it cannot be read).</summary>
+    /// <summary>Its part of the log as written so far, from its command line on ("" when it cannot be read).</summary>
     private string ReadLog()
     {
         lock (_lock)
@@ -160,7 +165,9 @@ public sealed class ChildProcess : IAsyncDisposable
 
         try
         {
-            using var reader = new StreamReader(new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            using var file = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            file.Position = Math.Min(_logStart, file.Length);
+            using var reader = new StreamReader(file);
             return reader.ReadToEnd();
         }
         catch (IOException)
