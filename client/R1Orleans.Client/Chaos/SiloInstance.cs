@@ -21,6 +21,7 @@ public sealed partial class SiloInstance : IAsyncDisposable
     private const string PortTaken = "already in use";
 
     private int _httpPort;
+    private int _started;
     private int _portRestarts;
     private Func<ChildProcess> _start = null!;
 
@@ -72,18 +73,22 @@ public sealed partial class SiloInstance : IAsyncDisposable
                 .. extraArgs,
             ],
             Path.Combine(logDirectory, name + ".log"),
-            onLine: http ? instance.OnLine : null);
+            onLine: instance.OnLine);
         instance.Process = instance._start();
         return instance;
     }
 
+    /// <summary>Whether it has printed its ready banner ("r1-silo is ready"): it has bound its ports and joined.</summary>
+    public bool Started => Volatile.Read(ref _started) == 1;
+
     /// <summary>
-    /// When it has exited because a port probed free for it was taken (by another program) before it bound it, starts it
-    /// again on other ports, at most <see cref="PortRestarts"/> times in its life; true when it did. Its log says both starts.
+    /// When it has exited while starting (before its ready banner) because a port probed free for it was taken (by another
+    /// program) before it bound it, starts it again on other ports, at most <see cref="PortRestarts"/> times in its life;
+    /// true when it did. Its log says each start. A silo that had started is never started again here.
     /// </summary>
     public async Task<bool> RestartIfPortTakenAsync()
     {
-        if (!Process.HasExited || _portRestarts >= PortRestarts)
+        if (!Process.HasExited || Started || _portRestarts >= PortRestarts)
         {
             return false;
         }
@@ -107,7 +112,12 @@ public sealed partial class SiloInstance : IAsyncDisposable
 
     private void OnLine(string line)
     {
-        if (BannerHttp().Match(line) is { Success: true } m)
+        if (line.StartsWith("r1-silo is ready", StringComparison.Ordinal))
+        {
+            Volatile.Write(ref _started, 1);
+        }
+
+        if (Http && BannerHttp().Match(line) is { Success: true } m)
         {
             Volatile.Write(ref _httpPort, int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
         }
