@@ -12,7 +12,7 @@ namespace R1Orleans.Client.Chaos;
 public sealed partial class SiloInstance : IAsyncDisposable
 {
     /// <summary>How many times a silo is started again when it finds a port taken.</summary>
-    public const int PortRestarts = 3;
+    private const int PortRestarts = 3;
 
     /// <summary>
     /// What a silo says of a port another process holds: its start-up check ("... is already in use on ...", exit code 2),
@@ -88,13 +88,14 @@ public sealed partial class SiloInstance : IAsyncDisposable
     /// </summary>
     public async Task<bool> RestartIfPortTakenAsync()
     {
-        if (!Process.HasExited || Started || _portRestarts >= PortRestarts)
+        if (!Process.HasExited || _portRestarts >= PortRestarts)
         {
             return false;
         }
 
-        await Process.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); // its last lines reach the log
-        if (!Process.Logged(PortTaken))
+        // Its last lines (the banner, or why it stopped) reach OnLine and the log only after it has exited: wait for them.
+        await Process.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        if (Started || !Process.Logged(PortTaken))
         {
             return false;
         }
