@@ -47,14 +47,30 @@ public class LoadSchedulerTests
     [InlineData(2, 500.0)]
     public async Task ConcurrencyCapIsReachedAndNeverExceeded(int concurrency, double? rate)
     {
+        // Each request holds its slot until the cap has been reached once, then 15 ms more: no slot is freed before the cap
+        // is reached however late a busy machine runs the requests, and a scheduler that overshoots it is seen doing so.
+        // The wait ends at one deadline 30 s out, after which a scheduler that never reached the cap fails the peak check.
         int inFlight = 0, peak = 0;
         var seen = new bool[24];
+        var full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
         var scheduler = new LoadScheduler(concurrency, rate, seed: 7);
         await scheduler.RunAsync(seen.Length, async (i, ct) =>
         {
             int now = Interlocked.Increment(ref inFlight);
             InterlockedMax(ref peak, now);
+            if (now == concurrency)
+            {
+                full.TrySetResult();
+            }
+
             seen[i] = true;
+            TimeSpan left = deadline - DateTime.UtcNow;
+            if (left > TimeSpan.Zero)
+            {
+                await Task.WhenAny(full.Task, Task.Delay(left, ct));
+            }
+
             await Task.Delay(15, ct);
             Interlocked.Decrement(ref inFlight);
         });
